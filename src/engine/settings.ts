@@ -1,0 +1,65 @@
+/**
+ * Optimisation settings. Defaults reproduce the seed script (Gatys et al. with the
+ * TensorFlow tutorial's weights) so results stay comparable with it.
+ */
+export interface StyleSettings {
+  epochs: number;
+  stepsPerEpoch: number;
+  styleWeight: number;
+  contentWeight: number;
+  tvWeight: number;
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  /** Long side of the frames and the style image, in pixels. */
+  size: number;
+  contentLayers: string[];
+  styleLayers: string[];
+}
+
+export const DEFAULT_SETTINGS: Readonly<StyleSettings> = Object.freeze({
+  epochs: 5,
+  stepsPerEpoch: 50,
+  styleWeight: 1e-2,
+  contentWeight: 1e4,
+  tvWeight: 0,
+  learningRate: 0.02,
+  beta1: 0.99,
+  beta2: 0.999,
+  epsilon: 0.1,
+  size: 512,
+  contentLayers: ['block5_conv2'],
+  styleLayers: ['block1_conv1', 'block2_conv1', 'block3_conv1', 'block4_conv1', 'block5_conv1'],
+});
+
+export const MIN_SIZE = 16;
+export const MAX_SIZE = 4096;
+
+/** Returns one message per invalid field, naming the flag and what would be accepted. */
+export function validateSettings(s: StyleSettings): string[] {
+  const errors: string[] = [];
+  const positiveInt = (v: number, flag: string) => {
+    if (!Number.isInteger(v) || v < 1) errors.push(`${flag} must be a whole number of at least 1 (got ${v})`);
+  };
+  const nonNegative = (v: number, flag: string) => {
+    if (!Number.isFinite(v) || v < 0) errors.push(`${flag} must be a number of at least 0 (got ${v})`);
+  };
+  positiveInt(s.epochs, '--epochs');
+  positiveInt(s.stepsPerEpoch, '--steps-per-epoch');
+  nonNegative(s.styleWeight, '--style-weight');
+  nonNegative(s.contentWeight, '--content-weight');
+  nonNegative(s.tvWeight, '--tv-weight');
+  if (!Number.isFinite(s.learningRate) || s.learningRate <= 0) {
+    errors.push(`--learning-rate must be a number above 0 (got ${s.learningRate})`);
+  }
+  if (!(s.beta1 >= 0 && s.beta1 < 1)) errors.push(`beta1 must be in [0, 1) (got ${s.beta1})`);
+  if (!(s.beta2 >= 0 && s.beta2 < 1)) errors.push(`beta2 must be in [0, 1) (got ${s.beta2})`);
+  if (!(s.epsilon > 0)) errors.push(`epsilon must be above 0 (got ${s.epsilon})`);
+  if (!Number.isInteger(s.size) || s.size < MIN_SIZE || s.size > MAX_SIZE) {
+    errors.push(`--size must be a whole number of pixels from ${MIN_SIZE} to ${MAX_SIZE} (got ${s.size})`);
+  }
+  if (s.contentLayers.length === 0) errors.push('at least one content layer is needed');
+  if (s.styleLayers.length === 0) errors.push('at least one style layer is needed');
+  return errors;
+}
