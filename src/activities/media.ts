@@ -1,0 +1,88 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, symlink } from 'node:fs/promises';
+import { assembleVideo, extractFrames, framePath, MediaInputError, probeVideo, scaledSize } from '../media';
+import type { SplitResult } from '../workflows/contract';
+import { renderPaths } from './paths';
+
+export interface SplitInput {
+  input: string;
+  renderDir: string;
+  size: number;
+}
+
+export interface AssembleInput {
+  renderDir: string;
+  input: string;
+  output: string;
+  split: SplitResult;
+  /** Frames to take unstylized (their stylization failed and the user chose to skip them). */
+  unstyledFrames: number[];
+}
+
+/** Heartbeats while a long ffmpeg run is going, so a dead media worker is noticed. */
+async function withHeartbeat<T>(work: Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  const timer = setInterval(() => ctx.heartbeat(), 5_000);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function nonRetryable(err: unknown): never {
+  if (err instanceof MediaInputError) throw ApplicationFailure.nonRetryable(err.message, 'MediaInputError');
+  throw err;
+}
+
+export function createMediaActivities() {
+  return {
+    async splitVideo({ input, renderDir, size }: SplitInput): Promise<SplitResult> {
+      const info = await probeVideo(input).catch(nonRetryable);
+      const { width, height } = scaledSize(info.displayWidth, info.displayHeight, size);
+      const frameCount = await withHeartbeat(extractFrames({ input, outDir: renderPaths(renderDir).frames, width, height })).catch(
+        nonRetryable,
+      );
+      if (frameCount === 0) nonRetryable(new MediaInputError(`"${input}" decoded to no frames; is the video stream empty?`));
+      return {
+        frameCount,
+        frameRate: info.frameRate,
+        width,
+        height,
+        hasAudio: info.hasAudio,
+        audioCodec: info.audioCodec,
+        durationSeconds: info.durationSeconds,
+      };
+    },
+
+    async assembleVideo({ renderDir, input, output, split, unstyledFrames }: AssembleInput): Promise<void> {
+      const paths = renderPaths(renderDir);
+      const unstyled = new Set(unstyledFrames);
+      // The encoder reads one numbered sequence; links choose, per frame, the stylized or the original image.
+      await rm(paths.assembly, { recursive: true, force: true });
+      await mkdir(paths.assembly, { recursive: true });
+      for (let frame = 1; frame <= split.frameCount; frame++) {
+        const source = framePath(unstyled.has(frame) ? paths.frames : paths.styled, frame);
+        if (!existsSync(source)) {
+          throw ApplicationFailure.nonRetryable(
+            `frame ${frame} has no image at ${source}; run retry-failed to render it again`,
+            'MissingFrameError',
+          );
+        }
+        await symlink(source, framePath(paths.assembly, frame));
+      }
+      await withHeartbeat(
+        assembleVideo({
+          framesDir: paths.assembly,
+          frameRate: split.frameRate,
+          frameCount: split.frameCount,
+          audioFrom: split.hasAudio ? input : undefined,
+          audioCodec: split.audioCodec,
+          output,
+        }),
+      );
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+import { readFileSync } from 'node:fs';
+import { UsageError } from './errors';
+
+export interface ServerOptions {
+  address: string;
+  namespace: string;
+  /** mTLS client certificate and key (PEM files), e.g. for Temporal Cloud. */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** API key authentication (Temporal Cloud); implies TLS. */
+  apiKey?: string;
+}
+
+function tlsAndAuth(opts: ServerOptions): Pick<ConnectionOptions, 'tls' | 'apiKey'> {
+  if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) {
+    throw new UsageError('--tls-cert and --tls-key go together: give both files or neither');
+  }
+  const read = (path: string, flag: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new UsageError(`cannot read ${flag} "${path}": ${(err as Error).message}`);
+    }
+  };
+  const tls = opts.tlsCert
+    ? { clientCertPair: { crt: read(opts.tlsCert, '--tls-cert'), key: read(opts.tlsKey!, '--tls-key') } }
+    : opts.apiKey
+      ? true
+      : undefined;
+  return { tls, apiKey: opts.apiKey };
+}
+
+export async function connectClient(opts: ServerOptions): Promise<Client> {
+  try {
+    const connection = await Connection.connect({ address: opts.address, ...tlsAndAuth(opts) });
+    return new Client({ connection, namespace: opts.namespace });
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(
+      `cannot reach the Temporal server at ${opts.address}: ${(err as Error).message}. ` +
+        'Is it running? Leave out --address (and TEMPORAL_ADDRESS) to use the embedded server.',
+    );
+  }
+}
+
+export async function connectWorker(opts: ServerOptions): Promise<NativeConnection> {
+  try {
+    return await NativeConnection.connect({ address: opts.address, ...(tlsAndAuth(opts) as Partial<NativeConnectionOptions>) });
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`cannot reach the Temporal server at ${opts.address}: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,138 @@
+import { createHash } from 'node:crypto';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { fileSha256 } from '../common/hash';
+import { DEFAULT_SETTINGS, validateSettings, type StyleSettings } from '../engine/settings';
+import { MediaInputError, probeVideo, readImage } from '../media';
+import { DEFAULT_LIMITS, type RenderLimits, type RenderRequest } from '../workflows/contract';
+import { UsageError } from './errors';
+
+export const OUTPUT_EXTENSIONS = ['.mp4', '.mov', '.mkv'];
+
+/** Flags as the command line hands them over: strings, unparsed. */
+export interface RenderFlags {
+  input?: string;
+  style?: string;
+  output?: string;
+  workDir?: string;
+  epochs?: string;
+  stepsPerEpoch?: string;
+  styleWeight?: string;
+  contentWeight?: string;
+  tvWeight?: string;
+  learningRate?: string;
+  size?: string;
+  window?: string;
+  framesPerRun?: string;
+  frameAttempts?: string;
+  heartbeatTimeout?: string;
+}
+
+export function defaultWorkDir(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.STARRY_WORK_DIR ?? '.starry');
+}
+
+function parseNumber(value: string | undefined, flag: string, fallback: number, problems: string[]): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) {
+    problems.push(`${flag} must be a number (got "${value}")`);
+    return fallback;
+  }
+  return n;
+}
+
+function parseWhole(value: string | undefined, flag: string, fallback: number, min: number, problems: string[]): number {
+  const n = parseNumber(value, flag, fallback, problems);
+  if (!Number.isInteger(n) || n < min) problems.push(`${flag} must be a whole number of at least ${min} (got ${value})`);
+  return n;
+}
+
+/** Settings and limits from flags; every problem is reported at once, not just the first. */
+export function parseSettings(flags: RenderFlags): { settings: StyleSettings; limits: RenderLimits } {
+  const problems: string[] = [];
+  const settings: StyleSettings = {
+    ...DEFAULT_SETTINGS,
+    epochs: parseNumber(flags.epochs, '--epochs', DEFAULT_SETTINGS.epochs, problems),
+    stepsPerEpoch: parseNumber(flags.stepsPerEpoch, '--steps-per-epoch', DEFAULT_SETTINGS.stepsPerEpoch, problems),
+    styleWeight: parseNumber(flags.styleWeight, '--style-weight', DEFAULT_SETTINGS.styleWeight, problems),
+    contentWeight: parseNumber(flags.contentWeight, '--content-weight', DEFAULT_SETTINGS.contentWeight, problems),
+    tvWeight: parseNumber(flags.tvWeight, '--tv-weight', DEFAULT_SETTINGS.tvWeight, problems),
+    learningRate: parseNumber(flags.learningRate, '--learning-rate', DEFAULT_SETTINGS.learningRate, problems),
+    size: parseNumber(flags.size, '--size', DEFAULT_SETTINGS.size, problems),
+    contentLayers: [...DEFAULT_SETTINGS.contentLayers],
+    styleLayers: [...DEFAULT_SETTINGS.styleLayers],
+  };
+  if (problems.length === 0) problems.push(...validateSettings(settings));
+  const limits: RenderLimits = {
+    window: parseWhole(flags.window, '--window', DEFAULT_LIMITS.window, 1, problems),
+    framesPerRun: parseWhole(flags.framesPerRun, '--frames-per-run', DEFAULT_LIMITS.framesPerRun, 1, problems),
+    frameAttempts: parseWhole(flags.frameAttempts, '--frame-attempts', DEFAULT_LIMITS.frameAttempts, 1, problems),
+    heartbeatTimeoutSeconds: parseWhole(flags.heartbeatTimeout, '--heartbeat-timeout', DEFAULT_LIMITS.heartbeatTimeoutSeconds, 5, problems),
+  };
+  if (limits.window > 2000) problems.push('--window must be at most 2000 (Temporal caps pending activities per run)');
+  if (problems.length) throw new UsageError(problems.join('\n'));
+  return { settings, limits };
+}
+
+/** Checks the files before anything starts, so bad input never leaves a half-made render behind. */
+export async function checkRenderFiles(flags: RenderFlags): Promise<{ input: string; style: string; output: string }> {
+  if (!flags.input) throw new UsageError('--input is required: the video to stylize');
+  if (!flags.style) throw new UsageError('--style is required: the painting (JPEG or PNG) whose style to apply');
+  if (!flags.output) throw new UsageError('--output is required: where to write the stylized video (.mp4, .mov or .mkv)');
+  const input = resolve(flags.input);
+  const style = resolve(flags.style);
+  const output = resolve(flags.output);
+  if (!existsSync(input)) throw new UsageError(`--input "${flags.input}" does not exist`);
+  if (!existsSync(style)) throw new UsageError(`--style "${flags.style}" does not exist`);
+  if (!existsSync(dirname(output))) {
+    throw new UsageError(`the directory of --output "${flags.output}" does not exist; create ${dirname(output)} first`);
+  }
+  if (existsSync(output) && realpathSync(output) === realpathSync(input)) {
+    throw new UsageError('--output is the same file as --input; choose another output path so the source is kept');
+  }
+  if (!OUTPUT_EXTENSIONS.includes(extname(output).toLowerCase())) {
+    throw new UsageError(`--output must end in ${OUTPUT_EXTENSIONS.join(', ')} (got "${basename(output)}")`);
+  }
+  try {
+    await probeVideo(input);
+    await readImage(style, { longSide: 16 });
+  } catch (err) {
+    if (err instanceof MediaInputError) throw new UsageError(err.message);
+    throw err;
+  }
+  return { input, style, output };
+}
+
+function slug(name: string): string {
+  const s = name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40);
+  return s || 'video';
+}
+
+/**
+ * A workflow id a person can read: the input's name plus a short hash of what makes the render
+ * what it is. Running the same command again gives the same id, which is how it resumes.
+ */
+export async function renderIdFor(files: { input: string; style: string; output: string }, settings: StyleSettings): Promise<string> {
+  const inputStat = statSync(files.input);
+  const identity = JSON.stringify({
+    input: [realpathSync(files.input), inputStat.size, inputStat.mtimeMs],
+    style: await fileSha256(files.style),
+    output: files.output,
+    settings,
+  });
+  const hash = createHash('sha256').update(identity).digest('hex').slice(0, 10);
+  return `${slug(basename(files.input, extname(files.input)))}-${hash}`;
+}
+
+export async function buildRenderRequest(flags: RenderFlags): Promise<RenderRequest> {
+  const { settings, limits } = parseSettings(flags);
+  const files = await checkRenderFiles(flags);
+  const renderId = await renderIdFor(files, settings);
+  const workDir = flags.workDir ? resolve(flags.workDir) : defaultWorkDir();
+  return { renderId, ...files, renderDir: join(workDir, 'renders', renderId), settings, limits };
+}

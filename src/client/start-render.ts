@@ -1,0 +1,123 @@
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
+import { createStyleRuntime } from '../worker/engine';
+import { createWorkers, runWorkers } from '../worker/workers';
+import { TASK_QUEUES, type RenderRequest, type RenderResult } from '../workflows/contract';
+import type { renderVideo } from '../workflows/render';
+import { connectClient, type ServerOptions } from './connection';
+import { startEmbeddedServer, type EmbeddedServer } from './embedded-server';
+import { estimateSecondsLeft, formatDuration, formatProgressLine, readSnapshot } from './progress';
+import { buildRenderRequest, defaultWorkDir, type RenderFlags } from './render-options';
+import type { Io } from './io';
+
+export interface StartRenderOptions extends RenderFlags, Partial<ServerOptions> {
+  weights?: string;
+  backend?: string;
+  cacheDir?: string;
+  /** Return once the workflow is started instead of following it to the end. */
+  detach?: boolean;
+  /** Seconds between progress refreshes. */
+  refreshSeconds?: number;
+}
+
+export interface StartRenderOutcome {
+  request: RenderRequest;
+  result?: RenderResult;
+  /** True when the workers stopped (Ctrl-C) before the render finished. */
+  interrupted?: boolean;
+}
+
+/** Starts the render's workflow, or attaches to it when the same render already exists. */
+export async function startOrAttach(client: Client, request: RenderRequest, memo: Record<string, unknown>) {
+  try {
+    return await client.workflow.start<typeof renderVideo>('renderVideo', {
+      workflowId: request.renderId,
+      taskQueue: TASK_QUEUES.media,
+      args: [request],
+      // A running render is joined; a finished one is reported rather than rendered again.
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      memo,
+      staticSummary: `stylize ${request.input} → ${request.output}`,
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return client.workflow.getHandle<typeof renderVideo>(request.renderId);
+    throw err;
+  }
+}
+
+/** Follows a render to its end, drawing progress; resolves with the result. */
+export async function followRender(handle: WorkflowHandle<typeof renderVideo>, io: Io, refreshSeconds = 1): Promise<RenderResult> {
+  let finished = false;
+  const result = handle.result().finally(() => (finished = true));
+  const watchStart = Date.now();
+  let firstDone: number | undefined;
+  let lastPrinted = '';
+  while (!finished) {
+    try {
+      const snap = await readSnapshot(handle);
+      firstDone ??= snap.progress.done;
+      const observed = { frames: snap.progress.done - firstDone, seconds: (Date.now() - watchStart) / 1000 };
+      const line = formatProgressLine(snap, estimateSecondsLeft(snap.progress, observed));
+      if (line !== lastPrinted) io.status(line);
+      lastPrinted = line;
+    } catch {
+      // No worker has answered the query yet (or the run is continuing as new): try again shortly.
+    }
+    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, refreshSeconds * 1000))]);
+  }
+  io.status('');
+  return result;
+}
+
+export function describeResult(r: RenderResult, renderDir: string): string[] {
+  const lines = [
+    `Wrote ${r.output}`,
+    `  ${r.total} frames at ${r.frameRate.num}/${r.frameRate.den} fps, ${r.hasAudio ? 'original audio kept' : 'no audio'}`,
+    `  tfjs backend: ${r.backends.join(', ') || 'none (every frame was already rendered)'}`,
+    `  time: ${formatDuration(r.elapsedSeconds)}` +
+      (r.reused ? ` (${r.reused} frames reused from earlier work)` : '') +
+      (r.meanSecondsPerFrame !== null ? `, ${r.meanSecondsPerFrame.toFixed(2)} s per computed frame` : ''),
+    `  work files: ${renderDir}`,
+  ];
+  if (r.skippedFailed.length) lines.push(`  unstylized (failed, skipped): frames ${r.skippedFailed.join(', ')}`);
+  return lines;
+}
+
+/**
+ * `start-render`. Without a server address it runs everything here: a dev server persisted in the
+ * work directory, a worker with the engine, and the workflow — so the same command resumes after a crash.
+ */
+export async function startRender(opts: StartRenderOptions, io: Io): Promise<StartRenderOutcome> {
+  const request = await buildRenderRequest(opts);
+  const memo = { input: request.input, style: request.style, output: request.output };
+  if (opts.address) {
+    const client = await connectClient({ address: opts.address, namespace: opts.namespace ?? 'default', ...opts });
+    const handle = await startOrAttach(client, request, memo);
+    io.out(`render ${request.renderId} on ${opts.address} (workers run separately: npm run worker)`);
+    if (opts.detach) return { request };
+    return { request, result: await followRender(handle, io, opts.refreshSeconds) };
+  }
+
+  // Load the engine before anything else: bad weights must fail before a server or workflow exists.
+  const style = await createStyleRuntime({ weights: opts.weights, backend: opts.backend, cacheDir: opts.cacheDir, log: io.out });
+  let server: EmbeddedServer | undefined;
+  let connection: NativeConnection | undefined;
+  try {
+    server = await startEmbeddedServer(opts.workDir ? opts.workDir : defaultWorkDir());
+    connection = server.env.nativeConnection;
+    const workers = await createWorkers({ connection, queues: ['media', 'style'], style });
+    const workersStopped = runWorkers(workers);
+    const handle = await startOrAttach(server.env.client, request, { ...memo, backend: style.engine.backend.name });
+    io.out(`render ${request.renderId} · Temporal UI ${server.uiUrl}/namespaces/default/workflows/${request.renderId}`);
+    const stopped = workersStopped.then(() => 'stopped' as const);
+    const outcome = await Promise.race([followRender(handle, io, opts.refreshSeconds), stopped]);
+    if (outcome === 'stopped') return { request, interrupted: true };
+    for (const w of workers) w.shutdown();
+    await workersStopped;
+    return { request, result: outcome };
+  } finally {
+    await server?.stop();
+    style.engine.dispose();
+  }
+}

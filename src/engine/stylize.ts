@@ -1,0 +1,145 @@
+import type { RgbImage } from '../media/types';
+import { adamUpdate, type AdamMoments } from './adam';
+import { caffePreprocess, gramMatrix, styleContentLoss } from './losses';
+import type { StyleSettings } from './settings';
+import { tf } from './tf';
+import type { Vgg19 } from './vgg19';
+
+/** Everything needed to continue a frame's optimisation exactly where it stopped. */
+export interface OptimisationCheckpoint {
+  /** Steps completed. */
+  step: number;
+  image: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+}
+
+export interface StepProgress {
+  step: number;
+  totalSteps: number;
+  loss: number;
+}
+
+export interface StyleTargets {
+  readonly layers: readonly string[];
+  readonly grams: readonly tf.Tensor3D[];
+  dispose(): void;
+}
+
+export function imageToTensor(image: RgbImage): tf.Tensor4D {
+  return tf.tensor4d(image.data, [1, image.height, image.width, 3]);
+}
+
+/** Gram matrices of the style image: computed once per style and settings, shared by every frame. */
+export function computeStyleTargets(model: Vgg19, style: RgbImage, layers: readonly string[]): StyleTargets {
+  const grams = tf.tidy(() => {
+    const features = model.extract(caffePreprocess(imageToTensor(style)), layers);
+    return layers.map((l) => gramMatrix(features[l]));
+  });
+  return { layers, grams, dispose: () => tf.dispose(grams as tf.Tensor3D[]) };
+}
+
+export interface StylizeRequest {
+  content: RgbImage;
+  targets: StyleTargets;
+  settings: StyleSettings;
+  resumeFrom?: OptimisationCheckpoint;
+  /** Steps between checkpoints; defaults to one epoch. */
+  checkpointEvery?: number;
+  onStep?: (progress: StepProgress) => void | Promise<void>;
+  onCheckpoint?: (checkpoint: OptimisationCheckpoint) => void | Promise<void>;
+  signal?: AbortSignal;
+}
+
+export interface StylizeResult {
+  image: RgbImage;
+  /** Loss before the last update. */
+  loss: number;
+  steps: number;
+  resumedFromStep: number;
+}
+
+export function totalSteps(settings: Pick<StyleSettings, 'epochs' | 'stepsPerEpoch'>): number {
+  return settings.epochs * settings.stepsPerEpoch;
+}
+
+/** Lets timers, heartbeats, signals and cancellation run between optimisation steps. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * The seed's optimisation (Gatys et al.): starts from the content frame and minimises the
+ * style/content loss with Keras-style Adam, clipping to [0, 1] after each step.
+ */
+export async function stylize(model: Vgg19, req: StylizeRequest): Promise<StylizeResult> {
+  const { content, targets, settings } = req;
+  const size = [1, content.height, content.width, 3] as [number, number, number, number];
+  const steps = totalSteps(settings);
+  const checkpointEvery = req.checkpointEvery ?? settings.stepsPerEpoch;
+  const resume = req.resumeFrom;
+  if (resume && resume.image.length !== content.data.length) {
+    throw new Error(`checkpoint is for a ${resume.image.length / 3}-pixel image, frame has ${content.data.length / 3}`);
+  }
+
+  const contentLayers = settings.contentLayers;
+  const styleLayers = targets.layers;
+  const allLayers = [...styleLayers, ...contentLayers];
+  const contentTargets = tf.tidy(() => {
+    const f = model.extract(caffePreprocess(imageToTensor(content)), contentLayers);
+    return contentLayers.map((l) => f[l]);
+  });
+  const lossOf = (image: tf.Tensor4D) => {
+    const f = model.extract(caffePreprocess(image), allLayers);
+    return styleContentLoss(
+      styleLayers.map((l) => gramMatrix(f[l])),
+      targets.grams,
+      contentLayers.map((l) => f[l]),
+      contentTargets,
+      image,
+      settings,
+    ).total;
+  };
+  const valueAndGrad = tf.valueAndGrad(lossOf);
+
+  let image: tf.Tensor4D = resume ? tf.tensor4d(resume.image, size) : imageToTensor(content);
+  let moments: AdamMoments<tf.Tensor> = resume
+    ? { step: resume.step, m: tf.tensor4d(resume.m, size), v: tf.tensor4d(resume.v, size) }
+    : { step: 0, m: tf.zerosLike(image), v: tf.zerosLike(image) };
+  let lastLoss = NaN;
+  let checkpointedStep = moments.step;
+  const checkpoint = async () => {
+    const [img, m, v] = await Promise.all([image.data(), moments.m.data(), moments.v.data()]);
+    checkpointedStep = moments.step;
+    await req.onCheckpoint!({ step: moments.step, image: img as Float32Array, m: m as Float32Array, v: v as Float32Array });
+  };
+  try {
+    while (moments.step < steps) {
+      if (req.signal?.aborted) {
+        // Cancelled (worker shutting down, or the activity cancelled): keep the work done so far.
+        if (req.onCheckpoint && moments.step > checkpointedStep) await checkpoint();
+        req.signal.throwIfAborted();
+      }
+      const [loss, next, m, v] = tf.tidy(() => {
+        const { value, grad } = valueAndGrad(image);
+        const updated = adamUpdate(settings, image, grad, moments);
+        return [value, tf.clipByValue(updated.value, 0, 1), updated.state.m, updated.state.v];
+      });
+      tf.dispose([image, moments.m, moments.v]);
+      image = next as tf.Tensor4D;
+      moments = { step: moments.step + 1, m, v };
+      lastLoss = (await loss.data())[0];
+      loss.dispose();
+      await req.onStep?.({ step: moments.step, totalSteps: steps, loss: lastLoss });
+      if (req.onCheckpoint && moments.step % checkpointEvery === 0 && moments.step < steps) await checkpoint();
+      await yieldToEventLoop();
+    }
+    const data = (await image.data()) as Float32Array;
+    return {
+      image: { width: content.width, height: content.height, data: Float32Array.from(data) },
+      loss: lastLoss,
+      steps,
+      resumedFromStep: resume?.step ?? 0,
+    };
+  } finally {
+    tf.dispose([image, moments.m, moments.v, ...contentTargets]);
+  }
+}

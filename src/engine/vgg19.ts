@@ -1,0 +1,57 @@
+import { tf } from './tf';
+import { VGG19_LAYERS, layerIndex } from './vgg19-architecture';
+import type { VggWeights } from './weights';
+
+/**
+ * VGG19 feature extractor. Kernels live on the backend for the model's lifetime (loaded once per
+ * worker, not per frame as the seed did); `extract` stops at the deepest layer it is asked for.
+ */
+export class Vgg19 {
+  private readonly convs: Map<string, { kernel: tf.Tensor4D; bias: tf.Tensor1D }>;
+
+  private constructor(convs: Map<string, { kernel: tf.Tensor4D; bias: tf.Tensor1D }>) {
+    this.convs = convs;
+  }
+
+  static fromWeights(weights: VggWeights): Vgg19 {
+    const convs = new Map<string, { kernel: tf.Tensor4D; bias: tf.Tensor1D }>();
+    for (const [name, w] of weights) {
+      convs.set(name, {
+        kernel: tf.keep(tf.tensor4d(w.kernel, w.kernelShape)),
+        bias: tf.keep(tf.tensor1d(w.bias)),
+      });
+    }
+    return new Vgg19(convs);
+  }
+
+  /** Channels each conv layer produces, in file order. */
+  get widths(): Record<string, number> {
+    return Object.fromEntries([...this.convs].map(([name, c]) => [name, c.kernel.shape[3]]));
+  }
+
+  /** Features of the named layers for an already preprocessed NHWC batch. Call inside tf.tidy. */
+  extract(preprocessed: tf.Tensor4D, layers: readonly string[]): Record<string, tf.Tensor4D> {
+    const wanted = new Set(layers);
+    const last = Math.max(...layers.map(layerIndex));
+    const out: Record<string, tf.Tensor4D> = {};
+    let x = preprocessed;
+    for (const layer of VGG19_LAYERS.slice(0, last + 1)) {
+      if (layer.kind === 'pool') {
+        x = tf.maxPool(x, 2, 2, 'valid');
+      } else {
+        const conv = this.convs.get(layer.name)!;
+        x = tf.relu(tf.add(tf.conv2d(x, conv.kernel, 1, 'same'), conv.bias)) as tf.Tensor4D;
+      }
+      if (wanted.has(layer.name)) out[layer.name] = x;
+    }
+    return out;
+  }
+
+  dispose(): void {
+    for (const c of this.convs.values()) {
+      c.kernel.dispose();
+      c.bias.dispose();
+    }
+    this.convs.clear();
+  }
+}

@@ -1,0 +1,63 @@
+import { existsSync } from 'node:fs';
+import { md5File } from '../common/hash';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/** The file `tf.keras.applications.VGG19(weights='imagenet', include_top=False)` loads. */
+export const VGG19_NOTOP = Object.freeze({
+  fileName: 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5',
+  url: 'https://storage.googleapis.com/tensorflow/keras-applications/vgg19/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5',
+  /** Keras publishes this md5 next to the URL (keras/applications/vgg19.py). */
+  md5: '253f8cb515780f3b799900260a226db6',
+});
+
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.STARRY_CACHE_DIR ?? (env.XDG_CACHE_HOME ? join(env.XDG_CACHE_HOME, 'starry-render') : join(homedir(), '.cache', 'starry-render'));
+}
+
+export interface EnsureWeightsOptions {
+  /** An explicit file (--weights): used as is; its structure is checked when it is read. */
+  weightsPath?: string;
+  cacheDir?: string;
+  fetchImpl?: typeof fetch;
+  log?: (line: string) => void;
+}
+
+/**
+ * Returns a path to the VGG19 weights, downloading and verifying the official file into the cache
+ * on first use. The download lands under a temporary name and is renamed only once its hash matches.
+ */
+export async function ensureVggWeights(opts: EnsureWeightsOptions = {}): Promise<string> {
+  if (opts.weightsPath) {
+    if (!existsSync(opts.weightsPath)) {
+      throw new Error(`--weights "${opts.weightsPath}" does not exist; give the path of ${VGG19_NOTOP.fileName}`);
+    }
+    return opts.weightsPath;
+  }
+  const cacheDir = opts.cacheDir ?? defaultCacheDir();
+  const target = join(cacheDir, VGG19_NOTOP.fileName);
+  if (existsSync(target)) {
+    const actual = await md5File(target);
+    if (actual === VGG19_NOTOP.md5) return target;
+    opts.log?.(`cached ${target} has md5 ${actual}, expected ${VGG19_NOTOP.md5}; downloading it again`);
+  }
+  await mkdir(cacheDir, { recursive: true });
+  const temp = `${target}.${process.pid}.download`;
+  opts.log?.(`downloading VGG19 weights (80 MB) from ${VGG19_NOTOP.url}`);
+  try {
+    const response = await (opts.fetchImpl ?? fetch)(VGG19_NOTOP.url);
+    if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
+    await writeFile(temp, Buffer.from(await response.arrayBuffer()));
+    const actual = await md5File(temp);
+    if (actual !== VGG19_NOTOP.md5) throw new Error(`downloaded file has md5 ${actual}, expected ${VGG19_NOTOP.md5}`);
+    await rename(temp, target);
+    return target;
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw new Error(
+      `could not get the VGG19 weights: ${(err as Error).message}. Offline? Download ${VGG19_NOTOP.url} ` +
+        `on a machine with internet and put it at ${target} (or pass --weights PATH).`,
+    );
+  }
+}

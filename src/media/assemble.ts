@@ -1,0 +1,150 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { withAtomicOutput } from '../common/atomic';
+import { addInputOptions, addOutputOptions, ffmpegFactory, runFfmpeg, type FfmpegFactory } from './binaries';
+import { MediaInputError } from './errors';
+import { framePath, framePattern } from './frames';
+import { probeVideo } from './probe';
+import type { FrameRate } from './types';
+
+export interface AssembleOptions {
+  /** Holds frame_000001.png ... frame_<frameCount>.png (files or symlinks), all one even size. */
+  framesDir: string;
+  frameRate: FrameRate;
+  frameCount: number;
+  /** The original input, when its audio should be carried over. */
+  audioFrom?: string;
+  /** Codec of audioFrom's first audio stream, if already known (saves a probe). */
+  audioCodec?: string;
+  /** Destination; the extension (.mp4, .mov, .mkv) picks the container. */
+  output: string;
+}
+
+export interface Container {
+  /** ffmpeg muxer name for -f. */
+  muxer: string;
+  /** Audio codecs this container stores as they are; undefined means any. */
+  copyableAudio?: ReadonlySet<string>;
+  /** QuickTime-family files want their index first so playback can start before the download ends. */
+  faststart: boolean;
+}
+
+const QUICKTIME_AUDIO = ['aac', 'mp3', 'alac', 'ac3', 'eac3'];
+const CONTAINERS: Readonly<Record<string, Container>> = {
+  '.mp4': { muxer: 'mp4', copyableAudio: new Set(QUICKTIME_AUDIO), faststart: true },
+  '.m4v': { muxer: 'mp4', copyableAudio: new Set(QUICKTIME_AUDIO), faststart: true },
+  '.mov': {
+    muxer: 'mov',
+    copyableAudio: new Set([...QUICKTIME_AUDIO, 'pcm_s16le', 'pcm_s16be', 'pcm_s24le', 'pcm_s24be']),
+    faststart: true,
+  },
+  '.mkv': { muxer: 'matroska', faststart: false },
+};
+
+/**
+ * The container for an output path, from its extension. Exported so a caller can reject a bad
+ * --output before spending hours on the frames.
+ */
+export function containerFor(output: string): Container {
+  const ext = path.extname(output).toLowerCase();
+  const container = CONTAINERS[ext];
+  if (!container) {
+    throw new MediaInputError(
+      `Cannot write "${output}": unsupported extension "${ext || '(none)'}". Give --output a file name ending in ${Object.keys(CONTAINERS).join(', ')}.`,
+    );
+  }
+  return container;
+}
+
+/** Whether the source audio can be stored untouched; otherwise it is re-encoded to AAC. */
+export function canCopyAudio(container: Container, codec: string): boolean {
+  return container.copyableAudio === undefined || container.copyableAudio.has(codec);
+}
+
+function rateText(rate: FrameRate): string {
+  if (!(Number.isSafeInteger(rate.num) && Number.isSafeInteger(rate.den) && rate.num > 0 && rate.den > 0)) {
+    throw new RangeError(`Frame rate must be a fraction of positive whole numbers (got ${rate.num}/${rate.den})`);
+  }
+  return `${rate.num}/${rate.den}`;
+}
+
+/**
+ * image2 stops silently at the first missing number, which would shorten the video without a
+ * word, so every frame is checked first. Returns the size of the first frame.
+ */
+async function checkFrames(framesDir: string, frameCount: number): Promise<{ width: number; height: number }> {
+  if (!(Number.isInteger(frameCount) && frameCount > 0)) throw new RangeError(`frameCount must be at least 1 (got ${frameCount})`);
+  for (let i = 1; i <= frameCount; i++) {
+    const stat = await fs.stat(framePath(framesDir, i)).catch(() => undefined);
+    if (!stat?.isFile()) throw new Error(`Cannot assemble: frame ${i} of ${frameCount} is missing (${framePath(framesDir, i)})`);
+  }
+  const meta = await sharp(framePath(framesDir, 1)).metadata();
+  if (meta.width % 2 !== 0 || meta.height % 2 !== 0) {
+    // 4:2:0 video has half-resolution colour, so H.264 needs even sides; frames come from scaledSize() for this reason.
+    throw new Error(`Cannot assemble ${meta.width}x${meta.height} frames: H.264 in yuv420p needs an even width and height`);
+  }
+  return { width: meta.width, height: meta.height };
+}
+
+/** Codec of the audio to carry, or undefined when there is none to carry. */
+async function sourceAudioCodec(opts: AssembleOptions, ffmpeg: FfmpegFactory): Promise<string | undefined> {
+  if (!opts.audioFrom) return undefined;
+  if (opts.audioCodec) return opts.audioCodec;
+  const info = await probeVideo(opts.audioFrom, ffmpeg);
+  return info.hasAudio ? info.audioCodec ?? 'unknown' : undefined;
+}
+
+/**
+ * Encodes the numbered frames into H.264 at the exact source frame rate and carries over the
+ * source's first audio track, untouched where the container allows (else AAC 192k) and at its full
+ * length. The output appears only when complete; a failure leaves nothing at `output`.
+ */
+export async function assembleVideo(opts: AssembleOptions, ffmpeg: FfmpegFactory = ffmpegFactory()): Promise<void> {
+  const output = path.resolve(opts.output);
+  const container = containerFor(opts.output);
+  const rate = rateText(opts.frameRate);
+  const framesDir = path.resolve(opts.framesDir);
+  if (opts.audioFrom && path.resolve(opts.audioFrom) === output) {
+    throw new MediaInputError(`--output "${opts.output}" is the input video itself; choose another file name.`);
+  }
+  await checkFrames(framesDir, opts.frameCount);
+  const audioCodec = await sourceAudioCodec(opts, ffmpeg);
+  await fs.mkdir(path.dirname(output), { recursive: true });
+
+  await withAtomicOutput(output, async (tempPath) => {
+    const command = ffmpeg();
+    command.input(framePattern(framesDir));
+    addInputOptions(command, ['-f', 'image2', '-framerate', rate, '-start_number', '1']);
+    if (audioCodec !== undefined) command.input(path.resolve(opts.audioFrom!));
+
+    const options = [
+      // Stop at a frame that will not decode: by default ffmpeg skips it and the video silently loses a frame.
+      '-xerror',
+      '-map', '0:v:0',
+      // trim, not -frames:v: in ffmpeg 4.1 reaching -frames:v ends every stream of the file, cutting the audio short.
+      // The frames are sRGB; encode with and tag the BT.709 matrix so players do not guess (they would guess BT.601 for small sizes).
+      '-vf', `trim=end_frame=${opts.frameCount},scale=out_color_matrix=bt709:out_range=tv:flags=accurate_rnd+full_chroma_int,format=yuv420p`,
+      '-c:v', 'libx264', '-preset', 'medium', '-crf', '18', '-pix_fmt', 'yuv420p',
+      '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv',
+      '-r', rate,
+    ];
+    if (audioCodec !== undefined) {
+      // No -shortest: the soundtrack keeps its own length even where it outlasts the last frame.
+      options.push('-map', '1:a:0');
+      options.push(...(canCopyAudio(container, audioCodec) ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '192k']));
+    }
+    if (container.faststart) options.push('-movflags', '+faststart');
+    // The temp name ends in the same extension, but say the format outright rather than rely on guessing.
+    options.push('-f', container.muxer);
+    addOutputOptions(command, options);
+    command.output(tempPath);
+    await runFfmpeg(command, `assembling "${opts.output}"`);
+
+    // Belt and braces: a video one frame short would drift from its soundtrack without any error.
+    const written = await probeVideo(tempPath, ffmpeg);
+    if (written.frameCount !== opts.frameCount) {
+      throw new Error(`Assembled ${written.frameCount} frames instead of ${opts.frameCount} for "${opts.output}"`);
+    }
+  });
+}

@@ -1,0 +1,186 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { writeFileAtomic } from '../common/atomic';
+import { addOutputOptions, ffmpegFactory, runFfmpeg, type FfmpegFactory } from './binaries';
+import { MediaInputError } from './errors';
+
+const FRAME_NAME = /^frame_\d{6,}\.png$/;
+/** Written last into a finished extraction so a later run can trust the directory. */
+const MARKER = '.extract.json';
+
+/** ffmpeg's printf-style name for the frames: 1-based, at least six digits. */
+export const FRAME_PATTERN = 'frame_%06d.png';
+
+/** `<dir>/frame_000001.png` for index 1. Indices are 1-based, like ffmpeg's image2 numbering. */
+export function framePath(dir: string, index: number): string {
+  if (!Number.isInteger(index) || index < 1) throw new RangeError(`Frame index must be a whole number from 1 (got ${index})`);
+  return path.join(dir, `frame_${String(index).padStart(6, '0')}.png`);
+}
+
+/** The image2 pattern for a directory; a literal % in the directory name must be doubled for ffmpeg. */
+export function framePattern(dir: string): string {
+  return path.join(dir.replace(/%/g, '%%'), FRAME_PATTERN);
+}
+
+/** Number of frame images in `dir` (0 when it does not exist). */
+export async function listFrameCount(dir: string): Promise<number> {
+  try {
+    return (await fs.readdir(dir)).filter((name) => FRAME_NAME.test(name)).length;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+}
+
+export interface ExtractOptions {
+  input: string;
+  outDir: string;
+  /** Size of every frame in pixels: the display (upright) size, since ffmpeg applies rotation. */
+  width: number;
+  height: number;
+}
+
+interface Marker {
+  input: string;
+  inputSize: number;
+  inputMtimeMs: number;
+  width: number;
+  height: number;
+  frames: number;
+}
+
+async function readMarker(dir: string): Promise<Marker | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(path.join(dir, MARKER), 'utf8')) as Marker;
+  } catch {
+    return undefined;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fs.lstat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM means it exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes work directories that crashed extractions (of this outDir) left behind. */
+async function removeStaleTemps(outDir: string): Promise<void> {
+  const parent = path.dirname(outDir);
+  const base = path.basename(outDir);
+  const entries = await fs.readdir(parent).catch(() => [] as string[]);
+  for (const name of entries) {
+    if (!name.startsWith(`.${base}.`)) continue;
+    const match = /^\.(.+)\.(\d+)\.[0-9a-f]+\.(?:tmp|old)$/.exec(name);
+    if (!match || match[1] !== base) continue;
+    const pid = Number(match[2]);
+    if (pid !== process.pid && !processIsAlive(pid)) await fs.rm(path.join(parent, name), { recursive: true, force: true });
+  }
+}
+
+function siblingPath(outDir: string, kind: 'tmp' | 'old'): string {
+  return path.join(path.dirname(outDir), `.${path.basename(outDir)}.${process.pid}.${randomBytes(6).toString('hex')}.${kind}`);
+}
+
+/**
+ * Decodes every frame of `input` into `outDir` as `frame_000001.png`... scaled to exactly
+ * width x height, and returns how many were written.
+ *
+ * Crash-safe and idempotent: frames are written into a hidden sibling directory which is
+ * renamed to `outDir` only when complete, so an existing `outDir` from an identical earlier
+ * request is reused as is. A directory from a different request (other size or input) is
+ * replaced; one we did not write is never deleted.
+ */
+export async function extractFrames(opts: ExtractOptions, ffmpeg: FfmpegFactory = ffmpegFactory()): Promise<number> {
+  const input = path.resolve(opts.input);
+  const outDir = path.resolve(opts.outDir);
+  const { width, height } = opts;
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
+    throw new RangeError(`Frame size must be whole positive pixels (got ${width}x${height})`);
+  }
+  const stat = await fs.stat(input).catch(() => undefined);
+  if (!stat?.isFile()) throw new MediaInputError(`"${opts.input}" does not exist or is not a file. Give --input a video such as an .mp4 or .mov.`);
+  const wanted: Omit<Marker, 'frames'> = { input, inputSize: stat.size, inputMtimeMs: stat.mtimeMs, width, height };
+
+  const previous = await reusable(outDir, wanted);
+  if (previous !== undefined) return previous;
+
+  await fs.mkdir(path.dirname(outDir), { recursive: true });
+  await removeStaleTemps(outDir);
+  const work = siblingPath(outDir, 'tmp');
+  await fs.mkdir(work);
+  try {
+    const command = ffmpeg(input);
+    addOutputOptions(command, [
+      // Upper-case V skips cover art, which some files carry as an extra "video" stream.
+      '-map', '0:V:0',
+      // Passthrough: exactly one image per decoded frame, never duplicated or dropped to fit a rate.
+      '-vsync', '0',
+      // ffmpeg has already turned the picture upright (autorotate), so width x height is the display size.
+      '-vf', `scale=${width}:${height}:flags=lanczos+accurate_rnd+full_chroma_int,setsar=1`,
+      '-pix_fmt', 'rgb24',
+      '-c:v', 'png',
+      '-f', 'image2',
+      '-start_number', '1',
+    ]);
+    command.output(framePattern(work));
+    await runFfmpeg(command, `extracting frames from "${opts.input}"`);
+
+    const frames = await listFrameCount(work);
+    if (frames === 0) throw new MediaInputError(`"${opts.input}" decoded to no frames. Give --input a video with at least one picture.`);
+    await writeFileAtomic(path.join(work, MARKER), JSON.stringify({ ...wanted, frames } satisfies Marker));
+    await moveIntoPlace(work, outDir);
+    return frames;
+  } catch (err) {
+    await fs.rm(work, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** The frame count of a complete earlier extraction of the same request, if `outDir` holds one. */
+async function reusable(outDir: string, wanted: Omit<Marker, 'frames'>): Promise<number | undefined> {
+  if (!(await exists(outDir))) return undefined;
+  const marker = await readMarker(outDir);
+  if (!marker) {
+    // An empty directory (made ahead of time) is harmless to take over; anything else is not ours to delete.
+    const entries = await fs.readdir(outDir).catch(() => undefined);
+    if (entries && entries.length === 0) {
+      await fs.rmdir(outDir);
+      return undefined;
+    }
+    throw new Error(`"${outDir}" exists but was not written by a frame extraction; move it away or choose another directory`);
+  }
+  const same = (Object.keys(wanted) as Array<keyof typeof wanted>).every((k) => marker[k] === wanted[k]);
+  if (same && (await listFrameCount(outDir)) === marker.frames) return marker.frames;
+  return undefined;
+}
+
+/** Renames the finished work directory to `outDir`, replacing an outdated extraction there. */
+async function moveIntoPlace(work: string, outDir: string): Promise<void> {
+  if (await exists(outDir)) {
+    const old = siblingPath(outDir, 'old');
+    await fs.rename(outDir, old);
+    await fs.rename(work, outDir);
+    await fs.rm(old, { recursive: true, force: true });
+    return;
+  }
+  try {
+    await fs.rename(work, outDir);
+  } catch (err) {
+    // A concurrent extraction of the same request got there first; replace its result with ours.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    await moveIntoPlace(work, outDir);
+  }
+}

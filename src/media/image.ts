@@ -1,0 +1,108 @@
+import { promises as fs } from 'node:fs';
+import sharp from 'sharp';
+import { writeFileAtomic } from '../common/atomic';
+import { MediaInputError } from './errors';
+import type { Size } from './geometry';
+import type { RgbImage } from './types';
+
+export interface ReadImageOptions {
+  /** Resize (up or down) so the longer side has this many pixels, keeping the aspect ratio. */
+  longSide?: number;
+  /** The fix to suggest when the file is unusable; defaults to the advice for --style. */
+  hint?: string;
+}
+
+const STYLE_HINT = 'Give --style a JPEG or PNG image.';
+
+async function assertReadableFile(file: string, hint: string): Promise<void> {
+  let stat;
+  try {
+    stat = await fs.stat(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new MediaInputError(`"${file}" does not exist. ${hint}`);
+    throw new MediaInputError(`"${file}" cannot be read (${code ?? String(err)}). ${hint}`);
+  }
+  if (!stat.isFile()) throw new MediaInputError(`"${file}" is not a file. ${hint}`);
+}
+
+function notAnImage(file: string, err: unknown, hint: string): MediaInputError {
+  const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  return new MediaInputError(`"${file}" is not a readable image (${reason}). ${hint}`);
+}
+
+/**
+ * Decodes an image to float RGB in [0, 1], the form the style engine works in. The picture is
+ * turned upright per EXIF, transparency is flattened onto white (as the image would usually be
+ * shown) and any colour space (grey, CMYK, 16-bit) is converted to 8-bit sRGB.
+ */
+export async function readImage(file: string, opts: ReadImageOptions = {}): Promise<RgbImage> {
+  const hint = opts.hint ?? STYLE_HINT;
+  await assertReadableFile(file, hint);
+  let pipeline = sharp(file)
+    .autoOrient()
+    .flatten({ background: '#ffffff' })
+    .removeAlpha()
+    .toColourspace('srgb');
+  if (opts.longSide !== undefined) {
+    if (!(Number.isInteger(opts.longSide) && opts.longSide > 0)) {
+      throw new RangeError(`longSide must be a positive whole number (got ${opts.longSide})`);
+    }
+    pipeline = pipeline.resize({
+      width: opts.longSide,
+      height: opts.longSide,
+      fit: 'inside',
+      kernel: 'lanczos3',
+      withoutEnlargement: false,
+    });
+  }
+  let raw: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    raw = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    throw notAnImage(file, err, hint);
+  }
+  const { width, height, channels } = raw.info;
+  if (channels !== 3 || raw.data.length !== width * height * 3) {
+    throw new Error(`Decoding "${file}" gave ${channels} channels and ${raw.data.length} bytes for ${width}x${height}`);
+  }
+  const data = new Float32Array(raw.data.length);
+  for (let i = 0; i < raw.data.length; i++) data[i] = raw.data[i] / 255;
+  return { width, height, data };
+}
+
+/** 8-bit RGB bytes from [0, 1] floats; out-of-range values (optimisers overshoot) are clamped. */
+export function quantise(img: RgbImage): Buffer {
+  const expected = img.width * img.height * 3;
+  if (img.data.length !== expected) {
+    throw new RangeError(`Image data has ${img.data.length} values, expected ${expected} for ${img.width}x${img.height} RGB`);
+  }
+  const bytes = Buffer.alloc(expected);
+  for (let i = 0; i < expected; i++) {
+    const v = img.data[i];
+    // NaN becomes 0 rather than poisoning the PNG.
+    bytes[i] = Math.round((v > 1 ? 1 : v > 0 ? v : 0) * 255);
+  }
+  return bytes;
+}
+
+/** Writes a lossless 8-bit RGB PNG; readers never see a half-written file. */
+export async function writePng(file: string, img: RgbImage): Promise<void> {
+  const png = await sharp(quantise(img), { raw: { width: img.width, height: img.height, channels: 3 } })
+    .png({ compressionLevel: 6, adaptiveFiltering: false, palette: false })
+    .toBuffer();
+  await writeFileAtomic(file, png);
+}
+
+/** Size of an image as displayed, i.e. after its EXIF orientation is applied. */
+export async function imageSize(file: string, hint = STYLE_HINT): Promise<Size> {
+  await assertReadableFile(file, hint);
+  try {
+    const meta = await sharp(file).metadata();
+    const oriented = meta.autoOrient ?? { width: meta.width, height: meta.height };
+    if (!(oriented.width > 0 && oriented.height > 0)) throw new Error('no picture size');
+    return { width: oriented.width, height: oriented.height };
+  } catch (err) {
+    throw notAnImage(file, err, hint);
+  }
+}

@@ -1,0 +1,8 @@
+export type { FrameRate, RgbImage, VideoInfo } from './types';
+export { MediaInputError } from './errors';
+export { ffmpegFactory, ffmpegPaths, type FfmpegFactory, type FfmpegPaths } from './binaries';
+export { parseFrameRate, probeVideo } from './probe';
+export { displaySize, normaliseRotation, scaledSize, type Size } from './geometry';
+export { extractFrames, framePath, framePattern, listFrameCount, FRAME_PATTERN, type ExtractOptions } from './frames';
+export { assembleVideo, canCopyAudio, containerFor, type AssembleOptions, type Container } from './assemble';
+export { imageSize, quantise, readImage, writePng, type ReadImageOptions } from './image';

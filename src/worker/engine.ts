@@ -1,0 +1,31 @@
+import type { BackendChoice } from '../engine/backend';
+import { StyleEngine } from '../engine/engine';
+import { parseBackendChoice } from '../engine/backend';
+import { md5File } from '../common/hash';
+import { ensureVggWeights } from '../engine/weights-cache';
+
+export interface StyleRuntimeOptions {
+  weights?: string;
+  backend?: string;
+  cacheDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface StyleRuntime {
+  engine: StyleEngine;
+  /** md5 of the weights file, part of every frame's fingerprint. */
+  weightsId: string;
+}
+
+/** Loads the weights (downloading them on first use) and VGG19 once, for the worker's lifetime. */
+export async function createStyleRuntime(opts: StyleRuntimeOptions): Promise<StyleRuntime> {
+  const backend: BackendChoice | 'auto' = parseBackendChoice(opts.backend ?? process.env.STARRY_BACKEND);
+  const weightsPath = await ensureVggWeights({ weightsPath: opts.weights, cacheDir: opts.cacheDir, log: opts.log });
+  const engine = await StyleEngine.create({ weightsPath, backend });
+  const weightsId = await md5File(weightsPath);
+  opts.log?.(
+    `tfjs backend: ${engine.backend.name}` +
+      (engine.backend.skipped.length ? ` (skipped ${engine.backend.skipped.join('; ')})` : ''),
+  );
+  return { engine, weightsId };
+}

@@ -1,0 +1,43 @@
+import type { ServerOptions } from '../client/connection';
+import { connectWorker } from '../client/connection';
+import { UsageError } from '../client/errors';
+import type { Io } from '../client/io';
+import { createStyleRuntime, type StyleRuntime } from './engine';
+import { createWorkers, parseQueues, runWorkers } from './workers';
+
+export interface WorkerCommandOptions extends Partial<ServerOptions> {
+  queues: string;
+  styleConcurrency: string;
+  mediaConcurrency: string;
+  weights?: string;
+  backend?: string;
+  cacheDir?: string;
+}
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a whole number of at least 1 (got "${value}")`);
+  return n;
+}
+
+/** `worker`: serves the chosen task queues until SIGINT/SIGTERM, then drains and exits. */
+export async function runWorkerCommand(opts: WorkerCommandOptions, io: Io): Promise<void> {
+  if (!opts.address) throw new UsageError('worker needs --address host:port (or TEMPORAL_ADDRESS) of a Temporal server');
+  const queues = parseQueues(opts.queues);
+  const styleConcurrency = positiveInt(opts.styleConcurrency, '--style-concurrency');
+  const mediaConcurrency = positiveInt(opts.mediaConcurrency, '--media-concurrency');
+  let style: StyleRuntime | undefined;
+  if (queues.includes('style')) {
+    style = await createStyleRuntime({ weights: opts.weights, backend: opts.backend, cacheDir: opts.cacheDir, log: io.out });
+  }
+  const connection = await connectWorker({ ...opts, address: opts.address, namespace: opts.namespace ?? 'default' });
+  try {
+    const workers = await createWorkers({ connection, namespace: opts.namespace, queues, style, styleConcurrency, mediaConcurrency });
+    io.out(`worker serving ${queues.join(', ')} on ${opts.address} (namespace ${opts.namespace ?? 'default'})`);
+    await runWorkers(workers);
+    io.out('worker stopped');
+  } finally {
+    await connection.close();
+    style?.engine.dispose();
+  }
+}

@@ -1,0 +1,90 @@
+import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import { createMediaActivities } from '../activities/media';
+import { createStyleActivities } from '../activities/style';
+import { TASK_QUEUES } from '../workflows/contract';
+import type { StyleRuntime } from './engine';
+
+export type QueueName = keyof typeof TASK_QUEUES;
+
+export interface WorkerSetup {
+  connection: NativeConnection;
+  namespace?: string;
+  queues: readonly QueueName[];
+  /** Required when serving the style queue. */
+  style?: StyleRuntime;
+  /** Frames computed at once by this process; one per accelerator is right for tfjs. */
+  styleConcurrency?: number;
+  mediaConcurrency?: number;
+  workflowBundle?: WorkflowBundle;
+}
+
+let bundle: Promise<WorkflowBundle> | undefined;
+
+/** Bundles the workflow code once per process (webpack takes seconds; tests start many workers). */
+export function workflowBundle(): Promise<WorkflowBundle> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger });
+  return bundle;
+}
+
+const quietLogger = {
+  log() {},
+  trace() {},
+  debug() {},
+  info() {},
+  warn(message: string) {
+    console.warn(message);
+  },
+  error(message: string) {
+    console.error(message);
+  },
+};
+
+/** One Temporal worker per task queue this process serves. */
+export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
+  const namespace = setup.namespace ?? 'default';
+  const workers: Worker[] = [];
+  for (const queue of setup.queues) {
+    if (queue === 'media') {
+      workers.push(
+        await Worker.create({
+          connection: setup.connection,
+          namespace,
+          taskQueue: TASK_QUEUES.media,
+          workflowBundle: setup.workflowBundle ?? (await workflowBundle()),
+          activities: createMediaActivities(),
+          maxConcurrentActivityTaskExecutions: setup.mediaConcurrency ?? 2,
+        }),
+      );
+    } else {
+      if (!setup.style) throw new Error('the style queue needs a style engine');
+      workers.push(
+        await Worker.create({
+          connection: setup.connection,
+          namespace,
+          taskQueue: TASK_QUEUES.style,
+          activities: createStyleActivities(setup.style),
+          maxConcurrentActivityTaskExecutions: setup.styleConcurrency ?? 1,
+          // Heartbeats carry the step and loss shown by `status`; send them at least every few seconds.
+          maxHeartbeatThrottleInterval: '5s',
+          defaultHeartbeatThrottleInterval: '2s',
+        }),
+      );
+    }
+  }
+  return workers;
+}
+
+/** Runs every worker until all have stopped (shutdown signal or error). */
+export async function runWorkers(workers: readonly Worker[]): Promise<void> {
+  await Promise.all(workers.map((w) => w.run()));
+}
+
+export function parseQueues(value: string): QueueName[] {
+  const names = value.split(',').map((q) => q.trim()).filter(Boolean);
+  const valid = Object.keys(TASK_QUEUES);
+  const bad = names.filter((q) => !valid.includes(q));
+  if (bad.length || names.length === 0) {
+    throw new Error(`--queues takes a comma-separated list of ${valid.join(', ')} (got "${value}")`);
+  }
+  return [...new Set(names)] as QueueName[];
+}

@@ -1,0 +1,55 @@
+/**
+ * A real Temporal dev server (the `temporal` CLI, as start-render runs it) plus real workers with
+ * the engine on a generated narrow VGG19, for integration tests.
+ */
+import type { Worker } from '@temporalio/worker';
+import { join } from 'node:path';
+import { startEmbeddedServer, type EmbeddedServer } from '../../src/client/embedded-server';
+import { createStyleRuntime, type StyleRuntime } from '../../src/worker/engine';
+import { createWorkers, runWorkers, type QueueName } from '../../src/worker/workers';
+import { writeVggH5 } from './tiny-vgg';
+
+export interface RenderEnv {
+  server: EmbeddedServer;
+  style: StyleRuntime;
+  weightsPath: string;
+  workDir: string;
+  /** Starts workers serving `queues`; stop them with the returned function. */
+  startWorkers(queues?: QueueName[]): Promise<{ workers: Worker[]; stop: () => Promise<void> }>;
+  close(): Promise<void>;
+}
+
+export async function tinyWeights(dir: string): Promise<string> {
+  const path = join(dir, 'tiny-vgg19.h5');
+  await writeVggH5(path);
+  return path;
+}
+
+export async function startRenderEnv(root: string): Promise<RenderEnv> {
+  const weightsPath = await tinyWeights(root);
+  const workDir = join(root, 'work');
+  const style = await createStyleRuntime({ weights: weightsPath, backend: 'wasm' });
+  const server = await startEmbeddedServer(workDir);
+  const running: Array<() => Promise<void>> = [];
+  return {
+    server,
+    style,
+    weightsPath,
+    workDir,
+    async startWorkers(queues: QueueName[] = ['media', 'style']) {
+      const workers = await createWorkers({ connection: server.env.nativeConnection, queues, style });
+      const done = runWorkers(workers);
+      const stop = async () => {
+        for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+        await done;
+      };
+      running.push(stop);
+      return { workers, stop };
+    },
+    async close() {
+      for (const stop of running) await stop();
+      await server.stop();
+      style.engine.dispose();
+    },
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * The whole product against a real Temporal dev server and real ffmpeg: split, stylize every frame
+ * on a real worker running the engine (narrow generated VGG19, wasm backend), assemble with audio.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { buildRenderRequest, type RenderFlags } from '../../src/client/render-options';
+import { startOrAttach } from '../../src/client/start-render';
+import { computeStyleTargets } from '../../src/engine/stylize';
+import { framePath, quantise, readImage } from '../../src/media';
+import type { RenderResult } from '../../src/workflows/contract';
+import { decodeFrame, makeClip, makeStyleImage, meanAbsDiff, probeStreams, tempDir } from '../helpers/media-fixtures';
+import { startRenderEnv, type RenderEnv } from '../helpers/render-env';
+
+/** Means of size×size blocks per channel: the low frequencies a video codec keeps. */
+function blockMeans(img: { width: number; height: number; data: Uint8Array }, size: number): { data: Buffer } {
+  const bw = Math.floor(img.width / size);
+  const bh = Math.floor(img.height / size);
+  const out = Buffer.alloc(bw * bh * 3);
+  for (let by = 0; by < bh; by++)
+    for (let bx = 0; bx < bw; bx++)
+      for (let c = 0; c < 3; c++) {
+        let sum = 0;
+        for (let y = 0; y < size; y++)
+          for (let x = 0; x < size; x++) sum += img.data[((by * size + y) * img.width + bx * size + x) * 3 + c];
+        out[(by * bw + bx) * 3 + c] = Math.round(sum / (size * size));
+      }
+  return { data: out };
+}
+
+const TINY: RenderFlags = { epochs: '2', stepsPerEpoch: '3', size: '32', window: '2', framesPerRun: '3' };
+
+describe('render workflow (real server, real ffmpeg)', () => {
+  let root: string;
+  let cleanup: () => Promise<void>;
+  let env: RenderEnv;
+  let stylePath: string;
+
+  before(async () => {
+    ({ dir: root, cleanup } = await tempDir('starry-render'));
+    env = await startRenderEnv(root);
+    await env.startWorkers();
+    stylePath = await makeStyleImage(join(root, 'style.png'), 48, 40);
+  });
+  after(async () => {
+    await env?.close();
+    if (!process.env.KEEP) await cleanup?.();
+  });
+
+  async function render(name: string, clip: Parameters<typeof makeClip>[0], flags: RenderFlags = {}) {
+    await makeClip(clip);
+    const request = await buildRenderRequest({
+      ...TINY,
+      ...flags,
+      input: clip.path,
+      style: stylePath,
+      output: join(root, `${name}.out.mp4`),
+      workDir: env.workDir,
+    });
+    const handle = await startOrAttach(env.server.env.client, request, {});
+    const result: RenderResult = await handle.result();
+    return { request, handle, result };
+  }
+
+  test('stylizes every frame, keeps rate, duration and audio in sync, and matches the engine frame for frame', async () => {
+    const input = join(root, 'awkward.mp4');
+    // A large learning rate makes the stylization obvious even after a few steps on a tiny frame.
+    const { request, result } = await render(
+      'awkward',
+      { path: input, width: 100, height: 75, rate: '30000/1001', frames: 8, audio: true },
+      { learningRate: '0.3' },
+    );
+
+    assert.equal(result.total, 8);
+    assert.equal(result.done, 8);
+    assert.deepEqual(result.frameRate, { num: 30000, den: 1001 });
+    assert.deepEqual(result.backends, ['wasm']);
+    assert.ok(result.runs >= 3, `8 frames at 3 per run must continue as new at least twice (runs: ${result.runs})`);
+
+    const src = await probeStreams(input);
+    const out = await probeStreams(request.output);
+    const video = out.streams.find((s) => s.codec_type === 'video')!;
+    const audio = out.streams.find((s) => s.codec_type === 'audio');
+    assert.equal(Number(video.nb_read_frames), 8);
+    assert.equal(video.r_frame_rate, '30000/1001');
+    assert.equal(video.codec_name, 'h264');
+    assert.equal(video.pix_fmt, 'yuv420p');
+    assert.deepEqual([video.width, video.height], [32, 24]);
+    assert.ok(audio, 'the original audio is muxed back');
+    assert.equal(audio.codec_name, 'aac');
+    const frameSeconds = 1001 / 30000;
+    const srcDuration = Number(src.format.duration);
+    assert.ok(Math.abs(Number(out.format.duration) - srcDuration) <= frameSeconds, `duration ${out.format.duration} vs ${srcDuration}`);
+    assert.ok(
+      Math.abs(Number(video.duration) - Number(audio.duration)) <= frameSeconds + 0.025,
+      `video ${video.duration}s and audio ${audio.duration}s stay in sync`,
+    );
+
+    // Frame k of the video is the engine's own output for frame k, up to H.264. The encoder drops the
+    // pixel-level texture of a 32×24 frame, so frames are compared as 4×4 block means.
+    const { engine } = env.style;
+    const settings = request.settings;
+    const styleImage = await readImage(stylePath, { longSide: settings.size });
+    const targets = computeStyleTargets(engine.model, styleImage, settings.styleLayers);
+    const checked = [1, 4, 8];
+    const direct = new Map<number, { data: Buffer }>();
+    const source = new Map<number, { data: Buffer }>();
+    try {
+      for (const k of checked) {
+        const content = await readImage(framePath(join(request.renderDir, 'frames'), k));
+        const out = await engine.stylize({ content, targets, settings });
+        const styledPng = await readImage(framePath(join(request.renderDir, 'styled'), k));
+        assert.deepEqual(quantise(styledPng), quantise(out.image), `frame ${k} on disk is the engine's output, bit for bit`);
+        direct.set(k, blockMeans({ ...out.image, data: quantise(out.image) }, 4));
+        source.set(k, blockMeans({ ...content, data: quantise(content) }, 4));
+      }
+    } finally {
+      targets.dispose();
+    }
+    for (const k of checked) {
+      const decoded = blockMeans(await decodeFrame(request.output, k - 1), 4);
+      const codecError = meanAbsDiff(decoded, direct.get(k)!);
+      assert.ok(codecError < 8, `frame ${k}: video differs from the engine by ${codecError.toFixed(2)}/255`);
+      assert.ok(meanAbsDiff(decoded, source.get(k)!) > codecError, `frame ${k} of the video is stylized, not the input`);
+      for (const j of checked.filter((j) => j !== k)) {
+        assert.ok(meanAbsDiff(decoded, direct.get(j)!) > codecError, `video frame ${k} is closer to engine frame ${k} than ${j}`);
+      }
+    }
+    assert.deepEqual(
+      readdirSync(root).filter((f) => f.includes('.tmp')),
+      [],
+      'no temporary output is left beside the result',
+    );
+  });
+
+  test('running the same render again reports the finished result instead of rendering again', async () => {
+    const input = join(root, 'again.mp4');
+    const first = await render('again', { path: input, width: 64, height: 48, rate: '25', frames: 3, audio: false });
+    const second = await startOrAttach(env.server.env.client, first.request, {});
+    assert.equal(second.workflowId, first.handle.workflowId);
+    const described = await second.describe();
+    assert.equal(described.runId, (await first.handle.describe()).runId, 'no second run was started');
+    assert.equal((await second.result()).done, 3);
+  });
+
+  test('a video without audio gives a video without audio', async () => {
+    const { request, result } = await render('silent', { path: join(root, 'silent.mp4'), width: 64, height: 48, rate: '24', frames: 4 });
+    assert.equal(result.hasAudio, false);
+    const out = await probeStreams(request.output);
+    assert.equal(out.streams.filter((s) => s.codec_type === 'audio').length, 0);
+    assert.equal(out.streams.find((s) => s.codec_type === 'video')!.r_frame_rate, '24/1');
+  });
+
+  test('a single-frame video', async () => {
+    const { request, result } = await render('single', { path: join(root, 'single.mp4'), width: 40, height: 40, rate: '25', frames: 1, audio: true });
+    assert.equal(result.total, 1);
+    const out = await probeStreams(request.output);
+    assert.equal(Number(out.streams.find((s) => s.codec_type === 'video')!.nb_read_frames), 1);
+  });
+
+  test('a portrait video with rotation metadata comes out upright', async () => {
+    const { request } = await render('portrait', {
+      path: join(root, 'portrait.mp4'),
+      width: 64,
+      height: 36,
+      rate: '30',
+      frames: 3,
+      rotate: 90,
+      audio: true,
+    });
+    const out = await probeStreams(request.output);
+    const video = out.streams.find((s) => s.codec_type === 'video')!;
+    assert.ok(video.height > video.width, `portrait output expected, got ${video.width}×${video.height}`);
+    assert.equal(video.tags?.rotate, undefined, 'the rotation is applied to the pixels, not left as metadata');
+    assert.ok(existsSync(request.output));
+  });
+});
