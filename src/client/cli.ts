@@ -2,12 +2,14 @@ import { Command, Option } from 'commander';
 import { DEFAULT_SETTINGS, MAX_SIZE, MIN_SIZE } from '../engine/settings';
 import { DEFAULT_LIMITS } from '../workflows/contract';
 import { runWorkerCommand } from '../worker/main';
+import { installRuntime } from '../worker/runtime';
 import { UsageError } from './errors';
 import { consoleIo, type Io } from './io';
 import { describeResult, startRender, type StartRenderOptions } from './start-render';
 import { statusCommand, signalCommand, setEpochsCommand } from './commands';
 
 const io: Io = consoleIo();
+installRuntime();
 
 function serverOptions(cmd: Command): Command {
   return cmd

@@ -15,7 +15,10 @@ export interface AssembleOptions {
   frameCount: number;
   /** The original input, when its audio should be carried over. */
   audioFrom?: string;
-  /** Codec of audioFrom's first audio stream, if already known (saves a probe). */
+  /**
+   * Codec of audioFrom's first audio stream as the caller knows it. Informational: audioFrom is
+   * probed anyway (for its codec and the video's start offset), and the probe wins.
+   */
   audioCodec?: string;
   /** Destination; the extension (.mp4, .mov, .mkv) picks the container. */
   output: string;
@@ -87,12 +90,19 @@ async function checkFrames(framesDir: string, frameCount: number): Promise<{ wid
   return { width: meta.width, height: meta.height };
 }
 
-/** Codec of the audio to carry, or undefined when there is none to carry. */
-async function sourceAudioCodec(opts: AssembleOptions, ffmpeg: FfmpegFactory): Promise<string | undefined> {
+interface AudioSource {
+  file: string;
+  codec: string;
+  /** Seconds the first frame came after the start of the sound in the source. */
+  videoDelay: number;
+}
+
+/** What to carry over from the source, or undefined when it has no audio. */
+async function audioSource(opts: AssembleOptions, ffmpeg: FfmpegFactory): Promise<AudioSource | undefined> {
   if (!opts.audioFrom) return undefined;
-  if (opts.audioCodec) return opts.audioCodec;
   const info = await probeVideo(opts.audioFrom, ffmpeg);
-  return info.hasAudio ? info.audioCodec ?? 'unknown' : undefined;
+  if (!info.hasAudio) return undefined;
+  return { file: path.resolve(opts.audioFrom), codec: info.audioCodec ?? 'unknown', videoDelay: info.videoStartSeconds ?? 0 };
 }
 
 /**
@@ -109,14 +119,17 @@ export async function assembleVideo(opts: AssembleOptions, ffmpeg: FfmpegFactory
     throw new MediaInputError(`--output "${opts.output}" is the input video itself; choose another file name.`);
   }
   await checkFrames(framesDir, opts.frameCount);
-  const audioCodec = await sourceAudioCodec(opts, ffmpeg);
+  const audio = await audioSource(opts, ffmpeg);
   await fs.mkdir(path.dirname(output), { recursive: true });
 
   await withAtomicOutput(output, async (tempPath) => {
     const command = ffmpeg();
     command.input(framePattern(framesDir));
     addInputOptions(command, ['-f', 'image2', '-framerate', rate, '-start_number', '1']);
-    if (audioCodec !== undefined) command.input(path.resolve(opts.audioFrom!));
+    // ffmpeg starts each input at 0, so a source whose picture began after its sound needs the
+    // frames pushed back by the same amount to stay in sync.
+    if (audio && audio.videoDelay > 0.0005) addInputOptions(command, ['-itsoffset', audio.videoDelay.toFixed(6)]);
+    if (audio) command.input(audio.file);
 
     const options = [
       // Stop at a frame that will not decode: by default ffmpeg skips it and the video silently loses a frame.
@@ -128,11 +141,13 @@ export async function assembleVideo(opts: AssembleOptions, ffmpeg: FfmpegFactory
       '-c:v', 'libx264', '-preset', 'medium', '-crf', '18', '-pix_fmt', 'yuv420p',
       '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv',
       '-r', rate,
+      // Passthrough: exactly one output frame per image; a constant-rate sync would pad a delayed start with copies.
+      '-vsync', '0',
     ];
-    if (audioCodec !== undefined) {
+    if (audio) {
       // No -shortest: the soundtrack keeps its own length even where it outlasts the last frame.
       options.push('-map', '1:a:0');
-      options.push(...(canCopyAudio(container, audioCodec) ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '192k']));
+      options.push(...(canCopyAudio(container, audio.codec) ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '192k']));
     }
     if (container.faststart) options.push('-movflags', '+faststart');
     // The temp name ends in the same extension, but say the format outright rather than rely on guessing.

@@ -150,7 +150,16 @@ export async function probeVideo(input: string, ffmpeg: FfmpegFactory = ffmpegFa
     displayHeight: display.height,
     hasAudio: audio !== undefined,
     audioCodec: audio?.codec_name === undefined ? undefined : String(audio.codec_name),
+    videoStartSeconds: videoStart(video, data),
   };
+}
+
+/** Video start relative to the earliest stream, the origin ffmpeg shifts each input's timestamps to. */
+function videoStart(video: FfprobeStream, data: FfprobeData): number {
+  const starts = data.streams.map((s) => Number.parseFloat(String(s.start_time))).filter(Number.isFinite);
+  const own = Number.parseFloat(String(video.start_time));
+  if (!Number.isFinite(own) || starts.length === 0) return 0;
+  return Math.max(0, Math.round((own - Math.min(...starts)) * 1e6) / 1e6);
 }
 
 /**

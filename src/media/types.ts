@@ -22,6 +22,11 @@ export interface VideoInfo {
   hasAudio: boolean;
   /** Codec name of the first audio stream, e.g. "aac"; undefined when there is no audio. */
   audioCodec?: string;
+  /**
+   * How long after the file's earliest stream (usually the audio) the first video frame starts,
+   * in seconds; 0 when the video starts first. Assembly needs it to keep the sound in sync.
+   */
+  videoStartSeconds?: number;
 }
 
 /** An RGB image with channel values in [0, 1], row-major, interleaved (HWC). */

@@ -28,6 +28,8 @@ export interface ClipSpec {
   rotate?: 0 | 90 | 180 | 270;
   /** Writes only the audio track (the file has no video stream). */
   audioOnly?: boolean;
+  /** Seconds the first frame comes after the start of the audio. */
+  videoDelay?: number;
 }
 
 async function ffmpeg(args: string[]): Promise<Buffer> {
@@ -61,11 +63,14 @@ export async function makeClip(spec: ClipSpec): Promise<string> {
   // testsrc2 would round odd sizes down for 4:2:0 unless asked for the final layout up front.
   // trim rather than -frames:v: in ffmpeg 4.1 hitting -frames:v also ends the audio stream early.
   const video = `testsrc2=size=${spec.width}x${spec.height}:rate=${rate},trim=end_frame=${spec.frames},format=${pixFmt}`;
-  const args = ['-f', 'lavfi', '-i', video];
+  const args = spec.videoDelay ? ['-itsoffset', String(spec.videoDelay)] : [];
+  args.push('-f', 'lavfi', '-i', video);
   if (spec.audio) args.push('-f', 'lavfi', '-i', sine);
   args.push('-map', '0:v');
   if (spec.audio) args.push('-map', '1:a', ...audioArgs);
   args.push('-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', pixFmt, '-r', rate);
+  // Without passthrough the mp4 muxer's constant-rate sync fills a late start with copies of the first frame.
+  if (spec.videoDelay) args.push('-vsync', '0');
 
   const rotate = spec.rotate ?? 0;
   if (rotate === 0) {

@@ -6,6 +6,7 @@ import type { Worker } from '@temporalio/worker';
 import { join } from 'node:path';
 import { startEmbeddedServer, type EmbeddedServer } from '../../src/client/embedded-server';
 import { createStyleRuntime, type StyleRuntime } from '../../src/worker/engine';
+import { installRuntime } from '../../src/worker/runtime';
 import { createWorkers, runWorkers, type QueueName } from '../../src/worker/workers';
 import { writeVggH5 } from './tiny-vgg';
 
@@ -26,6 +27,7 @@ export async function tinyWeights(dir: string): Promise<string> {
 }
 
 export async function startRenderEnv(root: string): Promise<RenderEnv> {
+  installRuntime();
   const weightsPath = await tinyWeights(root);
   const workDir = join(root, 'work');
   const style = await createStyleRuntime({ weights: weightsPath, backend: 'wasm' });
