@@ -38,15 +38,8 @@ async function fsyncDir(dir: string): Promise<void> {
 
 /** Writes `data` to `finalPath` so that readers see either the old file or the complete new one. */
 export async function writeFileAtomic(finalPath: string, data: Buffer | string): Promise<void> {
-  await withAtomicOutput(finalPath, async (tempPath) => {
-    const handle = await fs.open(tempPath, 'wx');
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  });
+  // 'wx': the temp name is unique, so finding a file there means something is badly wrong.
+  await withAtomicOutput(finalPath, (tempPath) => fs.writeFile(tempPath, data, { flag: 'wx' }));
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { RgbImage } from '../media/types';
 import { selectBackend, type BackendChoice, type BackendSelection } from './backend';
-import { minimumSideFor } from './vgg19-architecture';
+import { deepestLayer, minimumSideFor } from './vgg19-architecture';
 import { computeStyleTargets, stylize, type StyleTargets, type StylizeRequest, type StylizeResult } from './stylize';
 import { tf } from './tf';
 import { Vgg19 } from './vgg19';
@@ -54,7 +54,7 @@ export class StyleEngine {
     return targets;
   }
 
-  stylize(req: StylizeRequest): Promise<StylizeResult> {
+  async stylize(req: StylizeRequest): Promise<StylizeResult> {
     checkImageSize(req.content, [...req.settings.contentLayers, ...req.targets.layers], 'frame');
     return stylize(this.model, req);
   }
@@ -75,7 +75,7 @@ function checkImageSize(image: RgbImage, layers: readonly string[], what: string
   const min = minimumSideFor(layers);
   if (Math.min(image.width, image.height) < min) {
     throw new RangeError(
-      `${what} is ${image.width}×${image.height}, but layer ${layers.join('/')} needs at least ${min} pixels on each side; raise --size`,
+      `${what} is ${image.width}×${image.height}, but VGG19 layers down to ${deepestLayer(layers)} need at least ${min} pixels on each side; raise --size`,
     );
   }
 }

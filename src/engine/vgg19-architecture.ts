@@ -24,6 +24,10 @@ export function layerIndex(name: string): number {
   return i;
 }
 
+export function deepestLayer(layers: readonly string[]): string {
+  return VGG19_LAYERS[Math.max(...layers.map(layerIndex))].name;
+}
+
 /** Side of the smallest image whose features still reach `layer` (each pool halves, flooring). */
 export function minimumSideFor(layers: readonly string[]): number {
   const deepest = Math.max(...layers.map(layerIndex));

@@ -22,6 +22,8 @@ export interface EnsureWeightsOptions {
   cacheDir?: string;
   fetchImpl?: typeof fetch;
   log?: (line: string) => void;
+  /** Which file to fetch; the official notop weights unless a test substitutes another. */
+  source?: { fileName: string; url: string; md5: string };
 }
 
 /**
@@ -35,28 +37,29 @@ export async function ensureVggWeights(opts: EnsureWeightsOptions = {}): Promise
     }
     return opts.weightsPath;
   }
+  const source = opts.source ?? VGG19_NOTOP;
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
-  const target = join(cacheDir, VGG19_NOTOP.fileName);
+  const target = join(cacheDir, source.fileName);
   if (existsSync(target)) {
     const actual = await md5File(target);
-    if (actual === VGG19_NOTOP.md5) return target;
-    opts.log?.(`cached ${target} has md5 ${actual}, expected ${VGG19_NOTOP.md5}; downloading it again`);
+    if (actual === source.md5) return target;
+    opts.log?.(`cached ${target} has md5 ${actual}, expected ${source.md5}; downloading it again`);
   }
   await mkdir(cacheDir, { recursive: true });
   const temp = `${target}.${process.pid}.download`;
-  opts.log?.(`downloading VGG19 weights (80 MB) from ${VGG19_NOTOP.url}`);
+  opts.log?.(`downloading VGG19 weights from ${source.url}`);
   try {
-    const response = await (opts.fetchImpl ?? fetch)(VGG19_NOTOP.url);
+    const response = await (opts.fetchImpl ?? fetch)(source.url);
     if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
     await writeFile(temp, Buffer.from(await response.arrayBuffer()));
     const actual = await md5File(temp);
-    if (actual !== VGG19_NOTOP.md5) throw new Error(`downloaded file has md5 ${actual}, expected ${VGG19_NOTOP.md5}`);
+    if (actual !== source.md5) throw new Error(`downloaded file has md5 ${actual}, expected ${source.md5}`);
     await rename(temp, target);
     return target;
   } catch (err) {
     await rm(temp, { force: true });
     throw new Error(
-      `could not get the VGG19 weights: ${(err as Error).message}. Offline? Download ${VGG19_NOTOP.url} ` +
+      `could not get the VGG19 weights: ${(err as Error).message}. Offline? Download ${source.url} ` +
         `on a machine with internet and put it at ${target} (or pass --weights PATH).`,
     );
   }

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { VGG19_CONV_NAMES } from './vgg19-architecture';
 
 export interface ConvWeights {
@@ -42,13 +43,9 @@ function stringList(value: unknown): string[] {
  */
 export async function readVggWeights(path: string): Promise<VggWeights> {
   if (!existsSync(path)) throw new WeightsError(`weights file "${path}" does not exist`);
+  if (!(await hasHdf5Signature(path))) throw notVgg(path, 'not an HDF5 file');
   const h5 = await loadH5();
-  let file: InstanceType<H5Module['File']>;
-  try {
-    file = new h5.File(path, 'r');
-  } catch (err) {
-    throw notVgg(path, `not an HDF5 file (${(err as Error).message})`);
-  }
+  const file = new h5.File(path, 'r');
   try {
     const layerNames = stringList(file.attrs['layer_names']?.value);
     if (layerNames.length === 0) throw notVgg(path, 'it has no "layer_names" attribute, so it is not a Keras weights file');
@@ -78,8 +75,24 @@ export async function readVggWeights(path: string): Promise<VggWeights> {
       inChannels = shape[3];
     }
     return weights;
+  } catch (err) {
+    if (err instanceof WeightsError) throw err;
+    throw notVgg(path, `it could not be read as HDF5 (${(err as Error).message})`);
   } finally {
     file.close();
+  }
+}
+
+const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+async function hasHdf5Signature(path: string): Promise<boolean> {
+  const handle = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(8);
+    await handle.read(head, 0, 8, 0);
+    return head.equals(HDF5_SIGNATURE);
+  } finally {
+    await handle.close();
   }
 }
 

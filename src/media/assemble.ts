@@ -22,6 +22,8 @@ export interface AssembleOptions {
   audioCodec?: string;
   /** Destination; the extension (.mp4, .mov, .mkv) picks the container. */
   output: string;
+  /** Cancels the assembly: ffmpeg is killed and its partial output removed. */
+  signal?: AbortSignal;
 }
 
 export interface Container {
@@ -131,18 +133,25 @@ export async function assembleVideo(opts: AssembleOptions, ffmpeg: FfmpegFactory
     if (audio && audio.videoDelay > 0.0005) addInputOptions(command, ['-itsoffset', audio.videoDelay.toFixed(6)]);
     if (audio) command.input(audio.file);
 
+    // The frames are sRGB: convert with the BT.709 matrix and tag it, so players need not guess
+    // (they would guess BT.601 for small pictures). trim rather than -frames:v, because in
+    // ffmpeg 4.1 reaching -frames:v ends every stream of the file and would cut the audio short.
+    const videoFilter = [
+      `trim=end_frame=${opts.frameCount}`,
+      'scale=out_color_matrix=bt709:out_range=tv:flags=accurate_rnd+full_chroma_int',
+      'format=yuv420p',
+    ].join(',');
     const options = [
       // Stop at a frame that will not decode: by default ffmpeg skips it and the video silently loses a frame.
       '-xerror',
       '-map', '0:v:0',
-      // trim, not -frames:v: in ffmpeg 4.1 reaching -frames:v ends every stream of the file, cutting the audio short.
-      // The frames are sRGB; encode with and tag the BT.709 matrix so players do not guess (they would guess BT.601 for small sizes).
-      '-vf', `trim=end_frame=${opts.frameCount},scale=out_color_matrix=bt709:out_range=tv:flags=accurate_rnd+full_chroma_int,format=yuv420p`,
+      '-vf', videoFilter,
       '-c:v', 'libx264', '-preset', 'medium', '-crf', '18', '-pix_fmt', 'yuv420p',
       '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv',
       '-r', rate,
-      // Passthrough: exactly one output frame per image; a constant-rate sync would pad a delayed start with copies.
-      '-vsync', '0',
+      // vfr: one output frame per image. The default constant-rate sync would pad a delayed start
+      // with copies of the first frame, and passthrough (-vsync 0) together with -r makes 4.1 warn.
+      '-vsync', 'vfr',
     ];
     if (audio) {
       // No -shortest: the soundtrack keeps its own length even where it outlasts the last frame.
@@ -154,7 +163,7 @@ export async function assembleVideo(opts: AssembleOptions, ffmpeg: FfmpegFactory
     options.push('-f', container.muxer);
     addOutputOptions(command, options);
     command.output(tempPath);
-    await runFfmpeg(command, `assembling "${opts.output}"`);
+    await runFfmpeg(command, `assembling "${opts.output}"`, opts.signal);
 
     // Belt and braces: a video one frame short would drift from its soundtrack without any error.
     const written = await probeVideo(tempPath, ffmpeg);

@@ -65,15 +65,35 @@ function stderrTail(stderr: string | undefined, lines = 8): string {
 
 /**
  * Runs a prepared command to completion; rejects with ffmpeg's own explanation on failure.
- * `what` completes "ffmpeg failed while ..." for the error message.
+ * `what` completes "ffmpeg failed while ..." for the error message. Aborting `signal` kills
+ * ffmpeg (a cancelled activity must not leave it running) and rejects with the signal's reason.
  */
-export function runFfmpeg(command: FfmpegCommand, what: string): Promise<void> {
+export function runFfmpeg(command: FfmpegCommand, what: string, signal?: AbortSignal): Promise<void> {
   // Global options are position independent, so they may ride along with the last input's options.
   addInputOptions(command, ['-hide_banner', '-nostdin', '-loglevel', 'error']);
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => command.kill('SIGKILL');
+    signal?.addEventListener('abort', onAbort, { once: true });
     command
-      .on('end', () => resolve())
+      // fluent-ffmpeg spawns only after its capability checks; an abort in that gap has no process to kill yet.
+      .on('start', () => {
+        if (signal?.aborted) onAbort();
+      })
+      .on('end', () => {
+        signal?.removeEventListener('abort', onAbort);
+        if (signal?.aborted) reject(signal.reason);
+        else resolve();
+      })
       .on('error', (err: Error, _stdout?: string | null, stderr?: string | null) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (signal?.aborted) {
+          reject(signal.reason);
+          return;
+        }
         const tail = stderrTail(stderr ?? undefined);
         const headline = err.message.split('\n')[0].replace(/:\s*$/, '');
         reject(new Error(`ffmpeg failed while ${what} (${headline})${tail ? `:\n${tail}` : ''}`));

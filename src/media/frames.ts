@@ -39,6 +39,8 @@ export interface ExtractOptions {
   /** Size of every frame in pixels: the display (upright) size, since ffmpeg applies rotation. */
   width: number;
   height: number;
+  /** Cancels the extraction: ffmpeg is killed and the partial frames removed. */
+  signal?: AbortSignal;
 }
 
 interface Marker {
@@ -135,7 +137,7 @@ export async function extractFrames(opts: ExtractOptions, ffmpeg: FfmpegFactory 
       '-start_number', '1',
     ]);
     command.output(framePattern(work));
-    await runFfmpeg(command, `extracting frames from "${opts.input}"`);
+    await runFfmpeg(command, `extracting frames from "${opts.input}"`, opts.signal);
 
     const frames = await listFrameCount(work);
     if (frames === 0) throw new MediaInputError(`"${opts.input}" decoded to no frames. Give --input a video with at least one picture.`);

@@ -14,16 +14,19 @@ export interface ReadImageOptions {
 
 const STYLE_HINT = 'Give --style a JPEG or PNG image.';
 
-async function assertReadableFile(file: string, hint: string): Promise<void> {
-  let stat;
+/**
+ * The file's bytes. Reading them ourselves tells "cannot read the file" (an fs error, with its
+ * code) apart from "not an image" (sharp's complaint), which need different advice.
+ */
+async function readBytes(file: string, hint: string): Promise<Buffer> {
   try {
-    stat = await fs.stat(file);
+    return await fs.readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new MediaInputError(`"${file}" does not exist. ${hint}`);
+    if (code === 'EISDIR') throw new MediaInputError(`"${file}" is a directory, not an image. ${hint}`);
     throw new MediaInputError(`"${file}" cannot be read (${code ?? String(err)}). ${hint}`);
   }
-  if (!stat.isFile()) throw new MediaInputError(`"${file}" is not a file. ${hint}`);
 }
 
 function notAnImage(file: string, err: unknown, hint: string): MediaInputError {
@@ -38,8 +41,7 @@ function notAnImage(file: string, err: unknown, hint: string): MediaInputError {
  */
 export async function readImage(file: string, opts: ReadImageOptions = {}): Promise<RgbImage> {
   const hint = opts.hint ?? STYLE_HINT;
-  await assertReadableFile(file, hint);
-  let pipeline = sharp(file)
+  let pipeline = sharp(await readBytes(file, hint))
     .autoOrient()
     .flatten({ background: '#ffffff' })
     .removeAlpha()
@@ -96,9 +98,9 @@ export async function writePng(file: string, img: RgbImage): Promise<void> {
 
 /** Size of an image as displayed, i.e. after its EXIF orientation is applied. */
 export async function imageSize(file: string, hint = STYLE_HINT): Promise<Size> {
-  await assertReadableFile(file, hint);
+  const bytes = await readBytes(file, hint);
   try {
-    const meta = await sharp(file).metadata();
+    const meta = await sharp(bytes).metadata();
     const oriented = meta.autoOrient ?? { width: meta.width, height: meta.height };
     if (!(oriented.width > 0 && oriented.height > 0)) throw new Error('no picture size');
     return { width: oriented.width, height: oriented.height };

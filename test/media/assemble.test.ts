@@ -34,6 +34,7 @@ describe('assembleVideo', () => {
     await Promise.all([
       makeClip({ path: file('ntsc.mp4'), width: 100, height: 75, frames: 24, audio: true }),
       makeClip({ path: file('silent.mp4'), width: 64, height: 48, rate: '25', frames: 10 }),
+      makeClip({ path: file('late.mp4'), width: 64, height: 48, rate: '25', frames: 10, audio: true, videoDelay: 0.2 }),
       makeClip({ path: file('pcm.mkv'), width: 64, height: 48, rate: '25', frames: 10, audio: true, audioCodec: 'pcm_s16le' }),
     ]);
   });
@@ -104,6 +105,21 @@ describe('assembleVideo', () => {
       for (let i = 0; i < expected.length; i += 3) expected.set([r, g, b], i);
       assert.ok(meanAbsDiff(decoded, { data: expected }) < 3, `frame ${k} colour`);
     }
+  });
+
+  it('keeps a picture that starts after its sound in sync', async () => {
+    const input = file('late.mp4');
+    const info = await probeVideo(input);
+    assert.equal(info.videoStartSeconds, 0.2);
+    const framesDir = file('late-frames');
+    const frameCount = await extractFrames({ input, outDir: framesDir, width: 32, height: 24 });
+    assert.equal(frameCount, 10);
+    const output = file('late-out.mp4');
+    await assembleVideo({ framesDir, frameRate: info.frameRate, frameCount, audioFrom: input, output });
+    const probe = await probeStreams(output);
+    const video = stream(probe, 'video')!;
+    assert.equal(Number(video.nb_read_frames), 10);
+    assert.ok(Math.abs(Number(video.start_time) - Number(stream(probe, 'audio')!.start_time) - 0.2) < 0.002, video.start_time);
   });
 
   it('writes no audio when the input has none', async () => {

@@ -114,6 +114,27 @@ describe('extractFrames', () => {
     await assert.rejects(extractFrames({ input: file('absent.mp4'), outDir, width: 32, height: 24 }), MediaInputError);
   });
 
+  it('stops ffmpeg and cleans up when cancelled', async () => {
+    const long = await makeClip({ path: file('long.mp4'), width: 320, height: 240, rate: '25', frames: 250 });
+    const outDir = file('cancelled-frames');
+    const controller = new AbortController();
+    const started = Date.now();
+    const run = extractFrames({ input: long, outDir, width: 320, height: 240, signal: controller.signal });
+    // Abort once ffmpeg is demonstrably writing frames into its work directory.
+    while (!(await readdir(dir)).some((n) => n.startsWith('.cancelled-frames.') && existsSync(path.join(dir, n, 'frame_000001.png')))) {
+      if (Date.now() - started > 10_000) throw new Error('extraction never started');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    controller.abort(new Error('render cancelled'));
+    await assert.rejects(run, /render cancelled/);
+    assert.ok(!existsSync(outDir));
+    assert.deepEqual(await strays(dir), []);
+
+    const preAborted = AbortSignal.abort(new Error('already cancelled'));
+    await assert.rejects(extractFrames({ input: long, outDir, width: 32, height: 24, signal: preAborted }), /already cancelled/);
+    assert.deepEqual(await strays(dir), []);
+  });
+
   it('clears work directories of crashed runs but never a directory it did not write', async () => {
     const deadPid = findDeadPid();
     const stale = file(`.crash-frames.${deadPid}.0123456789ab.tmp`);

@@ -62,6 +62,22 @@ describe('image I/O', () => {
     assert.deepEqual([...grey.data].map((v) => Math.round(v * 255)), [0, 0, 0, 128, 128, 128, 255, 255, 255]);
   });
 
+  it('converts 16-bit and CMYK files to 8-bit sRGB', async () => {
+    await sharp(file('style.png')).toColourspace('rgb16').png().toFile(file('deep.png'));
+    assert.equal((await sharp(file('deep.png')).metadata()).depth, 'ushort');
+    await sharp(file('style.png')).toColourspace('cmyk').jpeg({ quality: 95 }).toFile(file('print.jpg'));
+    assert.equal((await sharp(file('print.jpg')).metadata()).space, 'cmyk');
+    const reference = await readImage(file('style.png'));
+    for (const name of ['deep.png', 'print.jpg']) {
+      const img = await readImage(file(name));
+      assert.deepEqual([img.width, img.height, img.data.length], [120, 80, 120 * 80 * 3]);
+      let diff = 0;
+      for (let i = 0; i < img.data.length; i++) diff += Math.abs(img.data[i] - reference.data[i]);
+      // CMYK cannot hold the pattern's most saturated colours, so that round trip is only roughly equal.
+      assert.ok(diff / img.data.length < (name === 'deep.png' ? 1 / 255 : 0.15), `${name}: ${diff / img.data.length}`);
+    }
+  });
+
   it('turns photos upright per EXIF orientation', async () => {
     // Orientation 6: the stored 40x20 picture is shown turned a quarter clockwise, 20x40.
     await sharp(file('style.png')).resize(40, 20, { fit: 'fill' }).jpeg().withMetadata({ orientation: 6 }).toFile(file('phone.jpg'));

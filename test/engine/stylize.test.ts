@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { StyleEngine } from '../../src/engine/engine';
+import { DEFAULT_SETTINGS, type StyleSettings } from '../../src/engine/settings';
+import type { OptimisationCheckpoint } from '../../src/engine/stylize';
+import type { RgbImage } from '../../src/media/types';
+import { tempDir } from '../helpers/media-fixtures';
+import { contentImageFormula, styleImageFormula, writeVggH5 } from '../helpers/tiny-vgg';
+
+const settings: StyleSettings = { ...DEFAULT_SETTINGS, epochs: 3, stepsPerEpoch: 2, learningRate: 0.05 };
+const frame = (shift: number): RgbImage => {
+  const data = contentImageFormula(20, 24).map((v, i) => (v + 0.01 * shift * Math.sin(i)) % 1);
+  return { width: 24, height: 20, data };
+};
+const styleImage: RgbImage = { width: 16, height: 18, data: styleImageFormula(18, 16) };
+
+describe('stylize', () => {
+  let engine: StyleEngine;
+  let cleanup: () => Promise<void>;
+  const targets = () => engine.styleTargets('style', settings.styleLayers, async () => styleImage);
+
+  before(async () => {
+    const tmp = await tempDir('starry-engine');
+    cleanup = tmp.cleanup;
+    const weightsPath = join(tmp.dir, 'tiny.h5');
+    await writeVggH5(weightsPath);
+    engine = await StyleEngine.create({ weightsPath, backend: 'wasm' });
+  });
+  after(async () => {
+    engine?.dispose();
+    await cleanup?.();
+  });
+
+  test('is deterministic: the same frame and settings give the same bits', async () => {
+    const a = await engine.stylize({ content: frame(1), targets: await targets(), settings });
+    const b = await engine.stylize({ content: frame(1), targets: await targets(), settings });
+    assert.deepEqual(a.image.data, b.image.data);
+    assert.notDeepEqual(a.image.data, frame(1).data, 'the optimisation changed the image');
+    assert.ok(a.image.data.every((v) => v >= 0 && v <= 1), 'pixels stay in [0, 1]');
+  });
+
+  test('leaks no tensors: the count after frame 1 equals the count after frame 5', async () => {
+    await engine.stylize({ content: frame(0), targets: await targets(), settings });
+    const afterFirst = engine.tensorCount();
+    for (let k = 1; k < 5; k++) await engine.stylize({ content: frame(k), targets: await targets(), settings });
+    assert.equal(engine.tensorCount(), afterFirst);
+  });
+
+  test('resuming from an epoch checkpoint gives the uninterrupted result bit for bit', async () => {
+    const checkpoints: OptimisationCheckpoint[] = [];
+    const full = await engine.stylize({
+      content: frame(2),
+      targets: await targets(),
+      settings,
+      onCheckpoint: (c) => void checkpoints.push(c),
+    });
+    assert.deepEqual(
+      checkpoints.map((c) => c.step),
+      [2, 4],
+      'one checkpoint per epoch boundary, none after the last step',
+    );
+    const resumed = await engine.stylize({ content: frame(2), targets: await targets(), settings, resumeFrom: checkpoints[0] });
+    assert.equal(resumed.resumedFromStep, 2);
+    assert.deepEqual(resumed.image.data, full.image.data);
+  });
+
+  test('cancellation checkpoints the current step, then stops; resuming from it loses nothing', async () => {
+    const controller = new AbortController();
+    const saved: OptimisationCheckpoint[] = [];
+    await assert.rejects(
+      engine.stylize({
+        content: frame(3),
+        targets: await targets(),
+        settings,
+        signal: controller.signal,
+        onStep: (p) => {
+          if (p.step === 3) controller.abort();
+        },
+        onCheckpoint: (c) => void saved.push(c),
+      }),
+      { name: 'AbortError' },
+    );
+    assert.deepEqual(
+      saved.map((c) => c.step),
+      [2, 3],
+      'the epoch checkpoint, then the step in flight when cancelled',
+    );
+    const resumed = await engine.stylize({ content: frame(3), targets: await targets(), settings, resumeFrom: saved[1] });
+    const full = await engine.stylize({ content: frame(3), targets: await targets(), settings });
+    assert.deepEqual(resumed.image.data, full.image.data);
+  });
+
+  test('yields to the event loop between steps, so heartbeats and signals get through', async () => {
+    let ticks = 0;
+    let stepsWithoutTick = 0;
+    let scheduled = false;
+    await engine.stylize({
+      content: frame(4),
+      targets: await targets(),
+      settings,
+      onStep: () => {
+        if (scheduled && ticks === 0) stepsWithoutTick++;
+        ticks = 0;
+        scheduled = true;
+        setImmediate(() => ticks++);
+      },
+    });
+    assert.equal(stepsWithoutTick, 0);
+  });
+
+  test('a frame too small for block5 is refused with the fix', async () => {
+    const tiny: RgbImage = { width: 8, height: 8, data: new Float32Array(8 * 8 * 3) };
+    await assert.rejects(engine.stylize({ content: tiny, targets: await targets(), settings }), /at least 16 pixels.*raise --size/);
+  });
+});
