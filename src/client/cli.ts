@@ -8,6 +8,9 @@ import { consoleIo, type Io } from './io';
 import { describeResult, startRender, type StartRenderOptions } from './start-render';
 import { statusCommand, signalCommand, setEpochsCommand } from './commands';
 
+/** Errors that mean the input or setup needs fixing (exit 2), rather than a failure while running. */
+const USER_FIXABLE = new Set(['WeightsError', 'BackendUnavailableError', 'MediaInputError']);
+
 const io: Io = consoleIo();
 installRuntime();
 
@@ -108,7 +111,7 @@ serverOptions(
 program.parseAsync(process.argv).then(
   () => process.exit(process.exitCode ?? 0),
   (err: unknown) => {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || USER_FIXABLE.has((err as Error)?.name)) {
       io.err(`error: ${err.message}`);
       process.exit(2);
     }

@@ -1,0 +1,84 @@
+/**
+ * Bad input gets one clear line naming the problem and the fix, exit code 2, and nothing at --output.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { copyFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { buildRenderRequest, type RenderFlags } from '../../src/client/render-options';
+import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
+
+const run = promisify(execFile);
+const CLI = resolve(__dirname, '../../src/client/cli.ts');
+
+describe('bad input', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let good: Required<Pick<RenderFlags, 'input' | 'style' | 'output'>>;
+
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('starry-bad'));
+    good = {
+      input: await makeClip({ path: join(dir, 'clip.mp4'), width: 32, height: 32, rate: '25', frames: 2 }),
+      style: await makeStyleImage(join(dir, 'style.png'), 32, 32),
+      output: join(dir, 'out.mp4'),
+    };
+    await writeFile(join(dir, 'text.mp4'), 'this is not a video');
+    await writeFile(join(dir, 'text.jpg'), 'this is not an image');
+    await makeClip({ path: join(dir, 'audio-only.m4a'), width: 2, height: 2, frames: 25, audioOnly: true });
+  });
+  after(() => cleanup?.());
+
+  const cases: Array<[string, () => RenderFlags, RegExp]> = [
+    ['missing input', () => ({ ...good, input: join(dir, 'nope.mp4') }), /--input ".*nope\.mp4" does not exist/],
+    ['a file that is not a video', () => ({ ...good, input: join(dir, 'text.mp4') }), /text\.mp4.*not a readable video.*Give --input a video/],
+    ['a file with no video stream', () => ({ ...good, input: join(dir, 'audio-only.m4a') }), /has no video stream/],
+    ['a style file that is not an image', () => ({ ...good, style: join(dir, 'text.jpg') }), /text\.jpg.*Give --style a JPEG or PNG/],
+    ['a missing style file', () => ({ ...good, style: join(dir, 'nope.jpg') }), /--style ".*nope\.jpg" does not exist/],
+    ['an output directory that does not exist', () => ({ ...good, output: join(dir, 'no/such/dir/out.mp4') }), /directory of --output .* does not exist; create/],
+    ['output equal to input', () => ({ ...good, output: good.input }), /--output is the same file as --input/],
+    ['an output container we cannot write', () => ({ ...good, output: join(dir, 'out.gif') }), /--output must end in \.mp4, \.mov, \.mkv/],
+    ['--epochs 0', () => ({ ...good, epochs: '0' }), /--epochs must be a whole number of at least 1 \(got 0\)/],
+    ['negative --epochs', () => ({ ...good, epochs: '-2' }), /--epochs must be a whole number/],
+    ['non-integer --epochs', () => ({ ...good, epochs: '1.5' }), /--epochs must be a whole number/],
+    ['--epochs that is not a number', () => ({ ...good, epochs: 'many' }), /--epochs must be a number \(got "many"\)/],
+    ['--size below 16', () => ({ ...good, size: '8' }), /--size must be a whole number of pixels from 16 to 4096/],
+    ['absurd --size', () => ({ ...good, size: '100000' }), /--size must be a whole number of pixels from 16 to 4096/],
+    ['negative --learning-rate', () => ({ ...good, learningRate: '-1' }), /--learning-rate must be a number above 0/],
+  ];
+  for (const [name, flags, message] of cases) {
+    test(name, async () => {
+      await assert.rejects(buildRenderRequest(flags()), (e: Error) => e.name === 'UsageError' && message.test(e.message));
+    });
+  }
+
+  async function cli(args: string[]) {
+    try {
+      const r = await run(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: resolve(__dirname, '../..'), env: { ...process.env, STARRY_WORK_DIR: join(dir, 'work') } });
+      return { code: 0, stderr: r.stderr };
+    } catch (err) {
+      const e = err as { code: number; stderr: string };
+      return { code: e.code, stderr: e.stderr };
+    }
+  }
+
+  test('the command line exits 2 with one clear line and writes nothing at --output', async () => {
+    const r = await cli(['start-render', '--input', good.input, '--style', good.style, '--output', good.output, '--epochs', '0']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^error: --epochs must be a whole number of at least 1 \(got 0\)$/m);
+    assert.equal(existsSync(good.output), false);
+  });
+
+  test('weights that are not a VGG19 h5 file are refused before anything starts', async () => {
+    const fake = join(dir, 'fake.h5');
+    await copyFile(good.style, fake);
+    const r = await cli(['start-render', '-i', good.input, '-s', good.style, '-o', good.output, '--weights', fake]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /fake\.h5" is not a VGG19 weights file: not an HDF5 file/);
+    assert.equal(existsSync(good.output), false);
+    assert.equal(existsSync(join(dir, 'work', 'temporal')), false, 'no server was started');
+  });
+});
