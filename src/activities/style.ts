@@ -64,7 +64,9 @@ export function createStyleActivities({ engine, weightsId }: StyleActivityDeps) 
         settings.styleLayers,
         () => readImage(input.style, { longSide: settings.size }),
       );
-      const content = await readImage(framePath(paths.frames, frame));
+      const content = await readImage(framePath(paths.frames, frame), {
+        hint: 'The extracted frame is damaged; delete the render\'s frames/ directory and start the render again.',
+      });
       await mkdir(paths.checkpoints, { recursive: true });
 
       let beat: FrameHeartbeat = {

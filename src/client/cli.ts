@@ -111,11 +111,8 @@ serverOptions(
 program.parseAsync(process.argv).then(
   () => process.exit(process.exitCode ?? 0),
   (err: unknown) => {
-    if (err instanceof UsageError || USER_FIXABLE.has((err as Error)?.name)) {
-      io.err(`error: ${err.message}`);
-      process.exit(2);
-    }
-    io.err(`error: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
+    const message = err instanceof Error ? err.message : String(err);
+    io.err(`error: ${message}`);
+    process.exit(err instanceof UsageError || USER_FIXABLE.has((err as Error)?.name) ? 2 : 1);
   },
 );

@@ -17,6 +17,38 @@ export function tempPathFor(finalPath: string): string {
   return path.join(dir, `.${base}.${process.pid}.${random}.tmp${ext}`);
 }
 
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Deletes temp siblings of `finalPath` (files or directories named by tempPathFor) whose writer
+ * process has died, i.e. leftovers of a crash. Live writers' temps are kept. Pids are only
+ * meaningful on one host, so processes on other machines sharing the directory are not seen.
+ */
+export async function removeStaleTemps(finalPath: string): Promise<void> {
+  const dir = path.dirname(finalPath);
+  const base = path.basename(finalPath);
+  const pattern = new RegExp(`^\\.${escapeRegExp(base)}\\.(\\d+)\\.[0-9a-f]{12}\\.tmp${escapeRegExp(path.extname(base))}$`);
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = Number(pattern.exec(name)?.[1]);
+    if (pid > 0 && pid !== process.pid && !processIsAlive(pid)) {
+      await fs.rm(path.join(dir, name), { recursive: true, force: true });
+    }
+  }
+}
+
 /** Flushes a file's data to disk so that a rename never exposes a file whose bytes were lost in a crash. */
 async function fsyncPath(p: string): Promise<void> {
   const handle = await fs.open(p, 'r');

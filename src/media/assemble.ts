@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { withAtomicOutput } from '../common/atomic';
+import { removeStaleTemps, withAtomicOutput } from '../common/atomic';
 import { addInputOptions, addOutputOptions, ffmpegFactory, runFfmpeg, type FfmpegFactory } from './binaries';
 import { MediaInputError } from './errors';
 import { framePath, framePattern } from './frames';
@@ -123,6 +123,8 @@ export async function assembleVideo(opts: AssembleOptions, ffmpeg: FfmpegFactory
   await checkFrames(framesDir, opts.frameCount);
   const audio = await audioSource(opts, ffmpeg);
   await fs.mkdir(path.dirname(output), { recursive: true });
+  // A crashed earlier assembly leaves a hidden partial video next to the output; tidy it away.
+  await removeStaleTemps(output);
 
   await withAtomicOutput(output, async (tempPath) => {
     const command = ffmpeg();

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../common/atomic';
+import { removeStaleTemps, tempPathFor, writeFileAtomic } from '../common/atomic';
 import { addOutputOptions, ffmpegFactory, runFfmpeg, type FfmpegFactory } from './binaries';
 import { MediaInputError } from './errors';
 
@@ -67,34 +66,6 @@ async function exists(p: string): Promise<boolean> {
   );
 }
 
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM means it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Removes work directories that crashed extractions (of this outDir) left behind. */
-async function removeStaleTemps(outDir: string): Promise<void> {
-  const parent = path.dirname(outDir);
-  const base = path.basename(outDir);
-  const entries = await fs.readdir(parent).catch(() => [] as string[]);
-  for (const name of entries) {
-    if (!name.startsWith(`.${base}.`)) continue;
-    const match = /^\.(.+)\.(\d+)\.[0-9a-f]+\.(?:tmp|old)$/.exec(name);
-    if (!match || match[1] !== base) continue;
-    const pid = Number(match[2]);
-    if (pid !== process.pid && !processIsAlive(pid)) await fs.rm(path.join(parent, name), { recursive: true, force: true });
-  }
-}
-
-function siblingPath(outDir: string, kind: 'tmp' | 'old'): string {
-  return path.join(path.dirname(outDir), `.${path.basename(outDir)}.${process.pid}.${randomBytes(6).toString('hex')}.${kind}`);
-}
-
 /**
  * Decodes every frame of `input` into `outDir` as `frame_000001.png`... scaled to exactly
  * width x height, and returns how many were written.
@@ -120,7 +91,7 @@ export async function extractFrames(opts: ExtractOptions, ffmpeg: FfmpegFactory 
 
   await fs.mkdir(path.dirname(outDir), { recursive: true });
   await removeStaleTemps(outDir);
-  const work = siblingPath(outDir, 'tmp');
+  const work = tempPathFor(outDir);
   await fs.mkdir(work);
   try {
     const command = ffmpeg(input);
@@ -171,7 +142,7 @@ async function reusable(outDir: string, wanted: Omit<Marker, 'frames'>): Promise
 /** Renames the finished work directory to `outDir`, replacing an outdated extraction there. */
 async function moveIntoPlace(work: string, outDir: string): Promise<void> {
   if (await exists(outDir)) {
-    const old = siblingPath(outDir, 'old');
+    const old = tempPathFor(outDir);
     await fs.rename(outDir, old);
     await fs.rename(work, outDir);
     await fs.rm(old, { recursive: true, force: true });

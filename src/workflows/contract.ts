@@ -70,18 +70,71 @@ export interface FrameRecord {
   steps: number;
   resumedFromStep: number;
   attempt: number;
+  /** True when the frame was computed in a degraded mode (e.g. a fallback backend); absent means false. */
+  degraded?: boolean;
 }
+
+/**
+ * A per-frame record kept only for frames worth a look — finished on a retry, resumed from a
+ * checkpoint, degraded, or failed — so the state stays small at 108,000 frames. Ordinary frames
+ * count only in {@link FrameStats}.
+ */
+export interface FrameNote {
+  frame: number;
+  /**
+   * The attempt that finished the frame (1 = first try); for a frame that failed, the attempts it
+   * made when it ran out of them, or null when a non-retryable error ended it on an unknown attempt.
+   */
+  attempt: number | null;
+  /** Step the finishing attempt resumed from (0 = started from the content frame). */
+  resumedFromStep: number;
+  degraded: boolean;
+  /** Seconds the finishing attempt computed (0 for a failed frame). */
+  seconds: number;
+  /** Optimisation steps of the finished frame: epochs × steps per epoch of the settings it started with. */
+  steps: number;
+  /** Times this frame ran out of attempts (and was retried with retry-failed, when it has finished since). */
+  failures: number;
+  /** Set while the frame is failed: the last error. */
+  error?: string;
+}
+
+/** Aggregates over every frame, notable or not. */
+export interface FrameStats {
+  computed: number;
+  reused: number;
+  /** Frames that finished on an attempt after the first. */
+  retried: number;
+  /** Frames whose finishing attempt resumed from a checkpoint. */
+  resumed: number;
+  degraded: number;
+  /** Times a frame ran out of attempts (a frame retried with retry-failed can count more than once). */
+  failures: number;
+  minSeconds: number | null;
+  maxSeconds: number | null;
+  /** Workflow time during which at least one frame was in flight (paused time with nothing in flight is not counted). */
+  busySeconds: number;
+}
+
+/** Most notable-frame records kept; older ones are dropped and counted in `notableOmitted`. */
+export const MAX_NOTABLE_FRAMES = 500;
 
 export interface FailedFrame {
   frame: number;
   error: string;
 }
 
-export type RenderPhase = 'splitting' | 'styling' | 'needs-attention' | 'assembling' | 'done';
+export type RenderPhase = 'splitting' | 'styling' | 'needs-attention' | 'assembling' | 'done' | 'cancelled';
 
 export interface RenderProgress {
   renderId: string;
+  /** This render's directory: frames, stylized frames (kept after a cancel), checkpoints. */
+  renderDir: string;
   phase: RenderPhase;
+  /** No new frame starts while paused; frames already in flight finish. */
+  paused: boolean;
+  /** A cancel was received: no new frame starts, the frames in flight finish, then the render ends cancelled. */
+  cancelling: boolean;
   total: number;
   done: number;
   reused: number;
@@ -91,6 +144,18 @@ export interface RenderProgress {
   backends: string[];
   /** Mean seconds per computed (not reused) frame. */
   meanSecondsPerFrame: number | null;
+  /**
+   * Seconds left, from workflow time only: frames left × (busy seconds ÷ computed frames), where busy
+   * seconds is the workflow time during which at least one frame was in flight. Parallel workers
+   * shorten the busy time per frame, so they shorten the estimate; time paused with nothing in flight
+   * does not count. Null until a frame has been computed; while paused, the time left once resumed.
+   */
+  etaSeconds: number | null;
+  stats: FrameStats;
+  /** Notable frames (see {@link FrameNote}), oldest first, at most {@link MAX_NOTABLE_FRAMES}. */
+  notable: FrameNote[];
+  /** Notable records dropped to respect the cap. */
+  notableOmitted: number;
   /** Workflow runs so far (continue-as-new); each holds at most limits.framesPerRun frames. */
   runs: number;
   /** Frames whose attempt resumed from a checkpoint instead of from the content frame. */
@@ -112,3 +177,16 @@ export const retryFailedSignal = defineSignal('retryFailed');
 export const skipFailedSignal = defineSignal('skipFailed');
 export const updateEpochs = defineUpdate<StyleSettings, [number]>('updateEpochs');
 export const setEpochsSignal = defineSignal<[number]>('setEpochs');
+/** No new frame starts until `resume`; frames in flight finish. Repeating it is harmless. */
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+/**
+ * Stop scheduling, let the frames in flight finish, keep every finished frame on disk, and end the
+ * workflow with an ApplicationFailure of type {@link RENDER_CANCELLED} whose details[0] is the
+ * final RenderProgress (phase 'cancelled'). Ignored once the render is assembling.
+ */
+export const cancelRenderSignal = defineSignal('cancelRender');
+export const RENDER_CANCELLED = 'RenderCancelled';
+
+/** Memo key the workflow keeps up to date so `list` can tell paused, needing attention and cancelled renders apart. */
+export type RenderMemoState = 'running' | 'paused' | 'needs-attention' | 'cancelled';

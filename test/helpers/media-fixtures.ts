@@ -164,3 +164,14 @@ export async function tempDir(prefix: string): Promise<{ dir: string; cleanup: (
   const dir = await mkdtemp(path.join(tmpdir(), `${prefix}-`));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
+
+/** A pid with no process behind it, to stand for a writer that crashed. */
+export function deadPid(): number {
+  for (let pid = 4_000_000; ; pid++) {
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') return pid;
+    }
+  }
+}

@@ -4,14 +4,14 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { tempPathFor, withAtomicOutput, writeFileAtomic } from '../../src/common/atomic';
+import { removeStaleTemps, tempPathFor, withAtomicOutput, writeFileAtomic } from '../../src/common/atomic';
 import { assembleVideo, containerFor } from '../../src/media/assemble';
 import { MediaInputError } from '../../src/media/errors';
 import { extractFrames, framePath } from '../../src/media/frames';
 import { scaledSize } from '../../src/media/geometry';
 import { probeVideo } from '../../src/media/probe';
 import type { FrameRate } from '../../src/media/types';
-import { decodeFrame, makeClip, meanAbsDiff, probeStreams, streamMd5, tempDir } from '../helpers/media-fixtures';
+import { deadPid, decodeFrame, makeClip, meanAbsDiff, probeStreams, streamMd5, tempDir } from '../helpers/media-fixtures';
 
 const NTSC: FrameRate = { num: 30000, den: 1001 };
 
@@ -224,5 +224,17 @@ describe('atomic output', () => {
     assert.equal(value, 42);
     assert.equal(await readFile(target, 'utf8'), 'second');
     assert.deepEqual(await readdir(dir), ['result.txt']);
+  });
+
+  it('removes only the temps of writers that died', async () => {
+    const target = path.join(dir, 'video.mp4');
+    const crashed = path.join(dir, `.video.mp4.${deadPid()}.0123456789ab.tmp.mp4`);
+    const live = tempPathFor(target);
+    const unrelated = path.join(dir, `.other.mp4.${deadPid()}.0123456789ab.tmp.mp4`);
+    await Promise.all([crashed, live, unrelated].map((f) => writeFile(f, 'partial')));
+    await removeStaleTemps(target);
+    assert.ok(!existsSync(crashed));
+    assert.ok(existsSync(live));
+    assert.ok(existsSync(unrelated));
   });
 });

@@ -8,7 +8,7 @@ import { extractFrames, framePath, framePattern, listFrameCount } from '../../sr
 import { MediaInputError } from '../../src/media/errors';
 import { scaledSize } from '../../src/media/geometry';
 import { probeVideo } from '../../src/media/probe';
-import { makeClip, meanAbsDiff, tempDir } from '../helpers/media-fixtures';
+import { deadPid, makeClip, meanAbsDiff, tempDir } from '../helpers/media-fixtures';
 
 async function rawPng(file: string) {
   const { data, info } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
@@ -136,8 +136,7 @@ describe('extractFrames', () => {
   });
 
   it('clears work directories of crashed runs but never a directory it did not write', async () => {
-    const deadPid = findDeadPid();
-    const stale = file(`.crash-frames.${deadPid}.0123456789ab.tmp`);
+    const stale = file(`.crash-frames.${deadPid()}.0123456789ab.tmp`);
     await mkdir(stale);
     await writeFile(path.join(stale, 'frame_000001.png'), 'partial');
     assert.equal(await extractFrames({ input: file('upright.mp4'), outDir: file('crash-frames'), width: 16, height: 12 }), 10);
@@ -150,13 +149,3 @@ describe('extractFrames', () => {
     assert.ok(existsSync(path.join(foreign, 'keep.txt')));
   });
 });
-
-function findDeadPid(): number {
-  for (let pid = 4_000_000; ; pid++) {
-    try {
-      process.kill(pid, 0);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ESRCH') return pid;
-    }
-  }
-}

@@ -1,0 +1,156 @@
+/**
+ * npm run bench [-- --sizes 64,128,256 --steps 6 --weights FILE --backend auto --only step,overhead,e2e]
+ *
+ * Prints, for the backend that runs here: milliseconds per optimisation step and (projected) per
+ * frame at each size, the fixed per-frame cost outside the optimisation loop, and end-to-end seconds
+ * per frame for a short clip through the real workflow — each with the command that reproduces it.
+ * Without --weights it times a full-width VGG19 with synthetic weights (the arithmetic, and so the
+ * time, is the same as with the ImageNet file).
+ */
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createStyleActivities } from '../src/activities/style';
+import { renderPaths } from '../src/activities/paths';
+import { buildRenderRequest } from '../src/client/render-options';
+import { startEmbeddedServer } from '../src/client/embedded-server';
+import { startOrAttach } from '../src/client/start-render';
+import { DEFAULT_SETTINGS, type StyleSettings } from '../src/engine/settings';
+import { framePath, writePng } from '../src/media';
+import type { RgbImage } from '../src/media/types';
+import { createStyleRuntime, type StyleRuntime } from '../src/worker/engine';
+import { installRuntime } from '../src/worker/runtime';
+import { createWorkers, runWorkers } from '../src/worker/workers';
+import { makeClip, makeStyleImage } from '../test/helpers/media-fixtures';
+import { VGG19_WIDTHS, writeVggH5 } from '../test/helpers/tiny-vgg';
+
+const { values: args } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '64,128,256' },
+    steps: { type: 'string', default: '6' },
+    weights: { type: 'string' },
+    backend: { type: 'string', default: 'auto' },
+    only: { type: 'string', default: 'step,overhead,e2e' },
+    'e2e-frames': { type: 'string', default: '8' },
+    'e2e-size': { type: 'string', default: '64' },
+    'e2e-steps': { type: 'string', default: '10' },
+  },
+});
+const sections = new Set(args.only!.split(','));
+const DEFAULT_STEPS = DEFAULT_SETTINGS.epochs * DEFAULT_SETTINGS.stepsPerEpoch;
+const command = (flags: string) => `npm run bench -- ${flags}${args.weights ? ` --weights ${args.weights}` : ''} --backend ${args.backend}`;
+
+function pattern(width: number, height: number, seed: number): RgbImage {
+  const data = new Float32Array(width * height * 3);
+  for (let i = 0; i < data.length; i++) data[i] = 0.5 + 0.45 * Math.sin(0.37 * i + seed * (1 + (i % 7)));
+  return { width, height, data };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Milliseconds per step after the first (which pays for kernel set-up). */
+async function msPerStep(rt: StyleRuntime, size: number, steps: number): Promise<number> {
+  const settings: StyleSettings = { ...DEFAULT_SETTINGS, size, epochs: 1, stepsPerEpoch: steps + 1 };
+  const content = pattern(size, Math.round((size * 3) / 4 / 2) * 2, 1);
+  const targets = await rt.engine.styleTargets(`bench-${size}`, settings.styleLayers, async () => pattern(size, size, 2));
+  const stamps: number[] = [];
+  await rt.engine.stylize({ content, targets, settings, onStep: () => void stamps.push(performance.now()) });
+  return median(stamps.slice(1).map((t, i) => t - stamps[i]));
+}
+
+async function main() {
+  installRuntime('ERROR');
+  const dir = await mkdtemp(join(tmpdir(), 'starry-bench-'));
+  try {
+    let weights = args.weights;
+    if (!weights) {
+      weights = join(dir, 'vgg19-synthetic.h5');
+      await writeVggH5(weights, { widths: VGG19_WIDTHS });
+    }
+    const rt = await createStyleRuntime({ weights, backend: args.backend });
+    console.log(`backend: ${rt.engine.backend.name}${rt.engine.backend.skipped.length ? ` (skipped ${rt.engine.backend.skipped.join('; ')})` : ''}`);
+    console.log(`weights: ${args.weights ?? 'synthetic full-width VGG19 (timing only)'}`);
+    const steps = Number(args.steps);
+    const stepMs = new Map<number, number>();
+
+    if (sections.has('step') || sections.has('overhead')) {
+      console.log(`\n# optimisation step (median of ${steps}, after one warm-up step); frame = ${DEFAULT_STEPS} steps (the default 5×50)`);
+      for (const size of args.sizes!.split(',').map(Number)) {
+        const ms = await msPerStep(rt, size, steps);
+        stepMs.set(size, ms);
+        console.log(
+          `${size} px: ${ms.toFixed(1)} ms/step, ${((ms * DEFAULT_STEPS) / 1000).toFixed(1)} s/frame (projected)   ${command(`--only step --sizes ${size} --steps ${steps}`)}`,
+        );
+      }
+    }
+
+    if (sections.has('overhead')) {
+      // The stylize activity with a single step, minus that step: reading the frame, the content
+      // targets, writing PNG + sidecar, removing the checkpoint.
+      const size = 128;
+      const ms = stepMs.get(size) ?? (await msPerStep(rt, size, steps));
+      const renderDir = join(dir, 'overhead');
+      await mkdir(renderPaths(renderDir).frames, { recursive: true });
+      const style = join(dir, 'style.png');
+      await writePng(style, pattern(size, size, 2));
+      const activities = createStyleActivities(rt);
+      const samples: number[] = [];
+      for (let frame = 1; frame <= 5; frame++) {
+        await writePng(framePath(renderPaths(renderDir).frames, frame), pattern(size, 96, frame));
+        const settings = { ...DEFAULT_SETTINGS, size, epochs: 1, stepsPerEpoch: 1 };
+        const t0 = performance.now();
+        await new MockActivityEnvironment().run(activities.stylizeFrame, { renderDir, style, frame, frameCount: 5, settings });
+        if (frame > 1) samples.push(performance.now() - t0 - ms);
+      }
+      console.log(`\n# fixed per-frame overhead outside the optimisation loop (${size} px, median of 4)`);
+      console.log(`${median(samples).toFixed(1)} ms/frame   ${command('--only overhead')}`);
+    }
+
+    if (sections.has('e2e')) {
+      const frames = Number(args['e2e-frames']);
+      const size = args['e2e-size']!;
+      const e2eSteps = args['e2e-steps']!;
+      const input = await makeClip({ path: join(dir, 'clip.mp4'), width: 160, height: 90, rate: '30000/1001', frames, audio: true });
+      const style = await makeStyleImage(join(dir, 'style-e2e.png'), 96, 96);
+      const server = await startEmbeddedServer(join(dir, 'work'));
+      try {
+        const workers = await createWorkers({ connection: server.env.nativeConnection, queues: ['media', 'style'], style: rt });
+        const running = runWorkers(workers);
+        const request = await buildRenderRequest({
+          input,
+          style,
+          output: join(dir, 'out.mp4'),
+          workDir: join(dir, 'work'),
+          size,
+          epochs: '1',
+          stepsPerEpoch: e2eSteps,
+        });
+        const t0 = performance.now();
+        const handle = await startOrAttach(server.env.client, request, {});
+        const result = await handle.result();
+        const seconds = (performance.now() - t0) / 1000;
+        for (const w of workers) w.shutdown();
+        await running;
+        console.log(`\n# end to end: ${frames}-frame clip, ${size} px, 1×${e2eSteps} steps, split + stylize + assemble on the embedded server`);
+        console.log(
+          `${(seconds / result.total).toFixed(2)} s/frame (${seconds.toFixed(1)} s total)   ${command(`--only e2e --e2e-frames ${frames} --e2e-size ${size} --e2e-steps ${e2eSteps}`)}`,
+        );
+      } finally {
+        await server.stop();
+      }
+    }
+    rt.engine.dispose();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
