@@ -1,21 +1,26 @@
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic';
-import type { StyleEngine } from '../engine/engine';
-import { totalSteps } from '../engine/stylize';
-import { framePath, readImage, writePng } from '../media';
-import type { FrameRecord, StylizeFrameInput } from '../workflows/contract';
-import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { fileSha256, sha256 } from '../common/hash';
+import type { StyleEngine } from '../engine/engine';
+import { isOutOfMemory } from '../engine/oom';
+import { totalSteps } from '../engine/stylize';
+import { framePath, MediaInputError, readImage, resizeImage, writePng } from '../media';
+import { DEFAULT_DEGRADE_AFTER_OOMS, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
+import { readCheckpoint, writeCheckpoint } from './checkpoint';
+import { NO_FAULTS, type FaultPlan } from './faults';
 import { frameFingerprint, trajectoryFingerprint } from './fingerprint';
 import { renderPaths } from './paths';
 
 export interface StyleActivityDeps {
   engine: StyleEngine;
-  /** Identifies the weights in fingerprints (their md5 or file identity). */
+  /** Identifies the weights in fingerprints (their md5). */
   weightsId: string;
+  /** Test-only fault injection (see faults.ts). */
+  faults?: FaultPlan;
 }
 
 /** Heartbeat details: enough for a person (or a retried attempt) to see where the frame stands. */
@@ -26,6 +31,8 @@ export interface FrameHeartbeat {
   loss: number;
   checkpointStep: number;
   checkpoint?: string;
+  /** Long side the frame is computed at when degraded after running out of memory. */
+  degradedSize?: number;
 }
 
 interface FrameSidecar {
@@ -33,89 +40,150 @@ interface FrameSidecar {
   loss: number;
   steps: number;
   backend: string;
+  degraded: boolean;
 }
 
-export function createStyleActivities({ engine, weightsId }: StyleActivityDeps) {
+function frameFiles(renderDir: string, frame: number) {
+  const paths = renderPaths(renderDir);
+  const styled = framePath(paths.styled, frame);
+  const stem = join(paths.checkpoints, `frame_${String(frame).padStart(6, '0')}`);
+  return {
+    content: framePath(paths.frames, frame),
+    styled,
+    sidecar: styled.replace(/\.png$/, '.json'),
+    checkpoint: `${stem}.ckpt`,
+    /** Out-of-memory count, on disk so it survives the worker that ran out. */
+    oomLog: `${stem}.oom.json`,
+  };
+}
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Long side to compute at: full size until the frame has run out of memory `degradeAfter` times,
+ * then halved for that and every further out-of-memory failure (never below 16 px), so a frame
+ * that can never fit at full size still finishes.
+ */
+export function degradedSize(size: number, ooms: number, degradeAfter: number, minLongSide = 16): number | undefined {
+  if (ooms < degradeAfter) return undefined;
+  return Math.min(size, Math.max(minLongSide, Math.round(size / 2 ** (ooms - degradeAfter + 1))));
+}
+
+export function createStyleActivities({ engine, weightsId, faults = NO_FAULTS }: StyleActivityDeps) {
   return {
     async stylizeFrame(input: StylizeFrameInput): Promise<FrameRecord> {
       const ctx = Context.current();
       const started = Date.now();
       const { settings, frame } = input;
-      const paths = renderPaths(input.renderDir);
+      const attempt = ctx.info.attempt;
+      const files = frameFiles(input.renderDir, frame);
       const styleHash = await fileSha256(input.style);
       const fingerprint = frameFingerprint(styleHash, weightsId, settings);
-      const outPng = framePath(paths.styled, frame);
-      const sidecarPath = outPng.replace(/\.png$/, '.json');
-      const base = { frame, backend: engine.backend.name, attempt: ctx.info.attempt };
+      const base = { frame, backend: engine.backend.name, attempt };
 
-      const existing = await readSidecar(sidecarPath);
-      if (existing?.fingerprint === fingerprint && existsSync(outPng)) {
-        return { ...base, reused: true, seconds: 0, loss: existing.loss, steps: existing.steps, resumedFromStep: 0 };
+      const done = await readJson<FrameSidecar>(files.sidecar);
+      if (done?.fingerprint === fingerprint && existsSync(files.styled)) {
+        return { ...base, reused: true, seconds: 0, loss: done.loss, steps: done.steps, resumedFromStep: 0, degraded: done.degraded };
       }
 
-      const trajectory = trajectoryFingerprint(styleHash, weightsId, settings);
-      const checkpointPath = join(paths.checkpoints, `frame_${String(frame).padStart(6, '0')}.ckpt`);
+      const ooms = (await readJson<{ count: number }>(files.oomLog))?.count ?? 0;
+      const full = await readImage(files.content, {
+        hint: "The extracted frame is damaged; delete the render's frames/ directory and start the render again.",
+      }).catch((err: unknown) => {
+        if (err instanceof MediaInputError) {
+          throw ApplicationFailure.nonRetryable(`frame ${frame}, attempt ${attempt}: ${err.message}`, 'MediaInputError');
+        }
+        throw err;
+      });
+      // VGG19 needs 16 px on the short side to reach block5, so a degraded frame keeps at least that.
+      const minLongSide = Math.ceil((16 * Math.max(full.width, full.height)) / Math.min(full.width, full.height));
+      const reducedSize = degradedSize(settings.size, ooms, input.degradeAfterOoms ?? DEFAULT_DEGRADE_AFTER_OOMS, minLongSide);
+      const workSize = reducedSize ?? settings.size;
+      const trajectory = trajectoryFingerprint(styleHash, weightsId, { ...settings, size: workSize });
       const steps = totalSteps(settings);
-      let resumeFrom = await readCheckpoint(checkpointPath, trajectory);
+      let resumeFrom = await readCheckpoint(files.checkpoint, trajectory);
       if (resumeFrom && resumeFrom.step >= steps) resumeFrom = undefined;
 
-      const targets = await engine.styleTargets(
-        sha256(`${styleHash}:${settings.size}:${settings.styleLayers.join(',')}`),
-        settings.styleLayers,
-        () => readImage(input.style, { longSide: settings.size }),
-      );
-      const content = await readImage(framePath(paths.frames, frame), {
-        hint: 'The extracted frame is damaged; delete the render\'s frames/ directory and start the render again.',
-      });
-      await mkdir(paths.checkpoints, { recursive: true });
-
+      const fail = (what: string, fix: string) => `frame ${frame} of ${input.frameCount}, attempt ${attempt}: ${what}. ${fix}`;
       let beat: FrameHeartbeat = {
         frame,
         step: resumeFrom?.step ?? 0,
         totalSteps: steps,
         loss: NaN,
         checkpointStep: resumeFrom?.step ?? 0,
-        checkpoint: resumeFrom ? checkpointPath : undefined,
+        checkpoint: resumeFrom ? files.checkpoint : undefined,
+        degradedSize: reducedSize,
       };
       ctx.heartbeat(beat);
-      const result = await engine.stylize({
-        content,
-        targets,
-        settings,
-        resumeFrom,
-        signal: ctx.cancellationSignal,
-        onStep: ({ step, loss }) => {
-          beat = { ...beat, step, loss };
-          ctx.heartbeat(beat);
-        },
-        onCheckpoint: async (c) => {
-          await writeCheckpoint(checkpointPath, trajectory, c);
-          beat = { ...beat, checkpointStep: c.step, checkpoint: checkpointPath };
-          ctx.heartbeat(beat);
-        },
-      });
-
-      await mkdir(paths.styled, { recursive: true });
-      await writePng(outPng, result.image);
-      const sidecar: FrameSidecar = { fingerprint, loss: result.loss, steps: result.steps, backend: engine.backend.name };
-      await writeFileAtomic(sidecarPath, JSON.stringify(sidecar));
-      await rm(checkpointPath, { force: true });
-      return {
-        ...base,
-        reused: false,
-        seconds: (Date.now() - started) / 1000,
-        loss: result.loss,
-        steps: result.steps,
-        resumedFromStep: result.resumedFromStep,
-      };
+      try {
+        const content = reducedSize ? await readImage(files.content, { longSide: reducedSize }) : full;
+        const targets = await engine.styleTargets(
+          sha256(`${styleHash}:${workSize}:${settings.styleLayers.join(',')}`),
+          settings.styleLayers,
+          () => readImage(input.style, { longSide: workSize }),
+        );
+        await mkdir(renderPaths(input.renderDir).checkpoints, { recursive: true });
+        const result = await engine.stylize({
+          content,
+          targets,
+          settings: { ...settings, size: workSize },
+          resumeFrom,
+          checkpointEvery: input.checkpointEvery,
+          signal: ctx.cancellationSignal,
+          onStep: async ({ step, loss }) => {
+            beat = { ...beat, step, loss };
+            ctx.heartbeat(beat);
+            await faults.onStep(frame, attempt, step, ctx.cancellationSignal);
+          },
+          onCheckpoint: async (c) => {
+            await writeCheckpoint(files.checkpoint, trajectory, c);
+            beat = { ...beat, checkpointStep: c.step, checkpoint: files.checkpoint };
+            ctx.heartbeat(beat);
+          },
+        });
+        const image = reducedSize ? await resizeImage(result.image, full.width, full.height) : result.image;
+        await mkdir(renderPaths(input.renderDir).styled, { recursive: true });
+        await writePng(files.styled, image);
+        const sidecar: FrameSidecar = {
+          fingerprint,
+          loss: result.loss,
+          steps: result.steps,
+          backend: engine.backend.name,
+          degraded: reducedSize !== undefined,
+        };
+        await writeFileAtomic(files.sidecar, JSON.stringify(sidecar));
+        await rm(files.checkpoint, { force: true });
+        return {
+          ...base,
+          reused: false,
+          seconds: (Date.now() - started) / 1000,
+          loss: result.loss,
+          steps: result.steps,
+          resumedFromStep: result.resumedFromStep,
+          degraded: sidecar.degraded,
+        };
+      } catch (err) {
+        if (ctx.cancellationSignal.aborted) throw err;
+        if (isOutOfMemory(err)) {
+          // Every tensor of the attempt is already released (stylize disposes in `finally`).
+          await writeFileAtomic(files.oomLog, JSON.stringify({ count: ooms + 1 }));
+          throw ApplicationFailure.retryable(
+            fail(
+              `out of memory at ${workSize} px (${(err as Error).message.split('\n')[0]})`,
+              'It will be retried with backoff, at reduced size after repeated failures; or lower --size.',
+            ),
+            'OutOfMemory',
+          );
+        }
+        if (err instanceof RangeError) throw ApplicationFailure.nonRetryable(fail('invalid settings', err.message), 'InvalidSettingsError');
+        throw err;
+      }
     },
   };
-}
-
-async function readSidecar(path: string): Promise<FrameSidecar | undefined> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as FrameSidecar;
-  } catch {
-    return undefined;
-  }
 }

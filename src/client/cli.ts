@@ -4,9 +4,10 @@ import { DEFAULT_LIMITS } from '../workflows/contract';
 import { runWorkerCommand } from '../worker/main';
 import { installRuntime } from '../worker/runtime';
 import { UsageError } from './errors';
+import { describeEnding } from './ending';
 import { consoleIo, type Io } from './io';
 import { describeResult, startRender, type StartRenderOptions } from './start-render';
-import { statusCommand, signalCommand, setEpochsCommand } from './commands';
+import { listCommand, setEpochsCommand, signalCommand, statusCommand, steerCommand } from './commands';
 
 /** Errors that mean the input or setup needs fixing (exit 2), rather than a failure while running. */
 const USER_FIXABLE = new Set(['WeightsError', 'BackendUnavailableError', 'MediaInputError']);
@@ -32,35 +33,75 @@ function engineOptions(cmd: Command): Command {
     .addOption(new Option('--cache-dir <dir>', 'where downloaded weights are kept').env('STARRY_CACHE_DIR'));
 }
 
+/**
+ * The flags that define a render. start-render requires -i/-s/-o; the other commands accept the
+ * same flags to find the render they started (the id is derived from them), instead of its id.
+ */
+function renderOptions(cmd: Command, mode: 'start' | 'find'): Command {
+  const files: Array<[string, string]> = [
+    ['-i, --input <video>', 'video to stylize'],
+    ['-s, --style <image>', 'painting whose style to apply (JPEG or PNG)'],
+    ['-o, --output <video>', 'stylized video to write (.mp4, .mov or .mkv)'],
+  ];
+  for (const [flags, text] of files) {
+    if (mode === 'start') cmd.requiredOption(flags, text);
+    else cmd.option(flags, `instead of <render-id>: the ${text.replace(/ \(.*\)$/, '')} start-render was given`);
+  }
+  const same = mode === 'find' ? ' (as given to start-render; part of the render id)' : '';
+  return cmd
+    .option('--epochs <n>', `optimisation epochs per frame${same}`, String(DEFAULT_SETTINGS.epochs))
+    .option('--steps-per-epoch <n>', `Adam steps per epoch${same}`, String(DEFAULT_SETTINGS.stepsPerEpoch))
+    .option('--style-weight <x>', `weight of the style loss${same}`, String(DEFAULT_SETTINGS.styleWeight))
+    .option('--content-weight <x>', `weight of the content loss${same}`, String(DEFAULT_SETTINGS.contentWeight))
+    .option('--tv-weight <x>', `weight of the total variation loss${same}`, String(DEFAULT_SETTINGS.tvWeight))
+    .option('--learning-rate <x>', `Adam learning rate${same}`, String(DEFAULT_SETTINGS.learningRate))
+    .option('--size <px>', `long side of the frames, ${MIN_SIZE}–${MAX_SIZE}${same}`, String(DEFAULT_SETTINGS.size))
+    .option('--window <n>', 'frames scheduled at once', String(DEFAULT_LIMITS.window))
+    .option('--frames-per-run <n>', 'frames per workflow run before continue-as-new', String(DEFAULT_LIMITS.framesPerRun))
+    .option('--frame-attempts <n>', 'attempts per frame before it counts as failed', String(DEFAULT_LIMITS.frameAttempts))
+    .option('--heartbeat-timeout <s>', 'seconds of silence before a worker is presumed dead', String(DEFAULT_LIMITS.heartbeatTimeoutSeconds))
+    .addOption(
+      new Option(
+        '--work-dir <dir>',
+        mode === 'start'
+          ? 'frames, checkpoints and the embedded server database'
+          : 'work directory of the start-render whose embedded server to use when --address is not given',
+      ).env('STARRY_WORK_DIR'),
+    );
+}
+
+/** A command that acts on one render: by id, or by the start-render flags. */
+function renderCommand(name: string, description: string): Command {
+  return serverOptions(
+    renderOptions(
+      program
+        .command(name)
+        .description(description)
+        .argument('[render-id]', 'workflow id printed by start-render and shown by list; or give -i/-s/-o and settings instead'),
+      'find',
+    ),
+  );
+}
+
 const program = new Command('starry')
   .description('Paint every frame of a video in the style of a painting, durably, with Temporal.')
   .showHelpAfterError();
 
 engineOptions(
   serverOptions(
-    program
-      .command('start-render')
-      .description('stylize a video; without --address, runs server, worker and workflow here and resumes after a crash')
-      .requiredOption('-i, --input <video>', 'video to stylize')
-      .requiredOption('-s, --style <image>', 'painting whose style to apply (JPEG or PNG)')
-      .requiredOption('-o, --output <video>', 'stylized video to write (.mp4, .mov or .mkv)')
-      .option('--epochs <n>', 'optimisation epochs per frame', String(DEFAULT_SETTINGS.epochs))
-      .option('--steps-per-epoch <n>', 'Adam steps per epoch', String(DEFAULT_SETTINGS.stepsPerEpoch))
-      .option('--style-weight <x>', 'weight of the style loss', String(DEFAULT_SETTINGS.styleWeight))
-      .option('--content-weight <x>', 'weight of the content loss', String(DEFAULT_SETTINGS.contentWeight))
-      .option('--tv-weight <x>', 'weight of the total variation loss', String(DEFAULT_SETTINGS.tvWeight))
-      .option('--learning-rate <x>', 'Adam learning rate', String(DEFAULT_SETTINGS.learningRate))
-      .option('--size <px>', `long side of the frames, ${MIN_SIZE}–${MAX_SIZE}`, String(DEFAULT_SETTINGS.size))
-      .option('--window <n>', 'frames scheduled at once', String(DEFAULT_LIMITS.window))
-      .option('--frames-per-run <n>', 'frames per workflow run before continue-as-new', String(DEFAULT_LIMITS.framesPerRun))
-      .option('--frame-attempts <n>', 'attempts per frame before it counts as failed', String(DEFAULT_LIMITS.frameAttempts))
-      .option('--heartbeat-timeout <s>', 'seconds of silence before a worker is presumed dead', String(DEFAULT_LIMITS.heartbeatTimeoutSeconds))
-      .addOption(new Option('--work-dir <dir>', 'frames, checkpoints and the embedded server database').env('STARRY_WORK_DIR'))
-      .option('--detach', 'with --address: start the render and return without following it'),
+    renderOptions(
+      program
+        .command('start-render')
+        .description('stylize a video; without --address, runs server, worker and workflow here and resumes after a crash'),
+      'start',
+    ).option('--detach', 'with --address: start the render and return without following it'),
   ),
 ).action(async (opts: StartRenderOptions) => {
   const outcome = await startRender(opts, io);
-  if (outcome.interrupted) {
+  if (outcome.ending) {
+    io.err(describeEnding(outcome.request.renderId, outcome.ending));
+    process.exitCode = 1;
+  } else if (outcome.interrupted) {
     io.err(`stopped; nothing is lost. Run the same command again to resume render ${outcome.request.renderId}.`);
     process.exitCode = 130;
   } else if (outcome.result) {
@@ -81,32 +122,51 @@ engineOptions(
   ),
 ).action(async (opts) => runWorkerCommand(opts, io));
 
-serverOptions(
-  program
-    .command('status')
-    .description('progress of a render (live, or once with --json)')
-    .argument('<render-id>', 'workflow id printed by start-render')
-    .option('--json', 'print the progress as JSON once and exit'),
-).action(async (id: string, opts) => statusCommand(id, opts, io));
+renderCommand('status', 'progress of a render: a live bar until it ends, or once with --json; exit 1 if it failed or was cancelled')
+  .option('--json', 'print the progress (or the final result) as JSON once and exit')
+  .action(async (id: string | undefined, opts) => statusCommand(id, opts, io));
+
+renderCommand(
+  'set-epochs',
+  'change epochs for frames not yet started; frames in flight finish with the epochs they started with. ' +
+    'Answers yes or a clear error (a Workflow Update)',
+)
+  .argument('[epochs]', 'new epochs per frame, 1–1000')
+  .usage('[options] <render-id> <epochs>   or   set-epochs [options] -i <video> -s <image> -o <video> <epochs>')
+  .action(async (a: string | undefined, b: string | undefined, opts) => setEpochsCommand([a, b], opts, io));
+
+renderCommand('pause', 'start no new frames until resume; frames in flight finish')
+  .action(async (id: string | undefined, opts) => steerCommand('pause', id, opts, io));
+
+renderCommand('resume', 'start frames again after pause')
+  .action(async (id: string | undefined, opts) => steerCommand('resume', id, opts, io));
+
+renderCommand(
+  'cancel',
+  'stop the render: no new frames start, frames in flight finish, finished frames stay on disk, and the ' +
+    'workflow ends cancelled (run start-render again with the same flags to resume from those frames)',
+)
+  .option('--wait', 'wait until the frames in flight have finished and the render has ended')
+  .action(async (id: string | undefined, opts) => steerCommand('cancel', id, opts, io));
+
+renderCommand('retry-failed', 'render the frames that ran out of attempts again (when the render waits in needs-attention)')
+  .action(async (id: string | undefined, opts) => signalCommand(id, 'retryFailed', opts, io));
+
+renderCommand('skip-failed', 'assemble anyway, using the unstylized image for each failed frame')
+  .action(async (id: string | undefined, opts) => signalCommand(id, 'skipFailed', opts, io));
 
 serverOptions(
   program
-    .command('set-epochs')
-    .description('change epochs for frames not yet started (frames in flight keep theirs)')
-    .argument('<render-id>')
-    .argument('<epochs>'),
-).action(async (id: string, epochs: string, opts) => setEpochsCommand(id, epochs, opts, io));
-
-serverOptions(
-  program.command('retry-failed').description('render the failed frames again').argument('<render-id>'),
-).action(async (id: string, opts) => signalCommand(id, 'retryFailed', opts, io));
-
-serverOptions(
-  program
-    .command('skip-failed')
-    .description('assemble anyway, using the unstylized image for each failed frame')
-    .argument('<render-id>'),
-).action(async (id: string, opts) => signalCommand(id, 'skipFailed', opts, io));
+    .command('list')
+    .description('recent renders on the server, newest first: id, state, start time and output')
+    .option('--limit <n>', 'how many renders to show', '20')
+    .option('--json', 'print them as JSON')
+    .addOption(
+      new Option('--work-dir <dir>', 'work directory of the start-render whose embedded server to use when --address is not given').env(
+        'STARRY_WORK_DIR',
+      ),
+    ),
+).action(async (opts) => listCommand(opts, io));
 
 program.parseAsync(process.argv).then(
   () => process.exit(process.exitCode ?? 0),

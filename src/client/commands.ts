@@ -1,23 +1,45 @@
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import {
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowExecutionInfo,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { DEFAULT_SETTINGS } from '../engine/settings';
-import { progressQuery, updateEpochs } from '../workflows/contract';
+import {
+  cancelRenderSignal,
+  pauseSignal,
+  progressQuery,
+  resumeSignal,
+  retryFailedSignal,
+  skipFailedSignal,
+  updateEpochs,
+  type RenderProgress,
+} from '../workflows/contract';
+import type { renderVideo } from '../workflows/render';
 import { epochsError } from '../workflows/validation';
 import { connectClient, type ServerOptions } from './connection';
 import { readServerFile } from './embedded-server';
 import { UsageError } from './errors';
 import type { Io } from './io';
-import { followRender } from './start-render';
-import { defaultWorkDir } from './render-options';
+import { buildRenderRequest, defaultWorkDir, type RenderFlags } from './render-options';
+import { describeEnding, endingFromError, type Ending } from './ending';
+import { describeResult, followRender } from './start-render';
 
-interface CommandServerOptions extends Partial<ServerOptions> {
+export interface CommandServerOptions extends Partial<ServerOptions> {
   workDir?: string;
 }
 
+/** A render named by its id, or by the same flags start-render was given (which derive the id). */
+export type RenderRefOptions = CommandServerOptions & RenderFlags;
+
+type RenderHandle = WorkflowHandle<typeof renderVideo>;
+
 /** A client for the given address, or for the embedded server a running start-render advertised. */
-async function clientFor(opts: CommandServerOptions): Promise<Client> {
+export async function clientFor(opts: CommandServerOptions): Promise<Client> {
   let address = opts.address;
   if (!address) {
-    const advertised = await readServerFile(opts.workDir ?? defaultWorkDir());
+    const advertised = await readServerFile(opts.workDir ? opts.workDir : defaultWorkDir());
     if (!advertised) {
       throw new UsageError('no --address given and no embedded server is running here; pass --address host:port or run start-render');
     }
@@ -26,58 +48,209 @@ async function clientFor(opts: CommandServerOptions): Promise<Client> {
   return connectClient({ ...opts, address, namespace: opts.namespace ?? 'default' });
 }
 
-async function existingHandle(client: Client, id: string) {
-  const handle = client.workflow.getHandle(id);
+/**
+ * The render's workflow id: the one given, or the id start-render derives from the same
+ * --input/--style/--output and settings flags (renderIdFor), so a user can repeat that command line.
+ */
+export async function resolveRenderId(id: string | undefined, flags: RenderFlags): Promise<string> {
+  const byFiles = Boolean(flags.input || flags.style || flags.output);
+  if (id && byFiles) throw new UsageError('give either a render id or --input/--style/--output, not both');
+  if (id) return id;
+  if (!byFiles) {
+    throw new UsageError('which render? give its id (npm run list shows them) or the --input, --style and --output start-render was given');
+  }
+  return (await buildRenderRequest(flags)).renderId;
+}
+
+async function endingOf(handle: RenderHandle): Promise<Ending> {
   try {
-    const d = await handle.describe();
-    return { handle, status: d.status.name };
+    return { state: 'done', result: await handle.result() };
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new UsageError(`no render with id "${id}"; list ids with the Temporal UI`);
+    return endingFromError(err);
+  }
+}
+
+/** The render's handle and Temporal status; an unknown id is a one-line usage error. */
+async function existingRender(client: Client, id: string): Promise<{ handle: RenderHandle; status: string }> {
+  const handle = client.workflow.getHandle<typeof renderVideo>(id);
+  try {
+    const info = await handle.describe();
+    return { handle, status: info.status.name };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new UsageError(`no render with id "${id}" on this server; npm run list shows recent renders`);
     throw err;
   }
 }
 
-export async function statusCommand(id: string, opts: CommandServerOptions & { json?: boolean }, io: Io): Promise<void> {
+/** A running render, or a usage error saying how it ended. */
+async function runningRender(opts: RenderRefOptions, id: string | undefined, verb: string) {
+  const renderId = await resolveRenderId(id, opts);
   const client = await clientFor(opts);
-  const { handle, status } = await existingHandle(client, id);
-  if (status === 'COMPLETED') {
-    const result = await handle.result();
-    io.out(opts.json ? JSON.stringify({ status, ...result }, null, 2) : `render ${id} finished: ${result.output}`);
-    return;
+  const found = await existingRender(client, renderId);
+  if (found.status !== 'RUNNING') {
+    const ending = await endingOf(found.handle);
+    throw new UsageError(`cannot ${verb}: ${describeEnding(renderId, ending)}`);
   }
-  if (status !== 'RUNNING') {
-    io.out(opts.json ? JSON.stringify({ status }) : `render ${id} is ${status.toLowerCase()}`);
-    process.exitCode = 1;
-    return;
-  }
-  if (opts.json) {
-    io.out(JSON.stringify({ status, ...(await handle.query(progressQuery)) }, null, 2));
-    return;
-  }
-  const result = await followRender(handle, io);
-  io.out(`render ${id} finished: ${result.output}`);
+  return { renderId, ...found };
 }
 
-export async function setEpochsCommand(id: string, epochs: string, opts: CommandServerOptions, io: Io): Promise<void> {
+export async function statusCommand(id: string | undefined, opts: RenderRefOptions & { json?: boolean }, io: Io): Promise<void> {
+  const renderId = await resolveRenderId(id, opts);
+  const client = await clientFor(opts);
+  const { handle, status } = await existingRender(client, renderId);
+  if (status === 'RUNNING') {
+    if (opts.json) {
+      io.out(JSON.stringify({ status, ...(await handle.query(progressQuery)) }, null, 2));
+      return;
+    }
+    let ending: Ending;
+    try {
+      ending = { state: 'done', result: await followRender(handle, io) };
+    } catch (err) {
+      ending = endingFromError(err);
+    }
+    reportEnding(renderId, ending, false, io);
+    return;
+  }
+  reportEnding(renderId, await endingOf(handle), Boolean(opts.json), io, status);
+}
+
+/** Prints how a render ended; exit code 0 when it produced its video, 1 otherwise. */
+function reportEnding(id: string, ending: Ending, json: boolean, io: Io, status?: string): void {
+  if (json) {
+    const body = ending.state === 'done' ? ending.result : ending.state === 'cancelled' ? { message: ending.message, ...ending.progress } : { message: ending.message };
+    io.out(JSON.stringify({ status, state: ending.state, ...body }, null, 2));
+  } else if (ending.state === 'done') {
+    io.out(`render ${id} finished`);
+    for (const line of describeResult(ending.result, ending.result.renderDir ?? '')) io.out(line);
+  } else {
+    io.out(describeEnding(id, ending));
+  }
+  if (ending.state !== 'done') process.exitCode = 1;
+}
+
+export async function setEpochsCommand(args: Array<string | undefined>, opts: RenderRefOptions, io: Io): Promise<void> {
+  const given = args.filter((a): a is string => a !== undefined);
+  if (given.length === 0) throw new UsageError('set-epochs needs the new number of epochs, e.g. set-epochs <render-id> 3');
+  const epochs = given[given.length - 1];
+  const id = given.length > 1 ? given[0] : undefined;
   const n = Number(epochs);
-  const problem = epochsError(n);
+  const problem = epochsError(epochs.trim() === '' ? epochs : n);
   if (problem) throw new UsageError(problem);
-  const client = await clientFor(opts);
-  const { handle, status } = await existingHandle(client, id);
-  if (status !== 'RUNNING') throw new UsageError(`render ${id} is ${status.toLowerCase()}; epochs can only change while it runs`);
-  const settings = await handle.executeUpdate(updateEpochs, { args: [n] });
-  io.out(`render ${id}: frames not yet started will use ${settings.epochs} epochs (default ${DEFAULT_SETTINGS.epochs})`);
+  const { renderId, handle } = await runningRender(opts, id, 'change epochs');
+  let settings;
+  try {
+    settings = await handle.executeUpdate(updateEpochs, { args: [n] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) throw new UsageError(`render ${renderId} refused epochs ${n}: ${err.cause?.message ?? err.message}`);
+    throw err;
+  }
+  io.out(`render ${renderId}: frames not yet started will use ${settings.epochs} epochs (default ${DEFAULT_SETTINGS.epochs}); frames in flight keep theirs`);
 }
 
-export async function signalCommand(id: string, signal: 'retryFailed' | 'skipFailed', opts: CommandServerOptions, io: Io): Promise<void> {
-  const client = await clientFor(opts);
-  const { handle, status } = await existingHandle(client, id);
-  if (status !== 'RUNNING') throw new UsageError(`render ${id} is ${status.toLowerCase()}; nothing to ${signal === 'retryFailed' ? 'retry' : 'skip'}`);
+export type SteerAction = 'pause' | 'resume' | 'cancel';
+
+/** `pause`, `resume` and `cancel`: a signal to a running render, after checking it still makes sense. */
+export async function steerCommand(action: SteerAction, id: string | undefined, opts: RenderRefOptions & { wait?: boolean }, io: Io): Promise<void> {
+  const { renderId, handle } = await runningRender(opts, id, action);
+  const p = await handle.query(progressQuery);
+  if (p.phase === 'assembling' || p.phase === 'done') {
+    throw new UsageError(`cannot ${action}: render ${renderId} has rendered every frame and is ${p.phase === 'done' ? 'finishing' : 'assembling the video'}`);
+  }
+  const inFlight = p.inFlight.length ? `; ${p.inFlight.length} frame(s) in flight (${p.inFlight.join(', ')}) finish first` : '';
+  if (action === 'pause') {
+    if (p.paused) {
+      io.out(`render ${renderId} is already paused (npm run resume -- ${renderId})`);
+      return;
+    }
+    await handle.signal(pauseSignal);
+    io.out(`render ${renderId} paused: no new frame starts${inFlight}. Resume with: npm run resume -- ${renderId}`);
+  } else if (action === 'resume') {
+    if (!p.paused) {
+      io.out(`render ${renderId} is not paused`);
+      return;
+    }
+    await handle.signal(resumeSignal);
+    io.out(`render ${renderId} resumed: frames start again (${p.done} of ${p.total || '?'} done)`);
+  } else {
+    await handle.signal(cancelRenderSignal);
+    io.out(`render ${renderId} cancelling: no new frame starts${inFlight}; ${p.done} finished frame(s) stay in ${p.renderDir}`);
+    if (opts.wait) io.out(describeEnding(renderId, await endingOf(handle)));
+  }
+}
+
+export async function signalCommand(id: string | undefined, signal: 'retryFailed' | 'skipFailed', opts: RenderRefOptions, io: Io): Promise<void> {
+  const verb = signal === 'retryFailed' ? 'retry failed frames' : 'skip failed frames';
+  const { renderId, handle } = await runningRender(opts, id, verb);
   const progress = await handle.query(progressQuery);
   if (progress.failed.length === 0) {
-    io.out(`render ${id} has no failed frames`);
+    io.out(`render ${renderId} has no failed frames`);
     return;
   }
-  await handle.signal(signal);
-  io.out(`render ${id}: ${signal === 'retryFailed' ? 'retrying' : 'skipping'} frames ${progress.failed.map((f) => f.frame).join(', ')}`);
+  if (progress.phase !== 'needs-attention') {
+    io.out(`render ${renderId} is still rendering; it waits for this choice once every other frame is done, so run this again then`);
+    return;
+  }
+  await handle.signal(signal === 'retryFailed' ? retryFailedSignal : skipFailedSignal);
+  io.out(`render ${renderId}: ${signal === 'retryFailed' ? 'retrying' : 'skipping'} frames ${progress.failed.map((f) => f.frame).join(', ')}`);
+}
+
+export interface ListedRender {
+  id: string;
+  /** Temporal's status with the render's own refinement: paused, needs-attention, cancelled. */
+  state: string;
+  status: string;
+  startedAt: string;
+  output: string | null;
+  backend: string | null;
+}
+
+const LIST_QUERY = "WorkflowType = 'renderVideo' AND ExecutionStatus != 'ContinuedAsNew'";
+
+function stateOf(info: WorkflowExecutionInfo): string {
+  const memoState = typeof info.memo?.state === 'string' ? info.memo.state : undefined;
+  const status = info.status.name;
+  if (status === 'RUNNING') return memoState && memoState !== 'running' ? memoState : 'running';
+  if (status === 'FAILED' && memoState === 'cancelled') return 'cancelled';
+  return status === 'COMPLETED' ? 'done' : status.toLowerCase().replace('_', ' ');
+}
+
+/** Recent renders on the server, newest first. */
+export async function listRenders(client: Client, limit: number): Promise<ListedRender[]> {
+  const rows: ListedRender[] = [];
+  const seen = new Set<string>();
+  // The server orders running executions first, then by close time; sort a generous page by start time.
+  for await (const info of client.workflow.list({ query: LIST_QUERY, pageSize: 100 })) {
+    if (seen.has(info.workflowId)) continue;
+    seen.add(info.workflowId);
+    const memo = info.memo ?? {};
+    rows.push({
+      id: info.workflowId,
+      state: stateOf(info),
+      status: info.status.name,
+      startedAt: typeof memo.startedAt === 'string' ? memo.startedAt : info.startTime.toISOString(),
+      output: typeof memo.output === 'string' ? memo.output : null,
+      backend: typeof memo.backend === 'string' ? memo.backend : null,
+    });
+    if (rows.length >= Math.max(200, limit * 4)) break;
+  }
+  return rows.sort((a, b) => b.startedAt.localeCompare(a.startedAt)).slice(0, limit);
+}
+
+export async function listCommand(opts: CommandServerOptions & { limit?: string; json?: boolean }, io: Io): Promise<void> {
+  const limit = Number(opts.limit ?? 20);
+  if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a whole number of at least 1 (got "${opts.limit}")`);
+  const client = await clientFor(opts);
+  const rows = await listRenders(client, limit);
+  if (opts.json) {
+    io.out(JSON.stringify(rows, null, 2));
+    return;
+  }
+  if (rows.length === 0) {
+    io.out('no renders on this server yet');
+    return;
+  }
+  const table = [['ID', 'STATE', 'STARTED', 'OUTPUT'], ...rows.map((r) => [r.id, r.state, r.startedAt.replace(/\.\d+Z$/, 'Z'), r.output ?? '-'])];
+  const widths = table[0].map((_, c) => Math.max(...table.map((row) => row[c].length)));
+  for (const row of table) io.out(row.map((cell, c) => (c === row.length - 1 ? cell : cell.padEnd(widths[c]))).join('  '));
 }

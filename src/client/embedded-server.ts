@@ -1,8 +1,9 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { writeFileAtomic } from '../common/atomic';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { UsageError } from './errors';
 import { findTemporalCli } from './temporal-cli';
 
 export interface EmbeddedServer {
@@ -27,9 +28,18 @@ async function freePort(): Promise<number> {
  * A Temporal dev server whose database lives in the work directory, so a render survives a crash
  * or Ctrl-C of this process: the next start opens the same database and the workflow carries on.
  */
-export async function startEmbeddedServer(workRoot: string, env: NodeJS.ProcessEnv = process.env): Promise<EmbeddedServer> {
+export async function startEmbeddedServer(workDir: string, env: NodeJS.ProcessEnv = process.env): Promise<EmbeddedServer> {
+  const workRoot = resolve(workDir);
   const dbDir = join(workRoot, 'temporal');
   await mkdir(dbDir, { recursive: true });
+  const running = await readServerFile(workRoot);
+  if (running) {
+    throw new UsageError(
+      `another start-render (pid ${running.pid}) is serving ${workRoot} at ${running.address}; ` +
+        'follow it with `npm run status`, wait for it, or pass another --work-dir',
+    );
+  }
+  await stopOrphanedServers(join(dbDir, 'dev.sqlite'));
   const cli = findTemporalCli(env);
   const [port, uiPort] = [await freePort(), await freePort()];
   const testEnv = await TestWorkflowEnvironment.createLocal({
@@ -62,12 +72,50 @@ export async function startEmbeddedServer(workRoot: string, env: NodeJS.ProcessE
 const serverFilePath = (workRoot: string) => join(workRoot, 'temporal', 'server.json');
 
 /** The embedded server a running start-render advertises in this work directory, if its process lives. */
-export async function readServerFile(workRoot: string): Promise<{ address: string; uiUrl: string } | undefined> {
+export async function readServerFile(workRoot: string): Promise<{ address: string; uiUrl: string; pid: number } | undefined> {
   try {
     const info = JSON.parse(await readFile(serverFilePath(workRoot), 'utf8')) as { address: string; uiUrl: string; pid: number };
     process.kill(info.pid, 0);
     return info;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * A start-render killed with SIGKILL leaves its dev server running, holding the database. Only one
+ * server may use the file, so such orphans (found by their --db-filename, Linux /proc) are stopped first.
+ */
+async function stopOrphanedServers(dbFile: string): Promise<void> {
+  let pids: string[];
+  try {
+    pids = (await readdir('/proc')).filter((p) => /^\d+$/.test(p));
+  } catch {
+    return;
+  }
+  for (const pid of pids) {
+    let args: string[];
+    try {
+      args = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    } catch {
+      continue;
+    }
+    if (!args.includes('start-dev') || !args.includes(dbFile)) continue;
+    try {
+      process.kill(Number(pid), 'SIGTERM');
+      for (let i = 0; i < 100 && isAlive(Number(pid)); i++) await new Promise((r) => setTimeout(r, 100));
+      if (isAlive(Number(pid))) process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }

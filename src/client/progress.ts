@@ -33,13 +33,14 @@ export function formatDuration(seconds: number): string {
 }
 
 /**
- * Seconds left: from the throughput seen while watching when there is some, otherwise from the
- * workflow's mean compute time per frame (which ignores parallel workers, so it errs long).
+ * Seconds left: from the throughput seen while watching when there is some, otherwise the
+ * workflow's own estimate (busy workflow time per computed frame, so parallel workers count).
  */
 export function estimateSecondsLeft(p: RenderProgress, observed?: { frames: number; seconds: number }): number | null {
   const left = p.total - p.done;
   if (left <= 0) return 0;
-  if (observed && observed.frames > 0 && observed.seconds > 0) return (left * observed.seconds) / observed.frames;
+  if (!p.paused && observed && observed.frames > 0 && observed.seconds > 0) return (left * observed.seconds) / observed.frames;
+  if (p.etaSeconds !== undefined && p.etaSeconds !== null) return p.etaSeconds;
   return p.meanSecondsPerFrame === null ? null : left * p.meanSecondsPerFrame;
 }
 
@@ -50,6 +51,8 @@ export function formatProgressLine(snap: Snapshot, secondsLeft: number | null, w
   const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
   const parts = [`${bar} ${p.done}/${p.total || '?'} frames`];
   if (p.phase !== 'styling') parts.push(p.phase);
+  if (p.cancelling) parts.push('cancelling: letting frames in flight finish');
+  else if (p.paused) parts.push('paused (npm run resume)');
   for (const f of snap.live) parts.push(`frame ${f.frame} step ${f.step}/${f.totalSteps}`);
   if (p.failed.length) parts.push(`${p.failed.length} failed`);
   if (p.meanSecondsPerFrame !== null) parts.push(`${p.meanSecondsPerFrame.toFixed(1)} s/frame`);

@@ -68,7 +68,7 @@ export function parseSettings(flags: RenderFlags): { settings: StyleSettings; li
     window: parseWhole(flags.window, '--window', DEFAULT_LIMITS.window, 1, problems),
     framesPerRun: parseWhole(flags.framesPerRun, '--frames-per-run', DEFAULT_LIMITS.framesPerRun, 1, problems),
     frameAttempts: parseWhole(flags.frameAttempts, '--frame-attempts', DEFAULT_LIMITS.frameAttempts, 1, problems),
-    heartbeatTimeoutSeconds: parseWhole(flags.heartbeatTimeout, '--heartbeat-timeout', DEFAULT_LIMITS.heartbeatTimeoutSeconds, 5, problems),
+    heartbeatTimeoutSeconds: parseWhole(flags.heartbeatTimeout, '--heartbeat-timeout', DEFAULT_LIMITS.heartbeatTimeoutSeconds, 6, problems),
   };
   if (limits.window > 2000) problems.push('--window must be at most 2000 (Temporal caps pending activities per run)');
   if (problems.length) throw new UsageError(problems.join('\n'));

@@ -9,6 +9,7 @@ import { startEmbeddedServer, type EmbeddedServer } from './embedded-server';
 import { estimateSecondsLeft, formatDuration, formatProgressLine, readSnapshot } from './progress';
 import { buildRenderRequest, defaultWorkDir, type RenderFlags } from './render-options';
 import type { Io } from './io';
+import { endingFromError, type Ending } from './ending';
 
 export interface StartRenderOptions extends RenderFlags, Partial<ServerOptions> {
   weights?: string;
@@ -25,6 +26,17 @@ export interface StartRenderOutcome {
   result?: RenderResult;
   /** True when the workers stopped (Ctrl-C) before the render finished. */
   interrupted?: boolean;
+  /** How the render ended when it did not produce its video (cancelled, failed). */
+  ending?: Exclude<Ending, { state: 'done' }>;
+}
+
+/** Follows a render to its end; a cancelled or failed render becomes an `ending` instead of an exception. */
+async function followToEnd(handle: WorkflowHandle<typeof renderVideo>, io: Io, refreshSeconds?: number) {
+  try {
+    return { result: await followRender(handle, io, refreshSeconds) };
+  } catch (err) {
+    return { ending: endingFromError(err) as Exclude<Ending, { state: 'done' }> };
+  }
 }
 
 /** Starts the render's workflow, or attaches to it when the same render already exists. */
@@ -90,13 +102,14 @@ export function describeResult(r: RenderResult, renderDir: string): string[] {
  */
 export async function startRender(opts: StartRenderOptions, io: Io): Promise<StartRenderOutcome> {
   const request = await buildRenderRequest(opts);
-  const memo = { input: request.input, style: request.style, output: request.output };
+  // Shown by `list` and the Web UI; `startedAt` outlives the runs a long render continues as new into.
+  const memo = { input: request.input, style: request.style, output: request.output, startedAt: new Date().toISOString() };
   if (opts.address) {
     const client = await connectClient({ address: opts.address, namespace: opts.namespace ?? 'default', ...opts });
     const handle = await startOrAttach(client, request, memo);
     io.out(`render ${request.renderId} on ${opts.address} (workers run separately: npm run worker)`);
     if (opts.detach) return { request };
-    return { request, result: await followRender(handle, io, opts.refreshSeconds) };
+    return { request, ...(await followToEnd(handle, io, opts.refreshSeconds)) };
   }
 
   // Load the engine before anything else: bad weights must fail before a server or workflow exists.
@@ -111,11 +124,11 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
     const handle = await startOrAttach(server.env.client, request, { ...memo, backend: style.engine.backend.name });
     io.out(`render ${request.renderId} · Temporal UI ${server.uiUrl}/namespaces/default/workflows/${request.renderId}`);
     const stopped = workersStopped.then(() => 'stopped' as const);
-    const outcome = await Promise.race([followRender(handle, io, opts.refreshSeconds), stopped]);
+    const outcome = await Promise.race([followToEnd(handle, io, opts.refreshSeconds), stopped]);
     if (outcome === 'stopped') return { request, interrupted: true };
     for (const w of workers) w.shutdown();
     await workersStopped;
-    return { request, result: outcome };
+    return { request, ...outcome };
   } finally {
     await server?.stop();
     style.engine.dispose();

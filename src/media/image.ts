@@ -108,3 +108,14 @@ export async function imageSize(file: string, hint = STYLE_HINT): Promise<Size> 
     throw notAnImage(file, err, hint);
   }
 }
+
+/** Resamples an image to exactly width×height (lanczos3); used to bring a reduced-size result back to full size. */
+export async function resizeImage(img: RgbImage, width: number, height: number): Promise<RgbImage> {
+  const { data, info } = await sharp(quantise(img), { raw: { width: img.width, height: img.height, channels: 3 } })
+    .resize({ width, height, fit: 'fill', kernel: 'lanczos3' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const out = new Float32Array(info.width * info.height * 3);
+  for (let i = 0; i < out.length; i++) out[i] = data[i] / 255;
+  return { width: info.width, height: info.height, data: out };
+}

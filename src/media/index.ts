@@ -5,4 +5,4 @@ export { parseFrameRate, probeVideo } from './probe';
 export { displaySize, normaliseRotation, scaledSize, type Size } from './geometry';
 export { extractFrames, framePath, framePattern, listFrameCount, FRAME_PATTERN, type ExtractOptions } from './frames';
 export { assembleVideo, canCopyAudio, containerFor, type AssembleOptions, type Container } from './assemble';
-export { imageSize, quantise, readImage, writePng, type ReadImageOptions } from './image';
+export { imageSize, quantise, readImage, resizeImage, writePng, type ReadImageOptions } from './image';

@@ -1,6 +1,7 @@
 import type { BackendChoice } from '../engine/backend';
 import { StyleEngine } from '../engine/engine';
 import { parseBackendChoice } from '../engine/backend';
+import { NO_FAULTS, parseFaults, type FaultPlan } from '../activities/faults';
 import { md5File } from '../common/hash';
 import { ensureVggWeights } from '../engine/weights-cache';
 
@@ -8,11 +9,15 @@ export interface StyleRuntimeOptions {
   weights?: string;
   backend?: string;
   cacheDir?: string;
+  /** Overrides STARRY_FAULTS (see activities/faults.ts). */
+  faults?: string;
   log?: (line: string) => void;
 }
 
 export interface StyleRuntime {
   engine: StyleEngine;
+  /** Test-only fault injection from STARRY_FAULTS; no faults unless it is set. */
+  faults: FaultPlan;
   /** md5 of the weights file, part of every frame's fingerprint. */
   weightsId: string;
 }
@@ -27,5 +32,7 @@ export async function createStyleRuntime(opts: StyleRuntimeOptions): Promise<Sty
     `tfjs backend: ${engine.backend.name}` +
       (engine.backend.skipped.length ? ` (skipped ${engine.backend.skipped.join('; ')})` : ''),
   );
-  return { engine, weightsId };
+  const faults = parseFaults(opts.faults ?? process.env.STARRY_FAULTS);
+  if (faults !== NO_FAULTS) opts.log?.(`FAULT INJECTION ON (testing only): STARRY_FAULTS=${opts.faults ?? process.env.STARRY_FAULTS}`);
+  return { engine, weightsId, faults };
 }

@@ -16,6 +16,8 @@ export interface WorkerSetup {
   styleConcurrency?: number;
   mediaConcurrency?: number;
   workflowBundle?: WorkflowBundle;
+  /** Shown in the workflow history for each task this worker takes; default: Temporal's pid@host. */
+  identity?: string;
 }
 
 let bundle: Promise<WorkflowBundle> | undefined;
@@ -49,6 +51,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         await Worker.create({
           connection: setup.connection,
           namespace,
+          ...(setup.identity ? { identity: setup.identity } : {}),
           taskQueue: TASK_QUEUES.media,
           workflowBundle: setup.workflowBundle ?? (await workflowBundle()),
           activities: createMediaActivities(),
@@ -61,12 +64,16 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         await Worker.create({
           connection: setup.connection,
           namespace,
+          ...(setup.identity ? { identity: setup.identity } : {}),
           taskQueue: TASK_QUEUES.style,
           activities: createStyleActivities(setup.style),
           maxConcurrentActivityTaskExecutions: setup.styleConcurrency ?? 1,
           // Heartbeats carry the step and loss shown by `status`; send them at least every few seconds.
-          maxHeartbeatThrottleInterval: '5s',
+          maxHeartbeatThrottleInterval: '2s',
           defaultHeartbeatThrottleInterval: '2s',
+          // On SIGINT/SIGTERM frames in flight are cancelled at once, checkpoint their current step
+          // and fail over to another worker; this bounds how long that may take.
+          shutdownForceTime: '30s',
         }),
       );
     }

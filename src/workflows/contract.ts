@@ -58,7 +58,13 @@ export interface StylizeFrameInput {
   frame: number;
   frameCount: number;
   settings: StyleSettings;
+  /** Steps between checkpoints; default one epoch. */
+  checkpointEvery?: number;
+  /** Out-of-memory failures after which the frame is computed at reduced size and scaled back up. */
+  degradeAfterOoms?: number;
 }
+
+export const DEFAULT_DEGRADE_AFTER_OOMS = 2;
 
 export interface FrameRecord {
   frame: number;

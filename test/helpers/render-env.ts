@@ -16,7 +16,7 @@ export interface RenderEnv {
   weightsPath: string;
   workDir: string;
   /** Starts workers serving `queues`; stop them with the returned function. */
-  startWorkers(queues?: QueueName[]): Promise<{ workers: Worker[]; stop: () => Promise<void> }>;
+  startWorkers(queues?: QueueName[], opts?: { identity?: string }): Promise<{ workers: Worker[]; stop: () => Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -38,8 +38,8 @@ export async function startRenderEnv(root: string): Promise<RenderEnv> {
     style,
     weightsPath,
     workDir,
-    async startWorkers(queues: QueueName[] = ['media', 'style']) {
-      const workers = await createWorkers({ connection: server.env.nativeConnection, queues, style });
+    async startWorkers(queues: QueueName[] = ['media', 'style'], opts: { identity?: string } = {}) {
+      const workers = await createWorkers({ connection: server.env.nativeConnection, queues, style, identity: opts.identity });
       const done = runWorkers(workers);
       const stop = async () => {
         for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();

@@ -1,0 +1,52 @@
+/**
+ * Fault injection FOR TESTING, off unless STARRY_FAULTS is set on a style worker. It lets tests and
+ * users watch the durability machinery work against real faults:
+ *
+ *   oom@K*N   frame K fails with a (simulated) out-of-memory error on its first N tries in this process
+ *   kill@K:S  the worker process kills itself with SIGKILL when frame K reaches step S on attempt 1
+ *   kill@K:S#A  … on attempt A
+ *   stall@K:S  frame K stops at step S on attempt 1 until the activity is cancelled (e.g. the worker
+ *              is shutting down), to observe a frame in flight
+ *
+ * Several faults are separated by commas, e.g. STARRY_FAULTS="kill@2:5,kill@4:3,oom@3*2".
+ */
+export interface FaultPlan {
+  /** After each optimisation step; throws, kills or stalls when a fault matches. */
+  onStep(frame: number, attempt: number, step: number, signal: AbortSignal): void | Promise<void>;
+}
+
+export const NO_FAULTS: FaultPlan = { onStep() {} };
+
+type StepFault = { frame: number; step: number; attempt: number };
+const matches = (f: StepFault, frame: number, step: number, attempt: number) => f.frame === frame && f.step === step && f.attempt === attempt;
+
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+}
+
+export function parseFaults(spec: string | undefined): FaultPlan {
+  if (!spec?.trim()) return NO_FAULTS;
+  const ooms = new Map<number, number>();
+  const kills: StepFault[] = [];
+  const stalls: StepFault[] = [];
+  for (const item of spec.split(',').map((s) => s.trim())) {
+    let m: RegExpMatchArray | null;
+    if ((m = item.match(/^oom@(\d+)\*(\d+)$/))) ooms.set(Number(m[1]), Number(m[2]));
+    else if ((m = item.match(/^(kill|stall)@(\d+):(\d+)(?:#(\d+))?$/))) {
+      (m[1] === 'kill' ? kills : stalls).push({ frame: Number(m[2]), step: Number(m[3]), attempt: Number(m[4] ?? 1) });
+    } else {
+      throw new Error(`STARRY_FAULTS: cannot read "${item}"; use oom@FRAME*TIMES, kill@FRAME:STEP[#ATTEMPT] or stall@FRAME:STEP`);
+    }
+  }
+  return {
+    async onStep(frame, attempt, step, signal) {
+      if (kills.some((k) => matches(k, frame, step, attempt))) process.kill(process.pid, 'SIGKILL');
+      if (stalls.some((k) => matches(k, frame, step, attempt))) await untilAborted(signal);
+      const left = ooms.get(frame) ?? 0;
+      if (left > 0 && step === 1) {
+        ooms.set(frame, left - 1);
+        throw new Error(`OOM when allocating tensor (injected by STARRY_FAULTS for frame ${frame})`);
+      }
+    },
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * Real process faults against a real server: style workers are separate processes that get
+ * SIGKILLed mid-frame (several times) or SIGTERMed, and the render still completes with frames
+ * bit-identical to an uninterrupted render, losing at most one epoch per crash.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { buildRenderRequest, type RenderFlags } from '../../src/client/render-options';
+import { readSnapshot } from '../../src/client/progress';
+import { startOrAttach } from '../../src/client/start-render';
+import { framePath, quantise, readImage } from '../../src/media';
+import type { RenderResult } from '../../src/workflows/contract';
+import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
+import { startWorkerProcess, type Proc } from '../helpers/processes';
+import { startRenderEnv, type RenderEnv } from '../helpers/render-env';
+
+const FRAMES = 6;
+const STEPS_PER_EPOCH = 4;
+const SETTINGS: RenderFlags = { epochs: '3', stepsPerEpoch: String(STEPS_PER_EPOCH), size: '32', window: '2', heartbeatTimeout: '6' };
+
+async function styledPixels(renderDir: string): Promise<Buffer[]> {
+  const frames: Buffer[] = [];
+  for (let k = 1; k <= FRAMES; k++) frames.push(quantise(await readImage(framePath(join(renderDir, 'styled'), k))));
+  return frames;
+}
+
+describe('worker faults (real processes)', () => {
+  let root: string;
+  let cleanup: () => Promise<void>;
+  let env: RenderEnv;
+  let input: string;
+  let style: string;
+  let reference: Buffer[];
+
+  before(async () => {
+    ({ dir: root, cleanup } = await tempDir('starry-faults'));
+    env = await startRenderEnv(root);
+    await env.startWorkers(['media']);
+    input = await makeClip({ path: join(root, 'clip.mp4'), width: 48, height: 36, rate: '25', frames: FRAMES, audio: true });
+    style = await makeStyleImage(join(root, 'style.png'), 40, 40);
+    // The uninterrupted render every faulty one is compared with.
+    const styleWorker = await env.startWorkers(['style']);
+    const request = await buildRenderRequest({ ...SETTINGS, input, style, output: join(root, 'reference.mp4'), workDir: env.workDir });
+    await (await startOrAttach(env.server.env.client, request, {})).result();
+    await styleWorker.stop();
+    reference = await styledPixels(request.renderDir);
+  });
+  after(async () => {
+    await env?.close();
+    await cleanup?.();
+  });
+
+  test('SIGKILL mid-frame, three times: frames are bit-identical, finished frames are never recomputed, each crash loses less than an epoch', async () => {
+    const kills = [
+      { frame: 2, step: 6 },
+      { frame: 4, step: 11 },
+      { frame: 5, step: 3 },
+    ];
+    const faults = kills.map((k) => `kill@${k.frame}:${k.step}`).join(',');
+    const request = await buildRenderRequest({ ...SETTINGS, input, style, output: join(root, 'killed.mp4'), workDir: env.workDir });
+    const handle = await startOrAttach(env.server.env.client, request, {});
+    let finished = false;
+    const result: Promise<RenderResult> = handle.result().finally(() => (finished = true));
+    let killed = 0;
+    while (!finished) {
+      const worker: Proc = await startWorkerProcess(env.server.address, env.weightsPath, { faults });
+      const exit = await Promise.race([worker.exited, result.then(() => undefined)]);
+      if (exit) {
+        assert.equal(exit.signal, 'SIGKILL', `worker died of something else:\n${worker.output()}`);
+        killed++;
+      } else {
+        worker.child.kill('SIGTERM');
+        await worker.exited;
+      }
+    }
+    const r = await result;
+    assert.equal(killed, kills.length, 'each injected SIGKILL happened once, and the worker was restarted after each');
+    assert.deepEqual(await styledPixels(request.renderDir), reference, 'every frame equals the uninterrupted render, bit for bit');
+
+    assert.equal(r.done, FRAMES);
+    const notable = new Map(r.notable.map((n) => [n.frame, n]));
+    for (const k of kills) {
+      const note = notable.get(k.frame);
+      assert.ok(note, `frame ${k.frame} is recorded`);
+      assert.equal(note.attempt, 2, `frame ${k.frame} finished on its second attempt`);
+      const lastCheckpoint = Math.floor(k.step / STEPS_PER_EPOCH) * STEPS_PER_EPOCH;
+      assert.equal(note.resumedFromStep, lastCheckpoint, `frame ${k.frame} resumed from its last epoch checkpoint`);
+      assert.ok(k.step - note.resumedFromStep < STEPS_PER_EPOCH, 'the crash lost less than one epoch');
+    }
+    for (let frame = 1; frame <= FRAMES; frame++) {
+      if (!kills.some((k) => k.frame === frame)) assert.equal(notable.get(frame), undefined, `frame ${frame} ran once, on its first attempt`);
+    }
+    assert.equal(r.stats.retried, kills.length);
+  });
+
+  test('SIGTERM: the worker checkpoints the step in flight, exits cleanly, and another worker continues the frame from there', async () => {
+    const request = await buildRenderRequest({
+      ...SETTINGS,
+      heartbeatTimeout: '600',
+      input,
+      style,
+      output: join(root, 'terminated.mp4'),
+      workDir: env.workDir,
+    });
+    const handle = await startOrAttach(env.server.env.client, request, {});
+    const worker = await startWorkerProcess(env.server.address, env.weightsPath, { faults: 'stall@3:7' });
+    // Wait (by polling the heartbeats, bounded) until frame 3 is in flight at step 7.
+    for (let i = 0; ; i++) {
+      const snap = await readSnapshot(handle);
+      if (snap.live.some((f) => f.frame === 3 && f.step === 7)) break;
+      assert.ok(i < 600, 'frame 3 never reached step 7');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    worker.child.kill('SIGTERM');
+    const exit = await worker.exited;
+    assert.equal(exit.code, 0, `clean exit expected:\n${worker.output()}`);
+    const header = JSON.parse((await readFile(join(request.renderDir, 'checkpoints', 'frame_000003.ckpt'))).toString('utf8').split('\n')[0]);
+    assert.equal(header.step, 7, 'the step in flight was checkpointed, not just the epoch boundary');
+
+    // The heartbeat timeout is 10 minutes: finishing now proves the frame was handed over at once.
+    const next = await env.startWorkers(['style']);
+    const r = await handle.result();
+    await next.stop();
+    const note = r.notable.find((n) => n.frame === 3);
+    assert.equal(note?.resumedFromStep, 7);
+    assert.deepEqual(await styledPixels(request.renderDir), reference);
+  });
+});

@@ -1,0 +1,69 @@
+/** Real child processes for durability tests: the CLI (worker, start-render) and the dev server. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+
+export const REPO = resolve(__dirname, '../..');
+const CLI = resolve(REPO, 'src/client/cli.ts');
+
+export interface Proc {
+  child: ChildProcess;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves once the output matches `pattern` (rejects if the process exits first). */
+  waitFor(pattern: RegExp): Promise<RegExpMatchArray>;
+}
+
+export function startProcess(command: string, args: string[], env: Record<string, string | undefined> = {}): Proc {
+  const child = spawn(command, args, { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  const listeners = new Set<() => void>();
+  const onData = (chunk: Buffer) => {
+    text += chunk.toString();
+    for (const l of listeners) l();
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    child.once('exit', (code, signal) => res({ code, signal })),
+  );
+  return {
+    child,
+    output: () => text,
+    exited,
+    waitFor(pattern) {
+      return new Promise((res, rej) => {
+        const check = () => {
+          const m = text.match(pattern);
+          if (m) {
+            listeners.delete(check);
+            res(m);
+          }
+        };
+        listeners.add(check);
+        check();
+        void exited.then(({ code, signal }) => {
+          if (listeners.has(check)) rej(new Error(`exited (${code ?? signal}) before printing ${pattern}:\n${text}`));
+        });
+      });
+    },
+  };
+}
+
+/** `starry <args>` as a real process (node + tsx, as npm run does). */
+export function startCli(args: string[], env: Record<string, string | undefined> = {}): Proc {
+  return startProcess(process.execPath, ['--import', 'tsx', CLI, ...args], env);
+}
+
+/** A style (or media) worker process serving the given server; resolves once it polls. */
+export async function startWorkerProcess(
+  address: string,
+  weights: string,
+  opts: { queues?: string; faults?: string } = {},
+): Promise<Proc> {
+  const proc = startCli(['worker', '--address', address, '--queues', opts.queues ?? 'style', '--weights', weights, '--backend', 'wasm'], {
+    STARRY_FAULTS: opts.faults,
+  });
+  await proc.waitFor(/worker serving/);
+  return proc;
+}
