@@ -109,6 +109,23 @@ describe('stylize', () => {
     assert.equal(stepsWithoutTick, 0);
   });
 
+  test('an out-of-memory failure mid-optimisation releases every tensor the attempt held', async () => {
+    const t = await targets();
+    const before = engine.tensorCount();
+    await assert.rejects(
+      engine.stylize({
+        content: frame(5),
+        targets: t,
+        settings,
+        onStep: (p) => {
+          if (p.step === 3) throw new Error('OOM when allocating tensor with shape[1,20,24,64]');
+        },
+      }),
+      /OOM when allocating/,
+    );
+    assert.equal(engine.tensorCount(), before);
+  });
+
   test('a frame too small for block5 is refused with the fix', async () => {
     const tiny: RgbImage = { width: 8, height: 8, data: new Float32Array(8 * 8 * 3) };
     await assert.rejects(engine.stylize({ content: tiny, targets: await targets(), settings }), /at least 16 pixels.*raise --size/);

@@ -6,8 +6,10 @@ import type { Worker } from '@temporalio/worker';
 import { join } from 'node:path';
 import { startEmbeddedServer, type EmbeddedServer } from '../../src/client/embedded-server';
 import { createStyleRuntime, type StyleRuntime } from '../../src/worker/engine';
+import { parseFaults } from '../../src/activities/faults';
 import { installRuntime } from '../../src/worker/runtime';
 import { createWorkers, runWorkers, type QueueName } from '../../src/worker/workers';
+import { progressQuery, type RenderProgress } from '../../src/workflows/contract';
 import { writeVggH5 } from './tiny-vgg';
 
 export interface RenderEnv {
@@ -16,7 +18,7 @@ export interface RenderEnv {
   weightsPath: string;
   workDir: string;
   /** Starts workers serving `queues`; stop them with the returned function. */
-  startWorkers(queues?: QueueName[], opts?: { identity?: string }): Promise<{ workers: Worker[]; stop: () => Promise<void> }>;
+  startWorkers(queues?: QueueName[], opts?: { identity?: string; faults?: string }): Promise<{ workers: Worker[]; stop: () => Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -38,8 +40,10 @@ export async function startRenderEnv(root: string): Promise<RenderEnv> {
     style,
     weightsPath,
     workDir,
-    async startWorkers(queues: QueueName[] = ['media', 'style'], opts: { identity?: string } = {}) {
-      const workers = await createWorkers({ connection: server.env.nativeConnection, queues, style, identity: opts.identity });
+    async startWorkers(queues: QueueName[] = ['media', 'style'], opts: { identity?: string; faults?: string } = {}) {
+      // Fault injection (activities/faults.ts) applies to this worker's frames only.
+      const runtime = opts.faults ? { ...style, faults: parseFaults(opts.faults) } : style;
+      const workers = await createWorkers({ connection: server.env.nativeConnection, queues, style: runtime, identity: opts.identity });
       const done = runWorkers(workers);
       const stop = async () => {
         for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
@@ -54,4 +58,27 @@ export async function startRenderEnv(root: string): Promise<RenderEnv> {
       style.engine.dispose();
     },
   };
+}
+
+/**
+ * Polls the workflow's progress query until `predicate` holds (bounded; a condition, not a sleep
+ * standing in for one) and returns that progress.
+ */
+export async function waitForProgress(
+  handle: { query: (q: typeof progressQuery) => Promise<RenderProgress> },
+  predicate: (p: RenderProgress) => boolean,
+  what: string,
+  timeoutMs = 120_000,
+): Promise<RenderProgress> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const p = await handle.query(progressQuery);
+      if (predicate(p)) return p;
+    } catch {
+      // Not answerable yet (no workflow task processed); poll again.
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
