@@ -13,7 +13,6 @@ import { listCommand, setEpochsCommand, signalCommand, statusCommand, steerComma
 const USER_FIXABLE = new Set(['WeightsError', 'BackendUnavailableError', 'MediaInputError']);
 
 const io: Io = consoleIo();
-installRuntime();
 
 function serverOptions(cmd: Command): Command {
   return cmd
@@ -48,6 +47,8 @@ function renderOptions(cmd: Command, mode: 'start' | 'find'): Command {
     else cmd.option(flags, `instead of <render-id>: the ${text.replace(/ \(.*\)$/, '')} start-render was given`);
   }
   const same = mode === 'find' ? ' (as given to start-render; part of the render id)' : '';
+  // Accepted so a start-render command line can be reused as is; they do not change the id.
+  const limit = mode === 'find' ? ' (accepted as given to start-render; not part of the id)' : '';
   return cmd
     .option('--epochs <n>', `optimisation epochs per frame${same}`, String(DEFAULT_SETTINGS.epochs))
     .option('--steps-per-epoch <n>', `Adam steps per epoch${same}`, String(DEFAULT_SETTINGS.stepsPerEpoch))
@@ -56,10 +57,14 @@ function renderOptions(cmd: Command, mode: 'start' | 'find'): Command {
     .option('--tv-weight <x>', `weight of the total variation loss${same}`, String(DEFAULT_SETTINGS.tvWeight))
     .option('--learning-rate <x>', `Adam learning rate${same}`, String(DEFAULT_SETTINGS.learningRate))
     .option('--size <px>', `long side of the frames, ${MIN_SIZE}–${MAX_SIZE}${same}`, String(DEFAULT_SETTINGS.size))
-    .option('--window <n>', 'frames scheduled at once', String(DEFAULT_LIMITS.window))
-    .option('--frames-per-run <n>', 'frames per workflow run before continue-as-new', String(DEFAULT_LIMITS.framesPerRun))
-    .option('--frame-attempts <n>', 'attempts per frame before it counts as failed', String(DEFAULT_LIMITS.frameAttempts))
-    .option('--heartbeat-timeout <s>', 'seconds of silence before a worker is presumed dead', String(DEFAULT_LIMITS.heartbeatTimeoutSeconds))
+    .option('--window <n>', `frames scheduled at once${limit}`, String(DEFAULT_LIMITS.window))
+    .option('--frames-per-run <n>', `frames per workflow run before continue-as-new${limit}`, String(DEFAULT_LIMITS.framesPerRun))
+    .option('--frame-attempts <n>', `attempts per frame before it counts as failed${limit}`, String(DEFAULT_LIMITS.frameAttempts))
+    .option(
+      '--heartbeat-timeout <s>',
+      `seconds of silence before a worker is presumed dead${limit}`,
+      String(DEFAULT_LIMITS.heartbeatTimeoutSeconds),
+    )
     .addOption(
       new Option(
         '--work-dir <dir>',
@@ -83,7 +88,8 @@ function renderCommand(name: string, description: string): Command {
   );
 }
 
-const program = new Command('starry')
+/** The whole command line; exported so tests can read each command's --help without a process. */
+export const program = new Command('starry')
   .description('Paint every frame of a video in the style of a painting, durably, with Temporal.')
   .showHelpAfterError();
 
@@ -124,7 +130,9 @@ engineOptions(
 
 renderCommand('status', 'progress of a render: a live bar until it ends, or once with --json; exit 1 if it failed or was cancelled')
   .option('--json', 'print the progress (or the final result) as JSON once and exit')
-  .action(async (id: string | undefined, opts) => statusCommand(id, opts, io));
+  .action(async (id: string | undefined, opts) => {
+    process.exitCode = await statusCommand(id, opts, io);
+  });
 
 renderCommand(
   'set-epochs',
@@ -168,11 +176,14 @@ serverOptions(
     ),
 ).action(async (opts) => listCommand(opts, io));
 
-program.parseAsync(process.argv).then(
-  () => process.exit(process.exitCode ?? 0),
-  (err: unknown) => {
-    const message = err instanceof Error ? err.message : String(err);
-    io.err(`error: ${message}`);
-    process.exit(err instanceof UsageError || USER_FIXABLE.has((err as Error)?.name) ? 2 : 1);
-  },
-);
+if (require.main === module) {
+  installRuntime();
+  void program.parseAsync(process.argv).then(
+    () => process.exit(process.exitCode ?? 0),
+    (err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
+      io.err(`error: ${message}`);
+      process.exit(err instanceof UsageError || USER_FIXABLE.has((err as Error)?.name) ? 2 : 1);
+    },
+  );
+}

@@ -82,43 +82,57 @@ async function existingRender(client: Client, id: string): Promise<{ handle: Ren
   }
 }
 
-/** A running render, or a usage error saying how it ended. */
-async function runningRender(opts: RenderRefOptions, id: string | undefined, verb: string) {
-  const renderId = await resolveRenderId(id, opts);
+/** Runs `fn` with a client for the server, closing its connection afterwards. */
+async function withClient<T>(opts: CommandServerOptions, fn: (client: Client) => Promise<T>): Promise<T> {
   const client = await clientFor(opts);
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+/** A running render, or a usage error saying how it ended. */
+async function runningRender(client: Client, renderId: string, verb: string) {
   const found = await existingRender(client, renderId);
   if (found.status !== 'RUNNING') {
     const ending = await endingOf(found.handle);
     throw new UsageError(`cannot ${verb}: ${describeEnding(renderId, ending)}`);
   }
-  return { renderId, ...found };
+  return found.handle;
 }
 
-export async function statusCommand(id: string | undefined, opts: RenderRefOptions & { json?: boolean }, io: Io): Promise<void> {
+/**
+ * `status`: a live progress bar until the render ends, or its progress (or final result) as JSON
+ * once. Resolves with the exit code: 0 while running or when it produced its video, 1 when it
+ * failed or was cancelled.
+ */
+export async function statusCommand(id: string | undefined, opts: RenderRefOptions & { json?: boolean; refreshSeconds?: number }, io: Io): Promise<number> {
   const renderId = await resolveRenderId(id, opts);
-  const client = await clientFor(opts);
-  const { handle, status } = await existingRender(client, renderId);
-  if (status === 'RUNNING') {
-    if (opts.json) {
-      io.out(JSON.stringify({ status, ...(await handle.query(progressQuery)) }, null, 2));
-      return;
+  return withClient(opts, async (client) => {
+    const { handle, status } = await existingRender(client, renderId);
+    if (status === 'RUNNING' && opts.json) {
+      io.out(JSON.stringify({ status, state: 'running', ...(await handle.query(progressQuery)) }, null, 2));
+      return 0;
     }
-    let ending: Ending;
-    try {
-      ending = { state: 'done', result: await followRender(handle, io) };
-    } catch (err) {
-      ending = endingFromError(err);
+    if (status === 'RUNNING') {
+      let ending: Ending;
+      try {
+        ending = { state: 'done', result: await followRender(handle, io, opts.refreshSeconds) };
+      } catch (err) {
+        ending = endingFromError(err);
+      }
+      return reportEnding(renderId, ending, false, io);
     }
-    reportEnding(renderId, ending, false, io);
-    return;
-  }
-  reportEnding(renderId, await endingOf(handle), Boolean(opts.json), io, status);
+    return reportEnding(renderId, await endingOf(handle), Boolean(opts.json), io, status);
+  });
 }
 
-/** Prints how a render ended; exit code 0 when it produced its video, 1 otherwise. */
-function reportEnding(id: string, ending: Ending, json: boolean, io: Io, status?: string): void {
+/** Prints how a render ended; returns 0 when it produced its video, 1 otherwise. */
+function reportEnding(id: string, ending: Ending, json: boolean, io: Io, status?: string): number {
   if (json) {
-    const body = ending.state === 'done' ? ending.result : ending.state === 'cancelled' ? { message: ending.message, ...ending.progress } : { message: ending.message };
+    const body =
+      ending.state === 'done' ? ending.result : ending.state === 'cancelled' ? { message: ending.message, ...ending.progress } : { message: ending.message };
     io.out(JSON.stringify({ status, state: ending.state, ...body }, null, 2));
   } else if (ending.state === 'done') {
     io.out(`render ${id} finished`);
@@ -126,9 +140,13 @@ function reportEnding(id: string, ending: Ending, json: boolean, io: Io, status?
   } else {
     io.out(describeEnding(id, ending));
   }
-  if (ending.state !== 'done') process.exitCode = 1;
+  return ending.state === 'done' ? 0 : 1;
 }
 
+/**
+ * `set-epochs [render-id] <epochs>`: a Workflow Update, so the answer is a yes (the settings frames
+ * not yet started will get) or the workflow's own reason for refusing.
+ */
 export async function setEpochsCommand(args: Array<string | undefined>, opts: RenderRefOptions, io: Io): Promise<void> {
   const given = args.filter((a): a is string => a !== undefined);
   if (given.length === 0) throw new UsageError('set-epochs needs the new number of epochs, e.g. set-epochs <render-id> 3');
@@ -137,62 +155,72 @@ export async function setEpochsCommand(args: Array<string | undefined>, opts: Re
   const n = Number(epochs);
   const problem = epochsError(epochs.trim() === '' ? epochs : n);
   if (problem) throw new UsageError(problem);
-  const { renderId, handle } = await runningRender(opts, id, 'change epochs');
-  let settings;
-  try {
-    settings = await handle.executeUpdate(updateEpochs, { args: [n] });
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) throw new UsageError(`render ${renderId} refused epochs ${n}: ${err.cause?.message ?? err.message}`);
-    throw err;
-  }
-  io.out(`render ${renderId}: frames not yet started will use ${settings.epochs} epochs (default ${DEFAULT_SETTINGS.epochs}); frames in flight keep theirs`);
+  const renderId = await resolveRenderId(id, opts);
+  await withClient(opts, async (client) => {
+    const handle = await runningRender(client, renderId, 'change epochs');
+    let settings;
+    try {
+      settings = await handle.executeUpdate(updateEpochs, { args: [n] });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw new UsageError(`render ${renderId} refused epochs ${n}: ${err.cause?.message ?? err.message}`);
+      throw err;
+    }
+    io.out(`render ${renderId}: frames not yet started will use ${settings.epochs} epochs (default ${DEFAULT_SETTINGS.epochs}); frames in flight keep theirs`);
+  });
 }
 
 export type SteerAction = 'pause' | 'resume' | 'cancel';
 
 /** `pause`, `resume` and `cancel`: a signal to a running render, after checking it still makes sense. */
 export async function steerCommand(action: SteerAction, id: string | undefined, opts: RenderRefOptions & { wait?: boolean }, io: Io): Promise<void> {
-  const { renderId, handle } = await runningRender(opts, id, action);
-  const p = await handle.query(progressQuery);
-  if (p.phase === 'assembling' || p.phase === 'done') {
-    throw new UsageError(`cannot ${action}: render ${renderId} has rendered every frame and is ${p.phase === 'done' ? 'finishing' : 'assembling the video'}`);
-  }
-  const inFlight = p.inFlight.length ? `; ${p.inFlight.length} frame(s) in flight (${p.inFlight.join(', ')}) finish first` : '';
-  if (action === 'pause') {
-    if (p.paused) {
-      io.out(`render ${renderId} is already paused (npm run resume -- ${renderId})`);
-      return;
+  const renderId = await resolveRenderId(id, opts);
+  await withClient(opts, async (client) => {
+    const handle = await runningRender(client, renderId, action);
+    const p = await handle.query(progressQuery);
+    if (p.phase === 'assembling' || p.phase === 'done') {
+      throw new UsageError(`cannot ${action}: render ${renderId} has rendered every frame and is ${p.phase === 'done' ? 'finishing' : 'assembling the video'}`);
     }
-    await handle.signal(pauseSignal);
-    io.out(`render ${renderId} paused: no new frame starts${inFlight}. Resume with: npm run resume -- ${renderId}`);
-  } else if (action === 'resume') {
-    if (!p.paused) {
-      io.out(`render ${renderId} is not paused`);
-      return;
+    const inFlight = p.inFlight.length ? `; ${p.inFlight.length} frame(s) in flight (${p.inFlight.join(', ')}) finish first` : '';
+    if (action === 'pause') {
+      if (p.paused) {
+        io.out(`render ${renderId} is already paused (npm run resume -- ${renderId})`);
+        return;
+      }
+      await handle.signal(pauseSignal);
+      io.out(`render ${renderId} paused: no new frame starts${inFlight}. Resume with: npm run resume -- ${renderId}`);
+    } else if (action === 'resume') {
+      if (!p.paused) {
+        io.out(`render ${renderId} is not paused`);
+        return;
+      }
+      await handle.signal(resumeSignal);
+      io.out(`render ${renderId} resumed: frames start again (${p.done} of ${p.total || '?'} done)`);
+    } else {
+      await handle.signal(cancelRenderSignal);
+      io.out(`render ${renderId} cancelling: no new frame starts${inFlight}; ${p.done} finished frame(s) stay in ${p.renderDir}`);
+      if (opts.wait) io.out(describeEnding(renderId, await endingOf(handle)));
     }
-    await handle.signal(resumeSignal);
-    io.out(`render ${renderId} resumed: frames start again (${p.done} of ${p.total || '?'} done)`);
-  } else {
-    await handle.signal(cancelRenderSignal);
-    io.out(`render ${renderId} cancelling: no new frame starts${inFlight}; ${p.done} finished frame(s) stay in ${p.renderDir}`);
-    if (opts.wait) io.out(describeEnding(renderId, await endingOf(handle)));
-  }
+  });
 }
 
+/** `retry-failed` and `skip-failed`: the choice a render waiting in needs-attention asks for. */
 export async function signalCommand(id: string | undefined, signal: 'retryFailed' | 'skipFailed', opts: RenderRefOptions, io: Io): Promise<void> {
   const verb = signal === 'retryFailed' ? 'retry failed frames' : 'skip failed frames';
-  const { renderId, handle } = await runningRender(opts, id, verb);
-  const progress = await handle.query(progressQuery);
-  if (progress.failed.length === 0) {
-    io.out(`render ${renderId} has no failed frames`);
-    return;
-  }
-  if (progress.phase !== 'needs-attention') {
-    io.out(`render ${renderId} is still rendering; it waits for this choice once every other frame is done, so run this again then`);
-    return;
-  }
-  await handle.signal(signal === 'retryFailed' ? retryFailedSignal : skipFailedSignal);
-  io.out(`render ${renderId}: ${signal === 'retryFailed' ? 'retrying' : 'skipping'} frames ${progress.failed.map((f) => f.frame).join(', ')}`);
+  const renderId = await resolveRenderId(id, opts);
+  await withClient(opts, async (client) => {
+    const handle = await runningRender(client, renderId, verb);
+    const progress = await handle.query(progressQuery);
+    if (progress.failed.length === 0) {
+      io.out(`render ${renderId} has no failed frames`);
+      return;
+    }
+    if (progress.phase !== 'needs-attention') {
+      io.out(`render ${renderId} is still rendering; it waits for this choice once every other frame is done, so run this again then`);
+      return;
+    }
+    await handle.signal(signal === 'retryFailed' ? retryFailedSignal : skipFailedSignal);
+    io.out(`render ${renderId}: ${signal === 'retryFailed' ? 'retrying' : 'skipping'} frames ${progress.failed.map((f) => f.frame).join(', ')}`);
+  });
 }
 
 export interface ListedRender {
@@ -240,8 +268,7 @@ export async function listRenders(client: Client, limit: number): Promise<Listed
 export async function listCommand(opts: CommandServerOptions & { limit?: string; json?: boolean }, io: Io): Promise<void> {
   const limit = Number(opts.limit ?? 20);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a whole number of at least 1 (got "${opts.limit}")`);
-  const client = await clientFor(opts);
-  const rows = await listRenders(client, limit);
+  const rows = await withClient(opts, (client) => listRenders(client, limit));
   if (opts.json) {
     io.out(JSON.stringify(rows, null, 2));
     return;

@@ -4,6 +4,7 @@ import { createStyleRuntime } from '../worker/engine';
 import { createWorkers, runWorkers } from '../worker/workers';
 import { TASK_QUEUES, type RenderRequest, type RenderResult } from '../workflows/contract';
 import type { renderVideo } from '../workflows/render';
+import { embeddedIdentity, failAttemptsOfDeadWorkers } from './orphans';
 import { connectClient, type ServerOptions } from './connection';
 import { startEmbeddedServer, type EmbeddedServer } from './embedded-server';
 import { estimateSecondsLeft, formatDuration, formatProgressLine, readSnapshot } from './progress';
@@ -119,9 +120,11 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
   try {
     server = await startEmbeddedServer(opts.workDir ? opts.workDir : defaultWorkDir());
     connection = server.env.nativeConnection;
-    const workers = await createWorkers({ connection, queues: ['media', 'style'], style });
+    const workers = await createWorkers({ connection, queues: ['media', 'style'], style, identity: embeddedIdentity() });
     const workersStopped = runWorkers(workers);
     const handle = await startOrAttach(server.env.client, request, { ...memo, backend: style.engine.backend.name });
+    const handedOver = await failAttemptsOfDeadWorkers(server.env.client, handle);
+    if (handedOver.length) io.out(`resuming ${handedOver.length} frame(s) the previous run was computing, from their checkpoints`);
     io.out(`render ${request.renderId} · Temporal UI ${server.uiUrl}/namespaces/default/workflows/${request.renderId}`);
     const stopped = workersStopped.then(() => 'stopped' as const);
     const outcome = await Promise.race([followToEnd(handle, io, opts.refreshSeconds), stopped]);

@@ -5,7 +5,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startEmbeddedServer } from '../../src/client/embedded-server';
@@ -106,14 +106,16 @@ describe('server and client restarts (real processes)', () => {
     const output = join(root, 'client.out.mp4');
     const workDir = join(root, 'work-client');
     const args = ['start-render', '-i', input, '-s', style, '-o', output, '--weights', weights, '--backend', 'wasm'];
-    const flags = { epochs: '2', stepsPerEpoch: '6', size: '48' };
+    const flags = { epochs: '2', stepsPerEpoch: '20', size: '64' };
     const cliArgs = [...args, '--epochs', flags.epochs, '--steps-per-epoch', flags.stepsPerEpoch, '--size', flags.size];
     const env = { STARRY_WORK_DIR: workDir };
     const { renderId, renderDir } = await buildRenderRequest({ input, style, output, workDir, ...flags });
 
     const first = startCli(cliArgs, env);
     await first.waitFor(new RegExp(`render ${renderId}`));
+    // Kill while a frame is mid-way: its epoch checkpoint exists only until the frame finishes.
     await until(() => existsSync(framePath(join(renderDir, 'styled'), 3)), 'frame 3');
+    await until(() => existsSync(join(renderDir, 'checkpoints')) && readdirSync(join(renderDir, 'checkpoints')).some((f) => f.endsWith('.ckpt')), 'a checkpoint');
     first.child.kill('SIGKILL');
     await first.exited;
     assert.equal(existsSync(output), false, 'nothing at --output yet');
@@ -122,6 +124,7 @@ describe('server and client restarts (real processes)', () => {
     const secondExit = await second.exited;
     assert.equal(secondExit.code, 0, second.output());
     assert.match(second.output(), new RegExp(`render ${renderId}`), 'the same render id');
+    assert.match(second.output(), /resuming 1 frame\(s\) the previous run was computing/, 'the dead run\'s frame was handed over at once');
     assert.match(second.output(), /Wrote .*client\.out\.mp4\n\s+12 frames at 25\/1 fps, original audio kept/);
 
     const third = startCli(cliArgs, env);
