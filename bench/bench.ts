@@ -8,10 +8,11 @@
  * time, is the same as with the ImageNet file).
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { readCheckpoint, writeCheckpoint } from '../src/activities/checkpoint';
 import { createStyleActivities } from '../src/activities/style';
 import { renderPaths } from '../src/activities/paths';
 import { buildRenderRequest } from '../src/client/render-options';
@@ -32,7 +33,7 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '6' },
     weights: { type: 'string' },
     backend: { type: 'string', default: 'auto' },
-    only: { type: 'string', default: 'step,overhead,e2e' },
+    only: { type: 'string', default: 'step,overhead,checkpoint,e2e' },
     'e2e-frames': { type: 'string', default: '8' },
     'e2e-size': { type: 'string', default: '64' },
     'e2e-steps': { type: 'string', default: '10' },
@@ -106,6 +107,27 @@ async function main() {
       }
       console.log(`\n# fixed per-frame overhead outside the optimisation loop (${size} px, median of 4)`);
       console.log(`${median(samples).toFixed(1)} ms/frame   ${command('--only overhead')}`);
+    }
+
+    if (sections.has('checkpoint')) {
+      // What an epoch checkpoint costs at the default size: a 512×384 frame's image and Adam moments.
+      const [w, h] = [512, 384];
+      const c = { step: 50, image: pattern(w, h, 3).data, m: pattern(w, h, 4).data, v: pattern(w, h, 5).data };
+      const path = join(dir, 'bench.ckpt');
+      const writes: number[] = [];
+      const reads: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        let t0 = performance.now();
+        await writeCheckpoint(path, 'bench', c);
+        writes.push(performance.now() - t0);
+        t0 = performance.now();
+        await readCheckpoint(path, 'bench');
+        reads.push(performance.now() - t0);
+      }
+      console.log(`\n# checkpoint of a ${w}×${h} frame (image + Adam m and v, float32, median of 7)`);
+      console.log(
+        `write ${median(writes).toFixed(1)} ms, read ${median(reads).toFixed(1)} ms, ${((await stat(path)).size / 2 ** 20).toFixed(2)} MiB on disk while the frame is in flight   ${command('--only checkpoint')}`,
+      );
     }
 
     if (sections.has('e2e')) {

@@ -5,6 +5,7 @@ import { mkdir, rm, symlink } from 'node:fs/promises';
 import { assembleVideo, extractFrames, framePath, MediaInputError, probeVideo, scaledSize } from '../media';
 import type { SplitResult } from '../workflows/contract';
 import { renderPaths } from './paths';
+import { writeFileAtomic } from '../common/atomic';
 
 export interface SplitInput {
   input: string;
@@ -83,6 +84,8 @@ export function createMediaActivities() {
           output,
         }),
       );
+      // Marks the render's directory as finished, so `clean` may delete it (and nothing else).
+      await writeFileAtomic(paths.finished, JSON.stringify({ output, frames: split.frameCount, unstyledFrames }));
     },
   };
 }

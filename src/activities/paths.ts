@@ -8,5 +8,7 @@ export function renderPaths(renderDir: string) {
     checkpoints: join(renderDir, 'checkpoints'),
     /** Links to the frames the encoder reads, rebuilt for each assembly. */
     assembly: join(renderDir, 'assembly'),
+    /** Written once the output video is in place; `clean` deletes only directories that have it. */
+    finished: join(renderDir, 'finished.json'),
   };
 }

@@ -121,6 +121,11 @@ export function createStyleActivities({ engine, weightsId, faults = NO_FAULTS }:
         degradedSize: reducedSize,
       };
       ctx.heartbeat(beat);
+      // A step is one synchronous tfjs call: nothing heartbeats during it. Warn when steps are so slow
+      // that fewer than three heartbeats fit in the timeout (large frames on the wasm/cpu backends).
+      const heartbeatTimeoutMs = ctx.info.heartbeatTimeoutMs ?? Infinity;
+      let lastStepAt = Date.now();
+      let warnedSlowSteps = false;
       try {
         const content = reducedSize ? await readImage(files.content, { longSide: reducedSize }) : full;
         const targets = await engine.styleTargets(
@@ -137,6 +142,15 @@ export function createStyleActivities({ engine, weightsId, faults = NO_FAULTS }:
           checkpointEvery: input.checkpointEvery,
           signal: ctx.cancellationSignal,
           onStep: async ({ step, loss }) => {
+            const stepMs = Date.now() - lastStepAt;
+            lastStepAt = Date.now();
+            if (!warnedSlowSteps && stepMs > heartbeatTimeoutMs / 3) {
+              warnedSlowSteps = true;
+              ctx.log.warn(
+                `frame ${frame}: one step took ${(stepMs / 1000).toFixed(1)} s, over a third of the ${heartbeatTimeoutMs / 1000} s heartbeat timeout; ` +
+                  'raise --heartbeat-timeout or lower --size, or the frame may be retried as if its worker had died',
+              );
+            }
             beat = { ...beat, step, loss };
             ctx.heartbeat(beat);
             await faults.onStep(frame, attempt, step, ctx.cancellationSignal);

@@ -3,8 +3,11 @@ import { DEFAULT_SETTINGS, MAX_SIZE, MIN_SIZE } from '../engine/settings';
 import { DEFAULT_LIMITS } from '../workflows/contract';
 import { runWorkerCommand } from '../worker/main';
 import { installRuntime } from '../worker/runtime';
+import { cleanFinished } from './clean';
 import { UsageError } from './errors';
 import { describeEnding } from './ending';
+import { defaultWorkDir } from './render-options';
+import { resolve } from 'node:path';
 import { consoleIo, type Io } from './io';
 import { describeResult, startRender, type StartRenderOptions } from './start-render';
 import { listCommand, setEpochsCommand, signalCommand, statusCommand, steerCommand } from './commands';
@@ -175,6 +178,15 @@ serverOptions(
       ),
     ),
 ).action(async (opts) => listCommand(opts, io));
+
+program
+  .command('clean')
+  .description("delete the work files (frames, stylized frames, checkpoints) of finished renders; unfinished ones are kept")
+  .addOption(new Option('--work-dir <dir>', 'work directory to clean').env('STARRY_WORK_DIR'))
+  .option('--dry-run', 'only list what would be deleted')
+  .action(async (opts: { workDir?: string; dryRun?: boolean }) => {
+    await cleanFinished({ workDir: opts.workDir ? resolve(opts.workDir) : defaultWorkDir(), dryRun: opts.dryRun }, io);
+  });
 
 if (require.main === module) {
   installRuntime();

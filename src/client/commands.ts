@@ -149,11 +149,14 @@ function reportEnding(id: string, ending: Ending, json: boolean, io: Io, status?
  */
 export async function setEpochsCommand(args: Array<string | undefined>, opts: RenderRefOptions, io: Io): Promise<void> {
   const given = args.filter((a): a is string => a !== undefined);
-  if (given.length === 0) throw new UsageError('set-epochs needs the new number of epochs, e.g. set-epochs <render-id> 3');
+  const byFiles = Boolean(opts.input || opts.style || opts.output);
+  if (given.length === 0 || (given.length === 1 && !byFiles)) {
+    throw new UsageError('set-epochs needs the render id (or the -i/-s/-o of start-render) and the new number of epochs, e.g. set-epochs clip-3f9a0c21be 3');
+  }
   const epochs = given[given.length - 1];
   const id = given.length > 1 ? given[0] : undefined;
   const n = Number(epochs);
-  const problem = epochsError(epochs.trim() === '' ? epochs : n);
+  const problem = epochsError(epochs.trim() !== '' && Number.isFinite(n) ? n : epochs);
   if (problem) throw new UsageError(problem);
   const renderId = await resolveRenderId(id, opts);
   await withClient(opts, async (client) => {

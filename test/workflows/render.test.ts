@@ -175,5 +175,6 @@ describe('render workflow (real server, real ffmpeg)', () => {
     assert.ok(video.height > video.width, `portrait output expected, got ${video.width}×${video.height}`);
     assert.equal(video.tags?.rotate, undefined, 'the rotation is applied to the pixels, not left as metadata');
     assert.ok(existsSync(request.output));
+    assert.ok(existsSync(join(request.renderDir, 'finished.json')), 'the work directory is marked finished for clean');
   });
 });

@@ -1,0 +1,28 @@
+import { existsSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { renderPaths } from '../activities/paths';
+import type { Io } from './io';
+
+export interface CleanOptions {
+  workDir: string;
+  /** List what would be deleted without deleting it. */
+  dryRun?: boolean;
+}
+
+/**
+ * Deletes the work directories (frames, stylized frames, checkpoints) of finished renders: those
+ * whose output video was written. Unfinished renders are never touched, so no work is lost.
+ */
+export async function cleanFinished(opts: CleanOptions, io: Io): Promise<string[]> {
+  const rendersDir = join(opts.workDir, 'renders');
+  const names = existsSync(rendersDir) ? await readdir(rendersDir) : [];
+  const finished = names.filter((name) => existsSync(renderPaths(join(rendersDir, name)).finished)).sort();
+  for (const name of finished) {
+    if (!opts.dryRun) await rm(join(rendersDir, name), { recursive: true, force: true });
+    io.out(`${opts.dryRun ? 'would delete' : 'deleted'} ${join(rendersDir, name)}`);
+  }
+  const kept = names.length - finished.length;
+  io.out(`${finished.length} finished render(s) ${opts.dryRun ? 'to delete' : 'deleted'}; ${kept} unfinished kept`);
+  return finished;
+}

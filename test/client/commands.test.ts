@@ -1,0 +1,322 @@
+/**
+ * The steering commands (status, set-epochs, pause, resume, cancel, retry-failed, skip-failed, list)
+ * against a real dev server and real workers: in process with a capturing Io and an explicit
+ * --address, and through the real command line for exit codes, one-line errors and --help.
+ */
+import type { WorkflowHandle } from '@temporalio/client';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { rename } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { program } from '../../src/client/cli';
+import { listCommand, setEpochsCommand, signalCommand, statusCommand, steerCommand, type RenderRefOptions } from '../../src/client/commands';
+import type { Io } from '../../src/client/io';
+import { buildRenderRequest, type RenderFlags } from '../../src/client/render-options';
+import { startOrAttach } from '../../src/client/start-render';
+import { framePath } from '../../src/media';
+import { TASK_QUEUES, pauseSignal, type RenderRequest } from '../../src/workflows/contract';
+import type { renderVideo } from '../../src/workflows/render';
+import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
+import { startRenderEnv, type RenderEnv } from '../helpers/render-env';
+import { readStyled, waitForProgress } from '../helpers/steering';
+
+const run = promisify(execFile);
+const ROOT = resolve(__dirname, '../..');
+const TINY: RenderFlags = { epochs: '1', stepsPerEpoch: '2', size: '32', window: '2', framesPerRun: '100' };
+
+type Handle = WorkflowHandle<typeof renderVideo>;
+
+function capture(): Io & { lines: string[]; statuses: string[]; text: () => string } {
+  const lines: string[] = [];
+  const statuses: string[] = [];
+  return {
+    lines,
+    statuses,
+    out: (l) => void lines.push(l),
+    err: (l) => void lines.push(l),
+    status: (l) => void statuses.push(l),
+    text: () => lines.join('\n'),
+  };
+}
+
+async function closedPort(): Promise<number> {
+  return new Promise((res) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => res(port));
+    });
+  });
+}
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, ['--import', 'tsx', 'src/client/cli.ts', ...args], { cwd: ROOT });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('steering commands (real server, real workers)', () => {
+  let root: string;
+  let cleanup: () => Promise<void>;
+  let env: RenderEnv;
+  let stylePath: string;
+  let server: { address: string; namespace: string };
+  const clips = new Map<number, string>();
+  let outputs = 0;
+
+  before(async () => {
+    ({ dir: root, cleanup } = await tempDir('starry-commands'));
+    env = await startRenderEnv(root);
+    await env.startWorkers(['media']);
+    stylePath = await makeStyleImage(join(root, 'style.png'), 40, 32);
+    server = { address: env.server.address, namespace: 'default' };
+  });
+  after(async () => {
+    await env?.close();
+    if (!process.env.KEEP) await cleanup?.();
+  });
+
+  /** The flags of a start-render command line for a new render (its own output, so its own id). */
+  async function flagsFor(frames: number, extra: RenderFlags = {}): Promise<RenderFlags> {
+    if (!clips.has(frames)) {
+      clips.set(frames, await makeClip({ path: join(root, `clip${frames}.mp4`), width: 32, height: 24, rate: '25', frames }));
+    }
+    return { ...TINY, ...extra, input: clips.get(frames)!, style: stylePath, output: join(root, `out${++outputs}.mp4`), workDir: env.workDir };
+  }
+
+  /** Starts a render the way start-render does (same id, same memo); `paused` holds it from its first task. */
+  async function startFrom(flags: RenderFlags, paused = false): Promise<{ req: RenderRequest; handle: Handle }> {
+    const req = await buildRenderRequest(flags);
+    const memo = { input: req.input, style: req.style, output: req.output, startedAt: new Date().toISOString() };
+    const handle = paused
+      ? await env.server.env.client.workflow.signalWithStart<typeof renderVideo>('renderVideo', {
+          workflowId: req.renderId,
+          taskQueue: TASK_QUEUES.media,
+          args: [req],
+          memo,
+          signal: pauseSignal,
+          signalArgs: [],
+        })
+      : await startOrAttach(env.server.env.client, req, memo);
+    return { req, handle };
+  }
+
+  const byId = (opts: object = {}): RenderRefOptions => ({ ...server, ...opts });
+
+  test('status, pause, resume and set-epochs, by id and by the start-render flags', async () => {
+    const flags = await flagsFor(6);
+    const { req, handle } = await startFrom(flags);
+    await waitForProgress(handle, (p) => p.inFlight.length === 2, 'two frames in flight (no style worker yet)');
+
+    // status --json by the same flags start-render took finds the same render.
+    let io = capture();
+    assert.equal(await statusCommand(undefined, { ...server, ...flags, json: true }, io), 0);
+    const running = JSON.parse(io.text());
+    assert.equal(running.renderId, req.renderId);
+    assert.equal(running.state, 'running');
+    assert.equal(running.total, 6);
+    assert.deepEqual(running.inFlight, [1, 2]);
+    assert.equal(running.paused, false);
+
+    io = capture();
+    await steerCommand('pause', req.renderId, byId(), io);
+    assert.match(io.text(), new RegExp(`^render ${req.renderId} paused: no new frame starts; 2 frame\\(s\\) in flight \\(1, 2\\) finish first\\. Resume with: npm run resume -- ${req.renderId}$`));
+    io = capture();
+    await steerCommand('pause', undefined, { ...server, ...flags }, io);
+    assert.match(io.text(), /is already paused/);
+    io = capture();
+    await statusCommand(req.renderId, byId({ json: true }), io);
+    assert.equal(JSON.parse(io.text()).paused, true);
+
+    // set-epochs: by flags (the last argument is the new value), refused values, a non-number.
+    io = capture();
+    await setEpochsCommand([undefined, '3'], { ...server, ...flags }, io);
+    assert.match(io.text(), /frames not yet started will use 3 epochs .*frames in flight keep theirs/);
+    await assert.rejects(setEpochsCommand([req.renderId, '0'], byId(), capture()), {
+      name: 'UsageError',
+      message: 'epochs must be a whole number from 1 to 1000 (got 0)',
+    });
+    await assert.rejects(setEpochsCommand([req.renderId, 'many'], byId(), capture()), {
+      message: 'epochs must be a whole number from 1 to 1000 (got "many")',
+    });
+    await assert.rejects(setEpochsCommand([req.renderId], byId(), capture()), /set-epochs needs the render id .* and the new number of epochs/);
+
+    // list shows it paused.
+    io = capture();
+    await listCommand({ ...server, json: true }, io);
+    assert.equal(JSON.parse(io.text()).find((r: { id: string }) => r.id === req.renderId).state, 'paused');
+
+    const workers = await env.startWorkers(['style']);
+    await waitForProgress(handle, (p) => p.done === 2 && p.inFlight.length === 0, 'the frames in flight to finish while paused');
+    io = capture();
+    await steerCommand('resume', req.renderId, byId(), io);
+    assert.match(io.text(), /resumed: frames start again \(2 of 6 done\)/);
+
+    // Live status follows to the end.
+    io = capture();
+    assert.equal(await statusCommand(req.renderId, byId({ refreshSeconds: 0.05 }), io), 0);
+    assert.equal(io.lines[0], `render ${req.renderId} finished`);
+    assert.match(io.text(), /Wrote .*out\d+\.mp4\n {2}6 frames at 25\/1 fps/);
+    assert.deepEqual((await readStyled(req.renderDir)).sidecars.map((s) => s.steps), [2, 2, 6, 6, 6, 6], 'frames 1–2 were in flight at set-epochs');
+
+    // A finished render: status reports it; steering it is a clear usage error.
+    io = capture();
+    assert.equal(await statusCommand(undefined, { ...server, ...flags, json: true }, io), 0);
+    assert.equal(JSON.parse(io.text()).state, 'done');
+    for (const attempt of [
+      () => steerCommand('pause', req.renderId, byId(), capture()),
+      () => steerCommand('cancel', req.renderId, byId(), capture()),
+      () => setEpochsCommand([req.renderId, '2'], byId(), capture()),
+      () => signalCommand(req.renderId, 'retryFailed', byId(), capture()),
+    ]) {
+      await assert.rejects(attempt(), (e: Error) => e.name === 'UsageError' && /^cannot [a-z ]+: render \S+ finished: .*out\d+\.mp4$/.test(e.message));
+    }
+    await workers.stop();
+  });
+
+  test('cancel: frames in flight finish, the finished ones stay, status and list say cancelled, start-render resumes', async () => {
+    const flags = await flagsFor(8);
+    const { req, handle } = await startFrom(flags);
+    await waitForProgress(handle, (p) => p.inFlight.length === 2, 'two frames in flight');
+    const io = capture();
+    const cancelled = steerCommand('cancel', undefined, { ...server, ...flags, wait: true }, io);
+    await waitForProgress(handle, (p) => p.cancelling, 'the cancel');
+    const workers = await env.startWorkers(['style']);
+    await cancelled;
+    assert.match(io.lines[0], /cancelling: no new frame starts; 2 frame\(s\) in flight \(1, 2\) finish first; 0 finished frame\(s\) stay in /);
+    assert.equal(io.lines[1], `render ${req.renderId} was cancelled after 2 of 8 frames; the finished frames are kept in ${req.renderDir} (run the same start-render command again to resume)`);
+    assert.deepEqual((await readStyled(req.renderDir)).pngs, [1, 2]);
+
+    let out = capture();
+    assert.equal(await statusCommand(req.renderId, byId(), out), 1, 'status exits 1 for a cancelled render');
+    assert.match(out.text(), /was cancelled after 2 of 8 frames/);
+    out = capture();
+    assert.equal(await statusCommand(req.renderId, byId({ json: true }), out), 1);
+    const json = JSON.parse(out.text());
+    assert.equal(json.state, 'cancelled');
+    assert.equal(json.phase, 'cancelled');
+    assert.equal(json.done, 2);
+    out = capture();
+    await listCommand({ ...server, json: true }, out);
+    assert.equal(JSON.parse(out.text()).find((r: { id: string }) => r.id === req.renderId).state, 'cancelled');
+    await assert.rejects(steerCommand('resume', req.renderId, byId(), capture()), /^UsageError: cannot resume: render \S+ was cancelled after 2 of 8 frames/);
+
+    // The same start-render command line starts the render again, reusing the finished frames.
+    const again = await startFrom(flags);
+    assert.equal(again.req.renderId, req.renderId);
+    const result = await again.handle.result();
+    assert.equal(result.done, 8);
+    assert.equal(result.reused, 2);
+    await workers.stop();
+  });
+
+  test('retry-failed and skip-failed', async () => {
+    const flags = await flagsFor(4, { frameAttempts: '1' });
+    const { req, handle } = await startFrom(flags, true);
+    await waitForProgress(handle, (p) => p.phase === 'styling', 'the split');
+    const frame3 = framePath(join(req.renderDir, 'frames'), 3);
+    await rename(frame3, `${frame3}.aside`);
+    const workers = await env.startWorkers(['style']);
+    let io = capture();
+    await signalCommand(req.renderId, 'retryFailed', byId(), io);
+    assert.equal(io.text(), `render ${req.renderId} has no failed frames`);
+    await steerCommand('resume', req.renderId, byId(), capture());
+
+    await waitForProgress(handle, (p) => p.phase === 'needs-attention', 'needs-attention');
+    io = capture();
+    await listCommand({ ...server, json: true }, io);
+    assert.equal(JSON.parse(io.text()).find((r: { id: string }) => r.id === req.renderId).state, 'needs-attention');
+    io = capture();
+    await signalCommand(undefined, 'retryFailed', { ...server, ...flags }, io);
+    assert.equal(io.text(), `render ${req.renderId}: retrying frames 3`);
+    // Still missing, so it fails again; this time skip it.
+    await waitForProgress(handle, (p) => p.phase === 'needs-attention' && p.stats.failures === 2, 'the retried frame to fail again');
+    io = capture();
+    await signalCommand(req.renderId, 'skipFailed', byId(), io);
+    assert.equal(io.text(), `render ${req.renderId}: skipping frames 3`);
+    const result = await handle.result();
+    assert.deepEqual(result.skippedFailed, [3]);
+    assert.equal(result.done, 3);
+    assert.deepEqual(
+      result.notable.map((n) => [n.frame, n.failures]),
+      [[3, 2]],
+    );
+    await workers.stop();
+  });
+
+  test('list: newest first, one row per render across continue-as-new, with state, start time and output', async () => {
+    const workers = await env.startWorkers(['style']);
+    const flags = await flagsFor(5, { framesPerRun: '2' });
+    const { req, handle } = await startFrom(flags);
+    const result = await handle.result();
+    assert.ok(result.runs >= 3);
+    let io = capture();
+    await listCommand({ ...server, json: true }, io);
+    const rows = JSON.parse(io.text()) as Array<{ id: string; state: string; startedAt: string; output: string }>;
+    assert.equal(rows[0].id, req.renderId, 'the newest render comes first');
+    assert.equal(rows[0].state, 'done');
+    assert.equal(rows[0].output, req.output, 'the memo survives continue-as-new');
+    assert.equal(new Set(rows.map((r) => r.id)).size, rows.length, 'one row per render, not per run');
+    assert.deepEqual(rows.map((r) => r.startedAt), [...rows.map((r) => r.startedAt)].sort().reverse());
+    io = capture();
+    await listCommand({ ...server, limit: '2' }, io);
+    assert.match(io.lines[0], /^ID +STATE +STARTED +OUTPUT$/);
+    assert.equal(io.lines.length, 3);
+    assert.match(io.lines[1], new RegExp(`^${req.renderId} +done +\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ +${req.output}$`));
+    await assert.rejects(listCommand({ ...server, limit: '0' }, capture()), /--limit must be a whole number of at least 1/);
+    await workers.stop();
+  });
+
+  test('status of an unknown render, and any command without a render, say so in one line', async () => {
+    await assert.rejects(statusCommand('no-such-render', byId(), capture()), {
+      name: 'UsageError',
+      message: 'no render with id "no-such-render" on this server; npm run list shows recent renders',
+    });
+    await assert.rejects(steerCommand('pause', undefined, byId(), capture()), /^UsageError: which render\? give its id/);
+    const flags = await flagsFor(2);
+    await assert.rejects(steerCommand('pause', 'some-id', { ...server, ...flags }, capture()), /give either a render id or --input\/--style\/--output, not both/);
+  });
+
+  test('the real command line: exit codes, one-line errors, list, and complete --help', async () => {
+    const port = await closedPort();
+    const [unknown, unreachable, list, badEpochs] = await Promise.all([
+      cli(['status', 'no-such-render', '--address', server.address]),
+      cli(['pause', 'some-render', '--address', `127.0.0.1:${port}`]),
+      cli(['list', '--address', server.address]),
+      cli(['set-epochs', 'some-render', '0', '--address', server.address]),
+    ]);
+    assert.equal(unknown.code, 2);
+    assert.equal(unknown.stderr, 'error: no render with id "no-such-render" on this server; npm run list shows recent renders\n');
+    assert.equal(unreachable.code, 2);
+    assert.match(unreachable.stderr, new RegExp(`^error: cannot reach the Temporal server at 127\\.0\\.0\\.1:${port}: .*\\n$`));
+    assert.equal(unreachable.stderr.trim().split('\n').length, 1);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /^ID +STATE +STARTED +OUTPUT\n/);
+    assert.equal(badEpochs.code, 2);
+    assert.equal(badEpochs.stderr, 'error: epochs must be a whole number from 1 to 1000 (got 0)\n');
+
+    // Every command's --help names what it does and every flag it takes.
+    const help = (name: string) => program.commands.find((c) => c.name() === name)!.helpInformation();
+    const renderFlags = ['--input', '--style', '--output', '--epochs', '--steps-per-epoch', '--size', '--work-dir', '--address', '--namespace', '--api-key'];
+    for (const name of ['status', 'set-epochs', 'pause', 'resume', 'cancel', 'retry-failed', 'skip-failed']) {
+      const text = help(name);
+      assert.match(text, /\[render-id\]|<render-id>/, `${name} --help names the render id`);
+      for (const flag of renderFlags) assert.ok(text.includes(flag), `${name} --help lists ${flag}`);
+    }
+    assert.match(help('set-epochs'), /frames in flight finish with the epochs they started with/);
+    assert.match(help('pause'), /frames in flight finish/);
+    assert.match(help('cancel'), /finished frames stay on disk/);
+    assert.match(help('cancel'), /--wait/);
+    assert.match(help('status'), /--json/);
+    for (const flag of ['--limit', '--json', '--address', '--work-dir']) assert.ok(help('list').includes(flag));
+    const real = await cli(['cancel', '--help']);
+    assert.equal(real.code, 0);
+    assert.equal(real.stdout, help('cancel'));
+  });
+});
