@@ -34,7 +34,8 @@ function tlsAndAuth(opts: ServerOptions): Pick<ConnectionOptions, 'tls' | 'apiKe
 
 export async function connectClient(opts: ServerOptions): Promise<Client> {
   try {
-    const connection = await Connection.connect({ address: opts.address, ...tlsAndAuth(opts) });
+    // A server that is up answers in well under a second; a wrong address should not hang for long.
+    const connection = await Connection.connect({ address: opts.address, connectTimeout: '5s', ...tlsAndAuth(opts) });
     return new Client({ connection, namespace: opts.namespace });
   } catch (err) {
     if (err instanceof UsageError) throw err;

@@ -113,20 +113,33 @@ function slug(name: string): string {
   return s || 'video';
 }
 
-/**
- * A workflow id a person can read: the input's name plus a short hash of what makes the render
- * what it is. Running the same command again gives the same id, which is how it resumes.
- */
-export async function renderIdFor(files: { input: string; style: string; output: string }, settings: StyleSettings): Promise<string> {
+/** The input's name plus a short hash of `identity`: readable in the Web UI, stable across runs. */
+async function readableId(files: { input: string; style: string }, settings: StyleSettings, extra: object): Promise<string> {
   const inputStat = statSync(files.input);
   const identity = JSON.stringify({
     input: [realpathSync(files.input), inputStat.size, inputStat.mtimeMs],
     style: await fileSha256(files.style),
-    output: files.output,
     settings,
+    ...extra,
   });
   const hash = createHash('sha256').update(identity).digest('hex').slice(0, 10);
   return `${slug(basename(files.input, extname(files.input)))}-${hash}`;
+}
+
+/**
+ * The workflow id: running the same command again gives the same id, which is how it resumes (and
+ * how a finished render is reported instead of rendered again). The output is part of it.
+ */
+export function renderIdFor(files: { input: string; style: string; output: string }, settings: StyleSettings): Promise<string> {
+  return readableId(files, settings, { output: files.output });
+}
+
+/**
+ * The work directory's name leaves the output out: rendering the same video, style and settings to
+ * another file reuses every frame already stylized.
+ */
+function renderDirName(files: { input: string; style: string }, settings: StyleSettings): Promise<string> {
+  return readableId(files, settings, {});
 }
 
 export async function buildRenderRequest(flags: RenderFlags): Promise<RenderRequest> {
@@ -134,5 +147,5 @@ export async function buildRenderRequest(flags: RenderFlags): Promise<RenderRequ
   const files = await checkRenderFiles(flags);
   const renderId = await renderIdFor(files, settings);
   const workDir = flags.workDir ? resolve(flags.workDir) : defaultWorkDir();
-  return { renderId, ...files, renderDir: join(workDir, 'renders', renderId), settings, limits };
+  return { renderId, ...files, renderDir: join(workDir, 'renders', await renderDirName(files, settings)), settings, limits };
 }

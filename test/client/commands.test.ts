@@ -9,15 +9,16 @@ import { execFile } from 'node:child_process';
 import { rename } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { program } from '../../src/client/cli';
 import { listCommand, setEpochsCommand, signalCommand, statusCommand, steerCommand, type RenderRefOptions } from '../../src/client/commands';
 import type { Io } from '../../src/client/io';
+import { estimateSecondsLeft, formatProgressLine } from '../../src/client/progress';
 import { buildRenderRequest, type RenderFlags } from '../../src/client/render-options';
 import { startOrAttach } from '../../src/client/start-render';
 import { framePath } from '../../src/media';
-import { TASK_QUEUES, pauseSignal, type RenderRequest } from '../../src/workflows/contract';
+import { TASK_QUEUES, pauseSignal, type RenderProgress, type RenderRequest } from '../../src/workflows/contract';
 import type { renderVideo } from '../../src/workflows/render';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
 import { startRenderEnv, type RenderEnv } from '../helpers/render-env';
@@ -109,7 +110,14 @@ describe('steering commands (real server, real workers)', () => {
 
   const byId = (opts: object = {}): RenderRefOptions => ({ ...server, ...opts });
 
-  test('status, pause, resume and set-epochs, by id and by the start-render flags', async () => {
+  /** A style worker for this test only, stopped when it ends (pass or fail). */
+  async function styleWorker(t: TestContext) {
+    const w = await env.startWorkers(['style']);
+    t.after(() => w.stop());
+    return w;
+  }
+
+  test('status, pause, resume and set-epochs, by id and by the start-render flags', async (t) => {
     const flags = await flagsFor(6);
     const { req, handle } = await startFrom(flags);
     await waitForProgress(handle, (p) => p.inFlight.length === 2, 'two frames in flight (no style worker yet)');
@@ -152,7 +160,7 @@ describe('steering commands (real server, real workers)', () => {
     await listCommand({ ...server, json: true }, io);
     assert.equal(JSON.parse(io.text()).find((r: { id: string }) => r.id === req.renderId).state, 'paused');
 
-    const workers = await env.startWorkers(['style']);
+    await styleWorker(t);
     await waitForProgress(handle, (p) => p.done === 2 && p.inFlight.length === 0, 'the frames in flight to finish while paused');
     io = capture();
     await steerCommand('resume', req.renderId, byId(), io);
@@ -177,17 +185,16 @@ describe('steering commands (real server, real workers)', () => {
     ]) {
       await assert.rejects(attempt(), (e: Error) => e.name === 'UsageError' && /^cannot [a-z ]+: render \S+ finished: .*out\d+\.mp4$/.test(e.message));
     }
-    await workers.stop();
   });
 
-  test('cancel: frames in flight finish, the finished ones stay, status and list say cancelled, start-render resumes', async () => {
+  test('cancel: frames in flight finish, the finished ones stay, status and list say cancelled, start-render resumes', async (t) => {
     const flags = await flagsFor(8);
     const { req, handle } = await startFrom(flags);
     await waitForProgress(handle, (p) => p.inFlight.length === 2, 'two frames in flight');
     const io = capture();
     const cancelled = steerCommand('cancel', undefined, { ...server, ...flags, wait: true }, io);
     await waitForProgress(handle, (p) => p.cancelling, 'the cancel');
-    const workers = await env.startWorkers(['style']);
+    await styleWorker(t);
     await cancelled;
     assert.match(io.lines[0], /cancelling: no new frame starts; 2 frame\(s\) in flight \(1, 2\) finish first; 0 finished frame\(s\) stay in /);
     assert.equal(io.lines[1], `render ${req.renderId} was cancelled after 2 of 8 frames; the finished frames are kept in ${req.renderDir} (run the same start-render command again to resume)`);
@@ -213,16 +220,15 @@ describe('steering commands (real server, real workers)', () => {
     const result = await again.handle.result();
     assert.equal(result.done, 8);
     assert.equal(result.reused, 2);
-    await workers.stop();
   });
 
-  test('retry-failed and skip-failed', async () => {
+  test('retry-failed and skip-failed', async (t) => {
     const flags = await flagsFor(4, { frameAttempts: '1' });
     const { req, handle } = await startFrom(flags, true);
     await waitForProgress(handle, (p) => p.phase === 'styling', 'the split');
     const frame3 = framePath(join(req.renderDir, 'frames'), 3);
     await rename(frame3, `${frame3}.aside`);
-    const workers = await env.startWorkers(['style']);
+    await styleWorker(t);
     let io = capture();
     await signalCommand(req.renderId, 'retryFailed', byId(), io);
     assert.equal(io.text(), `render ${req.renderId} has no failed frames`);
@@ -237,6 +243,8 @@ describe('steering commands (real server, real workers)', () => {
     assert.equal(io.text(), `render ${req.renderId}: retrying frames 3`);
     // Still missing, so it fails again; this time skip it.
     await waitForProgress(handle, (p) => p.phase === 'needs-attention' && p.stats.failures === 2, 'the retried frame to fail again');
+    // Skipping uses the unstylized frame, so it has to be there again.
+    await rename(`${frame3}.aside`, frame3);
     io = capture();
     await signalCommand(req.renderId, 'skipFailed', byId(), io);
     assert.equal(io.text(), `render ${req.renderId}: skipping frames 3`);
@@ -247,11 +255,10 @@ describe('steering commands (real server, real workers)', () => {
       result.notable.map((n) => [n.frame, n.failures]),
       [[3, 2]],
     );
-    await workers.stop();
   });
 
-  test('list: newest first, one row per render across continue-as-new, with state, start time and output', async () => {
-    const workers = await env.startWorkers(['style']);
+  test('list: newest first, one row per render across continue-as-new, with state, start time and output', async (t) => {
+    await styleWorker(t);
     const flags = await flagsFor(5, { framesPerRun: '2' });
     const { req, handle } = await startFrom(flags);
     const result = await handle.result();
@@ -270,7 +277,13 @@ describe('steering commands (real server, real workers)', () => {
     assert.equal(io.lines.length, 3);
     assert.match(io.lines[1], new RegExp(`^${req.renderId} +done +\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ +${req.output}$`));
     await assert.rejects(listCommand({ ...server, limit: '0' }, capture()), /--limit must be a whole number of at least 1/);
-    await workers.stop();
+  });
+
+  test('the progress line shows a paused or cancelling render', () => {
+    const p = { phase: 'styling', total: 10, done: 4, failed: [], backends: ['wasm'], meanSecondsPerFrame: 2, paused: true, cancelling: false } as unknown as RenderProgress;
+    assert.match(formatProgressLine({ progress: p, live: [] }, 12), /4\/10 frames · paused \(npm run resume\) · 2\.0 s\/frame · ETA 12s · wasm/);
+    assert.match(formatProgressLine({ progress: { ...p, cancelling: true }, live: [] }, null), /cancelling: letting frames in flight finish/);
+    assert.equal(estimateSecondsLeft({ ...p, etaSeconds: 30 }, { frames: 1, seconds: 1 }), 30, 'paused: the workflow estimate, not the stalled throughput');
   });
 
   test('status of an unknown render, and any command without a render, say so in one line', async () => {
@@ -285,11 +298,12 @@ describe('steering commands (real server, real workers)', () => {
 
   test('the real command line: exit codes, one-line errors, list, and complete --help', async () => {
     const port = await closedPort();
-    const [unknown, unreachable, list, badEpochs] = await Promise.all([
+    const [unknown, unreachable, list, badEpochs, real] = await Promise.all([
       cli(['status', 'no-such-render', '--address', server.address]),
       cli(['pause', 'some-render', '--address', `127.0.0.1:${port}`]),
       cli(['list', '--address', server.address]),
       cli(['set-epochs', 'some-render', '0', '--address', server.address]),
+      cli(['cancel', '--help']),
     ]);
     assert.equal(unknown.code, 2);
     assert.equal(unknown.stderr, 'error: no render with id "no-such-render" on this server; npm run list shows recent renders\n');
@@ -302,7 +316,8 @@ describe('steering commands (real server, real workers)', () => {
     assert.equal(badEpochs.stderr, 'error: epochs must be a whole number from 1 to 1000 (got 0)\n');
 
     // Every command's --help names what it does and every flag it takes.
-    const help = (name: string) => program.commands.find((c) => c.name() === name)!.helpInformation();
+    const raw = (name: string) => program.commands.find((c) => c.name() === name)!.helpInformation();
+    const help = (name: string) => raw(name).replace(/\s+/g, ' ');
     const renderFlags = ['--input', '--style', '--output', '--epochs', '--steps-per-epoch', '--size', '--work-dir', '--address', '--namespace', '--api-key'];
     for (const name of ['status', 'set-epochs', 'pause', 'resume', 'cancel', 'retry-failed', 'skip-failed']) {
       const text = help(name);
@@ -315,8 +330,7 @@ describe('steering commands (real server, real workers)', () => {
     assert.match(help('cancel'), /--wait/);
     assert.match(help('status'), /--json/);
     for (const flag of ['--limit', '--json', '--address', '--work-dir']) assert.ok(help('list').includes(flag));
-    const real = await cli(['cancel', '--help']);
     assert.equal(real.code, 0);
-    assert.equal(real.stdout, help('cancel'));
+    assert.equal(real.stdout, raw('cancel'));
   });
 });

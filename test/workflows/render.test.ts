@@ -50,7 +50,7 @@ describe('render workflow (real server, real ffmpeg)', () => {
   });
 
   async function render(name: string, clip: Parameters<typeof makeClip>[0], flags: RenderFlags = {}) {
-    await makeClip(clip);
+    if (!existsSync(clip.path)) await makeClip(clip);
     const request = await buildRenderRequest({
       ...TINY,
       ...flags,
@@ -143,6 +143,17 @@ describe('render workflow (real server, real ffmpeg)', () => {
     const described = await second.describe();
     assert.equal(described.runId, (await first.handle.describe()).runId, 'no second run was started');
     assert.equal((await second.result()).done, 3);
+  });
+
+  test('rendering the same video, style and settings to another output reuses every stylized frame', async () => {
+    const clip = { path: join(root, 'reuse.mp4'), width: 64, height: 48, rate: '25', frames: 3, audio: true };
+    const first = await render('reuse-a', clip);
+    const second = await render('reuse-b', clip);
+    assert.notEqual(second.request.renderId, first.request.renderId, 'another output is another render');
+    assert.equal(second.request.renderDir, first.request.renderDir);
+    assert.equal(first.result.reused, 0);
+    assert.equal(second.result.reused, 3);
+    assert.ok(existsSync(second.request.output));
   });
 
   test('a video without audio gives a video without audio', async () => {

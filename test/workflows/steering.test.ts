@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import { buildRenderRequest, type RenderFlags } from '../../src/client/render-options';
 import { startOrAttach } from '../../src/client/start-render';
 import { framePath } from '../../src/media';
@@ -98,8 +98,11 @@ describe('steering a render (real server, real workers)', () => {
     return { req, handle };
   }
 
-  async function styleWorkers(identity?: string) {
-    return env.startWorkers(['style'], { identity, ownConnection: identity !== undefined });
+  /** A style worker for this test only, stopped when the test ends (pass or fail). */
+  async function styleWorkers(t: TestContext, identity?: string) {
+    const w = await env.startWorkers(['style'], { identity, ownConnection: identity !== undefined });
+    t.after(() => w.stop());
+    return w;
   }
 
   async function cancelledProgress(handle: Handle): Promise<RenderProgress> {
@@ -115,7 +118,7 @@ describe('steering a render (real server, real workers)', () => {
     return cause.details?.[0] as RenderProgress;
   }
 
-  test('paused from the start: no frame starts while paused, signals sent while paused apply, resume finishes', async () => {
+  test('paused from the start: no frame starts while paused, signals sent while paused apply, resume finishes', async (t) => {
     const { req, handle } = await startPaused(5);
     const held = await waitForProgress(handle, (p) => p.phase === 'styling', 'the split to finish');
     assert.equal(held.paused, true);
@@ -123,7 +126,7 @@ describe('steering a render (real server, real workers)', () => {
     assert.equal(held.total, 5);
     assert.equal((await handle.describe()).memo?.state, 'paused', 'list and the Web UI see the pause in the memo');
 
-    const workers = await styleWorkers();
+    await styleWorkers(t);
     // Signals while paused: a valid epochs change, an invalid one, a second pause.
     await handle.signal(setEpochsSignal, 2);
     await handle.signal(setEpochsSignal, 0);
@@ -141,15 +144,14 @@ describe('steering a render (real server, real workers)', () => {
     assert.equal(result.phase, 'done');
     const { sidecars } = await readStyled(req.renderDir);
     assert.deepEqual(sidecars.map((s) => s.steps), [4, 4, 4, 4, 4], 'every frame used the epochs set while paused');
-    await workers.stop();
   });
 
-  test('pause with frames in flight: they finish, none starts until resume', async () => {
+  test('pause with frames in flight: they finish, none starts until resume', async (t) => {
     const { handle } = await start(6);
     await waitForProgress(handle, (p) => p.inFlight.length === 2, 'two frames in flight (window 2, no style worker yet)');
     await handle.signal(pauseSignal);
     await waitForProgress(handle, (p) => p.paused, 'the pause');
-    const workers = await styleWorkers();
+    await styleWorkers(t);
     const paused = await waitForProgress(handle, (p) => p.done === 2 && p.inFlight.length === 0, 'the frames in flight to finish');
     assert.equal(paused.paused, true);
     assert.equal(paused.phase, 'styling');
@@ -168,13 +170,12 @@ describe('steering a render (real server, real workers)', () => {
       after.frames.filter((f) => f.frame > 2).every((f) => f.scheduledEventId > after.signals.find((s) => s.name === 'resume')!.eventId),
       'frames 3… were scheduled only after resume',
     );
-    await workers.stop();
   });
 
-  test('setEpochs racing frame completion: each frame uses the epochs it started with; frames started after the acknowledgement use the new value', async () => {
+  test('setEpochs racing frame completion: each frame uses the epochs it started with; frames started after the acknowledgement use the new value', async (t) => {
     const { req, handle } = await start(10, { epochs: '1' });
     await waitForProgress(handle, (p) => p.inFlight.length === 2, 'frames 1 and 2 in flight');
-    const workers = await styleWorkers();
+    await styleWorkers(t);
     // Races frames 1 and 2 completing (and frames 3… being scheduled as they do).
     const settings = await handle.executeUpdate(updateEpochs, { args: [3] });
     assert.equal(settings.epochs, 3);
@@ -198,10 +199,9 @@ describe('steering a render (real server, real workers)', () => {
     }
     assert.equal(sidecars[0].steps, 1 * SPE, 'frame 1 was in flight at the update and kept the old epochs');
     assert.equal(sidecars[1].steps, 1 * SPE, 'frame 2 was in flight at the update and kept the old epochs');
-    await workers.stop();
   });
 
-  test('invalid epochs: the update is refused with a clear error, the signal is ignored, the run is unharmed', async () => {
+  test('invalid epochs: the update is refused with a clear error, the signal is ignored, the run is unharmed', async (t) => {
     const { req, handle } = await startPaused(3, { epochs: '2' });
     await waitForProgress(handle, (p) => p.phase === 'styling', 'the split');
     for (const bad of [0, -1, 1.5, 1001]) {
@@ -219,14 +219,13 @@ describe('steering a render (real server, real workers)', () => {
     const history = await readHistory(handle);
     assert.equal(history.updatesAccepted.length, 0, 'a refused update leaves no trace in the history');
 
-    const workers = await styleWorkers();
+    await styleWorkers(t);
     await handle.signal(resumeSignal);
     const result = await handle.result();
     assert.equal(result.done, 3);
     assert.deepEqual(result.failed, []);
     assert.deepEqual((await readStyled(req.renderDir)).sidecars.map((s) => s.steps), [4, 4, 4]);
     await assert.rejects(handle.executeUpdate(updateEpochs, { args: [3] }), /workflow execution already completed|already completed/i);
-    await workers.stop();
   });
 
   async function assertCancelledCleanly(req: RenderRequest, handle: Handle, cancelName: string | undefined) {
@@ -250,28 +249,26 @@ describe('steering a render (real server, real workers)', () => {
     assert.equal(described.memo?.state, 'cancelled');
   }
 
-  test('cancelRender: stops scheduling, frames in flight finish and stay on disk, the workflow ends RenderCancelled with its progress', async () => {
+  test('cancelRender: stops scheduling, frames in flight finish and stay on disk, the workflow ends RenderCancelled with its progress', async (t) => {
     const { req, handle } = await start(8);
     await waitForProgress(handle, (p) => p.inFlight.length === 2, 'two frames in flight');
     await handle.signal(cancelRenderSignal);
     const cancelling = await waitForProgress(handle, (p) => p.cancelling, 'the cancel to be seen');
     assert.deepEqual(cancelling.inFlight, [1, 2]);
-    const workers = await styleWorkers();
+    await styleWorkers(t);
     await assertCancelledCleanly(req, handle, 'cancelRender');
-    await workers.stop();
   });
 
-  test('a Temporal cancellation request (handle.cancel) is handled the same way', async () => {
+  test('a Temporal cancellation request (handle.cancel) is handled the same way', async (t) => {
     const { req, handle } = await start(8);
     await waitForProgress(handle, (p) => p.inFlight.length === 2, 'two frames in flight');
     await handle.cancel();
     await waitForProgress(handle, (p) => p.cancelling, 'the cancel to be seen');
-    const workers = await styleWorkers();
+    await styleWorkers(t);
     await assertCancelledCleanly(req, handle, undefined);
-    await workers.stop();
   });
 
-  test('progress: totals, settings, ETA, and per-frame records for failed, retried and resumed frames', async () => {
+  test('progress: totals, settings, ETA, stats, and per-frame records for failed and retried frames', async (t) => {
     const { req, handle } = await startPaused(6, { frameAttempts: '2' });
     await waitForProgress(handle, (p) => p.phase === 'styling', 'the split');
     // Frame 3's input vanishes (a non-retryable error: it fails at once); frame 5's sidecar path is
@@ -282,7 +279,7 @@ describe('steering a render (real server, real workers)', () => {
     await mkdir(blocker, { recursive: true });
     await writeFile(join(blocker, 'keep'), 'x');
 
-    const workers = await styleWorkers();
+    await styleWorkers(t);
     await handle.signal(resumeSignal);
     await waitFor(
       () => handle.describe(),
@@ -324,12 +321,11 @@ describe('steering a render (real server, real workers)', () => {
       ],
     );
     assert.equal(result.notableOmitted, 0);
-    await workers.stop();
   });
 
-  test('two style workers share one render; no frame is computed twice', async () => {
-    const a = await styleWorkers('style-a');
-    const b = await styleWorkers('style-b');
+  test('two style workers share one render; no frame is computed twice', async (t) => {
+    await styleWorkers(t, 'style-a');
+    await styleWorkers(t, 'style-b');
     const { req, handle } = await start(8, { window: '4' });
     const result = await handle.result();
     assert.equal(result.done, 8);
@@ -343,8 +339,6 @@ describe('steering a render (real server, real workers)', () => {
     const { pngs, sidecars } = await readStyled(req.renderDir);
     assert.deepEqual(pngs, frames);
     assert.deepEqual(sidecars.map((s) => s.frame), frames);
-    await a.stop();
-    await b.stop();
   });
 
   test('the Web UI answers on 127.0.0.1', async () => {
