@@ -6,7 +6,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { rename } from 'node:fs/promises';
+import { copyFile, rename } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
@@ -83,12 +83,18 @@ describe('steering commands (real server, real workers)', () => {
     if (!process.env.KEEP) await cleanup?.();
   });
 
-  /** The flags of a start-render command line for a new render (its own output, so its own id). */
+  /**
+   * The flags of a start-render command line for a new render with its own id and work directory
+   * (a copy of the clip under a new name: renders of the same input and settings share frames).
+   */
   async function flagsFor(frames: number, extra: RenderFlags = {}): Promise<RenderFlags> {
     if (!clips.has(frames)) {
       clips.set(frames, await makeClip({ path: join(root, `clip${frames}.mp4`), width: 32, height: 24, rate: '25', frames }));
     }
-    return { ...TINY, ...extra, input: clips.get(frames)!, style: stylePath, output: join(root, `out${++outputs}.mp4`), workDir: env.workDir };
+    const n = ++outputs;
+    const input = join(root, `in${n}.mp4`);
+    await copyFile(clips.get(frames)!, input);
+    return { ...TINY, ...extra, input, style: stylePath, output: join(root, `out${n}.mp4`), workDir: env.workDir };
   }
 
   /** Starts a render the way start-render does (same id, same memo); `paused` holds it from its first task. */

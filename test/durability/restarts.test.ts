@@ -17,7 +17,7 @@ import { installRuntime } from '../../src/worker/runtime';
 import { createWorkers, runWorkers } from '../../src/worker/workers';
 import type { RenderResult } from '../../src/workflows/contract';
 import { makeClip, makeStyleImage, probeStreams, tempDir } from '../helpers/media-fixtures';
-import { startCli, startProcess, type Proc } from '../helpers/processes';
+import { startCli, startProcess, stopAllProcesses, type Proc } from '../helpers/processes';
 import { tinyWeights, waitForProgress } from '../helpers/render-env';
 import { framePath } from '../../src/media';
 
@@ -41,7 +41,10 @@ describe('server and client restarts (real processes)', () => {
     weights = await tinyWeights(root);
     style = await makeStyleImage(join(root, 'style.png'), 40, 40);
   });
-  after(() => cleanup?.());
+  after(async () => {
+    stopAllProcesses();
+    await cleanup?.();
+  });
 
   test('the dev server is SIGKILLed mid-render and restarted on the same database: the render completes', async () => {
     const cli = findTemporalCli();

@@ -4,7 +4,7 @@
  * bit-identical to an uninterrupted render, losing at most one epoch per crash.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildRenderRequest, type RenderFlags } from '../../src/client/render-options';
@@ -13,7 +13,7 @@ import { startOrAttach } from '../../src/client/start-render';
 import { framePath, quantise, readImage } from '../../src/media';
 import type { RenderResult } from '../../src/workflows/contract';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
-import { startWorkerProcess, type Proc } from '../helpers/processes';
+import { startWorkerProcess, stopAllProcesses, type Proc } from '../helpers/processes';
 import { startRenderEnv, type RenderEnv } from '../helpers/render-env';
 
 const FRAMES = 6;
@@ -39,6 +39,8 @@ describe('worker faults (real processes)', () => {
     env = await startRenderEnv(root);
     await env.startWorkers(['media']);
     input = await makeClip({ path: join(root, 'clip.mp4'), width: 48, height: 36, rate: '25', frames: FRAMES, audio: true });
+    // Same video under other names: each render gets its own work directory (nothing to reuse).
+    for (const name of ['killed', 'terminated']) await copyFile(input, join(root, `${name}.mp4`));
     style = await makeStyleImage(join(root, 'style.png'), 40, 40);
     // The uninterrupted render every faulty one is compared with.
     const styleWorker = await env.startWorkers(['style']);
@@ -48,6 +50,7 @@ describe('worker faults (real processes)', () => {
     reference = await styledPixels(request.renderDir);
   });
   after(async () => {
+    stopAllProcesses();
     await env?.close();
     await cleanup?.();
   });
@@ -59,7 +62,13 @@ describe('worker faults (real processes)', () => {
       { frame: 5, step: 3 },
     ];
     const faults = kills.map((k) => `kill@${k.frame}:${k.step}`).join(',');
-    const request = await buildRenderRequest({ ...SETTINGS, input, style, output: join(root, 'killed.mp4'), workDir: env.workDir });
+    const request = await buildRenderRequest({
+      ...SETTINGS,
+      input: join(root, 'killed.mp4'),
+      style,
+      output: join(root, 'killed.out.mp4'),
+      workDir: env.workDir,
+    });
     const handle = await startOrAttach(env.server.env.client, request, {});
     let finished = false;
     const result: Promise<RenderResult> = handle.result().finally(() => (finished = true));
@@ -99,9 +108,9 @@ describe('worker faults (real processes)', () => {
     const request = await buildRenderRequest({
       ...SETTINGS,
       heartbeatTimeout: '600',
-      input,
+      input: join(root, 'terminated.mp4'),
       style,
-      output: join(root, 'terminated.mp4'),
+      output: join(root, 'terminated.out.mp4'),
       workDir: env.workDir,
     });
     const handle = await startOrAttach(env.server.env.client, request, {});

@@ -14,8 +14,17 @@ export interface Proc {
   waitFor(pattern: RegExp): Promise<RegExpMatchArray>;
 }
 
+const started = new Set<ChildProcess>();
+
+/** Kills every process these helpers started that is still running (for after() hooks of failed tests). */
+export function stopAllProcesses(): void {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  started.clear();
+}
+
 export function startProcess(command: string, args: string[], env: Record<string, string | undefined> = {}): Proc {
   const child = spawn(command, args, { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.add(child);
   let text = '';
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer) => {

@@ -10,7 +10,7 @@
 import { ApplicationFailure, WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { buildRenderRequest, type RenderFlags } from '../../src/client/render-options';
@@ -67,16 +67,15 @@ describe('steering a render (real server, real workers)', () => {
     return clips.get(frames)!;
   }
 
-  /** A new render (its own id and directory) of a `frames`-frame clip. */
+  /**
+   * A new render of a `frames`-frame clip with its own id and work directory: the clip is copied to
+   * a new name, since renders of the same input, style and settings share stylized frames.
+   */
   async function request(frames: number, flags: RenderFlags = {}): Promise<RenderRequest> {
-    return buildRenderRequest({
-      ...TINY,
-      ...flags,
-      input: await clip(frames),
-      style: stylePath,
-      output: join(root, `out${++outputs}.mp4`),
-      workDir: env.workDir,
-    });
+    const n = ++outputs;
+    const input = join(root, `in${n}.mp4`);
+    await copyFile(await clip(frames), input);
+    return buildRenderRequest({ ...TINY, ...flags, input, style: stylePath, output: join(root, `out${n}.mp4`), workDir: env.workDir });
   }
 
   async function start(frames: number, flags: RenderFlags = {}): Promise<{ req: RenderRequest; handle: Handle }> {
