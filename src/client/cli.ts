@@ -68,6 +68,12 @@ function renderOptions(cmd: Command, mode: 'start' | 'find'): Command {
       `seconds of silence before a worker is presumed dead${limit}`,
       String(DEFAULT_LIMITS.heartbeatTimeoutSeconds),
     )
+    .option('--checkpoint-every <steps>', `steps between a frame's checkpoints (default: one epoch)${limit}`)
+    .option(
+      '--degrade-after-ooms <n>',
+      `out-of-memory failures after which a frame is computed at reduced size${limit}`,
+      String(DEFAULT_LIMITS.degradeAfterOoms),
+    )
     .addOption(
       new Option(
         '--work-dir <dir>',

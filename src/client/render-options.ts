@@ -26,6 +26,8 @@ export interface RenderFlags {
   framesPerRun?: string;
   frameAttempts?: string;
   heartbeatTimeout?: string;
+  checkpointEvery?: string;
+  degradeAfterOoms?: string;
 }
 
 export function defaultWorkDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -69,6 +71,9 @@ export function parseSettings(flags: RenderFlags): { settings: StyleSettings; li
     framesPerRun: parseWhole(flags.framesPerRun, '--frames-per-run', DEFAULT_LIMITS.framesPerRun, 1, problems),
     frameAttempts: parseWhole(flags.frameAttempts, '--frame-attempts', DEFAULT_LIMITS.frameAttempts, 1, problems),
     heartbeatTimeoutSeconds: parseWhole(flags.heartbeatTimeout, '--heartbeat-timeout', DEFAULT_LIMITS.heartbeatTimeoutSeconds, 6, problems),
+    checkpointEvery:
+      flags.checkpointEvery === undefined ? undefined : parseWhole(flags.checkpointEvery, '--checkpoint-every', 1, 1, problems),
+    degradeAfterOoms: parseWhole(flags.degradeAfterOoms, '--degrade-after-ooms', DEFAULT_LIMITS.degradeAfterOoms!, 1, problems),
   };
   if (limits.window > 2000) problems.push('--window must be at most 2000 (Temporal caps pending activities per run)');
   if (problems.length) throw new UsageError(problems.join('\n'));

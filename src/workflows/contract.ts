@@ -22,6 +22,10 @@ export interface RenderLimits {
   frameAttempts: number;
   /** A worker that stops heartbeating for this long is presumed dead and its frame retried elsewhere. */
   heartbeatTimeoutSeconds: number;
+  /** Steps between a frame's checkpoints; undefined means one epoch. */
+  checkpointEvery?: number;
+  /** Out-of-memory failures of a frame after which it is computed at reduced size. */
+  degradeAfterOoms?: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<RenderLimits> = Object.freeze({
@@ -29,6 +33,7 @@ export const DEFAULT_LIMITS: Readonly<RenderLimits> = Object.freeze({
   framesPerRun: 1000,
   frameAttempts: 5,
   heartbeatTimeoutSeconds: 60,
+  degradeAfterOoms: 2,
 });
 
 export interface RenderRequest {
@@ -64,7 +69,7 @@ export interface StylizeFrameInput {
   degradeAfterOoms?: number;
 }
 
-export const DEFAULT_DEGRADE_AFTER_OOMS = 2;
+export const DEFAULT_DEGRADE_AFTER_OOMS = DEFAULT_LIMITS.degradeAfterOoms!;
 
 export interface FrameRecord {
   frame: number;
@@ -164,8 +169,6 @@ export interface RenderProgress {
   notableOmitted: number;
   /** Workflow runs so far (continue-as-new); each holds at most limits.framesPerRun frames. */
   runs: number;
-  /** Frames whose attempt resumed from a checkpoint instead of from the content frame. */
-  resumed: { frame: number; fromStep: number }[];
 }
 
 export interface RenderResult extends RenderProgress {

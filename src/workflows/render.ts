@@ -53,7 +53,6 @@ export interface RenderState {
   computeSeconds: number;
   backends: string[];
   failed: FailedFrame[];
-  resumed: { frame: number; fromStep: number }[];
   runs: number;
   /** When the first run started (workflow time, ms since the epoch). */
   startedAt: number;
@@ -83,18 +82,6 @@ const emptyStats = (): RenderState['stats'] => ({
   maxSeconds: null,
 });
 
-/** Fills fields a state carried from an older version of this workflow lacks. */
-function withDefaults(carried: RenderState): RenderState {
-  return {
-    ...carried,
-    paused: carried.paused ?? false,
-    busyMs: carried.busyMs ?? 0,
-    stats: carried.stats ?? emptyStats(),
-    notable: carried.notable ?? [],
-    notableOmitted: carried.notableOmitted ?? 0,
-  };
-}
-
 /**
  * Renders one video: split it, stylize every frame through a bounded window of activities, and
  * assemble the result. Deterministic orchestration only; all I/O lives in the activities.
@@ -122,7 +109,7 @@ async function render(
 ): Promise<RenderResult> {
   const { limits } = request;
   let phase: RenderProgress['phase'] = carried ? 'styling' : 'splitting';
-  let state: RenderState | undefined = carried && { ...withDefaults(carried), runs: carried.runs + 1 };
+  let state: RenderState | undefined = carried && { ...carried, runs: carried.runs + 1 };
   let settings = carried?.settings ?? request.settings;
   let paused = state?.paused ?? false;
   const inFlight = new Set<number>();
@@ -169,7 +156,6 @@ async function render(
       notable: state?.notable ?? [],
       notableOmitted: state?.notableOmitted ?? 0,
       runs: state?.runs ?? 1,
-      resumed: state?.resumed ?? [],
     };
   };
   const changeEpochs = (epochs: number) => {
@@ -233,7 +219,6 @@ async function render(
       computeSeconds: 0,
       backends: [],
       failed: [],
-      resumed: [],
       runs: 1,
       startedAt: Date.now(),
       paused,
@@ -287,7 +272,6 @@ async function render(
       // Shown by `list` and the Web UI; workers on a cluster are only known once they report.
       upsertMemo({ backend: s.backends.join(', ') });
     }
-    if (r.resumedFromStep > 0) s.resumed.push({ frame: r.frame, fromStep: r.resumedFromStep });
     const degraded = r.degraded === true;
     if (r.attempt > 1) s.stats.retried++;
     if (r.resumedFromStep > 0) s.stats.resumed++;
@@ -313,7 +297,17 @@ async function render(
     try {
       const result = await style.stylizeFrame.executeWithOptions(
         { summary: `frame ${frame} of ${s.split.frameCount}` },
-        [{ renderDir: request.renderDir, style: request.style, frame, frameCount: s.split.frameCount, settings }],
+        [
+          {
+            renderDir: request.renderDir,
+            style: request.style,
+            frame,
+            frameCount: s.split.frameCount,
+            settings,
+            checkpointEvery: limits.checkpointEvery,
+            degradeAfterOoms: limits.degradeAfterOoms,
+          },
+        ],
       );
       record(result);
     } catch (err) {
