@@ -11,7 +11,8 @@ import { startOrAttach } from '../../src/client/start-render';
 import { framePath, readImage } from '../../src/media';
 import { retryFailedSignal, skipFailedSignal } from '../../src/workflows/contract';
 import { makeClip, makeStyleImage, probeStreams, tempDir } from '../helpers/media-fixtures';
-import { startRenderEnv, waitForProgress, type RenderEnv } from '../helpers/render-env';
+import { startRenderEnv, type RenderEnv } from '../helpers/render-env';
+import { waitForProgress } from '../helpers/steering';
 
 const TINY: RenderFlags = { epochs: '2', stepsPerEpoch: '2', size: '32', window: '2' };
 
@@ -57,7 +58,7 @@ describe('out of memory and failed frames', () => {
   test('a frame that exhausts its attempts does not sink the render; retry-failed renders it again', async () => {
     const workers = await env.startWorkers(['style'], { faults: 'oom@3*2' });
     const { handle } = await start('retry', { frameAttempts: '2' });
-    const waiting = await waitForProgress(handle, (p) => p.phase === 'needs-attention', 'needs-attention');
+    const waiting = await waitForProgress(handle, (p) => p.phase === 'needs-attention', 'needs-attention', 120_000);
     assert.equal(waiting.done, 3, 'every other frame finished');
     assert.equal(waiting.failed.length, 1);
     assert.equal(waiting.failed[0].frame, 3);
@@ -73,12 +74,12 @@ describe('out of memory and failed frames', () => {
 
   test('a corrupt frame fails fast, on its first attempt; once repaired, retry-failed finishes it', async () => {
     const { request, handle } = await start('corrupt');
-    await waitForProgress(handle, (p) => p.phase === 'styling', 'the split');
+    await waitForProgress(handle, (p) => p.phase === 'styling', 'the split', 120_000);
     const frame2 = framePath(join(request.renderDir, 'frames'), 2);
     const original = await readFile(frame2);
     await writeFile(frame2, 'not a png');
     const workers = await env.startWorkers(['style']);
-    const waiting = await waitForProgress(handle, (p) => p.phase === 'needs-attention', 'needs-attention');
+    const waiting = await waitForProgress(handle, (p) => p.phase === 'needs-attention', 'needs-attention', 120_000);
     assert.equal(waiting.failed[0].frame, 2);
     assert.match(waiting.failed[0].error, /MediaInputError: frame 2, attempt 1: .*frame_000002\.png" is not a readable image/);
     await writeFile(frame2, original);
@@ -91,7 +92,7 @@ describe('out of memory and failed frames', () => {
   test('skip-failed assembles anyway with the unstylized frame and says so in the result', async () => {
     const workers = await env.startWorkers(['style'], { faults: 'oom@2*9' });
     const { request, handle } = await start('skip', { frameAttempts: '1' });
-    await waitForProgress(handle, (p) => p.phase === 'needs-attention', 'needs-attention');
+    await waitForProgress(handle, (p) => p.phase === 'needs-attention', 'needs-attention', 120_000);
     await handle.signal(skipFailedSignal);
     const r = await handle.result();
     await workers.stop();

@@ -18,16 +18,11 @@ import { createWorkers, runWorkers } from '../../src/worker/workers';
 import type { RenderResult } from '../../src/workflows/contract';
 import { makeClip, makeStyleImage, probeStreams, tempDir } from '../helpers/media-fixtures';
 import { startCli, startProcess, stopAllProcesses, type Proc } from '../helpers/processes';
-import { tinyWeights, waitForProgress } from '../helpers/render-env';
+import { tinyWeights } from '../helpers/render-env';
+import { waitFor, waitForProgress } from '../helpers/steering';
 import { framePath } from '../../src/media';
 
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = (check: () => boolean | Promise<boolean>, what: string) => waitFor(async () => check(), Boolean, what, 120_000);
 
 describe('server and client restarts (real processes)', () => {
   let root: string;
@@ -76,7 +71,7 @@ describe('server and client restarts (real processes)', () => {
         heartbeatTimeout: '6',
       });
       const handle = await startOrAttach(await connectClient(), request, {});
-      await waitForProgress(handle, (p) => p.done >= 2, 'two frames');
+      await waitForProgress(handle, (p) => p.done >= 2, 'two frames', 120_000);
       server.child.kill('SIGKILL');
       await server.exited;
       server = await serve();

@@ -15,6 +15,7 @@ import type { RenderResult } from '../../src/workflows/contract';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
 import { startWorkerProcess, stopAllProcesses, type Proc } from '../helpers/processes';
 import { startRenderEnv, type RenderEnv } from '../helpers/render-env';
+import { waitFor } from '../helpers/steering';
 
 const FRAMES = 6;
 const STEPS_PER_EPOCH = 4;
@@ -115,13 +116,7 @@ describe('worker faults (real processes)', () => {
     });
     const handle = await startOrAttach(env.server.env.client, request, {});
     const worker = await startWorkerProcess(env.server.address, env.weightsPath, { faults: 'stall@3:7' });
-    // Wait (by polling the heartbeats, bounded) until frame 3 is in flight at step 7.
-    for (let i = 0; ; i++) {
-      const snap = await readSnapshot(handle);
-      if (snap.live.some((f) => f.frame === 3 && f.step === 7)) break;
-      assert.ok(i < 600, 'frame 3 never reached step 7');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(() => readSnapshot(handle), (snap) => snap.live.some((f) => f.frame === 3 && f.step === 7), 'frame 3 at step 7', 120_000);
     worker.child.kill('SIGTERM');
     const exit = await worker.exited;
     assert.equal(exit.code, 0, `clean exit expected:\n${worker.output()}`);

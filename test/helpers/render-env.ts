@@ -9,7 +9,6 @@ import { createStyleRuntime, type StyleRuntime } from '../../src/worker/engine';
 import { parseFaults } from '../../src/activities/faults';
 import { installRuntime } from '../../src/worker/runtime';
 import { createWorkers, runWorkers, type QueueName } from '../../src/worker/workers';
-import { progressQuery, type RenderProgress } from '../../src/workflows/contract';
 import { writeVggH5 } from './tiny-vgg';
 
 export interface RenderEnv {
@@ -76,25 +75,3 @@ export async function startRenderEnv(root: string): Promise<RenderEnv> {
   };
 }
 
-/**
- * Polls the workflow's progress query until `predicate` holds (bounded; a condition, not a sleep
- * standing in for one) and returns that progress.
- */
-export async function waitForProgress(
-  handle: { query: (q: typeof progressQuery) => Promise<RenderProgress> },
-  predicate: (p: RenderProgress) => boolean,
-  what: string,
-  timeoutMs = 120_000,
-): Promise<RenderProgress> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const p = await handle.query(progressQuery);
-      if (predicate(p)) return p;
-    } catch {
-      // Not answerable yet (no workflow task processed); poll again.
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

@@ -32,6 +32,7 @@ import {
 } from '../../src/workflows/contract';
 import type { renderVideo } from '../../src/workflows/render';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
+import { startWorkerProcess } from '../helpers/processes';
 import { startRenderEnv, type RenderEnv } from '../helpers/render-env';
 import { readHistory, readStyled, waitFor, waitForProgress } from '../helpers/steering';
 
@@ -322,9 +323,12 @@ describe('steering a render (real server, real workers)', () => {
     assert.equal(result.notableOmitted, 0);
   });
 
-  test('two style workers share one render; no frame is computed twice', async (t) => {
-    await styleWorkers(t, 'style-a');
-    await styleWorkers(t, 'style-b');
+  test('two style worker processes share one render; no frame is computed twice', async (t) => {
+    const processes = [await startWorkerProcess(env.server.address, env.weightsPath), await startWorkerProcess(env.server.address, env.weightsPath)];
+    t.after(async () => {
+      for (const p of processes) p.child.kill('SIGTERM');
+      await Promise.all(processes.map((p) => p.exited));
+    });
     const { req, handle } = await start(8, { window: '4' });
     const result = await handle.result();
     assert.equal(result.done, 8);
@@ -334,7 +338,11 @@ describe('steering a render (real server, real workers)', () => {
     assert.deepEqual(frames, [1, 2, 3, 4, 5, 6, 7, 8], 'each frame was scheduled exactly once');
     assert.ok(history.frames.every((f) => f.completed && f.result?.reused === false && f.attempt === 1), 'each completed once, computed, on its first attempt');
     const identities = new Set(history.frames.map((f) => f.identity));
-    assert.deepEqual([...identities].sort(), ['style-a', 'style-b'], 'both workers computed frames');
+    assert.deepEqual(
+      [...identities].map((id) => Number(id?.split('@')[0])).sort(),
+      processes.map((p) => p.child.pid).sort(),
+      'both worker processes computed frames',
+    );
     const { pngs, sidecars } = await readStyled(req.renderDir);
     assert.deepEqual(pngs, frames);
     assert.deepEqual(sidecars.map((s) => s.frame), frames);
