@@ -106,6 +106,14 @@ for (const backend of ['wasm', 'cpu'] as const) {
       assertClose([tv], [golden.steps.tv_weight_30.total_variation_before_step_1], { rtol: 1e-5 }, 'total variation');
     });
 
+    test('is deterministic: the same frame and settings give the same bits', async () => {
+      const targets = computeStyleTargets(model, style(), settings.styleLayers);
+      const a = await stylize(model, { content: content(), targets, settings });
+      const b = await stylize(model, { content: content(), targets, settings });
+      targets.dispose();
+      assert.deepEqual(a.image.data, b.image.data);
+    });
+
     for (const [name, tvWeight, steps] of [
       ['tv_weight_0', 0, 3],
       ['tv_weight_30', 30, 1],
