@@ -32,20 +32,10 @@ export function formatDuration(seconds: number): string {
   return `${s}s`;
 }
 
-/**
- * Seconds left: from the throughput seen while watching when there is some, otherwise the
- * workflow's own estimate (busy workflow time per computed frame, so parallel workers count).
- */
-export function estimateSecondsLeft(p: RenderProgress, observed?: { frames: number; seconds: number }): number | null {
-  const left = p.total - p.done;
-  if (left <= 0) return 0;
-  if (!p.paused && observed && observed.frames > 0 && observed.seconds > 0) return (left * observed.seconds) / observed.frames;
-  if (p.etaSeconds !== undefined && p.etaSeconds !== null) return p.etaSeconds;
-  return p.meanSecondsPerFrame === null ? null : left * p.meanSecondsPerFrame;
-}
-
-export function formatProgressLine(snap: Snapshot, secondsLeft: number | null, width = 24): string {
+/** One status line; the ETA is the workflow's own (see RenderProgress.etaSeconds). */
+export function formatProgressLine(snap: Snapshot, width = 24): string {
   const p = snap.progress;
+  const secondsLeft = p.etaSeconds;
   const fraction = p.total > 0 ? p.done / p.total : 0;
   const filled = Math.round(fraction * width);
   const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;

@@ -7,7 +7,7 @@ import type { renderVideo } from '../workflows/render';
 import { embeddedIdentity, failAttemptsOfDeadWorkers } from './orphans';
 import { connectClient, type ServerOptions } from './connection';
 import { startEmbeddedServer, type EmbeddedServer } from './embedded-server';
-import { estimateSecondsLeft, formatDuration, formatProgressLine, readSnapshot } from './progress';
+import { formatDuration, formatProgressLine, readSnapshot } from './progress';
 import { buildRenderRequest, defaultWorkDir, type RenderFlags } from './render-options';
 import type { Io } from './io';
 import { endingFromError, type Ending } from './ending';
@@ -63,15 +63,10 @@ export async function startOrAttach(client: Client, request: RenderRequest, memo
 export async function followRender(handle: WorkflowHandle<typeof renderVideo>, io: Io, refreshSeconds = 1): Promise<RenderResult> {
   let finished = false;
   const result = handle.result().finally(() => (finished = true));
-  const watchStart = Date.now();
-  let firstDone: number | undefined;
   let lastPrinted = '';
   while (!finished) {
     try {
-      const snap = await readSnapshot(handle);
-      firstDone ??= snap.progress.done;
-      const observed = { frames: snap.progress.done - firstDone, seconds: (Date.now() - watchStart) / 1000 };
-      const line = formatProgressLine(snap, estimateSecondsLeft(snap.progress, observed));
+      const line = formatProgressLine(await readSnapshot(handle));
       if (line !== lastPrinted) io.status(line);
       lastPrinted = line;
     } catch {
