@@ -78,6 +78,13 @@ describe('render workflow (real server, real ffmpeg)', () => {
     assert.deepEqual(result.frameRate, { num: 30000, den: 1001 });
     assert.deepEqual(result.backends, ['wasm']);
     assert.ok(result.runs >= 3, `8 frames at 3 per run must continue as new at least twice (runs: ${result.runs})`);
+    // Each run's history grows by about 6 events a frame (5.5–6.3 measured), so the default 1000 frames
+    // per run stay far below Temporal's 10,240-event warning.
+    const client = env.server.env.client;
+    for await (const run of client.workflow.list({ query: `WorkflowId = '${request.renderId}'` })) {
+      const history = await client.workflow.getHandle(request.renderId, run.runId).fetchHistory();
+      assert.ok(history.events!.length <= 7 * 3 + 30, `run ${run.runId}: ${history.events!.length} events for at most 3 frames`);
+    }
 
     const src = await probeStreams(input);
     const out = await probeStreams(request.output);
