@@ -2,6 +2,7 @@
  * The whole product against a real Temporal dev server and real ffmpeg: split, stylize every frame
  * on a real worker running the engine (narrow generated VGG19, wasm backend), assemble with audio.
  */
+import { defaultPayloadConverter } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -150,6 +151,19 @@ describe('render workflow (real server, real ffmpeg)', () => {
     const described = await second.describe();
     assert.equal(described.runId, (await first.handle.describe()).runId, 'no second run was started');
     assert.equal((await second.result()).done, 3);
+
+    // The Web UI reads each activity's summary: frames are named, not a list of identical rows.
+    const history = await first.handle.fetchHistory();
+    const summaries = history
+      .events!.filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => defaultPayloadConverter.fromPayload<string>(e.userMetadata!.summary! as Parameters<typeof defaultPayloadConverter.fromPayload>[0]));
+    assert.deepEqual(summaries, [
+      'split the video into frames',
+      'frame 1 of 3',
+      'frame 2 of 3',
+      'frame 3 of 3',
+      'encode the stylized frames and mux the audio',
+    ]);
   });
 
   test('rendering the same video, style and settings to another output reuses every stylized frame', async () => {
