@@ -109,7 +109,9 @@ engineOptions(
         .command('start-render')
         .description('stylize a video; without --address, runs server, worker and workflow here and resumes after a crash'),
       'start',
-    ).option('--detach', 'with --address: start the render and return without following it'),
+    )
+      .option('--detach', 'with --address: start the render and return without following it')
+      .option('--local-workers <n>', 'embedded mode: style worker processes on this machine (default: one per core on wasm/cpu, else 1)'),
   ),
 ).action(async (opts: StartRenderOptions) => {
   const outcome = await startRender(opts, io);

@@ -4,7 +4,9 @@ import { createStyleRuntime } from '../worker/engine';
 import { createWorkers, runWorkers } from '../worker/workers';
 import { TASK_QUEUES, type RenderRequest, type RenderResult } from '../workflows/contract';
 import type { renderVideo } from '../workflows/render';
+import { defaultLocalWorkers, spawnLocalStyleWorkers, type LocalWorkers } from './local-workers';
 import { embeddedIdentity, failAttemptsOfDeadWorkers } from './orphans';
+import { UsageError } from './errors';
 import { connectClient, type ServerOptions } from './connection';
 import { startEmbeddedServer, type EmbeddedServer } from './embedded-server';
 import { formatDuration, formatProgressLine, readSnapshot } from './progress';
@@ -20,6 +22,8 @@ export interface StartRenderOptions extends RenderFlags, Partial<ServerOptions> 
   detach?: boolean;
   /** Seconds between progress refreshes. */
   refreshSeconds?: number;
+  /** Style worker processes in embedded mode, this one included (default: one per core on wasm/cpu). */
+  localWorkers?: string;
 }
 
 export interface StartRenderOutcome {
@@ -110,13 +114,37 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
 
   // Load the engine before anything else: bad weights must fail before a server or workflow exists.
   const style = await createStyleRuntime({ weights: opts.weights, backend: opts.backend, cacheDir: opts.cacheDir, log: io.out });
+  let localCount: number;
+  try {
+    localCount = parseLocalWorkers(opts.localWorkers, style.engine.backend.name);
+  } catch (err) {
+    style.engine.dispose();
+    throw err;
+  }
   let server: EmbeddedServer | undefined;
   let connection: NativeConnection | undefined;
+  let helpers: LocalWorkers | undefined;
   try {
     server = await startEmbeddedServer(opts.workDir ? opts.workDir : defaultWorkDir());
     connection = server.env.nativeConnection;
+    if (localCount > 1) {
+      // Started first: they load the engine while this process bundles the workflow.
+      helpers = spawnLocalStyleWorkers({
+        count: localCount - 1,
+        address: server.address,
+        weights: style.engine.weightsPath,
+        backend: style.engine.backend.name,
+      });
+      // Keep every local worker busy: one frame each, plus one waiting.
+      request.limits.window = Math.max(request.limits.window, localCount + 1);
+    }
     const workers = await createWorkers({ connection, queues: ['media', 'style'], style, identity: embeddedIdentity() });
     const workersStopped = runWorkers(workers);
+    if (helpers) {
+      // Starting the render once all are polling shares the frames from the first one.
+      await helpers.ready;
+      io.out(`${localCount} style workers on this machine (${style.engine.backend.name} computes on one core each)`);
+    }
     const handle = await startOrAttach(server.env.client, request, { ...memo, backend: style.engine.backend.name });
     const handedOver = await failAttemptsOfDeadWorkers(server.env.client, handle);
     if (handedOver.length) io.out(`resuming ${handedOver.length} frame(s) the previous run was computing, from their checkpoints`);
@@ -128,7 +156,15 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
     await workersStopped;
     return { request, ...outcome };
   } finally {
+    await helpers?.stop();
     await server?.stop();
     style.engine.dispose();
   }
+}
+
+function parseLocalWorkers(value: string | undefined, backend: string): number {
+  if (value === undefined) return defaultLocalWorkers(backend);
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--local-workers must be a whole number of at least 1 (got "${value}")`);
+  return n;
 }

@@ -1,6 +1,7 @@
 import type { ServerOptions } from '../client/connection';
 import { connectWorker } from '../client/connection';
 import { UsageError } from '../client/errors';
+import { embeddedIdentity } from '../client/orphans';
 import type { Io } from '../client/io';
 import { createStyleRuntime, type StyleRuntime } from './engine';
 import { createWorkers, parseQueues, runWorkers } from './workers';
@@ -12,6 +13,8 @@ export interface WorkerCommandOptions extends Partial<ServerOptions> {
   weights?: string;
   backend?: string;
   cacheDir?: string;
+  /** Shown in the workflow history (default: Temporal's pid@host). */
+  identity?: string;
 }
 
 function positiveInt(value: string, flag: string): number {
@@ -23,6 +26,13 @@ function positiveInt(value: string, flag: string): number {
 /** `worker`: serves the chosen task queues until SIGINT/SIGTERM, then drains and exits. */
 export async function runWorkerCommand(opts: WorkerCommandOptions, io: Io): Promise<void> {
   if (!opts.address) throw new UsageError('worker needs --address host:port (or TEMPORAL_ADDRESS) of a Temporal server');
+  // Spawned by start-render with an IPC channel: end with it. Before the workers run there is
+  // nothing to save; once they run, SIGTERM makes them checkpoint their frames and stop.
+  let onParentGone: () => void = () => process.exit(0);
+  if (process.send) {
+    process.once('disconnect', () => onParentGone());
+    if (!process.connected) onParentGone();
+  }
   const queues = parseQueues(opts.queues);
   const styleConcurrency = positiveInt(opts.styleConcurrency, '--style-concurrency');
   const mediaConcurrency = positiveInt(opts.mediaConcurrency, '--media-concurrency');
@@ -32,7 +42,16 @@ export async function runWorkerCommand(opts: WorkerCommandOptions, io: Io): Prom
   }
   const connection = await connectWorker({ ...opts, address: opts.address, namespace: opts.namespace ?? 'default' });
   try {
-    const workers = await createWorkers({ connection, namespace: opts.namespace, queues, style, styleConcurrency, mediaConcurrency });
+    const workers = await createWorkers({
+      connection,
+      namespace: opts.namespace,
+      queues,
+      style,
+      styleConcurrency,
+      mediaConcurrency,
+      identity: opts.identity ?? (process.env.STARRY_EMBEDDED_WORKER ? embeddedIdentity() : undefined),
+    });
+    onParentGone = () => process.kill(process.pid, 'SIGTERM');
     io.out(`worker serving ${queues.join(', ')} on ${opts.address} (namespace ${opts.namespace ?? 'default'})`);
     await runWorkers(workers);
     io.out('worker stopped');
