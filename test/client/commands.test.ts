@@ -80,7 +80,7 @@ describe('steering commands (real server, real workers)', () => {
   });
   after(async () => {
     await env?.close();
-    if (!process.env.KEEP) await cleanup?.();
+    await cleanup?.();
   });
 
   /**

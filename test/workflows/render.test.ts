@@ -47,7 +47,7 @@ describe('render workflow (real server, real ffmpeg)', () => {
   });
   after(async () => {
     await env?.close();
-    if (!process.env.KEEP) await cleanup?.();
+    await cleanup?.();
   });
 
   async function render(name: string, clip: Parameters<typeof makeClip>[0], flags: RenderFlags = {}) {

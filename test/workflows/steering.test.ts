@@ -58,7 +58,7 @@ describe('steering a render (real server, real workers)', () => {
   });
   after(async () => {
     await env?.close();
-    if (!process.env.KEEP) await cleanup?.();
+    await cleanup?.();
   });
 
   async function clip(frames: number): Promise<string> {
