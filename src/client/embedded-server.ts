@@ -1,6 +1,7 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { writeFileAtomic } from '../common/atomic';
+import { processAlive } from '../common/process';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { UsageError } from './errors';
@@ -75,8 +76,7 @@ const serverFilePath = (workRoot: string) => join(workRoot, 'temporal', 'server.
 export async function readServerFile(workRoot: string): Promise<{ address: string; uiUrl: string; pid: number } | undefined> {
   try {
     const info = JSON.parse(await readFile(serverFilePath(workRoot), 'utf8')) as { address: string; uiUrl: string; pid: number };
-    process.kill(info.pid, 0);
-    return info;
+    return processAlive(info.pid) ? info : undefined;
   } catch {
     return undefined;
   }
@@ -103,19 +103,10 @@ async function stopOrphanedServers(dbFile: string): Promise<void> {
     if (!args.includes('start-dev') || !args.includes(dbFile)) continue;
     try {
       process.kill(Number(pid), 'SIGTERM');
-      for (let i = 0; i < 100 && isAlive(Number(pid)); i++) await new Promise((r) => setTimeout(r, 100));
-      if (isAlive(Number(pid))) process.kill(Number(pid), 'SIGKILL');
+      for (let i = 0; i < 100 && processAlive(Number(pid)); i++) await new Promise((r) => setTimeout(r, 100));
+      if (processAlive(Number(pid))) process.kill(Number(pid), 'SIGKILL');
     } catch {
       // Already gone.
     }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -1,5 +1,6 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { hostname } from 'node:os';
+import { processAlive } from '../common/process';
 
 /** Worker identity of an embedded start-render: lets a later one on this host tell it is dead. */
 export function embeddedIdentity(pid = process.pid): string {
@@ -8,13 +9,9 @@ export function embeddedIdentity(pid = process.pid): string {
 
 function deadEmbeddedWorker(identity: string | null | undefined): boolean {
   const m = identity?.match(/^starry-embedded:(\d+)@(.+)$/);
-  if (!m || m[2] !== hostname() || Number(m[1]) === process.pid) return false;
-  try {
-    process.kill(Number(m[1]), 0);
-    return false;
-  } catch {
-    return true;
-  }
+  if (!m) return false;
+  const pid = Number(m[1]);
+  return m[2] === hostname() && pid !== process.pid && !processAlive(pid);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { processAlive } from './process';
 
 /**
  * A hidden sibling of `finalPath` for writing before an atomic rename.
@@ -21,16 +22,6 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Deletes temp siblings of `finalPath` (files or directories named by tempPathFor) whose writer
  * process has died, i.e. leftovers of a crash. Live writers' temps are kept. Pids are only
@@ -43,7 +34,7 @@ export async function removeStaleTemps(finalPath: string): Promise<void> {
   const names = await fs.readdir(dir).catch(() => [] as string[]);
   for (const name of names) {
     const pid = Number(pattern.exec(name)?.[1]);
-    if (pid > 0 && pid !== process.pid && !processIsAlive(pid)) {
+    if (pid > 0 && pid !== process.pid && !processAlive(pid)) {
       await fs.rm(path.join(dir, name), { recursive: true, force: true });
     }
   }
