@@ -21,6 +21,7 @@ import { epochsError } from '../workflows/validation';
 import { connectClient, type ServerOptions } from './connection';
 import { readServerFile } from './embedded-server';
 import { UsageError } from './errors';
+import { wholeFlag } from './flags';
 import type { Io } from './io';
 import { buildRenderRequest, defaultWorkDir, type RenderFlags } from './render-options';
 import { describeEnding, endingFromError, type Ending } from './ending';
@@ -269,8 +270,7 @@ export async function listRenders(client: Client, limit: number): Promise<Listed
 }
 
 export async function listCommand(opts: CommandServerOptions & { limit?: string; json?: boolean }, io: Io): Promise<void> {
-  const limit = Number(opts.limit ?? 20);
-  if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a whole number of at least 1 (got "${opts.limit}")`);
+  const limit = wholeFlag(opts.limit, '--limit', 20);
   const rows = await withClient(opts, (client) => listRenders(client, limit));
   if (opts.json) {
     io.out(JSON.stringify(rows, null, 2));

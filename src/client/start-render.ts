@@ -6,7 +6,7 @@ import { TASK_QUEUES, type RenderRequest, type RenderResult } from '../workflows
 import type { renderVideo } from '../workflows/render';
 import { defaultLocalWorkers, spawnLocalStyleWorkers, type LocalWorkers } from './local-workers';
 import { embeddedIdentity, failAttemptsOfDeadWorkers } from './orphans';
-import { UsageError } from './errors';
+import { wholeFlag } from './flags';
 import { connectClient, type ServerOptions } from './connection';
 import { startEmbeddedServer, type EmbeddedServer } from './embedded-server';
 import { formatDuration, formatProgressLine, readSnapshot } from './progress';
@@ -116,7 +116,7 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
   const style = await createStyleRuntime({ weights: opts.weights, backend: opts.backend, cacheDir: opts.cacheDir, log: io.out });
   let localCount: number;
   try {
-    localCount = parseLocalWorkers(opts.localWorkers, style.engine.backend.name);
+    localCount = wholeFlag(opts.localWorkers, '--local-workers', defaultLocalWorkers(style.engine.backend.name));
   } catch (err) {
     style.engine.dispose();
     throw err;
@@ -160,11 +160,4 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
     await server?.stop();
     style.engine.dispose();
   }
-}
-
-function parseLocalWorkers(value: string | undefined, backend: string): number {
-  if (value === undefined) return defaultLocalWorkers(backend);
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--local-workers must be a whole number of at least 1 (got "${value}")`);
-  return n;
 }

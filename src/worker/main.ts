@@ -1,6 +1,7 @@
 import type { ServerOptions } from '../client/connection';
 import { connectWorker } from '../client/connection';
 import { UsageError } from '../client/errors';
+import { wholeFlag } from '../client/flags';
 import { embeddedIdentity } from '../client/orphans';
 import type { Io } from '../client/io';
 import { createStyleRuntime, type StyleRuntime } from './engine';
@@ -17,12 +18,6 @@ export interface WorkerCommandOptions extends Partial<ServerOptions> {
   identity?: string;
 }
 
-function positiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a whole number of at least 1 (got "${value}")`);
-  return n;
-}
-
 /** `worker`: serves the chosen task queues until SIGINT/SIGTERM, then drains and exits. */
 export async function runWorkerCommand(opts: WorkerCommandOptions, io: Io): Promise<void> {
   if (!opts.address) throw new UsageError('worker needs --address host:port (or TEMPORAL_ADDRESS) of a Temporal server');
@@ -34,8 +29,8 @@ export async function runWorkerCommand(opts: WorkerCommandOptions, io: Io): Prom
     if (!process.connected) onParentGone();
   }
   const queues = parseQueues(opts.queues);
-  const styleConcurrency = positiveInt(opts.styleConcurrency, '--style-concurrency');
-  const mediaConcurrency = positiveInt(opts.mediaConcurrency, '--media-concurrency');
+  const styleConcurrency = wholeFlag(opts.styleConcurrency, '--style-concurrency', 1);
+  const mediaConcurrency = wholeFlag(opts.mediaConcurrency, '--media-concurrency', 2);
   let style: StyleRuntime | undefined;
   if (queues.includes('style')) {
     style = await createStyleRuntime({ weights: opts.weights, backend: opts.backend, cacheDir: opts.cacheDir, log: io.out });
