@@ -46,14 +46,12 @@ export function createMediaActivities() {
       const frameCount = await withHeartbeat(extractFrames({ input, outDir: renderPaths(renderDir).frames, width, height })).catch(
         nonRetryable,
       );
-      if (frameCount === 0) nonRetryable(new MediaInputError(`"${input}" decoded to no frames; is the video stream empty?`));
       return {
         frameCount,
         frameRate: info.frameRate,
         width,
         height,
         hasAudio: info.hasAudio,
-        audioCodec: info.audioCodec,
         durationSeconds: info.durationSeconds,
       };
     },
@@ -80,7 +78,6 @@ export function createMediaActivities() {
           frameRate: split.frameRate,
           frameCount: split.frameCount,
           audioFrom: split.hasAudio ? input : undefined,
-          audioCodec: split.audioCodec,
           output,
         }),
       );

@@ -15,11 +15,6 @@ export interface AssembleOptions {
   frameCount: number;
   /** The original input, when its audio should be carried over. */
   audioFrom?: string;
-  /**
-   * Codec of audioFrom's first audio stream as the caller knows it. Informational: audioFrom is
-   * probed anyway (for its codec and the video's start offset), and the probe wins.
-   */
-  audioCodec?: string;
   /** Destination; the extension (.mp4, .mov, .mkv) picks the container. */
   output: string;
   /** Cancels the assembly: ffmpeg is killed and its partial output removed. */

@@ -53,7 +53,6 @@ export interface SplitResult {
   width: number;
   height: number;
   hasAudio: boolean;
-  audioCodec?: string;
   durationSeconds: number;
 }
 
@@ -81,8 +80,8 @@ export interface FrameRecord {
   steps: number;
   resumedFromStep: number;
   attempt: number;
-  /** True when the frame was computed in a degraded mode (e.g. a fallback backend); absent means false. */
-  degraded?: boolean;
+  /** True when the frame ran out of memory and was computed at reduced size, then scaled back up. */
+  degraded: boolean;
 }
 
 /**

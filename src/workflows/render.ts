@@ -71,7 +71,8 @@ const media = proxyActivities<MediaActivities>({
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['MediaInputError'] },
 });
 
-const NON_RETRYABLE_FRAME_ERRORS = ['MediaInputError', 'WeightsError', 'RangeError', 'InvalidSettingsError'];
+/** The style activity raises these as non-retryable failures; listed so the policy says so too. */
+const NON_RETRYABLE_FRAME_ERRORS = ['MediaInputError', 'InvalidSettingsError'];
 
 const emptyStats = (): RenderState['stats'] => ({
   retried: 0,
@@ -272,7 +273,7 @@ async function render(
       // Shown by `list` and the Web UI; workers on a cluster are only known once they report.
       upsertMemo({ backend: s.backends.join(', ') });
     }
-    const degraded = r.degraded === true;
+    const { degraded } = r;
     if (r.attempt > 1) s.stats.retried++;
     if (r.resumedFromStep > 0) s.stats.resumed++;
     if (degraded) s.stats.degraded++;

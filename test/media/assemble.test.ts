@@ -47,7 +47,7 @@ describe('assembleVideo', () => {
     const framesDir = file('ntsc-frames');
     const frameCount = await extractFrames({ input, outDir: framesDir, ...size });
     const output = file('out/ntsc-styled.mp4');
-    await assembleVideo({ framesDir, frameRate: info.frameRate, frameCount, audioFrom: input, audioCodec: info.audioCodec, output });
+    await assembleVideo({ framesDir, frameRate: info.frameRate, frameCount, audioFrom: input, output });
 
     const [src, out] = await Promise.all([probeStreams(input), probeStreams(output)]);
     const srcVideo = stream(src, 'video')!;
@@ -128,7 +128,7 @@ describe('assembleVideo', () => {
     const framesDir = file('silent-frames');
     const frameCount = await extractFrames({ input, outDir: framesDir, width: 32, height: 24 });
     const output = file('silent-out.mov');
-    // No audioCodec given: assembleVideo finds out for itself that there is nothing to carry.
+    // assembleVideo probes audioFrom itself and finds there is nothing to carry.
     await assembleVideo({ framesDir, frameRate: info.frameRate, frameCount, audioFrom: input, output });
     const probe = await probeStreams(output);
     assert.equal(stream(probe, 'audio'), undefined);
@@ -142,7 +142,7 @@ describe('assembleVideo', () => {
     assert.equal(info.audioCodec, 'pcm_s16le');
     const framesDir = file('pcm-frames');
     const frameCount = await extractFrames({ input, outDir: framesDir, width: 32, height: 24 });
-    const common = { framesDir, frameRate: info.frameRate, frameCount, audioFrom: input, audioCodec: info.audioCodec };
+    const common = { framesDir, frameRate: info.frameRate, frameCount, audioFrom: input };
 
     await assembleVideo({ ...common, output: file('pcm-out.mp4') });
     const mp4Audio = stream(await probeStreams(file('pcm-out.mp4')), 'audio')!;
