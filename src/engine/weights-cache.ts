@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { md5File } from '../common/hash';
+import { WeightsError } from './weights';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -26,23 +27,30 @@ export interface EnsureWeightsOptions {
   source?: { fileName: string; url: string; md5: string };
 }
 
+export interface WeightsFile {
+  path: string;
+  /** Its md5: identifies the weights in every frame's fingerprint. */
+  md5: string;
+}
+
 /**
- * Returns a path to the VGG19 weights, downloading and verifying the official file into the cache
- * on first use. The download lands under a temporary name and is renamed only once its hash matches.
+ * The VGG19 weights to use, downloading and verifying the official file into the cache on first
+ * use. The download lands under a temporary name and is renamed only once its hash matches. Each
+ * file is hashed once: the check against the published md5 doubles as its identity.
  */
-export async function ensureVggWeights(opts: EnsureWeightsOptions = {}): Promise<string> {
+export async function ensureVggWeights(opts: EnsureWeightsOptions = {}): Promise<WeightsFile> {
   if (opts.weightsPath) {
     if (!existsSync(opts.weightsPath)) {
-      throw new Error(`--weights "${opts.weightsPath}" does not exist; give the path of ${VGG19_NOTOP.fileName}`);
+      throw new WeightsError(`--weights "${opts.weightsPath}" does not exist; give the path of ${VGG19_NOTOP.fileName}`);
     }
-    return opts.weightsPath;
+    return { path: opts.weightsPath, md5: await md5File(opts.weightsPath) };
   }
   const source = opts.source ?? VGG19_NOTOP;
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const target = join(cacheDir, source.fileName);
   if (existsSync(target)) {
     const actual = await md5File(target);
-    if (actual === source.md5) return target;
+    if (actual === source.md5) return { path: target, md5: actual };
     opts.log?.(`cached ${target} has md5 ${actual}, expected ${source.md5}; downloading it again`);
   }
   await mkdir(cacheDir, { recursive: true });
@@ -55,7 +63,7 @@ export async function ensureVggWeights(opts: EnsureWeightsOptions = {}): Promise
     const actual = await md5File(temp);
     if (actual !== source.md5) throw new Error(`downloaded file has md5 ${actual}, expected ${source.md5}`);
     await rename(temp, target);
-    return target;
+    return { path: target, md5: actual };
   } catch (err) {
     await rm(temp, { force: true });
     throw new Error(

@@ -2,7 +2,6 @@ import type { BackendChoice } from '../engine/backend';
 import { StyleEngine } from '../engine/engine';
 import { parseBackendChoice } from '../engine/backend';
 import { NO_FAULTS, parseFaults, type FaultPlan } from '../activities/faults';
-import { md5File } from '../common/hash';
 import { ensureVggWeights } from '../engine/weights-cache';
 
 export interface StyleRuntimeOptions {
@@ -25,14 +24,13 @@ export interface StyleRuntime {
 /** Loads the weights (downloading them on first use) and VGG19 once, for the worker's lifetime. */
 export async function createStyleRuntime(opts: StyleRuntimeOptions): Promise<StyleRuntime> {
   const backend: BackendChoice | 'auto' = parseBackendChoice(opts.backend ?? process.env.STARRY_BACKEND);
-  const weightsPath = await ensureVggWeights({ weightsPath: opts.weights, cacheDir: opts.cacheDir, log: opts.log });
-  const engine = await StyleEngine.create({ weightsPath, backend });
-  const weightsId = await md5File(weightsPath);
+  const weights = await ensureVggWeights({ weightsPath: opts.weights, cacheDir: opts.cacheDir, log: opts.log });
+  const engine = await StyleEngine.create({ weightsPath: weights.path, backend });
   opts.log?.(
     `tfjs backend: ${engine.backend.name}` +
       (engine.backend.skipped.length ? ` (skipped ${engine.backend.skipped.join('; ')})` : ''),
   );
   const faults = parseFaults(opts.faults ?? process.env.STARRY_FAULTS);
   if (faults !== NO_FAULTS) opts.log?.(`FAULT INJECTION ON (testing only): STARRY_FAULTS=${opts.faults ?? process.env.STARRY_FAULTS}`);
-  return { engine, weightsId, faults };
+  return { engine, weightsId: weights.md5, faults };
 }

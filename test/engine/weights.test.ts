@@ -65,8 +65,9 @@ describe('VGG19 weights', () => {
     const source = { fileName: 'w.h5', url: 'https://example.invalid/w.h5', md5: createHash('md5').update(payload).digest('hex') };
     const fetchImpl = (async () => new Response(payload)) as typeof fetch;
     const cacheDir = join(dir, 'cache');
-    const path = await ensureVggWeights({ cacheDir, source, fetchImpl });
-    assert.deepEqual(await readFile(path), payload);
+    const file = await ensureVggWeights({ cacheDir, source, fetchImpl });
+    assert.deepEqual(await readFile(file.path), payload);
+    assert.equal(file.md5, source.md5);
     let fetched = 0;
     await ensureVggWeights({ cacheDir, source, fetchImpl: (async () => (fetched++, new Response(payload))) as typeof fetch });
     assert.equal(fetched, 0, 'a verified cached file is not downloaded again');
