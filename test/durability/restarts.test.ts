@@ -5,7 +5,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startEmbeddedServer } from '../../src/client/embedded-server';
@@ -21,6 +21,16 @@ import { startCli, startProcess, stopAllProcesses, type Proc } from '../helpers/
 import { tinyWeights } from '../helpers/render-env';
 import { waitFor, waitForProgress } from '../helpers/steering';
 import { framePath } from '../../src/media';
+
+/** The parent pid of a live (not zombie) process, or undefined once it is gone. */
+function parentOf(pid: number): number | undefined {
+  try {
+    const [state, ppid] = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return state === 'Z' ? undefined : Number(ppid);
+  } catch {
+    return undefined;
+  }
+}
 
 const until = (check: () => boolean | Promise<boolean>, what: string) => waitFor(async () => check(), Boolean, what, 120_000);
 
@@ -139,5 +149,20 @@ describe('server and client restarts (real processes)', () => {
     } finally {
       await server.stop();
     }
+  });
+
+  test('Ctrl-C (SIGINT) stops start-render cleanly: exit 130, no dev server or helper worker left behind', async () => {
+    const input = await makeClip({ path: join(root, 'interrupt.mp4'), width: 64, height: 48, rate: '25', frames: 30 });
+    const workDir = join(root, 'work-interrupt');
+    const args = ['start-render', '-i', input, '-s', style, '-o', join(root, 'interrupt.out.mp4'), '--weights', weights, '--backend', 'wasm'];
+    const run = startCli([...args, '--epochs', '2', '--steps-per-epoch', '20', '--size', '64', '--local-workers', '2'], { STARRY_WORK_DIR: workDir });
+    await run.waitFor(/render interrupt-/);
+    const children = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && parentOf(Number(p)) === run.child.pid).map(Number);
+    assert.equal(children.length, 2, 'a dev server and a helper worker');
+    run.child.kill('SIGINT');
+    const exit = await run.exited;
+    assert.equal(exit.code, 130, run.output());
+    assert.match(run.output(), /stopped; nothing is lost\. Run the same command again to resume render interrupt-/);
+    await waitFor(async () => children.filter((pid) => parentOf(pid) !== undefined), (left) => left.length === 0, 'its children to exit', 60_000);
   });
 });
