@@ -24,7 +24,7 @@ import { UsageError } from './errors';
 import { wholeFlag } from './flags';
 import type { Io } from './io';
 import { buildRenderRequest, defaultWorkDir, type RenderFlags } from './render-options';
-import { describeEnding, endingFromError, type Ending } from './ending';
+import { describeEnding, settle, type Ending } from './ending';
 import { describeResult, followRender } from './start-render';
 
 export interface CommandServerOptions extends Partial<ServerOptions> {
@@ -63,14 +63,6 @@ export async function resolveRenderId(id: string | undefined, flags: RenderFlags
   return (await buildRenderRequest(flags)).renderId;
 }
 
-async function endingOf(handle: RenderHandle): Promise<Ending> {
-  try {
-    return { state: 'done', result: await handle.result() };
-  } catch (err) {
-    return endingFromError(err);
-  }
-}
-
 /** The render's handle and Temporal status; an unknown id is a one-line usage error. */
 async function existingRender(client: Client, id: string): Promise<{ handle: RenderHandle; status: string }> {
   const handle = client.workflow.getHandle<typeof renderVideo>(id);
@@ -97,7 +89,7 @@ async function withClient<T>(opts: CommandServerOptions, fn: (client: Client) =>
 async function runningRender(client: Client, renderId: string, verb: string) {
   const found = await existingRender(client, renderId);
   if (found.status !== 'RUNNING') {
-    const ending = await endingOf(found.handle);
+    const ending = await settle(found.handle.result());
     throw new UsageError(`cannot ${verb}: ${describeEnding(renderId, ending)}`);
   }
   return found.handle;
@@ -117,15 +109,9 @@ export async function statusCommand(id: string | undefined, opts: RenderRefOptio
       return 0;
     }
     if (status === 'RUNNING') {
-      let ending: Ending;
-      try {
-        ending = { state: 'done', result: await followRender(handle, io, opts.refreshSeconds) };
-      } catch (err) {
-        ending = endingFromError(err);
-      }
-      return reportEnding(renderId, ending, false, io);
+      return reportEnding(renderId, await settle(followRender(handle, io, opts.refreshSeconds)), false, io);
     }
-    return reportEnding(renderId, await endingOf(handle), Boolean(opts.json), io, status);
+    return reportEnding(renderId, await settle(handle.result()), Boolean(opts.json), io, status);
   });
 }
 
@@ -202,7 +188,7 @@ export async function steerCommand(action: SteerAction, id: string | undefined, 
     } else {
       await handle.signal(cancelRenderSignal);
       io.out(`render ${renderId} cancelling: no new frame starts${inFlight}; ${p.done} finished frame(s) stay in ${p.renderDir}`);
-      if (opts.wait) io.out(describeEnding(renderId, await endingOf(handle)));
+      if (opts.wait) io.out(describeEnding(renderId, await settle(handle.result())));
     }
   });
 }

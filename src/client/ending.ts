@@ -22,6 +22,15 @@ export function endingFromError(err: unknown): Ending {
   throw err;
 }
 
+/** How the render behind `result` ended: its result, or what its failure says. */
+export async function settle(result: Promise<RenderResult>): Promise<Ending> {
+  try {
+    return { state: 'done', result: await result };
+  } catch (err) {
+    return endingFromError(err);
+  }
+}
+
 /** One line for a render that has ended. */
 export function describeEnding(id: string, e: Ending): string {
   switch (e.state) {

@@ -12,7 +12,7 @@ import { startEmbeddedServer, type EmbeddedServer } from './embedded-server';
 import { formatDuration, formatProgressLine, readSnapshot } from './progress';
 import { buildRenderRequest, defaultWorkDir, type RenderFlags } from './render-options';
 import type { Io } from './io';
-import { endingFromError, type Ending } from './ending';
+import { settle, type Ending } from './ending';
 
 export interface StartRenderOptions extends RenderFlags, Partial<ServerOptions> {
   weights?: string;
@@ -37,11 +37,8 @@ export interface StartRenderOutcome {
 
 /** Follows a render to its end; a cancelled or failed render becomes an `ending` instead of an exception. */
 async function followToEnd(handle: WorkflowHandle<typeof renderVideo>, io: Io, refreshSeconds?: number) {
-  try {
-    return { result: await followRender(handle, io, refreshSeconds) };
-  } catch (err) {
-    return { ending: endingFromError(err) as Exclude<Ending, { state: 'done' }> };
-  }
+  const ending = await settle(followRender(handle, io, refreshSeconds));
+  return ending.state === 'done' ? { result: ending.result } : { ending };
 }
 
 /** Starts the render's workflow, or attaches to it when the same render already exists. */
