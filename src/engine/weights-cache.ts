@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
+import { defaultCacheDir } from '../common/cache-dir';
 import { md5File } from '../common/hash';
 import { WeightsError } from './weights';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 /** The file `tf.keras.applications.VGG19(weights='imagenet', include_top=False)` loads. */
@@ -12,10 +12,6 @@ export const VGG19_NOTOP = Object.freeze({
   /** Keras publishes this md5 next to the URL (keras/applications/vgg19.py). */
   md5: '253f8cb515780f3b799900260a226db6',
 });
-
-export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.STARRY_CACHE_DIR ?? (env.XDG_CACHE_HOME ? join(env.XDG_CACHE_HOME, 'starry-render') : join(homedir(), '.cache', 'starry-render'));
-}
 
 export interface EnsureWeightsOptions {
   /** An explicit file (--weights): used as is; its structure is checked when it is read. */

@@ -1,6 +1,6 @@
 import type { BackendChoice } from '../engine/backend';
 import { StyleEngine } from '../engine/engine';
-import { parseBackendChoice } from '../engine/backend';
+import { describeSelection, parseBackendChoice } from '../engine/backend';
 import { NO_FAULTS, parseFaults, type FaultPlan } from '../activities/faults';
 import { ensureVggWeights } from '../engine/weights-cache';
 
@@ -26,10 +26,7 @@ export async function createStyleRuntime(opts: StyleRuntimeOptions): Promise<Sty
   const backend: BackendChoice | 'auto' = parseBackendChoice(opts.backend ?? process.env.STARRY_BACKEND);
   const weights = await ensureVggWeights({ weightsPath: opts.weights, cacheDir: opts.cacheDir, log: opts.log });
   const engine = await StyleEngine.create({ weightsPath: weights.path, backend });
-  opts.log?.(
-    `tfjs backend: ${engine.backend.name}` +
-      (engine.backend.skipped.length ? ` (skipped ${engine.backend.skipped.join('; ')})` : ''),
-  );
+  opts.log?.(describeSelection(engine.backend));
   const faults = parseFaults(opts.faults ?? process.env.STARRY_FAULTS);
   if (faults !== NO_FAULTS) opts.log?.(`FAULT INJECTION ON (testing only): STARRY_FAULTS=${opts.faults ?? process.env.STARRY_FAULTS}`);
   return { engine, weightsId: weights.md5, faults };

@@ -15,6 +15,7 @@ import { computeStyleTargets, stylize } from '../../src/engine/stylize';
 import { tf } from '../../src/engine/tf';
 import { Vgg19 } from '../../src/engine/vgg19';
 import { readVggWeights } from '../../src/engine/weights';
+import { engineBackends, nativeSkipReason } from '../helpers/backends';
 import { tempDir } from '../helpers/media-fixtures';
 import { writeVggH5 } from '../helpers/tiny-vgg';
 
@@ -36,7 +37,7 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
   }
 }
 
-for (const backend of ['wasm', 'cpu'] as const) {
+for (const backend of engineBackends()) {
   describe(`engine matches Keras on the ${backend} backend`, () => {
     let model: Vgg19;
     let cleanup: () => Promise<void>;
@@ -133,3 +134,7 @@ for (const backend of ['wasm', 'cpu'] as const) {
     }
   });
 }
+
+test('the native backend is covered', { skip: nativeSkipReason() }, () => {
+  assert.ok(engineBackends().includes('node'));
+});

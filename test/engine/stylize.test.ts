@@ -5,6 +5,7 @@ import { StyleEngine } from '../../src/engine/engine';
 import { DEFAULT_SETTINGS, type StyleSettings } from '../../src/engine/settings';
 import type { OptimisationCheckpoint } from '../../src/engine/stylize';
 import type { RgbImage } from '../../src/media/types';
+import { engineBackends } from '../helpers/backends';
 import { tempDir } from '../helpers/media-fixtures';
 import { contentImageFormula, styleImageFormula, writeVggH5 } from '../helpers/tiny-vgg';
 
@@ -15,7 +16,7 @@ const frame = (shift: number): RgbImage => {
 };
 const styleImage: RgbImage = { width: 16, height: 18, data: styleImageFormula(18, 16) };
 
-describe('stylize', () => {
+for (const backend of engineBackends()) describe(`stylize on ${backend}`, () => {
   let engine: StyleEngine;
   let cleanup: () => Promise<void>;
   const targets = () => engine.styleTargets('style', settings.styleLayers, async () => styleImage);
@@ -25,7 +26,8 @@ describe('stylize', () => {
     cleanup = tmp.cleanup;
     const weightsPath = join(tmp.dir, 'tiny.h5');
     await writeVggH5(weightsPath);
-    engine = await StyleEngine.create({ weightsPath, backend: 'wasm' });
+    engine = await StyleEngine.create({ weightsPath, backend });
+    assert.equal(engine.backend.name, backend);
   });
   after(async () => {
     engine?.dispose();
