@@ -4,6 +4,7 @@ import { DEFAULT_LIMITS } from '../workflows/contract';
 import { runWorkerCommand } from '../worker/main';
 import { installRuntime } from '../worker/runtime';
 import { cleanFinished } from './clean';
+import { diagnose, formatDiagnosis } from './doctor';
 import { UsageError } from './errors';
 import { describeEnding } from './ending';
 import { defaultWorkDir } from './render-options';
@@ -195,6 +196,18 @@ program
   .action(async (opts: { workDir?: string; dryRun?: boolean }) => {
     await cleanFinished({ workDir: opts.workDir ? resolve(opts.workDir) : defaultWorkDir(), dryRun: opts.dryRun }, io);
   });
+
+engineOptions(
+  program
+    .command('doctor')
+    .description('what this machine renders with: backend and why faster ones were skipped, TensorFlow, device, ffmpeg, Temporal CLI, weights')
+    .option('--json', 'print the findings as JSON'),
+).action(async (opts: { json?: boolean; backend?: string; weights?: string; cacheDir?: string }) => {
+  const diagnosis = await diagnose(opts);
+  if (opts.json) io.out(JSON.stringify(diagnosis, null, 2));
+  else for (const line of formatDiagnosis(diagnosis)) io.out(line);
+  process.exitCode = diagnosis.ok ? 0 : 1;
+});
 
 if (require.main === module) {
   installRuntime();

@@ -1,4 +1,5 @@
 import type { RgbImage } from '../media/types';
+import { DEFAULT_SETTINGS } from './settings';
 import { selectBackend, type BackendChoice, type BackendSelection } from './backend';
 import { deepestLayer, minimumSideFor } from './vgg19-architecture';
 import { computeStyleTargets, stylize, type StyleTargets, type StylizeRequest, type StylizeResult } from './stylize';
@@ -11,6 +12,8 @@ export interface EngineOptions {
   backend?: BackendChoice | 'auto';
   /** How many styles' targets to keep; a worker usually serves one render at a time. */
   styleCacheSize?: number;
+  /** Run one small optimisation step at start-up (default true); see warmUp(). */
+  warmUp?: boolean;
 }
 
 /**
@@ -30,7 +33,25 @@ export class StyleEngine {
   static async create(opts: EngineOptions): Promise<StyleEngine> {
     const backend = await selectBackend(opts.backend ?? 'auto');
     const model = Vgg19.fromWeights(await readVggWeights(opts.weightsPath));
-    return new StyleEngine(backend, model, opts.weightsPath, opts.styleCacheSize ?? 2);
+    const engine = new StyleEngine(backend, model, opts.weightsPath, opts.styleCacheSize ?? 2);
+    if (opts.warmUp ?? true) await engine.warmUp();
+    return engine;
+  }
+
+  /**
+   * One optimisation step (forward, gradient, Adam) on a small image, so that the backend's
+   * one-time set-up — wasm compilation, TensorFlow's thread pools and kernel registration — is paid
+   * at worker start rather than inside the first frame's heartbeat window. Leaves no tensors.
+   */
+  async warmUp(): Promise<void> {
+    const side = minimumSideFor(DEFAULT_SETTINGS.styleLayers) * 2;
+    const image: RgbImage = { width: side, height: side, data: new Float32Array(side * side * 3).fill(0.5) };
+    const targets = computeStyleTargets(this.model, image, DEFAULT_SETTINGS.styleLayers);
+    try {
+      await stylize(this.model, { content: image, targets, settings: { ...DEFAULT_SETTINGS, epochs: 1, stepsPerEpoch: 1 } });
+    } finally {
+      targets.dispose();
+    }
   }
 
   /** Style targets for `key` (which must identify the style image, its size and the layers). */

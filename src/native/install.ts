@@ -17,7 +17,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { arch, platform } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -89,6 +89,13 @@ function python(): string {
     if (spawnSync(candidate, ['-m', 'pip', '--version'], { stdio: 'ignore' }).status === 0) return candidate;
   }
   throw new NativeInstallError('no python3 with pip to fetch the TensorFlow wheel (apt-get install python3-pip)');
+}
+
+/** A sibling of `final` to build in; readable by all like any installed package (mkdtemp makes 0700). */
+async function publicTempDir(final: string): Promise<string> {
+  const tmp = await mkdtemp(`${final}.tmp-`);
+  await chmod(tmp, 0o755);
+  return tmp;
 }
 
 /** Moves a finished temporary directory into place; another installer may have won the race. */
@@ -181,7 +188,7 @@ async function libraryDir(variant: NativeVariant, cache: string, bindingDir: str
   if (existsSync(join(dir, '.complete'))) return { dir, cuda };
   const file = await wheel(variant, cache);
   await mkdir(dirname(dir), { recursive: true });
-  const tmp = await mkdtemp(`${dir}.tmp-`);
+  const tmp = await publicTempDir(dir);
   try {
     await run(python(), [EXTRACTOR, 'tensorflow', file, tmp, bindingDir]);
     if (cuda === 'pypi') await cudaLibraries(file, tmp, cache);
@@ -219,7 +226,7 @@ async function builtPackage(variant: NativeVariant, cache: string): Promise<stri
   const dir = join(cache, 'packages', `${name.split('/')[1]}-${TFJS_NODE_VERSION}-tf${TENSORFLOW_VERSION}-napi${process.versions.napi}`);
   if (existsSync(join(dir, '.complete'))) return dir;
   await mkdir(dirname(dir), { recursive: true });
-  const tmp = await mkdtemp(`${dir}.tmp-`);
+  const tmp = await publicTempDir(dir);
   try {
     await run('tar', ['-xzf', tarball, '--strip-components=1', '-C', tmp]);
     const lib = await libraryDir(variant, cache, join(tmp, 'binding'));

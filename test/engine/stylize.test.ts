@@ -128,6 +128,12 @@ for (const backend of engineBackends()) describe(`stylize on ${backend}`, () => 
     assert.equal(engine.tensorCount(), before);
   });
 
+  test('the start-up warm-up step leaves no tensors behind', async () => {
+    const before = engine.tensorCount();
+    await engine.warmUp();
+    assert.equal(engine.tensorCount(), before);
+  });
+
   test('a frame too small for block5 is refused with the fix', async () => {
     const tiny: RgbImage = { width: 8, height: 8, data: new Float32Array(8 * 8 * 3) };
     await assert.rejects(engine.stylize({ content: tiny, targets: await targets(), settings }), /at least 16 pixels.*raise --size/);

@@ -1,0 +1,64 @@
+/**
+ * The native TensorFlow backend through the real CLI: `doctor` reports it, and one whole render
+ * (embedded dev server, worker, real ffmpeg) runs on it. Where native is required (CI) and missing,
+ * these fail rather than skip.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import type { Diagnosis } from '../../src/client/doctor';
+import { nativeSkipReason } from '../helpers/backends';
+import { makeClip, makeStyleImage, probeStreams, tempDir } from '../helpers/media-fixtures';
+import { tinyWeights } from '../helpers/render-env';
+
+const run = promisify(execFile);
+const REPO = resolve(__dirname, '../..');
+const CLI = resolve(REPO, 'src/client/cli.ts');
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  run(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: REPO, env: { ...process.env, ...env }, maxBuffer: 1 << 24 });
+
+describe('native backend', { skip: nativeSkipReason() }, () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('starry-native'));
+  });
+  after(() => cleanup?.());
+
+  test('doctor --json: auto picks node, names TensorFlow, its source and the device', async () => {
+    const { stdout } = await cli(['doctor', '--json']);
+    const d = JSON.parse(stdout) as Diagnosis;
+    assert.equal(d.backend.chosen, 'node', `skipped: ${d.backend.skipped.join('; ')} ${d.backend.error ?? ''}`);
+    assert.match(d.backend.tensorflow ?? '', /^2\.\d+\.\d+$/);
+    assert.match(d.backend.device ?? '', /CPU|GPU/);
+    assert.match(d.ffmpeg, /^ffmpeg version/);
+    assert.equal(d.ok, true);
+  });
+
+  test('doctor prints one screen that says which backend runs and why others were skipped', async () => {
+    const { stdout } = await cli(['doctor', '--backend', 'wasm']);
+    assert.match(stdout, /^backend +wasm on CPU, one thread/m);
+    assert.match(stdout, /30-70x slower than native; npm run native/);
+    assert.match(stdout, /^native cpu +@tensorflow\/tfjs-node: /m);
+  });
+
+  test('start-render renders a clip end to end on the node backend', async () => {
+    const input = await makeClip({ path: join(dir, 'clip.mp4'), width: 48, height: 36, rate: '25', frames: 4, audio: true });
+    const style = await makeStyleImage(join(dir, 'style.png'), 40, 40);
+    const output = join(dir, 'out.mp4');
+    const { stdout, stderr } = await cli(
+      ['start-render', '-i', input, '-s', style, '-o', output, '--weights', await tinyWeights(dir), '--backend', 'node',
+        '--epochs', '1', '--steps-per-epoch', '3', '--size', '48'],
+      { STARRY_WORK_DIR: join(dir, 'work') },
+    );
+    assert.match(stdout + stderr, /tfjs backend: node \(CPU, TensorFlow 2\./);
+    assert.ok(existsSync(output), 'the video was written');
+    const video = (await probeStreams(output)).streams.find((s) => s.codec_type === 'video')!;
+    assert.equal(Number(video.nb_frames), 4);
+    assert.match(stdout, /node/);
+  });
+});
