@@ -4,7 +4,9 @@ import { selectBackend, type BackendChoice, type BackendSelection } from './back
 import { deepestLayer, minimumSideFor } from './vgg19-architecture';
 import { computeStyleTargets, stylize, type StyleTargets, type StylizeRequest, type StylizeResult } from './stylize';
 import { tf } from './tf';
+import { StepGraph } from './step-graph';
 import { Vgg19 } from './vgg19';
+import { PACKAGES } from '../native/libtensorflow';
 import { readVggWeights } from './weights';
 
 export interface EngineOptions {
@@ -14,6 +16,11 @@ export interface EngineOptions {
   styleCacheSize?: number;
   /** Run one small optimisation step at start-up (default true); see warmUp(). */
   warmUp?: boolean;
+  /**
+   * On the native backends, run each step as one TensorFlow graph (default true; STARRY_STEP_GRAPH=0
+   * turns it off). Ignored elsewhere.
+   */
+  stepGraph?: boolean;
 }
 
 /**
@@ -28,12 +35,22 @@ export class StyleEngine {
     readonly model: Vgg19,
     readonly weightsPath: string,
     private readonly styleCacheSize: number,
+    /** The whole step as one TensorFlow graph, where the backend is native. */
+    private readonly graph: StepGraph | undefined,
   ) {}
+
+  /** How each optimisation step runs: one TensorFlow graph, or eager tfjs ops. */
+  get stepMode(): 'graph' | 'eager' {
+    return this.graph ? 'graph' : 'eager';
+  }
 
   static async create(opts: EngineOptions): Promise<StyleEngine> {
     const backend = await selectBackend(opts.backend ?? 'auto');
     const model = Vgg19.fromWeights(await readVggWeights(opts.weightsPath));
-    const engine = new StyleEngine(backend, model, opts.weightsPath, opts.styleCacheSize ?? 2);
+    const native = backend.name === 'node' || backend.name === 'node-gpu';
+    const wantGraph = opts.stepGraph ?? process.env.STARRY_STEP_GRAPH !== '0';
+    const graph = native && wantGraph ? await StepGraph.load(backend.name === 'node' ? PACKAGES.cpu : PACKAGES.gpu) : undefined;
+    const engine = new StyleEngine(backend, model, opts.weightsPath, opts.styleCacheSize ?? 2, graph);
     if (opts.warmUp ?? true) await engine.warmUp();
     return engine;
   }
@@ -48,7 +65,7 @@ export class StyleEngine {
     const image: RgbImage = { width: side, height: side, data: new Float32Array(side * side * 3).fill(0.5) };
     const targets = computeStyleTargets(this.model, image, DEFAULT_SETTINGS.styleLayers);
     try {
-      await stylize(this.model, { content: image, targets, settings: { ...DEFAULT_SETTINGS, epochs: 1, stepsPerEpoch: 1 } });
+      await stylize(this.model, { content: image, targets, settings: { ...DEFAULT_SETTINGS, epochs: 1, stepsPerEpoch: 1 }, graph: this.graph });
     } finally {
       targets.dispose();
     }
@@ -77,7 +94,7 @@ export class StyleEngine {
 
   async stylize(req: StylizeRequest): Promise<StylizeResult> {
     checkImageSize(req.content, [...req.settings.contentLayers, ...req.targets.layers], 'frame');
-    return stylize(this.model, req);
+    return stylize(this.model, { ...req, graph: this.graph });
   }
 
   /** Live tensors on the backend; constant between frames when nothing leaks. */
@@ -89,6 +106,7 @@ export class StyleEngine {
     for (const t of this.styleCache.values()) t.dispose();
     this.styleCache.clear();
     this.model.dispose();
+    this.graph?.dispose();
   }
 }
 

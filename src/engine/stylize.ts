@@ -3,6 +3,7 @@ import { adamUpdate, type AdamMoments } from './adam';
 import { caffePreprocess, gramMatrix, styleContentLoss } from './losses';
 import type { StyleSettings } from './settings';
 import { tf } from './tf';
+import { StepGraph } from './step-graph';
 import type { Vgg19 } from './vgg19';
 
 /** Everything needed to continue a frame's optimisation exactly where it stopped. */
@@ -49,6 +50,8 @@ export interface StylizeRequest {
   onStep?: (progress: StepProgress) => void | Promise<void>;
   onCheckpoint?: (checkpoint: OptimisationCheckpoint) => void | Promise<void>;
   signal?: AbortSignal;
+  /** Run each step as one TensorFlow graph (native backends, the seed's layers); eager tfjs ops otherwise. */
+  graph?: StepGraph;
 }
 
 export interface StylizeResult {
@@ -99,6 +102,7 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
     ).total;
   };
   const valueAndGrad = tf.valueAndGrad(lossOf);
+  const graph = req.graph && StepGraph.supports({ styleLayers, contentLayers }) ? req.graph : undefined;
 
   let image: tf.Tensor4D = resume ? tf.tensor4d(resume.image, size) : imageToTensor(content);
   let moments: AdamMoments<tf.Tensor> = resume
@@ -118,11 +122,13 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
         if (req.onCheckpoint && moments.step > checkpointedStep) await checkpoint();
         req.signal.throwIfAborted();
       }
-      const [loss, next, m, v] = tf.tidy(() => {
-        const { value, grad } = valueAndGrad(image);
-        const updated = adamUpdate(settings, image, grad, moments);
-        return [value, tf.clipByValue(updated.value, 0, 1), updated.state.m, updated.state.v];
-      });
+      const { loss, next, m, v } = graph
+        ? graph.step(model, { ...moments, image, t: moments.step + 1 }, { grams: targets.grams, content: contentTargets[0] }, settings)
+        : tf.tidy(() => {
+            const { value, grad } = valueAndGrad(image);
+            const updated = adamUpdate(settings, image, grad, moments);
+            return { loss: value, next: tf.clipByValue(updated.value, 0, 1), m: updated.state.m, v: updated.state.v };
+          });
       tf.dispose([image, moments.m, moments.v]);
       image = next as tf.Tensor4D;
       moments = { step: moments.step + 1, m, v };

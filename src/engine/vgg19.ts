@@ -29,6 +29,14 @@ export class Vgg19 {
     return Object.fromEntries([...this.convs].map(([name, c]) => [name, c.kernel.shape[3]]));
   }
 
+  /** Kernel and bias of every conv layer from the first up to `layer`, in network order. */
+  convsUpTo(layer: string): Array<{ kernel: tf.Tensor4D; bias: tf.Tensor1D }> {
+    const last = layerIndex(layer);
+    return VGG19_LAYERS.slice(0, last + 1)
+      .filter((l) => l.kind !== 'pool')
+      .map((l) => this.convs.get(l.name)!);
+  }
+
   /** Features of the named layers for an already preprocessed NHWC batch. Call inside tf.tidy. */
   extract(preprocessed: tf.Tensor4D, layers: readonly string[]): Record<string, tf.Tensor4D> {
     const wanted = new Set(layers);

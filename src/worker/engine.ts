@@ -26,7 +26,7 @@ export async function createStyleRuntime(opts: StyleRuntimeOptions): Promise<Sty
   const backend: BackendChoice | 'auto' = parseBackendChoice(opts.backend ?? process.env.STARRY_BACKEND);
   const weights = await ensureVggWeights({ weightsPath: opts.weights, cacheDir: opts.cacheDir, log: opts.log });
   const engine = await StyleEngine.create({ weightsPath: weights.path, backend });
-  opts.log?.(describeSelection(engine.backend));
+  opts.log?.(describeSelection(engine.backend) + (engine.stepMode === 'graph' ? '; each step runs as one TensorFlow graph' : ''));
   const faults = parseFaults(opts.faults ?? process.env.STARRY_FAULTS);
   if (faults !== NO_FAULTS) opts.log?.(`FAULT INJECTION ON (testing only): STARRY_FAULTS=${opts.faults ?? process.env.STARRY_FAULTS}`);
   return { engine, weightsId: weights.md5, faults };

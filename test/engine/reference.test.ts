@@ -13,7 +13,9 @@ import { caffePreprocess, gramMatrix, totalVariation } from '../../src/engine/lo
 import { DEFAULT_SETTINGS, type StyleSettings } from '../../src/engine/settings';
 import { computeStyleTargets, stylize } from '../../src/engine/stylize';
 import { tf } from '../../src/engine/tf';
+import { StepGraph } from '../../src/engine/step-graph';
 import { Vgg19 } from '../../src/engine/vgg19';
+import { PACKAGES } from '../../src/native/libtensorflow';
 import { readVggWeights } from '../../src/engine/weights';
 import { engineBackends, nativeSkipReason } from '../helpers/backends';
 import { tempDir } from '../helpers/media-fixtures';
@@ -59,7 +61,10 @@ for (const backend of engineBackends()) {
       await writeVggH5(path);
       model = Vgg19.fromWeights(await readVggWeights(path));
     });
+    let graph: StepGraph | undefined;
+    const stepGraph = async () => (graph ??= await StepGraph.load(PACKAGES.cpu));
     after(async () => {
+      graph?.dispose();
       model?.dispose();
       await cleanup?.();
     });
@@ -109,21 +114,28 @@ for (const backend of engineBackends()) {
 
     test('is deterministic: the same frame and settings give the same bits', async () => {
       const targets = computeStyleTargets(model, style(), settings.styleLayers);
-      const a = await stylize(model, { content: content(), targets, settings });
-      const b = await stylize(model, { content: content(), targets, settings });
+      const graph = backend === 'node' ? await stepGraph() : undefined;
+      for (const g of graph ? [undefined, graph] : [undefined]) {
+        const a = await stylize(model, { content: content(), targets, settings, graph: g });
+        const b = await stylize(model, { content: content(), targets, settings, graph: g });
+        assert.deepEqual(a.image.data, b.image.data, g ? 'graph' : 'eager');
+      }
       targets.dispose();
-      assert.deepEqual(a.image.data, b.image.data);
     });
 
+    // On the native backend the step also runs as one TensorFlow graph (step-graph.ts): same numbers.
+    const modes = backend === 'node' ? (['eager', 'graph'] as const) : (['eager'] as const);
+    for (const mode of modes)
     for (const [name, tvWeight, steps] of [
       ['tv_weight_0', 0, 3],
       ['tv_weight_30', 30, 1],
     ] as const) {
-      test(`the optimisation follows Keras step for step (${name})`, async () => {
+      test(`the optimisation follows Keras step for step (${name}, ${mode})`, async () => {
         const run = { ...settings, tvWeight, stepsPerEpoch: steps };
         const targets = computeStyleTargets(model, style(), run.styleLayers);
         const losses: number[] = [];
-        const result = await stylize(model, { content: content(), targets, settings: run, onStep: (p) => void losses.push(p.loss) });
+        const graph = mode === 'graph' ? await stepGraph() : undefined;
+        const result = await stylize(model, { content: content(), targets, settings: run, graph, onStep: (p) => void losses.push(p.loss) });
         targets.dispose();
         const g = golden.steps[name];
         const expectedLosses: number[] = g.loss_before_step ?? [g.loss_before_step_1];

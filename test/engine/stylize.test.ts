@@ -28,6 +28,7 @@ for (const backend of engineBackends()) describe(`stylize on ${backend}`, () => 
     await writeVggH5(weightsPath);
     engine = await StyleEngine.create({ weightsPath, backend });
     assert.equal(engine.backend.name, backend);
+    assert.equal(engine.stepMode, backend === 'node' ? 'graph' : 'eager', 'native steps run as one TensorFlow graph');
   });
   after(async () => {
     engine?.dispose();
