@@ -1,5 +1,6 @@
 /**
- * npm run bench [-- --sizes 64,128,256 --steps 6 --weights FILE --backend auto --only step,overhead,checkpoint,e2e,compare]
+ * npm run bench [-- --sizes 64,128,256 --steps 6 --weights FILE --backend auto --only step,overhead,checkpoint,e2e,compare
+ *                   --backends node,wasm --wasm-max-size 128 --rounds 1 --python python3 --tf-threads 0]
  *
  * Prints, for the backend that runs here: milliseconds per optimisation step and (projected) per
  * frame at each size, the fixed per-frame cost outside the optimisation loop, and end-to-end seconds
@@ -80,6 +81,7 @@ async function main() {
         args['wasm-max-size'] !== '128' ? ` --wasm-max-size ${args['wasm-max-size']}` : '',
         args.rounds !== '1' ? ` --rounds ${args.rounds}` : '',
         args['tf-threads'] !== '0' ? ` --tf-threads ${args['tf-threads']}` : '',
+        args.python !== 'python3' ? ` --python ${args.python}` : '',
         args.weights ? ` --weights ${args.weights}` : '',
       ].join('');
       await runCompare({

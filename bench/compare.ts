@@ -100,6 +100,8 @@ const maxRelDiff = (a: number[], b: number[]) => {
 };
 
 export async function runCompare(o: CompareOptions): Promise<void> {
+  if (!(Number.isInteger(o.steps) && o.steps >= 1)) throw new RangeError(`--steps must be a whole number of at least 1 (got ${o.steps})`);
+  if (!(Number.isInteger(o.rounds) && o.rounds >= 1)) throw new RangeError(`--rounds must be a whole number of at least 1 (got ${o.rounds})`);
   const cpuModel = cpus()[0]?.model ?? 'unknown CPU';
   console.log(`\n# side by side with the seed's TF2 step: ms/step (median of ${o.steps} after one warm-up step${o.rounds > 1 ? `, median over ${o.rounds} rounds` : ''})`);
   console.log(`machine: ${cpus().length} × ${cpuModel}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at start`);
@@ -188,10 +190,12 @@ export async function runCompare(o: CompareOptions): Promise<void> {
   for (const size of o.sizes) {
     const cells = shown.map((c) => {
       const rs = results.get(c.key)!.get(size);
-      return rs && rs.length ? Math.max(...rs.map((r) => r.maxRssMiB)).toFixed(0) : '—';
+      if (rs && rs.length) return Math.max(...rs.map((r) => r.maxRssMiB)).toFixed(0);
+      return c.kind === 'ours' && c.variant === 'wasm' && wasmSkipped.includes(size) ? 'skipped' : '—';
     });
     console.log(`| ${size} | ${cells.join(' | ')} |`);
   }
+  if (!o.sizes.includes(1024)) console.log(`(at 1024 px: ${o.command.replace(/--sizes \S+/, '--sizes 1024')})`);
 
   if (graphShown) {
     console.log('');
