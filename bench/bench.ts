@@ -1,11 +1,18 @@
 /**
- * npm run bench [-- --sizes 64,128,256 --steps 6 --weights FILE --backend auto --only step,overhead,e2e]
+ * npm run bench [-- --sizes 64,128,256 --steps 6 --weights FILE --backend auto --only step,overhead,checkpoint,e2e,compare
+ *                   --backends node,wasm --wasm-max-size 128 --rounds 1 --python python3 --tf-threads 0]
  *
  * Prints, for the backend that runs here: milliseconds per optimisation step and (projected) per
  * frame at each size, the fixed per-frame cost outside the optimisation loop, and end-to-end seconds
  * per frame for a short clip through the real workflow — each with the command that reproduces it.
  * Without --weights it times a full-width VGG19 with synthetic weights (the arithmetic, and so the
  * time, is the same as with the ImageNet file).
+ *
+ * `compare` (bench/compare.ts) times the seed's TF2 step (bench/reference/seed_step.py, tf.function
+ * and eager; needs `python3 -m pip install tensorflow-cpu==2.21.0`, skipped without it) and ours on
+ * each of --backends (default node,wasm; wasm only up to --wasm-max-size, default 128 px) at
+ * --sizes (default 64,128,256,512), each in a process of its own, with peak RSS and a check that
+ * the losses agree.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
@@ -18,22 +25,28 @@ import { renderPaths } from '../src/activities/paths';
 import { buildRenderRequest } from '../src/client/render-options';
 import { startEmbeddedServer } from '../src/client/embedded-server';
 import { startOrAttach } from '../src/client/start-render';
-import { DEFAULT_SETTINGS, type StyleSettings } from '../src/engine/settings';
+import { DEFAULT_SETTINGS } from '../src/engine/settings';
 import { framePath, writePng } from '../src/media';
-import type { RgbImage } from '../src/media/types';
 import { createStyleRuntime, type StyleRuntime } from '../src/worker/engine';
 import { installRuntime } from '../src/worker/runtime';
 import { createWorkers, runWorkers } from '../src/worker/workers';
 import { makeClip, makeStyleImage } from '../test/helpers/media-fixtures';
 import { VGG19_WIDTHS, writeVggH5 } from '../test/helpers/tiny-vgg';
+import { runCompare } from './compare';
+import { median, pattern, timeSteps } from './steps';
 
 const { values: args } = parseArgs({
   options: {
-    sizes: { type: 'string', default: '64,128,256' },
+    sizes: { type: 'string' },
     steps: { type: 'string', default: '6' },
     weights: { type: 'string' },
     backend: { type: 'string', default: 'auto' },
-    only: { type: 'string', default: 'step,overhead,checkpoint,e2e' },
+    only: { type: 'string', default: 'step,overhead,checkpoint,e2e,compare' },
+    backends: { type: 'string', default: 'node,wasm' },
+    'wasm-max-size': { type: 'string', default: '128' },
+    rounds: { type: 'string', default: '1' },
+    python: { type: 'string', default: process.env.PYTHON ?? 'python3' },
+    'tf-threads': { type: 'string', default: '0' },
     'e2e-frames': { type: 'string', default: '8' },
     'e2e-size': { type: 'string', default: '64' },
     'e2e-steps': { type: 'string', default: '10' },
@@ -43,22 +56,9 @@ const sections = new Set(args.only!.split(','));
 const DEFAULT_STEPS = DEFAULT_SETTINGS.epochs * DEFAULT_SETTINGS.stepsPerEpoch;
 const command = (flags: string) => `npm run bench -- ${flags}${args.weights ? ` --weights ${args.weights}` : ''} --backend ${args.backend}`;
 
-function pattern(width: number, height: number, seed: number): RgbImage {
-  const data = new Float32Array(width * height * 3);
-  for (let i = 0; i < data.length; i++) data[i] = 0.5 + 0.45 * Math.sin(0.37 * i + seed * (1 + (i % 7)));
-  return { width, height, data };
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
 /** Milliseconds per step after the first (which pays for kernel set-up). */
 async function msPerStep(rt: StyleRuntime, size: number, steps: number): Promise<number> {
-  const settings: StyleSettings = { ...DEFAULT_SETTINGS, size, epochs: 1, stepsPerEpoch: steps + 1 };
-  const content = pattern(size, Math.round((size * 3) / 4 / 2) * 2, 1);
-  const targets = await rt.engine.styleTargets(`bench-${size}`, settings.styleLayers, async () => pattern(size, size, 2));
-  const stamps: number[] = [];
-  await rt.engine.stylize({ content, targets, settings, onStep: () => void stamps.push(performance.now()) });
-  return median(stamps.slice(1).map((t, i) => t - stamps[i]));
+  return (await timeSteps(rt.engine, size, steps)).msPerStep;
 }
 
 async function main() {
@@ -70,15 +70,41 @@ async function main() {
       weights = join(dir, 'vgg19-synthetic.h5');
       await writeVggH5(weights, { widths: VGG19_WIDTHS });
     }
-    const rt = await createStyleRuntime({ weights, backend: args.backend });
-    console.log(`backend: ${rt.engine.backend.name}${rt.engine.backend.skipped.length ? ` (skipped ${rt.engine.backend.skipped.join('; ')})` : ''}`);
     console.log(`weights: ${args.weights ?? 'synthetic full-width VGG19 (timing only)'}`);
     const steps = Number(args.steps);
+
+    if (sections.has('compare')) {
+      // First, and before this process loads a backend: the children then have the machine to themselves.
+      const sizes = args.sizes ?? '64,128,256,512';
+      const flags = [
+        `--only compare --sizes ${sizes} --steps ${steps} --backends ${args.backends}`,
+        args['wasm-max-size'] !== '128' ? ` --wasm-max-size ${args['wasm-max-size']}` : '',
+        args.rounds !== '1' ? ` --rounds ${args.rounds}` : '',
+        args['tf-threads'] !== '0' ? ` --tf-threads ${args['tf-threads']}` : '',
+        args.python !== 'python3' ? ` --python ${args.python}` : '',
+        args.weights ? ` --weights ${args.weights}` : '',
+      ].join('');
+      await runCompare({
+        weights,
+        sizes: sizes.split(',').map(Number),
+        steps,
+        backends: args.backends!.split(',').filter(Boolean),
+        wasmMaxSize: Number(args['wasm-max-size']),
+        rounds: Number(args.rounds),
+        python: args.python!,
+        tfThreads: Number(args['tf-threads']),
+        command: `npm run bench -- ${flags}`,
+      });
+    }
+    if ([...sections].every((s) => s === 'compare')) return;
+
+    const rt = await createStyleRuntime({ weights, backend: args.backend });
+    console.log(`\nbackend: ${rt.engine.backend.name}${rt.engine.backend.skipped.length ? ` (skipped ${rt.engine.backend.skipped.join('; ')})` : ''}`);
     const stepMs = new Map<number, number>();
 
     if (sections.has('step') || sections.has('overhead')) {
       console.log(`\n# optimisation step (median of ${steps}, after one warm-up step); frame = ${DEFAULT_STEPS} steps (the default 5×50)`);
-      for (const size of args.sizes!.split(',').map(Number)) {
+      for (const size of (args.sizes ?? '64,128,256').split(',').map(Number)) {
         const ms = await msPerStep(rt, size, steps);
         stepMs.set(size, ms);
         console.log(
