@@ -1,6 +1,6 @@
 /**
  * npm run bench [-- --sizes 64,128,256 --steps 6 --weights FILE --backend auto --only step,overhead,checkpoint,e2e,compare
- *                   --backends node,wasm --wasm-max-size 128 --rounds 1 --python python3 --tf-threads 0]
+ *                   --backends node,node-eager,wasm --wasm-max-size 128 --rounds 1 --python python3 --tf-threads 0]
  *
  * Prints, for the backend that runs here: milliseconds per optimisation step and (projected) per
  * frame at each size, the fixed per-frame cost outside the optimisation loop, and end-to-end seconds
@@ -10,7 +10,7 @@
  *
  * `compare` (bench/compare.ts) times the seed's TF2 step (bench/reference/seed_step.py, tf.function
  * and eager; needs `python3 -m pip install tensorflow-cpu==2.21.0`, skipped without it) and ours on
- * each of --backends (default node,wasm; wasm only up to --wasm-max-size, default 128 px) at
+ * each of --backends (default node (one TensorFlow graph per step), node-eager, wasm; wasm only up to --wasm-max-size, default 128 px) at
  * --sizes (default 64,128,256,512), each in a process of its own, with peak RSS and a check that
  * the losses agree.
  */
@@ -42,7 +42,7 @@ const { values: args } = parseArgs({
     weights: { type: 'string' },
     backend: { type: 'string', default: 'auto' },
     only: { type: 'string', default: 'step,overhead,checkpoint,e2e,compare' },
-    backends: { type: 'string', default: 'node,wasm' },
+    backends: { type: 'string', default: 'node,node-eager,wasm' },
     'wasm-max-size': { type: 'string', default: '128' },
     rounds: { type: 'string', default: '1' },
     python: { type: 'string', default: process.env.PYTHON ?? 'python3' },

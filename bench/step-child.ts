@@ -29,12 +29,14 @@ async function main() {
   if (!args.weights) throw new Error('--weights FILE is required');
   const size = Number(args.size);
   const steps = Number(args.steps);
-  const backend = parseBackendChoice(args.backend);
+  // node-eager: the native backend with the step as eager tfjs ops, to show what the graph buys.
+  const eager = args.backend === 'node-eager';
+  const backend = parseBackendChoice(eager ? 'node' : args.backend);
   const base = { impl: 'ours', backend: args.backend, size, ...frameShape(size), steps };
   let engine: StyleEngine;
   const t0 = performance.now();
   try {
-    engine = await StyleEngine.create({ weightsPath: args.weights, backend });
+    engine = await StyleEngine.create({ weightsPath: args.weights, backend, stepGraph: !eager });
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     console.log(JSON.stringify({ ...base, unavailable: reason }));
@@ -46,7 +48,8 @@ async function main() {
   console.log(
     JSON.stringify({
       ...base,
-      backend: engine.backend.name,
+      backend: args.backend,
+      stepMode: engine.stepMode,
       tfjsBackend: tf.getBackend(),
       ...timing,
       maxRssMiB: mib(process.resourceUsage().maxRSS),

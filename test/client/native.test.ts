@@ -6,13 +6,17 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { Diagnosis } from '../../src/client/doctor';
 import { nativeSkipReason } from '../helpers/backends';
 import { makeClip, makeStyleImage, probeStreams, tempDir } from '../helpers/media-fixtures';
-import { tinyWeights } from '../helpers/render-env';
+import { startRenderEnv, tinyWeights } from '../helpers/render-env';
+import { buildRenderRequest } from '../../src/client/render-options';
+import { startOrAttach } from '../../src/client/start-render';
+import { framePath, readImage } from '../../src/media';
 
 const run = promisify(execFile);
 const REPO = resolve(__dirname, '../..');
@@ -44,6 +48,32 @@ describe('native backend', { skip: nativeSkipReason() }, () => {
     assert.match(stdout, /^backend +wasm on CPU, one thread/m);
     assert.match(stdout, /30-70x slower than native; npm run native/);
     assert.match(stdout, /^native cpu +@tensorflow\/tfjs-node: /m);
+  });
+
+  test('out of memory on node: retried with backoff, then the frame runs at reduced size and is scaled back', async () => {
+    await mkdir(join(dir, 'oom'));
+    const env = await startRenderEnv(join(dir, 'oom'), { backend: 'node' });
+    try {
+      assert.equal(env.style.engine.backend.name, 'node');
+      const workers = await env.startWorkers(['media', 'style'], { faults: 'oom@2*2' });
+      const input = await makeClip({ path: join(dir, 'oom.mp4'), width: 48, height: 36, rate: '25', frames: 3 });
+      const style = await makeStyleImage(join(dir, 'oom-style.png'), 40, 40);
+      const request = await buildRenderRequest({
+        input, style, output: join(dir, 'oom.out.mp4'), workDir: env.workDir,
+        epochs: '1', stepsPerEpoch: '2', size: '32', window: '2',
+      });
+      const r = await (await startOrAttach(env.server.env.client, request, {})).result();
+      await workers.stop();
+      assert.equal(r.done, 3);
+      assert.deepEqual(r.backends, ['node']);
+      const note = r.notable.find((n) => n.frame === 2);
+      assert.equal(note?.attempt, 3, 'two out-of-memory attempts, then a third that finished');
+      assert.equal(note?.degraded, true);
+      const styled = await readImage(framePath(join(request.renderDir, 'styled'), 2));
+      assert.deepEqual([styled.width, styled.height], [32, 24], 'a degraded frame is scaled back to full size');
+    } finally {
+      await env.close();
+    }
   });
 
   test('start-render renders a clip end to end on the node backend', async () => {

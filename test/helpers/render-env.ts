@@ -39,11 +39,11 @@ export async function tinyWeights(dir: string): Promise<string> {
   return path;
 }
 
-export async function startRenderEnv(root: string): Promise<RenderEnv> {
+export async function startRenderEnv(root: string, opts: { backend?: 'wasm' | 'node' } = {}): Promise<RenderEnv> {
   installRuntime();
   const weightsPath = await tinyWeights(root);
   const workDir = join(root, 'work');
-  const style = await createStyleRuntime({ weights: weightsPath, backend: 'wasm' });
+  const style = await createStyleRuntime({ weights: weightsPath, backend: opts.backend ?? 'wasm' });
   const server = await startEmbeddedServer(workDir);
   const running: Array<() => Promise<void>> = [];
   return {
