@@ -82,7 +82,7 @@ function describe(choice: BackendChoice, tfjsName: string, skipped: string[]): B
   if (choice !== 'node' && choice !== 'node-gpu') return { name: choice, tfjsName, skipped, device: 'CPU, one thread' };
   const native = tf.backend() as unknown as NativeBinding;
   const onGpu = native.isUsingGpuDevice === true;
-  const device = onGpu ? 'GPU' : choice === 'node-gpu' ? 'CPU (GPU build, but TensorFlow found no usable GPU: see npm run doctor)' : 'CPU';
+  const device = onGpu ? 'GPU' : choice === 'node-gpu' ? 'CPU (GPU build, but TensorFlow found no usable GPU: see docs/gpu.md)' : 'CPU';
   return {
     name: choice,
     tfjsName,

@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { chmod, cp, mkdir, mkdtemp, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { arch, platform } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { defaultCacheDir } from '../common/cache-dir';
 import {
@@ -28,6 +28,7 @@ import {
   TENSORFLOW_VERSION,
   TFJS_NODE_VERSION,
   WHEELS,
+  readManifest,
   type NativeManifest,
   type NativeVariant,
 } from './libtensorflow';
@@ -181,10 +182,14 @@ async function cudaLibraries(gpuWheel: string, into: string, cache: string): Pro
  * The C library and headers, extracted once per machine into the cache: DIR/lib, DIR/include
  * (and DIR/nvidia for the GPU build). Linked from node_modules, never copied there.
  */
-async function libraryDir(variant: NativeVariant, cache: string, bindingDir: string): Promise<{ dir: string; cuda?: 'pypi' | 'system' }> {
+function libraryLayout(variant: NativeVariant, cache: string): { dir: string; cuda?: 'pypi' | 'system' } {
   const cuda = variant === 'gpu' ? ((process.env.STARRY_CUDA ?? 'pypi') as 'pypi' | 'system') : undefined;
   if (cuda && cuda !== 'pypi' && cuda !== 'system') throw new NativeInstallError(`STARRY_CUDA=${cuda} is not one of pypi, system`);
-  const dir = join(cache, 'libtensorflow', `${variant}-${TENSORFLOW_VERSION}${cuda === 'pypi' ? '-cuda12' : ''}`);
+  return { dir: join(cache, 'libtensorflow', `${variant}-${TENSORFLOW_VERSION}${cuda === 'pypi' ? '-cuda12' : ''}`), cuda };
+}
+
+async function libraryDir(variant: NativeVariant, cache: string, bindingDir: string): Promise<{ dir: string; cuda?: 'pypi' | 'system' }> {
+  const { dir, cuda } = libraryLayout(variant, cache);
   if (existsSync(join(dir, '.complete'))) return { dir, cuda };
   const file = await wheel(variant, cache);
   await mkdir(dirname(dir), { recursive: true });
@@ -223,7 +228,9 @@ function nodeGyp(): string {
 async function builtPackage(variant: NativeVariant, cache: string): Promise<string> {
   const name = PACKAGES[variant];
   const tarball = await packageTarball(variant, cache);
-  const dir = join(cache, 'packages', `${name.split('/')[1]}-${TFJS_NODE_VERSION}-tf${TENSORFLOW_VERSION}-napi${process.versions.napi}`);
+  // Named after the library it links to, so each CUDA choice gets its own build.
+  const library = basename(libraryLayout(variant, cache).dir);
+  const dir = join(cache, 'packages', `${name.split('/')[1]}-${TFJS_NODE_VERSION}-${library}-napi${process.versions.napi}`);
   if (existsSync(join(dir, '.complete'))) return dir;
   await mkdir(dirname(dir), { recursive: true });
   const tmp = await publicTempDir(dir);
@@ -284,7 +291,10 @@ async function installInto(variant: NativeVariant, built: string): Promise<strin
 
 async function ensureVariant(variant: NativeVariant, cache: string): Promise<void> {
   const name = PACKAGES[variant];
-  if (loads(name)) {
+  const installed = readManifest(name);
+  // Ours, but built for another library (e.g. STARRY_CUDA changed): rebuild; tfjs-node's own install: keep.
+  const current = !installed || installed.libraryDir === libraryLayout(variant, cache).dir;
+  if (current && loads(name)) {
     say(`${name} is installed and loads`);
     return;
   }

@@ -11,7 +11,9 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { Diagnosis } from '../../src/client/doctor';
-import { nativeSkipReason } from '../helpers/backends';
+import { nvidiaDriverPresent } from '../../src/engine/backend';
+import { packageDir, PACKAGES } from '../../src/native/libtensorflow';
+import { nativeRequired, nativeSkipReason } from '../helpers/backends';
 import { makeClip, makeStyleImage, probeStreams, tempDir } from '../helpers/media-fixtures';
 import { startRenderEnv, tinyWeights } from '../helpers/render-env';
 import { buildRenderRequest } from '../../src/client/render-options';
@@ -19,6 +21,9 @@ import { startOrAttach } from '../../src/client/start-render';
 import { framePath, readImage } from '../../src/media';
 
 const run = promisify(execFile);
+/** CI builds the GPU package too (.ci/run); elsewhere it is tested where someone built it. */
+const gpuSkipReason = () =>
+  packageDir(PACKAGES.gpu) || nativeRequired() ? undefined : '@tensorflow/tfjs-node-gpu not built here (STARRY_NATIVE=gpu npm run native)';
 const REPO = resolve(__dirname, '../..');
 const CLI = resolve(REPO, 'src/client/cli.ts');
 const cli = (args: string[], env: Record<string, string> = {}) =>
@@ -41,6 +46,15 @@ describe('native backend', { skip: nativeSkipReason() }, () => {
     assert.match(d.backend.device ?? '', /CPU|GPU/);
     assert.match(d.ffmpeg, /^ffmpeg version/);
     assert.equal(d.ok, true);
+  });
+
+  test('the GPU build, where built, says honestly whether it runs on a GPU', { skip: gpuSkipReason() }, async () => {
+    const { stdout } = await cli(['doctor', '--json', '--backend', 'node-gpu']);
+    const d = JSON.parse(stdout) as Diagnosis;
+    assert.equal(d.backend.chosen, 'node-gpu', d.backend.error);
+    assert.match(d.backend.tensorflow ?? '', /^2\.\d+\.\d+$/);
+    if (nvidiaDriverPresent()) assert.equal(d.backend.device, 'GPU');
+    else assert.match(d.backend.device ?? '', /^CPU \(GPU build, but TensorFlow found no usable GPU/);
   });
 
   test('doctor prints one screen that says which backend runs and why others were skipped', async () => {
