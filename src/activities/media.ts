@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, symlink } from 'node:fs/promises';
-import { assembleVideo, extractFrames, framePath, MediaInputError, probeVideo, scaledSize } from '../media';
+import { assembleVideo, extractFrames, framePath, MediaInputError, probeVideo, readFrameTimestamps, scaledSize } from '../media';
 import type { SplitResult } from '../workflows/contract';
 import { renderPaths } from './paths';
 import { writeFileAtomic } from '../common/atomic';
@@ -77,6 +77,8 @@ export function createMediaActivities() {
           framesDir: paths.assembly,
           frameRate: split.frameRate,
           frameCount: split.frameCount,
+          // Variable-rate video is written at its frames' own times, recorded when it was split.
+          timestamps: await readFrameTimestamps(paths.frames),
           audioFrom: split.hasAudio ? input : undefined,
           output,
         }),

@@ -1,10 +1,11 @@
 import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { removeStaleTemps, withAtomicOutput } from '../common/atomic';
 import { addInputOptions, addOutputOptions, ffmpegFactory, runFfmpeg, type FfmpegFactory } from './binaries';
 import { MediaInputError } from './errors';
-import { framePath, framePattern } from './frames';
+import { framePath, framePattern, type FrameTimestamps } from './frames';
 import { probeVideo } from './probe';
 import type { FrameRate } from './types';
 
@@ -13,6 +14,12 @@ export interface AssembleOptions {
   framesDir: string;
   frameRate: FrameRate;
   frameCount: number;
+  /**
+   * Each frame's presentation time in the source (from the extraction). When the frames do not sit
+   * on the constant-rate grid of `frameRate` (variable-rate video from phones, screen recordings)
+   * they are written at exactly these times instead, so the picture stays in sync with the sound.
+   */
+  timestamps?: FrameTimestamps;
   /** The original input, when its audio should be carried over. */
   audioFrom?: string;
   /** Destination; the extension (.mp4, .mov, .mkv) picks the container. */
@@ -70,6 +77,67 @@ function rateText(rate: FrameRate): string {
 }
 
 /**
+ * Whether every frame sits on the grid of `rate` from the first frame on, within a tick of the source
+ * clock or a millisecond (containers round times to their clock). Such video is written at that
+ * exact constant rate; anything else keeps its own timestamps.
+ */
+export function isConstantRate(ts: FrameTimestamps, rate: FrameRate): boolean {
+  const ticksPerSecond = ts.timeBase.den / ts.timeBase.num;
+  const ticksPerFrame = (rate.den * ticksPerSecond) / rate.num;
+  const tolerance = Math.max(1, ticksPerSecond / 1000);
+  const first = ts.pts[0] ?? 0;
+  return ts.pts.every((p, i) => Math.abs(p - first - i * ticksPerFrame) <= tolerance);
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return Math.abs(a);
+}
+
+/**
+ * The clock variable-rate frames are written on: the coarsest one that still holds every source
+ * timestamp exactly (10 and 30 fps segments give 1/30 s), or milliseconds when that would be finer.
+ * ffmpeg 4.1 gives the last frame one tick of this clock as its duration, and only when the clock is
+ * at most 1000 Hz; a finer clock leaves it zero and an MP4 edit list then hides that frame.
+ */
+export function variableRateClock(ts: FrameTimestamps): { rate: FrameRate; pts: number[] } {
+  const { num, den } = ts.timeBase;
+  const step = ts.pts.reduce((g, p) => gcd(g, p), 0) || 1;
+  const r = gcd(den, num * step);
+  const rate = { num: den / r, den: (num * step) / r };
+  if (rate.num <= 1000 * rate.den) return { rate, pts: ts.pts.map((p) => p / step) };
+  const pts: number[] = [];
+  for (const p of ts.pts) pts.push(Math.max(Math.round((p * num * 1000) / den), (pts[pts.length - 1] ?? -Infinity) + 1));
+  return { rate: { num: 1000, den: 1 }, pts };
+}
+
+/**
+ * A setpts expression giving frame N (0-based) the time pts[N], exactly, in ticks of the source clock.
+ * Runs of equal spacing become one linear piece, and the pieces a balanced tree of if(), so even a
+ * long jittery clip costs a few comparisons per frame.
+ */
+export function ptsExpression(pts: readonly number[]): string {
+  if (pts.length === 0) throw new RangeError('No frame timestamps');
+  const pieces: Array<{ from: number; base: number; step: number }> = [];
+  for (let i = 0; i < pts.length; ) {
+    const step = i + 1 < pts.length ? pts[i + 1] - pts[i] : 0;
+    let end = i + 1;
+    while (end + 1 < pts.length && pts[end + 1] - pts[end] === step) end++;
+    pieces.push({ from: i, base: pts[i], step });
+    i = end + 1;
+  }
+  const tree = (a: number, b: number): string => {
+    if (a === b) {
+      const p = pieces[a];
+      return p.step === 0 ? `${p.base}` : `${p.base}+(N-${p.from})*${p.step}`;
+    }
+    const mid = (a + b + 1) >> 1;
+    return `if(lt(N,${pieces[mid].from}),${tree(a, mid - 1)},${tree(mid, b)})`;
+  };
+  return tree(0, pieces.length - 1);
+}
+
+/**
  * image2 stops silently at the first missing number, which would shorten the video without a
  * word, so every frame is checked first. Returns the size of the first frame.
  */
@@ -121,51 +189,74 @@ export async function assembleVideo(opts: AssembleOptions, ffmpeg: FfmpegFactory
   // A crashed earlier assembly leaves a hidden partial video next to the output; tidy it away.
   await removeStaleTemps(output);
 
-  await withAtomicOutput(output, async (tempPath) => {
-    const command = ffmpeg();
-    command.input(framePattern(framesDir));
-    addInputOptions(command, ['-f', 'image2', '-framerate', rate, '-start_number', '1']);
-    // ffmpeg starts each input at 0, so a source whose picture began after its sound needs the
-    // frames pushed back by the same amount to stay in sync.
-    if (audio && audio.videoDelay > 0.0005) addInputOptions(command, ['-itsoffset', audio.videoDelay.toFixed(6)]);
-    if (audio) command.input(audio.file);
+  const variable = opts.timestamps !== undefined && !isConstantRate(opts.timestamps, opts.frameRate);
+  if (variable && opts.timestamps!.pts.length !== opts.frameCount) {
+    throw new Error(`Cannot assemble: ${opts.timestamps!.pts.length} timestamps for ${opts.frameCount} frames`);
+  }
+  // A variable-rate filter holds an expression as long as the clip's rate changes: it goes in a script file.
+  const scratch = variable ? await fs.mkdtemp(path.join(tmpdir(), 'starry-assemble-')) : undefined;
 
-    // The frames are sRGB: convert with the BT.709 matrix and tag it, so players need not guess
-    // (they would guess BT.601 for small pictures). trim rather than -frames:v, because in
-    // ffmpeg 4.1 reaching -frames:v ends every stream of the file and would cut the audio short.
-    const videoFilter = [
-      `trim=end_frame=${opts.frameCount}`,
-      'scale=out_color_matrix=bt709:out_range=tv:flags=accurate_rnd+full_chroma_int',
-      'format=yuv420p',
-    ].join(',');
-    const options = [
-      // Stop at a frame that will not decode: by default ffmpeg skips it and the video silently loses a frame.
-      '-xerror',
-      '-map', '0:v:0',
-      '-vf', videoFilter,
-      '-c:v', 'libx264', '-preset', 'medium', '-crf', '18', '-pix_fmt', 'yuv420p',
-      '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv',
-      '-r', rate,
-      // vfr: one output frame per image. The default constant-rate sync would pad a delayed start
-      // with copies of the first frame, and passthrough (-vsync 0) together with -r makes 4.1 warn.
-      '-vsync', 'vfr',
-    ];
-    if (audio) {
-      // No -shortest: the soundtrack keeps its own length even where it outlasts the last frame.
-      options.push('-map', '1:a:0');
-      options.push(...(canCopyAudio(container, audio.codec) ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '192k']));
-    }
-    if (container.faststart) options.push('-movflags', '+faststart');
-    // The temp name ends in the same extension, but say the format outright rather than rely on guessing.
-    options.push('-f', container.muxer);
-    addOutputOptions(command, options);
-    command.output(tempPath);
-    await runFfmpeg(command, `assembling "${opts.output}"`, opts.signal);
+  try {
+    await withAtomicOutput(output, async (tempPath) => {
+        const clock = variable ? variableRateClock(opts.timestamps!) : undefined;
+      const command = ffmpeg();
+      command.input(framePattern(framesDir));
+      addInputOptions(command, ['-f', 'image2', '-framerate', clock ? rateText(clock.rate) : rate, '-start_number', '1']);
+      // ffmpeg starts each input at 0, so a source whose picture began after its sound needs the
+      // frames pushed back by the same amount to stay in sync. (Variable-rate frames carry their own times.)
+      if (!variable && audio && audio.videoDelay > 0.0005) addInputOptions(command, ['-itsoffset', audio.videoDelay.toFixed(6)]);
+      if (audio) command.input(audio.file);
 
-    // Belt and braces: a video one frame short would drift from its soundtrack without any error.
-    const written = await probeVideo(tempPath, ffmpeg);
-    if (written.frameCount !== opts.frameCount) {
-      throw new Error(`Assembled ${written.frameCount} frames instead of ${opts.frameCount} for "${opts.output}"`);
-    }
-  });
+      // The frames are sRGB: convert with the BT.709 matrix and tag it, so players need not guess
+      // (they would guess BT.601 for small pictures). trim rather than -frames:v, because in
+      // ffmpeg 4.1 reaching -frames:v ends every stream of the file and would cut the audio short.
+      const colour = [
+        `trim=end_frame=${opts.frameCount}`,
+        'scale=out_color_matrix=bt709:out_range=tv:flags=accurate_rnd+full_chroma_int',
+        'format=yuv420p',
+      ];
+      let videoFilter: string[];
+      let timing: string[];
+      if (variable) {
+        // Every frame gets its source time on the clock the images are read at, which the encoder keeps.
+        const script = path.join(scratch!, 'video-filter.txt');
+        await fs.writeFile(script, [`setpts='${ptsExpression(clock!.pts)}'`, ...colour].join(','));
+        videoFilter = ['-filter_script:v', script];
+        timing = ['-vsync', 'vfr'];
+      } else {
+        videoFilter = ['-vf', colour.join(',')];
+        // vfr: one output frame per image. The default constant-rate sync would pad a delayed start
+        // with copies of the first frame, and passthrough (-vsync 0) together with -r makes 4.1 warn.
+        timing = ['-r', rate, '-vsync', 'vfr'];
+      }
+      const options = [
+        // Stop at a frame that will not decode: by default ffmpeg skips it and the video silently loses a frame.
+        '-xerror',
+        '-map', '0:v:0',
+        ...videoFilter,
+        '-c:v', 'libx264', '-preset', 'medium', '-crf', '18', '-pix_fmt', 'yuv420p',
+        '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv',
+        ...timing,
+      ];
+      if (audio) {
+        // No -shortest: the soundtrack keeps its own length even where it outlasts the last frame.
+        options.push('-map', '1:a:0');
+        options.push(...(canCopyAudio(container, audio.codec) ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '192k']));
+      }
+      if (container.faststart) options.push('-movflags', '+faststart');
+      // The temp name ends in the same extension, but say the format outright rather than rely on guessing.
+      options.push('-f', container.muxer);
+      addOutputOptions(command, options);
+      command.output(tempPath);
+      await runFfmpeg(command, `assembling "${opts.output}"`, opts.signal);
+
+      // Belt and braces: a video one frame short would drift from its soundtrack without any error.
+      const written = await probeVideo(tempPath, ffmpeg);
+      if (written.frameCount !== opts.frameCount) {
+        throw new Error(`Assembled ${written.frameCount} frames instead of ${opts.frameCount} for "${opts.output}"`);
+      }
+    });
+  } finally {
+    if (scratch) await fs.rm(scratch, { recursive: true, force: true });
+  }
 }
