@@ -2,7 +2,9 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, symlink } from 'node:fs/promises';
-import { assembleVideo, extractFrames, framePath, MediaInputError, probeVideo, readFrameTimestamps, scaledSize } from '../media';
+import { DEFAULT_SETTINGS } from '../engine/settings';
+import { assembleVideo, extractFrames, framePath, MediaInputError, probeVideo, readFrameTimestamps } from '../media';
+import { frameSizeFor } from './frame-size';
 import type { SplitResult } from '../workflows/contract';
 import { renderPaths } from './paths';
 import { writeFileAtomic } from '../common/atomic';
@@ -11,6 +13,8 @@ export interface SplitInput {
   input: string;
   renderDir: string;
   size: number;
+  /** The VGG19 layers the frames go through (the deepest sets the smallest frame); default: the default settings'. */
+  layers?: string[];
 }
 
 export interface AssembleInput {
@@ -40,9 +44,12 @@ function nonRetryable(err: unknown): never {
 
 export function createMediaActivities() {
   return {
-    async splitVideo({ input, renderDir, size }: SplitInput): Promise<SplitResult> {
+    async splitVideo({ input, renderDir, size, layers }: SplitInput): Promise<SplitResult> {
       const info = await probeVideo(input).catch(nonRetryable);
-      const { width, height } = scaledSize(info.displayWidth, info.displayHeight, size);
+      const { frame, problem } = frameSizeFor(info.displayWidth, info.displayHeight, size, layers ?? [...DEFAULT_SETTINGS.contentLayers, ...DEFAULT_SETTINGS.styleLayers]);
+      // Checked before splitting: every frame would fail the same way, after hours of work on the others.
+      if (problem) throw ApplicationFailure.nonRetryable(problem, 'InvalidSettingsError');
+      const { width, height } = frame;
       const frameCount = await withHeartbeat(extractFrames({ input, outDir: renderPaths(renderDir).frames, width, height })).catch(
         nonRetryable,
       );

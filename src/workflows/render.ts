@@ -207,7 +207,7 @@ async function render(
 
   if (!state) {
     const split = await media.splitVideo.executeWithOptions({ summary: 'split the video into frames' }, [
-      { input: request.input, renderDir: request.renderDir, size: settings.size },
+      { input: request.input, renderDir: request.renderDir, size: settings.size, layers: [...settings.contentLayers, ...settings.styleLayers] },
     ]);
     state = {
       split,
