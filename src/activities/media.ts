@@ -5,7 +5,7 @@ import { mkdir, rm, symlink } from 'node:fs/promises';
 import { DEFAULT_SETTINGS } from '../engine/settings';
 import { assembleVideo, extractFrames, framePath, MediaInputError, probeVideo, readFrameTimestamps } from '../media';
 import { frameSizeFor } from './frame-size';
-import type { SplitResult } from '../workflows/contract';
+import type { AssembleResult, SplitResult } from '../workflows/contract';
 import { renderPaths } from './paths';
 import { writeFileAtomic } from '../common/atomic';
 
@@ -63,7 +63,7 @@ export function createMediaActivities() {
       };
     },
 
-    async assembleVideo({ renderDir, input, output, split, unstyledFrames }: AssembleInput): Promise<void> {
+    async assembleVideo({ renderDir, input, output, split, unstyledFrames }: AssembleInput): Promise<AssembleResult> {
       const paths = renderPaths(renderDir);
       const unstyled = new Set(unstyledFrames);
       // The encoder reads one numbered sequence; links choose, per frame, the stylized or the original image.
@@ -79,19 +79,21 @@ export function createMediaActivities() {
         }
         await symlink(source, framePath(paths.assembly, frame));
       }
-      await withHeartbeat(
+      const { streams } = await withHeartbeat(
         assembleVideo({
           framesDir: paths.assembly,
           frameRate: split.frameRate,
           frameCount: split.frameCount,
           // Variable-rate video is written at its frames' own times, recorded when it was split.
           timestamps: await readFrameTimestamps(paths.frames),
-          audioFrom: split.hasAudio ? input : undefined,
+          // Its audio and subtitle streams are carried over (assembleVideo reports what became of each).
+          audioFrom: input,
           output,
         }),
       );
       // Marks the render's directory as finished, so `clean` may delete it (and nothing else).
       await writeFileAtomic(paths.finished, JSON.stringify({ output, frames: split.frameCount, unstyledFrames }));
+      return { streams };
     },
   };
 }

@@ -7,7 +7,7 @@ import { addInputOptions, addOutputOptions, ffmpegFactory, runFfmpeg, type Ffmpe
 import { MediaInputError } from './errors';
 import { framePath, framePattern, type FrameTimestamps } from './frames';
 import { probeVideo } from './probe';
-import type { FrameRate } from './types';
+import type { FrameRate, SideStream, StreamReport } from './types';
 
 export interface AssembleOptions {
   /** Holds frame_000001.png ... frame_<frameCount>.png (files or symlinks), all one even size. */
@@ -20,7 +20,7 @@ export interface AssembleOptions {
    * they are written at exactly these times instead, so the picture stays in sync with the sound.
    */
   timestamps?: FrameTimestamps;
-  /** The original input, when its audio should be carried over. */
+  /** The original input, whose audio and subtitle streams are carried over (each copied where the container allows). */
   audioFrom?: string;
   /** Destination; the extension (.mp4, .mov, .mkv) picks the container. */
   output: string;
@@ -33,20 +33,35 @@ export interface Container {
   muxer: string;
   /** Audio codecs this container stores as they are; undefined means any. */
   copyableAudio?: ReadonlySet<string>;
+  /** Subtitle codecs this container stores as they are. */
+  copyableSubtitles: ReadonlySet<string>;
+  /** Encoder for text subtitles it cannot store as they are (picture subtitles are dropped). */
+  textSubtitles: string;
   /** QuickTime-family files want their index first so playback can start before the download ends. */
   faststart: boolean;
 }
 
+/** Subtitles made of text, which any container's own text format can take; the rest are pictures. */
+const TEXT_SUBTITLES = new Set(['subrip', 'srt', 'ass', 'ssa', 'webvtt', 'mov_text', 'text']);
+const QUICKTIME_SUBTITLES = new Set(['mov_text']);
+
 const QUICKTIME_AUDIO = ['aac', 'mp3', 'alac', 'ac3', 'eac3'];
 const CONTAINERS: Readonly<Record<string, Container>> = {
-  '.mp4': { muxer: 'mp4', copyableAudio: new Set(QUICKTIME_AUDIO), faststart: true },
-  '.m4v': { muxer: 'mp4', copyableAudio: new Set(QUICKTIME_AUDIO), faststart: true },
+  '.mp4': { muxer: 'mp4', copyableAudio: new Set(QUICKTIME_AUDIO), copyableSubtitles: QUICKTIME_SUBTITLES, textSubtitles: 'mov_text', faststart: true },
+  '.m4v': { muxer: 'mp4', copyableAudio: new Set(QUICKTIME_AUDIO), copyableSubtitles: QUICKTIME_SUBTITLES, textSubtitles: 'mov_text', faststart: true },
   '.mov': {
     muxer: 'mov',
     copyableAudio: new Set([...QUICKTIME_AUDIO, 'pcm_s16le', 'pcm_s16be', 'pcm_s24le', 'pcm_s24be']),
+    copyableSubtitles: QUICKTIME_SUBTITLES,
+    textSubtitles: 'mov_text',
     faststart: true,
   },
-  '.mkv': { muxer: 'matroska', faststart: false },
+  '.mkv': {
+    muxer: 'matroska',
+    copyableSubtitles: new Set(['subrip', 'ass', 'ssa', 'webvtt', 'hdmv_pgs_subtitle', 'dvd_subtitle', 'dvb_subtitle']),
+    textSubtitles: 'srt',
+    faststart: false,
+  },
 };
 
 /**
@@ -67,6 +82,28 @@ export function containerFor(output: string): Container {
 /** Whether the source audio can be stored untouched; otherwise it is re-encoded to AAC. */
 export function canCopyAudio(container: Container, codec: string): boolean {
   return container.copyableAudio === undefined || container.copyableAudio.has(codec);
+}
+
+/**
+ * What becomes of each audio and subtitle stream of the source in `container`: copied where it can
+ * hold the stream as it is, else re-encoded (audio to AAC, text subtitles to the container's text
+ * format), else dropped (picture subtitles in MP4/MOV), with the reason.
+ */
+export function planStreams(container: Container, output: string, streams: readonly SideStream[]): StreamReport[] {
+  const ext = path.extname(output).toLowerCase();
+  return streams.map((stream): StreamReport => {
+    if (stream.type === 'audio') {
+      return canCopyAudio(container, stream.codec)
+        ? { ...stream, action: 'copied' }
+        : { ...stream, action: 're-encoded', to: 'aac', reason: `${ext} cannot hold ${stream.codec} audio` };
+    }
+    if (container.copyableSubtitles.has(stream.codec)) return { ...stream, action: 'copied' };
+    if (TEXT_SUBTITLES.has(stream.codec)) {
+      const to = container.textSubtitles === 'srt' ? 'subrip' : container.textSubtitles;
+      return { ...stream, action: 're-encoded', to, reason: `${ext} cannot hold ${stream.codec} subtitles` };
+    }
+    return { ...stream, action: 'dropped', reason: `${ext} cannot hold ${stream.codec} subtitles, and they are pictures, not text` };
+  });
 }
 
 function rateText(rate: FrameRate): string {
@@ -155,27 +192,32 @@ async function checkFrames(framesDir: string, frameCount: number): Promise<{ wid
   return { width: meta.width, height: meta.height };
 }
 
-interface AudioSource {
+interface StreamSource {
   file: string;
-  codec: string;
-  /** Seconds the first frame came after the start of the sound in the source. */
+  /** Seconds the first frame came after the start of the earliest stream in the source. */
   videoDelay: number;
+  streams: StreamReport[];
 }
 
-/** What to carry over from the source, or undefined when it has no audio. */
-async function audioSource(opts: AssembleOptions, ffmpeg: FfmpegFactory): Promise<AudioSource | undefined> {
+/** What to carry over from the source (nothing when there is no source). */
+async function streamSource(opts: AssembleOptions, container: Container, ffmpeg: FfmpegFactory): Promise<StreamSource | undefined> {
   if (!opts.audioFrom) return undefined;
   const info = await probeVideo(opts.audioFrom, ffmpeg);
-  if (!info.hasAudio) return undefined;
-  return { file: path.resolve(opts.audioFrom), codec: info.audioCodec ?? 'unknown', videoDelay: info.videoStartSeconds ?? 0 };
+  return {
+    file: path.resolve(opts.audioFrom),
+    videoDelay: info.videoStartSeconds ?? 0,
+    streams: planStreams(container, opts.output, info.sideStreams ?? []),
+  };
 }
 
 /**
- * Encodes the numbered frames into H.264 at the exact source frame rate and carries over the
- * source's first audio track, untouched where the container allows (else AAC 192k) and at its full
- * length. The output appears only when complete; a failure leaves nothing at `output`.
+ * Encodes the numbered frames into H.264 at the exact source frame rate and carries over every
+ * audio and subtitle stream of the source, untouched where the container allows (else audio as AAC
+ * 192k, text subtitles in the container's text format; picture subtitles MP4 cannot hold are
+ * dropped), at full length. Returns what became of each stream. The output appears only when
+ * complete; a failure leaves nothing at `output`.
  */
-export async function assembleVideo(opts: AssembleOptions, ffmpeg: FfmpegFactory = ffmpegFactory()): Promise<void> {
+export async function assembleVideo(opts: AssembleOptions, ffmpeg: FfmpegFactory = ffmpegFactory()): Promise<{ streams: StreamReport[] }> {
   const output = path.resolve(opts.output);
   const container = containerFor(opts.output);
   const rate = rateText(opts.frameRate);
@@ -184,7 +226,10 @@ export async function assembleVideo(opts: AssembleOptions, ffmpeg: FfmpegFactory
     throw new MediaInputError(`--output "${opts.output}" is the input video itself; choose another file name.`);
   }
   await checkFrames(framesDir, opts.frameCount);
-  const audio = await audioSource(opts, ffmpeg);
+  const source = await streamSource(opts, container, ffmpeg);
+  const carried = source?.streams.filter((r) => r.action !== 'dropped') ?? [];
+  // Only an input that gives the output a stream is read; the delay below matters only then.
+  const audio = carried.length > 0 ? source : undefined;
   await fs.mkdir(path.dirname(output), { recursive: true });
   // A crashed earlier assembly leaves a hidden partial video next to the output; tidy it away.
   await removeStaleTemps(output);
@@ -238,10 +283,19 @@ export async function assembleVideo(opts: AssembleOptions, ffmpeg: FfmpegFactory
         '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv',
         ...timing,
       ];
-      if (audio) {
-        // No -shortest: the soundtrack keeps its own length even where it outlasts the last frame.
-        options.push('-map', '1:a:0');
-        options.push(...(canCopyAudio(container, audio.codec) ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '192k']));
+      // No -shortest: each soundtrack keeps its own length even where it outlasts the last frame.
+      let audioOut = 0;
+      let subtitleOut = 0;
+      for (const r of carried) {
+        options.push('-map', `1:${r.index}`);
+        if (r.type === 'audio') {
+          options.push(`-c:a:${audioOut}`, r.action === 'copied' ? 'copy' : 'aac');
+          if (r.action === 're-encoded') options.push(`-b:a:${audioOut}`, '192k');
+          audioOut++;
+        } else {
+          options.push(`-c:s:${subtitleOut}`, r.action === 'copied' ? 'copy' : container.textSubtitles);
+          subtitleOut++;
+        }
       }
       if (container.faststart) options.push('-movflags', '+faststart');
       // The temp name ends in the same extension, but say the format outright rather than rely on guessing.
@@ -255,7 +309,11 @@ export async function assembleVideo(opts: AssembleOptions, ffmpeg: FfmpegFactory
       if (written.frameCount !== opts.frameCount) {
         throw new Error(`Assembled ${written.frameCount} frames instead of ${opts.frameCount} for "${opts.output}"`);
       }
+      const got = (written.sideStreams ?? []).map((st) => st.type).join(',');
+      const wanted = carried.map((r) => r.type).join(',');
+      if (got !== wanted) throw new Error(`Assembled streams ${got || 'none'} instead of ${wanted || 'none'} for "${opts.output}"`);
     });
+    return { streams: source?.streams ?? [] };
   } finally {
     if (scratch) await fs.rm(scratch, { recursive: true, force: true });
   }

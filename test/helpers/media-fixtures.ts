@@ -3,7 +3,7 @@
  * fluent-ffmpeg, so the code under test is not also the code making its inputs).
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -247,4 +247,32 @@ export function shownAt(frames: readonly CodedFrame[], t: number): CodedFrame {
   let shown = frames[0];
   for (const f of frames) if (f.time <= t + 1e-9) shown = f;
   return shown;
+}
+
+/**
+ * A 1 s, 25 fps clip with one audio track per entry of `audio` (440 Hz, 660 Hz, ... so they differ;
+ * languages eng, fra, ...) and, when `subtitles` is set, a SubRip track in that codec (srt for .mkv,
+ * mov_text for .mp4).
+ */
+export async function makeMultiStreamClip(
+  file: string,
+  audio: Array<'aac' | 'libopus' | 'libmp3lame'>,
+  subtitles?: 'srt' | 'mov_text',
+): Promise<string> {
+  const languages = ['eng', 'fra', 'deu', 'spa'];
+  const args = ['-f', 'lavfi', '-i', 'testsrc2=size=64x48:rate=25,trim=end_frame=25,format=yuv420p'];
+  audio.forEach((_, i) => args.push('-f', 'lavfi', '-i', `sine=frequency=${440 + 220 * i}:sample_rate=48000:duration=1`));
+  if (subtitles) {
+    const srt = `${file}.srt`;
+    await writeFile(srt, '1\n00:00:00,100 --> 00:00:00,600\nHello\n\n2\n00:00:00,700 --> 00:00:00,900\nWorld\n');
+    args.push('-i', srt);
+  }
+  args.push('-map', '0:v', '-c:v', 'libx264', '-preset', 'veryfast');
+  audio.forEach((codec, i) => {
+    args.push('-map', `${i + 1}:a`, `-c:a:${i}`, codec, `-metadata:s:a:${i}`, `language=${languages[i]}`);
+  });
+  if (subtitles) args.push('-map', `${audio.length + 1}:s`, '-c:s', subtitles, '-metadata:s:s:0', 'language=eng');
+  await ffmpeg([...args, file]);
+  if (subtitles) await rm(`${file}.srt`, { force: true });
+  return file;
 }
