@@ -157,7 +157,8 @@ export async function probeVideo(input: string, ffmpeg: FfmpegFactory = ffmpegFa
         index: Number(s.index),
         type: s.codec_type as 'audio' | 'subtitle',
         codec: String(s.codec_name ?? 'unknown'),
-        ...(s.tags?.language ? { language: String(s.tags.language) } : {}),
+        // "und" (undetermined) is what muxers write when nobody said; it is no language.
+        ...(s.tags?.language && s.tags.language !== 'und' ? { language: String(s.tags.language) } : {}),
       })),
   };
 }
