@@ -2,8 +2,10 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, symlink } from 'node:fs/promises';
-import { assembleVideo, extractFrames, framePath, MediaInputError, probeVideo, scaledSize } from '../media';
-import type { SplitResult } from '../workflows/contract';
+import { DEFAULT_SETTINGS } from '../engine/settings';
+import { assembleVideo, extractFrames, framePath, MediaInputError, probeVideo, readFrameTimestamps } from '../media';
+import { frameSizeFor } from './frame-size';
+import type { AssembleResult, SplitResult } from '../workflows/contract';
 import { renderPaths } from './paths';
 import { writeFileAtomic } from '../common/atomic';
 
@@ -11,6 +13,8 @@ export interface SplitInput {
   input: string;
   renderDir: string;
   size: number;
+  /** The VGG19 layers the frames go through (the deepest sets the smallest frame); default: the default settings'. */
+  layers?: string[];
 }
 
 export interface AssembleInput {
@@ -40,9 +44,12 @@ function nonRetryable(err: unknown): never {
 
 export function createMediaActivities() {
   return {
-    async splitVideo({ input, renderDir, size }: SplitInput): Promise<SplitResult> {
+    async splitVideo({ input, renderDir, size, layers }: SplitInput): Promise<SplitResult> {
       const info = await probeVideo(input).catch(nonRetryable);
-      const { width, height } = scaledSize(info.displayWidth, info.displayHeight, size);
+      const { frame, problem } = frameSizeFor(info.displayWidth, info.displayHeight, size, layers ?? [...DEFAULT_SETTINGS.contentLayers, ...DEFAULT_SETTINGS.styleLayers]);
+      // Checked before splitting: every frame would fail the same way, after hours of work on the others.
+      if (problem) throw ApplicationFailure.nonRetryable(problem, 'InvalidSettingsError');
+      const { width, height } = frame;
       const frameCount = await withHeartbeat(extractFrames({ input, outDir: renderPaths(renderDir).frames, width, height })).catch(
         nonRetryable,
       );
@@ -56,7 +63,7 @@ export function createMediaActivities() {
       };
     },
 
-    async assembleVideo({ renderDir, input, output, split, unstyledFrames }: AssembleInput): Promise<void> {
+    async assembleVideo({ renderDir, input, output, split, unstyledFrames }: AssembleInput): Promise<AssembleResult> {
       const paths = renderPaths(renderDir);
       const unstyled = new Set(unstyledFrames);
       // The encoder reads one numbered sequence; links choose, per frame, the stylized or the original image.
@@ -72,17 +79,21 @@ export function createMediaActivities() {
         }
         await symlink(source, framePath(paths.assembly, frame));
       }
-      await withHeartbeat(
+      const { streams } = await withHeartbeat(
         assembleVideo({
           framesDir: paths.assembly,
           frameRate: split.frameRate,
           frameCount: split.frameCount,
-          audioFrom: split.hasAudio ? input : undefined,
+          // Variable-rate video is written at its frames' own times, recorded when it was split.
+          timestamps: await readFrameTimestamps(paths.frames),
+          // Its audio and subtitle streams are carried over (assembleVideo reports what became of each).
+          audioFrom: input,
           output,
         }),
       );
       // Marks the render's directory as finished, so `clean` may delete it (and nothing else).
       await writeFileAtomic(paths.finished, JSON.stringify({ output, frames: split.frameCount, unstyledFrames }));
+      return { streams };
     },
   };
 }

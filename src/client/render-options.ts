@@ -3,7 +3,8 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileSha256 } from '../common/hash';
 import { DEFAULT_SETTINGS, validateSettings, type StyleSettings } from '../engine/settings';
-import { MediaInputError, probeVideo, readImage } from '../media';
+import { frameSizeFor } from '../activities/frame-size';
+import { MediaInputError, probeVideo, readImage, type VideoInfo } from '../media';
 import { DEFAULT_LIMITS, type RenderLimits, type RenderRequest } from '../workflows/contract';
 import { UsageError } from './errors';
 
@@ -80,16 +81,26 @@ export function parseSettings(flags: RenderFlags): { settings: StyleSettings; li
   return { settings, limits };
 }
 
+/**
+ * A path the user typed, made absolute against the directory they ran the command from: `npm run`
+ * changes into the package directory and leaves the caller's directory in INIT_CWD.
+ */
+export function fromUserDir(p: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.INIT_CWD || process.cwd(), p);
+}
+
 /** Checks the files before anything starts, so bad input never leaves a half-made render behind. */
-export async function checkRenderFiles(flags: RenderFlags): Promise<{ input: string; style: string; output: string }> {
+export async function checkRenderFiles(flags: RenderFlags): Promise<{ input: string; style: string; output: string; info: VideoInfo }> {
   if (!flags.input) throw new UsageError('--input is required: the video to stylize');
   if (!flags.style) throw new UsageError('--style is required: the painting (JPEG or PNG) whose style to apply');
   if (!flags.output) throw new UsageError('--output is required: where to write the stylized video (.mp4, .mov or .mkv)');
-  const input = resolve(flags.input);
-  const style = resolve(flags.style);
-  const output = resolve(flags.output);
-  if (!existsSync(input)) throw new UsageError(`--input "${flags.input}" does not exist`);
-  if (!existsSync(style)) throw new UsageError(`--style "${flags.style}" does not exist`);
+  const input = fromUserDir(flags.input);
+  const style = fromUserDir(flags.style);
+  const output = fromUserDir(flags.output);
+  // Name the path tried, so a relative path taken from the wrong directory is plain to see.
+  const tried = (given: string, absolute: string) => (given === absolute ? '' : ` (looked for ${absolute})`);
+  if (!existsSync(input)) throw new UsageError(`--input "${flags.input}" does not exist${tried(flags.input, input)}`);
+  if (!existsSync(style)) throw new UsageError(`--style "${flags.style}" does not exist${tried(flags.style, style)}`);
   if (!existsSync(dirname(output))) {
     throw new UsageError(`the directory of --output "${flags.output}" does not exist; create ${dirname(output)} first`);
   }
@@ -100,13 +111,13 @@ export async function checkRenderFiles(flags: RenderFlags): Promise<{ input: str
     throw new UsageError(`--output must end in ${OUTPUT_EXTENSIONS.join(', ')} (got "${basename(output)}")`);
   }
   try {
-    await probeVideo(input);
+    const info = await probeVideo(input);
     await readImage(style, { longSide: 16 });
+    return { input, style, output, info };
   } catch (err) {
     if (err instanceof MediaInputError) throw new UsageError(err.message);
     throw err;
   }
-  return { input, style, output };
 }
 
 function slug(name: string): string {
@@ -149,7 +160,10 @@ function renderDirName(files: { input: string; style: string }, settings: StyleS
 
 export async function buildRenderRequest(flags: RenderFlags): Promise<RenderRequest> {
   const { settings, limits } = parseSettings(flags);
-  const files = await checkRenderFiles(flags);
+  const { info, ...files } = await checkRenderFiles(flags);
+  // The split checks this too (for any client); here it fails before a server or workflow exists.
+  const { problem } = frameSizeFor(info.displayWidth, info.displayHeight, settings.size, [...settings.contentLayers, ...settings.styleLayers]);
+  if (problem) throw new UsageError(problem);
   const renderId = await renderIdFor(files, settings);
   const workDir = flags.workDir ? resolve(flags.workDir) : defaultWorkDir();
   return { renderId, ...files, renderDir: join(workDir, 'renders', await renderDirName(files, settings)), settings, limits };

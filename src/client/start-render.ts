@@ -2,6 +2,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle 
 import type { NativeConnection } from '@temporalio/worker';
 import { createStyleRuntime } from '../worker/engine';
 import { createWorkers, runWorkers } from '../worker/workers';
+import type { StreamReport } from '../media/types';
 import { TASK_QUEUES, type RenderRequest, type RenderResult } from '../workflows/contract';
 import type { renderVideo } from '../workflows/render';
 import { defaultLocalWorkers, spawnLocalStyleWorkers, type LocalWorkers } from './local-workers';
@@ -79,10 +80,23 @@ export async function followRender(handle: WorkflowHandle<typeof renderVideo>, i
   return result;
 }
 
+/** Each audio and subtitle stream of the input and what became of it, e.g. "audio #1 aac copied". */
+export function describeStreams(streams: readonly StreamReport[]): string {
+  if (streams.length === 0) return 'no audio or subtitles in the input';
+  return streams
+    .map((r) => {
+      const what = `${r.type} #${r.index} ${r.codec}${r.language ? ` (${r.language})` : ''}`;
+      if (r.action === 'copied') return `${what} copied`;
+      if (r.action === 're-encoded') return `${what} re-encoded to ${r.to} (${r.reason})`;
+      return `${what} dropped (${r.reason})`;
+    })
+    .join('; ');
+}
+
 export function describeResult(r: RenderResult, renderDir: string): string[] {
   const lines = [
     `Wrote ${r.output}`,
-    `  ${r.total} frames at ${r.frameRate.num}/${r.frameRate.den} fps, ${r.hasAudio ? 'original audio kept' : 'no audio'}`,
+    `  ${r.total} frames at ${r.frameRate.num}/${r.frameRate.den} fps, ${r.streams ? describeStreams(r.streams) : r.hasAudio ? 'original audio kept' : 'no audio'}`,
     `  tfjs backend: ${r.backends.join(', ') || 'none (every frame was already rendered)'}`,
     `  time: ${formatDuration(r.elapsedSeconds)}` +
       (r.reused ? ` (${r.reused} frames reused from earlier work)` : '') +

@@ -3,10 +3,15 @@ import * as path from 'node:path';
 import { removeStaleTemps, tempPathFor, writeFileAtomic } from '../common/atomic';
 import { addOutputOptions, ffmpegFactory, runFfmpeg, type FfmpegFactory } from './binaries';
 import { MediaInputError } from './errors';
+import type { FrameRate } from './types';
 
 const FRAME_NAME = /^frame_\d{6,}\.png$/;
 /** Written last into a finished extraction so a later run can trust the directory. */
 const MARKER = '.extract.json';
+/** Each frame's presentation time, written next to the frames by the same ffmpeg run that decodes them. */
+export const TIMESTAMPS = 'timestamps.json';
+/** Bumped when an extraction's contents change meaning, so older ones are redone rather than trusted. */
+const LAYOUT = 2;
 
 /** ffmpeg's printf-style name for the frames: 1-based, at least six digits. */
 export const FRAME_PATTERN = 'frame_%06d.png';
@@ -42,7 +47,17 @@ export interface ExtractOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * When each extracted frame is shown: `pts[i]` is frame i+1's presentation time in `timeBase` seconds,
+ * the source stream's own clock (relative to the file's earliest stream, as ffmpeg counts it).
+ */
+export interface FrameTimestamps {
+  timeBase: FrameRate;
+  pts: number[];
+}
+
 interface Marker {
+  layout: number;
   input: string;
   inputSize: number;
   inputMtimeMs: number;
@@ -84,7 +99,7 @@ export async function extractFrames(opts: ExtractOptions, ffmpeg: FfmpegFactory 
   }
   const stat = await fs.stat(input).catch(() => undefined);
   if (!stat?.isFile()) throw new MediaInputError(`"${opts.input}" does not exist or is not a file. Give --input a video such as an .mp4 or .mov.`);
-  const wanted: Omit<Marker, 'frames'> = { input, inputSize: stat.size, inputMtimeMs: stat.mtimeMs, width, height };
+  const wanted: Omit<Marker, 'frames'> = { layout: LAYOUT, input, inputSize: stat.size, inputMtimeMs: stat.mtimeMs, width, height };
 
   const previous = await reusable(outDir, wanted);
   if (previous !== undefined) return previous;
@@ -108,15 +123,49 @@ export async function extractFrames(opts: ExtractOptions, ffmpeg: FfmpegFactory 
       '-start_number', '1',
     ]);
     command.output(framePattern(work));
+    // A second output of the same decode lists every frame's pts in the source's own time base
+    // (framecrc of a 2x2 thumbnail: cheap), so variable-rate video keeps its timing exactly.
+    const crc = path.join(work, '.pts.framecrc');
+    // fluent-ffmpeg adds output options to the latest output, so name it first.
+    command.output(crc);
+    addOutputOptions(command, ['-map', '0:V:0', '-vsync', '0', '-enc_time_base', '-1', '-vf', 'scale=2:2', '-c:v', 'rawvideo', '-f', 'framecrc']);
     await runFfmpeg(command, `extracting frames from "${opts.input}"`, opts.signal);
 
     const frames = await listFrameCount(work);
     if (frames === 0) throw new MediaInputError(`"${opts.input}" decoded to no frames. Give --input a video with at least one picture.`);
+    const timestamps = parseFramecrc(await fs.readFile(crc, 'utf8'));
+    if (timestamps.pts.length !== frames) {
+      throw new Error(`ffmpeg wrote ${frames} frames but ${timestamps.pts.length} timestamps for "${opts.input}"`);
+    }
+    await fs.rm(crc);
+    await writeFileAtomic(path.join(work, TIMESTAMPS), JSON.stringify(timestamps));
     await writeFileAtomic(path.join(work, MARKER), JSON.stringify({ ...wanted, frames } satisfies Marker));
     await moveIntoPlace(work, outDir);
     return frames;
   } catch (err) {
     await fs.rm(work, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Reads ffmpeg's framecrc listing: a "#tb 0: num/den" header, then "stream, dts, pts, duration, size, crc" per frame. */
+export function parseFramecrc(text: string): FrameTimestamps {
+  const tb = /^#tb 0: (\d+)\/(\d+)$/m.exec(text);
+  if (!tb) throw new Error('ffmpeg wrote no time base for the frame timestamps');
+  const pts = text
+    .split(/\r?\n/)
+    .filter((line) => /^\s*0\s*,/.test(line))
+    .map((line) => Number(line.split(',')[2]));
+  if (pts.some((p) => !Number.isSafeInteger(p))) throw new Error('ffmpeg wrote a frame without a timestamp');
+  return { timeBase: { num: Number(tb[1]), den: Number(tb[2]) }, pts };
+}
+
+/** The timestamps of a finished extraction in `dir`, or undefined when it has none. */
+export async function readFrameTimestamps(dir: string): Promise<FrameTimestamps | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(path.join(dir, TIMESTAMPS), 'utf8')) as FrameTimestamps;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
 }

@@ -40,3 +40,15 @@ export function displaySize(width: number, height: number, rotation: number, sam
   const quarterTurn = rotation === 90 || rotation === 270;
   return quarterTurn ? { width: height, height: stretched } : { width: stretched, height };
 }
+
+/**
+ * The smallest long side from `from` up to `max` whose scaled frame has at least `minSide` pixels on
+ * its short side, or undefined when none does (a very thin picture).
+ */
+export function smallestLongSideFor(width: number, height: number, minSide: number, from: number, max: number): number | undefined {
+  for (let side = Math.max(1, Math.ceil(from)); side <= max; side++) {
+    const s = scaledSize(width, height, side);
+    if (Math.min(s.width, s.height) >= minSide) return side;
+  }
+  return undefined;
+}

@@ -3,6 +3,15 @@ export { MediaInputError } from './errors';
 export { ffmpegFactory, ffmpegPaths, type FfmpegFactory, type FfmpegPaths } from './binaries';
 export { parseFrameRate, probeVideo } from './probe';
 export { displaySize, normaliseRotation, scaledSize, type Size } from './geometry';
-export { extractFrames, framePath, framePattern, listFrameCount, FRAME_PATTERN, type ExtractOptions } from './frames';
-export { assembleVideo, canCopyAudio, containerFor, type AssembleOptions, type Container } from './assemble';
+export {
+  extractFrames,
+  framePath,
+  framePattern,
+  listFrameCount,
+  readFrameTimestamps,
+  FRAME_PATTERN,
+  type ExtractOptions,
+  type FrameTimestamps,
+} from './frames';
+export { assembleVideo, canCopyAudio, containerFor, isConstantRate, type AssembleOptions, type Container } from './assemble';
 export { imageSize, quantise, readImage, resizeImage, writePng, type ReadImageOptions } from './image';

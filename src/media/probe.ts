@@ -151,6 +151,15 @@ export async function probeVideo(input: string, ffmpeg: FfmpegFactory = ffmpegFa
     hasAudio: audio !== undefined,
     audioCodec: audio?.codec_name === undefined ? undefined : String(audio.codec_name),
     videoStartSeconds: videoStart(video, data),
+    sideStreams: data.streams
+      .filter((s) => s.codec_type === 'audio' || s.codec_type === 'subtitle')
+      .map((s) => ({
+        index: Number(s.index),
+        type: s.codec_type as 'audio' | 'subtitle',
+        codec: String(s.codec_name ?? 'unknown'),
+        // "und" (undetermined) is what muxers write when nobody said; it is no language.
+        ...(s.tags?.language && s.tags.language !== 'und' ? { language: String(s.tags.language) } : {}),
+      })),
   };
 }
 

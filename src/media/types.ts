@@ -22,6 +22,8 @@ export interface VideoInfo {
   hasAudio: boolean;
   /** Codec name of the first audio stream, e.g. "aac"; undefined when there is no audio. */
   audioCodec?: string;
+  /** Every audio and subtitle stream, in file order: what assembly carries over. */
+  sideStreams?: SideStream[];
   /**
    * How long after the file's earliest stream (usually the audio) the first video frame starts,
    * in seconds; 0 when the video starts first. Assembly needs it to keep the sound in sync.
@@ -34,4 +36,22 @@ export interface RgbImage {
   width: number;
   height: number;
   data: Float32Array;
+}
+
+/** An audio or subtitle stream of the source. */
+export interface SideStream {
+  /** Index of the stream in the source file (as in -map 0:INDEX). */
+  index: number;
+  type: 'audio' | 'subtitle';
+  codec: string;
+  language?: string;
+}
+
+/** What assembly did with one audio or subtitle stream of the source. */
+export interface StreamReport extends SideStream {
+  action: 'copied' | 're-encoded' | 'dropped';
+  /** The codec it was re-encoded to. */
+  to?: string;
+  /** Why it was re-encoded or dropped. */
+  reason?: string;
 }

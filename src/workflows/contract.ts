@@ -4,7 +4,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { StyleSettings } from '../engine/settings';
-import type { FrameRate } from '../media/types';
+import type { FrameRate, StreamReport } from '../media/types';
 
 export const TASK_QUEUES = Object.freeze({
   /** Workflow tasks, split and assemble: CPU and disk. */
@@ -54,6 +54,11 @@ export interface SplitResult {
   height: number;
   hasAudio: boolean;
   durationSeconds: number;
+}
+
+export interface AssembleResult {
+  /** What became of each audio and subtitle stream of the input: copied, re-encoded or dropped. */
+  streams: StreamReport[];
 }
 
 export interface StylizeFrameInput {
@@ -176,6 +181,8 @@ export interface RenderResult extends RenderProgress {
   hasAudio: boolean;
   /** Frames assembled unstylized because the user chose to skip their failures. */
   skippedFailed: number[];
+  /** Each audio and subtitle stream of the input and what assembly did with it (absent in older results). */
+  streams?: StreamReport[];
   /** Wall time from the first run's start to the end of assembly, across restarts. */
   elapsedSeconds: number;
 }

@@ -207,7 +207,7 @@ async function render(
 
   if (!state) {
     const split = await media.splitVideo.executeWithOptions({ summary: 'split the video into frames' }, [
-      { input: request.input, renderDir: request.renderDir, size: settings.size },
+      { input: request.input, renderDir: request.renderDir, size: settings.size, layers: [...settings.contentLayers, ...settings.styleLayers] },
     ]);
     state = {
       split,
@@ -353,7 +353,7 @@ async function render(
 
   phase = 'assembling';
   const skippedFailed = s.failed.map((f) => f.frame).sort((a, b) => a - b);
-  await media.assembleVideo.executeWithOptions({ summary: 'encode the stylized frames and mux the audio' }, [
+  const assembly = await media.assembleVideo.executeWithOptions({ summary: 'encode the stylized frames and mux the audio' }, [
     {
       renderDir: request.renderDir,
       input: request.input,
@@ -370,6 +370,7 @@ async function render(
     frameRate: s.split.frameRate,
     hasAudio: s.split.hasAudio,
     skippedFailed,
+    streams: assembly.streams,
     elapsedSeconds: (Date.now() - s.startedAt) / 1000,
   };
 }

@@ -29,6 +29,7 @@ describe('bad input', () => {
     await writeFile(join(dir, 'text.mp4'), 'this is not a video');
     await writeFile(join(dir, 'text.jpg'), 'this is not an image');
     await makeClip({ path: join(dir, 'audio-only.m4a'), width: 2, height: 2, frames: 25, audioOnly: true });
+    await makeClip({ path: join(dir, 'wide.mp4'), width: 64, height: 48, rate: '25', frames: 2 });
   });
   after(() => cleanup?.());
 
@@ -47,6 +48,7 @@ describe('bad input', () => {
     ['--epochs that is not a number', () => ({ ...good, epochs: 'many' }), /--epochs must be a number \(got "many"\)/],
     ['--size below 16', () => ({ ...good, size: '8' }), /--size must be a whole number of pixels from 16 to 4096/],
     ['absurd --size', () => ({ ...good, size: '100000' }), /--size must be a whole number of pixels from 16 to 4096/],
+    ['--size whose frames VGG19 cannot take', () => ({ ...good, input: join(dir, 'wide.mp4'), size: '16' }), /^--size 16 makes 16×12 frames of this 64×48 video, but VGG19 down to block5_conv2 needs at least 16 pixels on each side; use --size 20 or more$/],
     ['negative --learning-rate', () => ({ ...good, learningRate: '-1' }), /--learning-rate must be a number above 0/],
   ];
   for (const [name, flags, message] of cases) {
@@ -55,9 +57,9 @@ describe('bad input', () => {
     });
   }
 
-  async function cli(args: string[]) {
+  async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
     try {
-      const r = await run(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: resolve(__dirname, '../..'), env: { ...process.env, STARRY_WORK_DIR: join(dir, 'work') } });
+      const r = await run(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: resolve(__dirname, '../..'), env: { ...process.env, STARRY_WORK_DIR: join(dir, 'work'), ...env } });
       return { code: 0, stderr: r.stderr };
     } catch (err) {
       const e = err as { code: number; stderr: string };
@@ -72,6 +74,13 @@ describe('bad input', () => {
     assert.equal(existsSync(good.output), false);
   });
 
+  test('a --size too small for the video exits 2 with the size that works, before anything starts', async () => {
+    const r = await cli(['start-render', '-i', join(dir, 'wide.mp4'), '-s', good.style, '-o', good.output, '--size', '16']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^error: --size 16 makes 16×12 frames of this 64×48 video, .* use --size 20 or more$/m);
+    assert.equal(existsSync(join(dir, 'work', 'temporal')), false, 'no server was started');
+  });
+
   test('weights that are not a VGG19 h5 file are refused before anything starts', async () => {
     const fake = join(dir, 'fake.h5');
     await copyFile(good.style, fake);
@@ -80,5 +89,52 @@ describe('bad input', () => {
     assert.match(r.stderr, /fake\.h5" is not a VGG19 weights file: not an HDF5 file/);
     assert.equal(existsSync(good.output), false);
     assert.equal(existsSync(join(dir, 'work', 'temporal')), false, 'no server was started');
+  });
+});
+
+describe('paths given on the command line', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('starry-paths'));
+    await makeClip({ path: join(dir, 'clip.mp4'), width: 32, height: 32, rate: '25', frames: 2 });
+    await makeStyleImage(join(dir, 'style.png'), 32, 32);
+    await writeFile(join(dir, 'fake.h5'), 'not weights');
+  });
+  after(() => cleanup?.());
+
+  async function cliFrom(userDir: string, args: string[]) {
+    // As `npm run start-render` from userDir: npm runs the script in the package directory and sets INIT_CWD.
+    const env = { ...process.env, INIT_CWD: userDir, STARRY_WORK_DIR: join(dir, 'work') };
+    try {
+      const r = await run(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: resolve(__dirname, '../..'), env });
+      return { code: 0, stderr: r.stderr };
+    } catch (err) {
+      const e = err as { code: number; stderr: string };
+      return { code: e.code, stderr: e.stderr };
+    }
+  }
+
+  test('relative paths are taken from the directory the command was run in', async () => {
+    const saved = process.env.INIT_CWD;
+    process.env.INIT_CWD = dir;
+    try {
+      const request = await buildRenderRequest({ input: 'clip.mp4', style: './style.png', output: 'out.mp4' });
+      assert.deepEqual([request.input, request.style, request.output], [join(dir, 'clip.mp4'), join(dir, 'style.png'), join(dir, 'out.mp4')]);
+    } finally {
+      if (saved === undefined) delete process.env.INIT_CWD;
+      else process.env.INIT_CWD = saved;
+    }
+  });
+
+  test('through the command line: found from the user’s directory, and a miss names the path tried', async () => {
+    const ok = await cliFrom(dir, ['start-render', '-i', 'clip.mp4', '-s', 'style.png', '-o', 'out.mp4', '--weights', join(dir, 'fake.h5')]);
+    // Past the file checks: what stops it is the weights file, checked next.
+    assert.equal(ok.code, 2);
+    assert.match(ok.stderr, /fake\.h5" is not a VGG19 weights file/);
+
+    const miss = await cliFrom(dir, ['start-render', '-i', 'missing.mp4', '-s', 'style.png', '-o', 'out.mp4']);
+    assert.equal(miss.code, 2);
+    assert.equal(miss.stderr.trim(), `error: --input "missing.mp4" does not exist (looked for ${join(dir, 'missing.mp4')})`);
   });
 });

@@ -133,7 +133,7 @@ describe('server and client restarts (real processes)', () => {
     assert.equal(secondExit.code, 0, second.output());
     assert.match(second.output(), new RegExp(`render ${renderId}`), 'the same render id');
     assert.match(second.output(), /resuming 1 frame\(s\) the previous run was computing/, 'the dead run\'s frame was handed over at once');
-    assert.match(second.output(), /Wrote .*client\.out\.mp4\n\s+12 frames at 25\/1 fps, original audio kept/);
+    assert.match(second.output(), /Wrote .*client\.out\.mp4\n\s+12 frames at 25\/1 fps, audio #1 aac copied/);
 
     const third = startCli(cliArgs, env);
     assert.equal((await third.exited).code, 0);

@@ -3,7 +3,7 @@
  * fluent-ffmpeg, so the code under test is not also the code making its inputs).
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -174,4 +174,105 @@ export function deadPid(): number {
       if ((err as NodeJS.ErrnoException).code === 'ESRCH') return pid;
     }
   }
+}
+
+/** Source instants of the variable-rate clip: 30 per second, but only every third outside [1 s, 2 s). */
+export const VFR_TICKS_PER_SECOND = 30;
+/** Beep onsets in the variable-rate clip's sound, each in the middle of the frame it belongs to. */
+export const VFR_BEEPS = [0.55, 1.25, 2.15, 2.65];
+
+/**
+ * A 3 s variable-rate clip: 10 fps, then 30 fps from 1 s to 2 s, then 10 fps again (50 frames, as
+ * phones and screen recorders make them). Each frame shows which 1/30 s instant it was taken at —
+ * the instant's number in binary as eight vertical bars, bit 0 leftmost, white for 1 — so a decoded
+ * frame tells exactly when it belongs. The sound (AAC) has 50 ms 1 kHz beeps at {@link VFR_BEEPS}.
+ */
+export async function makeVfrClip(file: string): Promise<string> {
+  const bits = "255*mod(floor(floor(T*30+0.5)/pow(2\\,floor(X*8/W)))\\,2)";
+  const video = `nullsrc=s=64x48:r=30,format=gray,geq=lum='${bits}',select='gte(t\\,1)*lt(t\\,2)+not(mod(n\\,3))',format=yuv420p`;
+  const beeps = VFR_BEEPS.map((b) => `between(t\\,${b}\\,${b + 0.05})`).join('+');
+  const audio = `aevalsrc='0.8*sin(2*PI*1000*t)*(${beeps})':s=44100:d=3`;
+  await ffmpeg(['-f', 'lavfi', '-i', video, '-f', 'lavfi', '-i', audio, '-t', '3', '-vsync', 'vfr',
+    '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k', file]);
+  return file;
+}
+
+export interface CodedFrame {
+  /** Seconds after the start of the file's audio (its clock when it has none). */
+  time: number;
+  /** The 1/30 s instant of the source the picture shows. */
+  code: number;
+}
+
+/** Every video frame of a clip made by {@link makeVfrClip} (or a render of it): when it is shown and what it shows. */
+export async function readCodedFrames(file: string): Promise<CodedFrame[]> {
+  const { stdout } = await run(
+    ffmpegPaths().ffprobe,
+    ['-v', 'error', '-show_entries', 'frame=media_type,best_effort_timestamp_time:stream=codec_type,start_time', '-of', 'json', file],
+    { maxBuffer: MAX_BUFFER },
+  );
+  const probe = JSON.parse(stdout) as { frames: Array<Record<string, string>>; streams: Array<Record<string, string>> };
+  const audio = probe.streams.find((s) => s.codec_type === 'audio');
+  const origin = audio ? Number(audio.start_time) : 0;
+  const times = probe.frames.filter((f) => f.media_type === 'video').map((f) => Number(f.best_effort_timestamp_time) - origin);
+  // Each bar averaged to one pixel: eight grey values per frame.
+  const bars = await ffmpeg(['-i', file, '-map', '0:V:0', '-vsync', '0', '-vf', 'scale=8:1:flags=area,format=gray', '-f', 'rawvideo', '-']);
+  if (bars.length !== times.length * 8) throw new Error(`${file}: ${times.length} frame times but ${bars.length / 8} pictures`);
+  return times.map((time, k) => {
+    let code = 0;
+    for (let bit = 0; bit < 8; bit++) if (bars[k * 8 + bit] > 128) code |= 1 << bit;
+    return { time, code };
+  });
+}
+
+/** Seconds (after the audio's start) at which each beep of the first audio track begins. */
+export async function beepOnsets(file: string): Promise<number[]> {
+  const rate = 44100;
+  const pcm = await ffmpeg(['-i', file, '-map', '0:a:0', '-ac', '1', '-ar', String(rate), '-f', 's16le', '-c:a', 'pcm_s16le', '-']);
+  const onsets: number[] = [];
+  let quietSince = 0;
+  for (let i = 0; i + 1 < pcm.length; i += 2) {
+    const loud = Math.abs(pcm.readInt16LE(i)) > 0.3 * 32767;
+    const sample = i / 2;
+    if (loud) {
+      if (sample - quietSince > rate * 0.1) onsets.push(sample / rate);
+      quietSince = sample;
+    }
+  }
+  return onsets;
+}
+
+/** The frame on screen at `t`: the last one shown at or before it. */
+export function shownAt(frames: readonly CodedFrame[], t: number): CodedFrame {
+  let shown = frames[0];
+  for (const f of frames) if (f.time <= t + 1e-9) shown = f;
+  return shown;
+}
+
+/**
+ * A 1 s, 25 fps clip with one audio track per entry of `audio` (440 Hz, 660 Hz, ... so they differ;
+ * languages eng, fra, ...) and, when `subtitles` is set, a SubRip track in that codec (srt for .mkv,
+ * mov_text for .mp4).
+ */
+export async function makeMultiStreamClip(
+  file: string,
+  audio: Array<'aac' | 'libopus' | 'libmp3lame'>,
+  subtitles?: 'srt' | 'mov_text',
+): Promise<string> {
+  const languages = ['eng', 'fra', 'deu', 'spa'];
+  const args = ['-f', 'lavfi', '-i', 'testsrc2=size=64x48:rate=25,trim=end_frame=25,format=yuv420p'];
+  audio.forEach((_, i) => args.push('-f', 'lavfi', '-i', `sine=frequency=${440 + 220 * i}:sample_rate=48000:duration=1`));
+  if (subtitles) {
+    const srt = `${file}.srt`;
+    await writeFile(srt, '1\n00:00:00,100 --> 00:00:00,600\nHello\n\n2\n00:00:00,700 --> 00:00:00,900\nWorld\n');
+    args.push('-i', srt);
+  }
+  args.push('-map', '0:v', '-c:v', 'libx264', '-preset', 'veryfast');
+  audio.forEach((codec, i) => {
+    args.push('-map', `${i + 1}:a`, `-c:a:${i}`, codec, `-metadata:s:a:${i}`, `language=${languages[i]}`);
+  });
+  if (subtitles) args.push('-map', `${audio.length + 1}:s`, '-c:s', subtitles, '-metadata:s:s:0', 'language=eng');
+  await ffmpeg([...args, file]);
+  if (subtitles) await rm(`${file}.srt`, { force: true });
+  return file;
 }
