@@ -17,7 +17,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { chmod, cp, mkdir, mkdtemp, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { arch, platform } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -221,16 +221,29 @@ function nodeGyp(): string {
   throw new NativeInstallError('node-gyp not found (it comes with npm; run this through npm ci)');
 }
 
+interface PackageJson {
+  binary: { napi_versions: number[] };
+}
+
+/** The newest Node-API version both the package and this Node support: what node-pre-gyp looks for. */
+function napiBuildVersion(pkg: PackageJson): number {
+  const usable = pkg.binary.napi_versions.filter((v) => v <= Number(process.versions.napi));
+  if (usable.length === 0) throw new NativeInstallError(`this Node (N-API ${process.versions.napi}) is older than the addon supports`);
+  return Math.max(...usable);
+}
+
 /**
- * The package with its addon built against `lib`, in the cache: a napi addon works with every
- * Node from its napi version on, so one build serves Node 20 and 22 and every later `npm ci`.
+ * The package with its addon built against `lib`, in the cache: an N-API addon works with every
+ * Node from its N-API version on, so one build serves Node 20 and 22 and every later `npm ci`.
  */
 async function builtPackage(variant: NativeVariant, cache: string): Promise<string> {
   const name = PACKAGES[variant];
   const tarball = await packageTarball(variant, cache);
   // Named after the library it links to, so each CUDA choice gets its own build.
   const library = basename(libraryLayout(variant, cache).dir);
-  const dir = join(cache, 'packages', `${name.split('/')[1]}-${TFJS_NODE_VERSION}-${library}-napi${process.versions.napi}`);
+  const { stdout: packageJson } = await run('tar', ['-xzOf', tarball, 'package/package.json']);
+  const napi = napiBuildVersion(JSON.parse(packageJson) as PackageJson);
+  const dir = join(cache, 'packages', `${name.split('/')[1]}-${TFJS_NODE_VERSION}-${library}-napi${napi}`);
   if (existsSync(join(dir, '.complete'))) return dir;
   await mkdir(dirname(dir), { recursive: true });
   const tmp = await publicTempDir(dir);
@@ -238,8 +251,6 @@ async function builtPackage(variant: NativeVariant, cache: string): Promise<stri
     await run('tar', ['-xzf', tarball, '--strip-components=1', '-C', tmp]);
     const lib = await libraryDir(variant, cache, join(tmp, 'binding'));
     await symlink(lib.dir, join(tmp, 'deps'));
-    const pkg = JSON.parse(await readFile(join(tmp, 'package.json'), 'utf8')) as { binary: { napi_versions: number[] } };
-    const napi = Math.max(...pkg.binary.napi_versions.filter((v) => v <= Number(process.versions.napi)));
     const started = Date.now();
     const gyp = nodeGyp();
     await run(
