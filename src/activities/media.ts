@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, symlink } from 'node:fs/promises';
 import { assembleVideo, extractFrames, framePath, MediaInputError, probeVideo, scaledSize } from '../media';
-import type { SplitResult } from '../workflows/contract';
+import { FAILURE_TYPES, type SplitResult } from '../workflows/contract';
 import { renderPaths } from './paths';
 import { writeFileAtomic } from '../common/atomic';
 
@@ -34,7 +34,7 @@ async function withHeartbeat<T>(work: Promise<T>): Promise<T> {
 }
 
 function nonRetryable(err: unknown): never {
-  if (err instanceof MediaInputError) throw ApplicationFailure.nonRetryable(err.message, 'MediaInputError');
+  if (err instanceof MediaInputError) throw ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.mediaInput);
   throw err;
 }
 
@@ -67,7 +67,7 @@ export function createMediaActivities() {
         if (!existsSync(source)) {
           throw ApplicationFailure.nonRetryable(
             `frame ${frame} has no image at ${source}; run retry-failed to render it again`,
-            'MissingFrameError',
+            FAILURE_TYPES.missingFrame,
           );
         }
         await symlink(source, framePath(paths.assembly, frame));

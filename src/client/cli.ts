@@ -1,5 +1,8 @@
 import { Command, Option } from 'commander';
-import { DEFAULT_SETTINGS, MAX_SIZE, MIN_SIZE } from '../engine/settings';
+import { BackendUnavailableError } from '../engine/backend';
+import { DEFAULT_SETTINGS, InvalidSettingsError, MAX_SIZE, MIN_SIZE } from '../engine/settings';
+import { WeightsError } from '../engine/weights';
+import { MediaInputError } from '../media/errors';
 import { DEFAULT_LIMITS } from '../workflows/contract';
 import { runWorkerCommand } from '../worker/main';
 import { installRuntime } from '../worker/runtime';
@@ -13,7 +16,7 @@ import { describeResult, startRender, type StartRenderOptions } from './start-re
 import { listCommand, setEpochsCommand, signalCommand, statusCommand, steerCommand } from './commands';
 
 /** Errors that mean the input or setup needs fixing (exit 2), rather than a failure while running. */
-const USER_FIXABLE = new Set(['WeightsError', 'BackendUnavailableError', 'MediaInputError']);
+const USER_FIXABLE = [UsageError, WeightsError, BackendUnavailableError, MediaInputError, InvalidSettingsError];
 
 const io: Io = consoleIo();
 
@@ -203,7 +206,7 @@ if (require.main === module) {
     (err: unknown) => {
       const message = err instanceof Error ? err.message : String(err);
       io.err(`error: ${message}`);
-      process.exit(err instanceof UsageError || USER_FIXABLE.has((err as Error)?.name) ? 2 : 1);
+      process.exit(USER_FIXABLE.some((type) => err instanceof type) ? 2 : 1);
     },
   );
 }

@@ -13,6 +13,7 @@ import {
 import type { createMediaActivities } from '../activities/media';
 import type { createStyleActivities } from '../activities/style';
 import {
+  FAILURE_TYPES,
   MAX_NOTABLE_FRAMES,
   RENDER_CANCELLED,
   TASK_QUEUES,
@@ -68,11 +69,11 @@ const media = proxyActivities<MediaActivities>({
   taskQueue: TASK_QUEUES.media,
   startToCloseTimeout: '12h',
   heartbeatTimeout: '2m',
-  retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['MediaInputError'] },
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: [FAILURE_TYPES.mediaInput] },
 });
 
 /** The style activity raises these as non-retryable failures; listed so the policy says so too. */
-const NON_RETRYABLE_FRAME_ERRORS = ['MediaInputError', 'InvalidSettingsError'];
+const NON_RETRYABLE_FRAME_ERRORS = [FAILURE_TYPES.mediaInput, FAILURE_TYPES.invalidSettings];
 
 const emptyStats = (): RenderState['stats'] => ({
   retried: 0,
