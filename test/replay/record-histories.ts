@@ -27,13 +27,14 @@ import {
 } from '../../src/workflows/contract';
 import type { renderVideo } from '../../src/workflows/render';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
-import { startRenderEnv, type RenderEnv } from '../helpers/render-env';
+import { TINY_RENDER, startRenderEnv, type RenderEnv } from '../helpers/render-env';
 import { waitFor, waitForProgress } from '../helpers/steering';
 import { HISTORIES_DIR, historyToJson } from './history-json';
 
 type Handle = WorkflowHandle<typeof renderVideo>;
 
-const TINY: RenderFlags = { epochs: '1', stepsPerEpoch: '4', size: '32', window: '2', framesPerRun: '100' };
+// Four steps, so a frame can be stopped mid-way (stall@2:3) and resume from a checkpoint.
+const TINY: RenderFlags = { ...TINY_RENDER, stepsPerEpoch: '4' };
 
 interface Scenario {
   name: string;
