@@ -10,7 +10,7 @@ import { isOutOfMemory } from '../engine/oom';
 import { InvalidSettingsError } from '../engine/settings';
 import { totalSteps } from '../engine/stylize';
 import { framePath, MediaInputError, readImage, resizeImage, writePng } from '../media';
-import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
+import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { NO_FAULTS, type FaultPlan } from './faults';
 import { frameFingerprint, trajectoryFingerprint } from './fingerprint';
@@ -22,18 +22,6 @@ export interface StyleActivityDeps {
   weightsId: string;
   /** Test-only fault injection (see faults.ts). */
   faults?: FaultPlan;
-}
-
-/** Heartbeat details: enough for a person (or a retried attempt) to see where the frame stands. */
-export interface FrameHeartbeat {
-  frame: number;
-  step: number;
-  totalSteps: number;
-  loss: number;
-  checkpointStep: number;
-  checkpoint?: string;
-  /** Long side the frame is computed at when degraded after running out of memory. */
-  degradedSize?: number;
 }
 
 interface FrameSidecar {

@@ -5,7 +5,7 @@ import { fileSha256 } from '../common/hash';
 import { DEFAULT_SETTINGS, validateSettings, type StyleSettings } from '../engine/settings';
 import { MediaInputError, probeVideo, readImage } from '../media';
 import { DEFAULT_LIMITS, type RenderLimits, type RenderRequest } from '../workflows/contract';
-import { UsageError } from './errors';
+import { UsageError } from '../cli-common/errors';
 
 export const OUTPUT_EXTENSIONS = ['.mp4', '.mov', '.mkv'];
 

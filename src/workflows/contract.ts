@@ -68,6 +68,21 @@ export interface StylizeFrameInput {
   degradeAfterOoms?: number;
 }
 
+/**
+ * The stylize activity's heartbeat details: enough for a person (`status`) or a retried attempt to
+ * see where the frame stands.
+ */
+export interface FrameHeartbeat {
+  frame: number;
+  step: number;
+  totalSteps: number;
+  loss: number;
+  checkpointStep: number;
+  checkpoint?: string;
+  /** Long side the frame is computed at when degraded after running out of memory. */
+  degradedSize?: number;
+}
+
 export const DEFAULT_DEGRADE_AFTER_OOMS = DEFAULT_LIMITS.degradeAfterOoms!;
 
 export interface FrameRecord {

@@ -107,9 +107,11 @@ async function render(request: RenderRequest, carried: RenderState | undefined, 
   let startedThisRun = 0;
   for (;;) {
     while (frames.hasWork()) {
+      // The window: few frames in flight, none started while paused, so new settings reach the rest.
       await condition(() => steering.cancelled || (!steering.paused && frames.inFlight.size < limits.window));
       if (steering.cancelled) break;
       if (startedThisRun >= limits.framesPerRun || workflowInfo().continueAsNewSuggested) {
+        // Keeps each run's history small; only with nothing in flight, so no result is lost.
         await condition(() => frames.inFlight.size === 0 && allHandlersFinished());
         if (steering.cancelled) break;
         await continueAsNew<typeof renderVideo>(request, frames.carry(steering.settings, steering.paused));
@@ -120,6 +122,7 @@ async function render(request: RenderRequest, carried: RenderState | undefined, 
     await condition(() => frames.inFlight.size === 0);
     if (steering.cancelled) return endCancelled(request, steering, progress);
     if (frames.failed.length === 0) break;
+    // Every other frame is done; the failed ones wait for a person: retry them, skip them, or cancel.
     const decision = await steering.needsAttention();
     if (decision === 'cancel') return endCancelled(request, steering, progress);
     if (decision === 'skip') break;

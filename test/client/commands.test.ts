@@ -13,7 +13,7 @@ import { before, describe, test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { program } from '../../src/client/cli';
 import { listCommand, setEpochsCommand, signalCommand, statusCommand, steerCommand, type RenderRefOptions } from '../../src/client/commands';
-import type { Io } from '../../src/client/io';
+import type { Io } from '../../src/cli-common/io';
 import { formatProgressLine } from '../../src/client/progress';
 import { buildRenderRequest, type RenderFlags } from '../../src/client/render-options';
 import { startOrAttach } from '../../src/client/start-render';
