@@ -5,7 +5,7 @@ import { mkdir, rm, symlink } from 'node:fs/promises';
 import { DEFAULT_SETTINGS } from '../engine/settings';
 import { assembleVideo, extractFrames, framePath, MediaInputError, probeVideo, readFrameTimestamps } from '../media';
 import { frameSizeFor } from './frame-size';
-import type { AssembleResult, SplitResult } from '../workflows/contract';
+import { FAILURE_TYPES, type AssembleResult, type SplitResult } from '../workflows/contract';
 import { renderPaths } from './paths';
 import { writeFileAtomic } from '../common/atomic';
 
@@ -38,7 +38,7 @@ async function withHeartbeat<T>(work: Promise<T>): Promise<T> {
 }
 
 function nonRetryable(err: unknown): never {
-  if (err instanceof MediaInputError) throw ApplicationFailure.nonRetryable(err.message, 'MediaInputError');
+  if (err instanceof MediaInputError) throw ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.mediaInput);
   throw err;
 }
 
@@ -48,7 +48,7 @@ export function createMediaActivities() {
       const info = await probeVideo(input).catch(nonRetryable);
       const { frame, problem } = frameSizeFor(info.displayWidth, info.displayHeight, size, layers ?? [...DEFAULT_SETTINGS.contentLayers, ...DEFAULT_SETTINGS.styleLayers]);
       // Checked before splitting: every frame would fail the same way, after hours of work on the others.
-      if (problem) throw ApplicationFailure.nonRetryable(problem, 'InvalidSettingsError');
+      if (problem) throw ApplicationFailure.nonRetryable(problem, FAILURE_TYPES.invalidSettings);
       const { width, height } = frame;
       const frameCount = await withHeartbeat(extractFrames({ input, outDir: renderPaths(renderDir).frames, width, height })).catch(
         nonRetryable,
@@ -74,7 +74,7 @@ export function createMediaActivities() {
         if (!existsSync(source)) {
           throw ApplicationFailure.nonRetryable(
             `frame ${frame} has no image at ${source}; run retry-failed to render it again`,
-            'MissingFrameError',
+            FAILURE_TYPES.missingFrame,
           );
         }
         await symlink(source, framePath(paths.assembly, frame));

@@ -7,9 +7,10 @@ import { writeFileAtomic } from '../common/atomic';
 import { fileSha256, sha256 } from '../common/hash';
 import type { StyleEngine } from '../engine/engine';
 import { isOutOfMemory } from '../engine/oom';
+import { InvalidSettingsError } from '../engine/settings';
 import { totalSteps } from '../engine/stylize';
 import { framePath, MediaInputError, readImage, resizeImage, writePng } from '../media';
-import { DEFAULT_DEGRADE_AFTER_OOMS, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
+import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { NO_FAULTS, type FaultPlan } from './faults';
 import { frameFingerprint, trajectoryFingerprint } from './fingerprint';
@@ -21,18 +22,6 @@ export interface StyleActivityDeps {
   weightsId: string;
   /** Test-only fault injection (see faults.ts). */
   faults?: FaultPlan;
-}
-
-/** Heartbeat details: enough for a person (or a retried attempt) to see where the frame stands. */
-export interface FrameHeartbeat {
-  frame: number;
-  step: number;
-  totalSteps: number;
-  loss: number;
-  checkpointStep: number;
-  checkpoint?: string;
-  /** Long side the frame is computed at when degraded after running out of memory. */
-  degradedSize?: number;
 }
 
 interface FrameSidecar {
@@ -97,7 +86,7 @@ export function createStyleActivities({ engine, weightsId, faults = NO_FAULTS }:
         hint: "The extracted frame is damaged; delete the render's frames/ directory and start the render again.",
       }).catch((err: unknown) => {
         if (err instanceof MediaInputError) {
-          throw ApplicationFailure.nonRetryable(`frame ${frame}, attempt ${attempt}: ${err.message}`, 'MediaInputError');
+          throw ApplicationFailure.nonRetryable(`frame ${frame}, attempt ${attempt}: ${err.message}`, FAILURE_TYPES.mediaInput);
         }
         throw err;
       });
@@ -192,10 +181,12 @@ export function createStyleActivities({ engine, weightsId, faults = NO_FAULTS }:
               `out of memory at ${workSize} px (${(err as Error).message.split('\n')[0]})`,
               'It will be retried with backoff, at reduced size after repeated failures; or lower --size.',
             ),
-            'OutOfMemory',
+            FAILURE_TYPES.outOfMemory,
           );
         }
-        if (err instanceof RangeError) throw ApplicationFailure.nonRetryable(fail('invalid settings', err.message), 'InvalidSettingsError');
+        if (err instanceof InvalidSettingsError) {
+          throw ApplicationFailure.nonRetryable(fail('invalid settings', err.message), FAILURE_TYPES.invalidSettings);
+        }
         throw err;
       }
     },

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { renderPaths } from '../activities/paths';
-import type { Io } from './io';
+import { renderPaths } from '../common/render-paths';
+import type { Io } from '../cli-common/io';
 
 export interface CleanOptions {
   workDir: string;

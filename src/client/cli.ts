@@ -1,27 +1,43 @@
 import { Command, Option } from 'commander';
-import { DEFAULT_SETTINGS, MAX_SIZE, MIN_SIZE } from '../engine/settings';
+import { BackendUnavailableError } from '../engine/backend';
+import { DEFAULT_SETTINGS, InvalidSettingsError, MAX_SIZE, MIN_SIZE } from '../engine/settings';
+import { WeightsError } from '../engine/weights';
+import { MediaInputError } from '../media/errors';
 import { DEFAULT_LIMITS } from '../workflows/contract';
-import { runWorkerCommand } from '../worker/main';
+import { runWorkerCommand, type WorkerCommandOptions } from '../worker/main';
 import { installRuntime } from '../worker/runtime';
+import { DEFAULT_CONCURRENCY } from '../worker/workers';
+import { DEFAULT_NAMESPACE } from '../cli-common/connection';
 import { cleanFinished } from './clean';
 import { diagnose, formatDiagnosis } from './doctor';
-import { UsageError } from './errors';
+import { UsageError } from '../cli-common/errors';
 import { describeEnding } from './ending';
 import { defaultWorkDir } from './render-options';
 import { resolve } from 'node:path';
-import { consoleIo, type Io } from './io';
+import { consoleIo, type Io } from '../cli-common/io';
 import { describeResult, startRender, type StartRenderOptions } from './start-render';
-import { listCommand, setEpochsCommand, signalCommand, statusCommand, steerCommand } from './commands';
+import {
+  DEFAULT_LIST_LIMIT,
+  listCommand,
+  setEpochsCommand,
+  signalCommand,
+  statusCommand,
+  steerCommand,
+  type ListOptions,
+  type RenderRefOptions,
+  type StatusOptions,
+  type SteerOptions,
+} from './commands';
 
 /** Errors that mean the input or setup needs fixing (exit 2), rather than a failure while running. */
-const USER_FIXABLE = new Set(['WeightsError', 'BackendUnavailableError', 'MediaInputError']);
+const USER_FIXABLE = [UsageError, WeightsError, BackendUnavailableError, MediaInputError, InvalidSettingsError];
 
 const io: Io = consoleIo();
 
 function serverOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--address <host:port>', 'Temporal frontend; omit to use the embedded dev server').env('TEMPORAL_ADDRESS'))
-    .addOption(new Option('--namespace <name>', 'Temporal namespace').env('TEMPORAL_NAMESPACE').default('default'))
+    .addOption(new Option('--namespace <name>', 'Temporal namespace').env('TEMPORAL_NAMESPACE').default(DEFAULT_NAMESPACE))
     .addOption(new Option('--tls-cert <file>', 'mTLS client certificate (PEM), e.g. for Temporal Cloud').env('TEMPORAL_TLS_CERT'))
     .addOption(new Option('--tls-key <file>', 'mTLS client key (PEM)').env('TEMPORAL_TLS_KEY'))
     .addOption(new Option('--api-key <key>', 'Temporal Cloud API key (implies TLS)').env('TEMPORAL_API_KEY'));
@@ -135,14 +151,14 @@ engineOptions(
       .command('worker')
       .description('serve renders from a Temporal server: media work (split, assemble) and/or style work (frames)')
       .option('--queues <list>', 'media, style, or media,style', 'media,style')
-      .option('--style-concurrency <n>', 'frames computed at once by this process (1 per GPU)', '1')
-      .option('--media-concurrency <n>', 'split/assemble jobs at once', '2'),
+      .option('--style-concurrency <n>', 'frames computed at once by this process (1 per GPU)', String(DEFAULT_CONCURRENCY.style))
+      .option('--media-concurrency <n>', 'split/assemble jobs at once', String(DEFAULT_CONCURRENCY.media)),
   ),
-).action(async (opts) => runWorkerCommand(opts, io));
+).action(async (opts: WorkerCommandOptions) => runWorkerCommand(opts, io));
 
 renderCommand('status', 'progress of a render: a live bar until it ends, or once with --json; exit 1 if it failed or was cancelled')
   .option('--json', 'print the progress (or the final result) as JSON once and exit')
-  .action(async (id: string | undefined, opts) => {
+  .action(async (id: string | undefined, opts: StatusOptions) => {
     process.exitCode = await statusCommand(id, opts, io);
   });
 
@@ -153,13 +169,13 @@ renderCommand(
 )
   .argument('[epochs]', 'new epochs per frame, 1–1000')
   .usage('[options] <render-id> <epochs>   or   set-epochs [options] -i <video> -s <image> -o <video> <epochs>')
-  .action(async (a: string | undefined, b: string | undefined, opts) => setEpochsCommand([a, b], opts, io));
+  .action(async (a: string | undefined, b: string | undefined, opts: RenderRefOptions) => setEpochsCommand([a, b], opts, io));
 
 renderCommand('pause', 'start no new frames until resume; frames in flight finish')
-  .action(async (id: string | undefined, opts) => steerCommand('pause', id, opts, io));
+  .action(async (id: string | undefined, opts: SteerOptions) => steerCommand('pause', id, opts, io));
 
 renderCommand('resume', 'start frames again after pause')
-  .action(async (id: string | undefined, opts) => steerCommand('resume', id, opts, io));
+  .action(async (id: string | undefined, opts: SteerOptions) => steerCommand('resume', id, opts, io));
 
 renderCommand(
   'cancel',
@@ -167,26 +183,26 @@ renderCommand(
     'workflow ends cancelled (run start-render again with the same flags to resume from those frames)',
 )
   .option('--wait', 'wait until the frames in flight have finished and the render has ended')
-  .action(async (id: string | undefined, opts) => steerCommand('cancel', id, opts, io));
+  .action(async (id: string | undefined, opts: SteerOptions) => steerCommand('cancel', id, opts, io));
 
 renderCommand('retry-failed', 'render the frames that ran out of attempts again (when the render waits in needs-attention)')
-  .action(async (id: string | undefined, opts) => signalCommand(id, 'retryFailed', opts, io));
+  .action(async (id: string | undefined, opts: RenderRefOptions) => signalCommand(id, 'retryFailed', opts, io));
 
 renderCommand('skip-failed', 'assemble anyway, using the unstylized image for each failed frame')
-  .action(async (id: string | undefined, opts) => signalCommand(id, 'skipFailed', opts, io));
+  .action(async (id: string | undefined, opts: RenderRefOptions) => signalCommand(id, 'skipFailed', opts, io));
 
 serverOptions(
   program
     .command('list')
     .description('recent renders on the server, newest first: id, state, start time and output')
-    .option('--limit <n>', 'how many renders to show', '20')
+    .option('--limit <n>', 'how many renders to show', String(DEFAULT_LIST_LIMIT))
     .option('--json', 'print them as JSON')
     .addOption(
       new Option('--work-dir <dir>', 'work directory of the start-render whose embedded server to use when --address is not given').env(
         'STARRY_WORK_DIR',
       ),
     ),
-).action(async (opts) => listCommand(opts, io));
+).action(async (opts: ListOptions) => listCommand(opts, io));
 
 program
   .command('clean')
@@ -216,7 +232,7 @@ if (require.main === module) {
     (err: unknown) => {
       const message = err instanceof Error ? err.message : String(err);
       io.err(`error: ${message}`);
-      process.exit(err instanceof UsageError || USER_FIXABLE.has((err as Error)?.name) ? 2 : 1);
+      process.exit(USER_FIXABLE.some((type) => err instanceof type) ? 2 : 1);
     },
   );
 }

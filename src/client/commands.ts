@@ -18,11 +18,11 @@ import {
 } from '../workflows/contract';
 import type { renderVideo } from '../workflows/render';
 import { epochsError } from '../workflows/validation';
-import { connectClient, type ServerOptions } from './connection';
+import { DEFAULT_NAMESPACE, connectClient, type ServerOptions } from '../cli-common/connection';
 import { readServerFile } from './embedded-server';
-import { UsageError } from './errors';
-import { wholeFlag } from './flags';
-import type { Io } from './io';
+import { UsageError } from '../cli-common/errors';
+import { wholeFlag } from '../cli-common/flags';
+import type { Io } from '../cli-common/io';
 import { buildRenderRequest, defaultWorkDir, type RenderFlags } from './render-options';
 import { describeEnding, settle, type Ending } from './ending';
 import { describeResult, followRender } from './start-render';
@@ -46,7 +46,7 @@ export async function clientFor(opts: CommandServerOptions): Promise<Client> {
     }
     address = advertised.address;
   }
-  return connectClient({ ...opts, address, namespace: opts.namespace ?? 'default' });
+  return connectClient({ ...opts, address, namespace: opts.namespace ?? DEFAULT_NAMESPACE });
 }
 
 /**
@@ -100,7 +100,14 @@ async function runningRender(client: Client, renderId: string, verb: string) {
  * once. Resolves with the exit code: 0 while running or when it produced its video, 1 when it
  * failed or was cancelled.
  */
-export async function statusCommand(id: string | undefined, opts: RenderRefOptions & { json?: boolean; refreshSeconds?: number }, io: Io): Promise<number> {
+export type StatusOptions = RenderRefOptions & { json?: boolean; refreshSeconds?: number };
+export type SteerOptions = RenderRefOptions & { wait?: boolean };
+export type ListOptions = CommandServerOptions & { limit?: string; json?: boolean };
+
+/** Renders `list` shows unless --limit says otherwise. */
+export const DEFAULT_LIST_LIMIT = 20;
+
+export async function statusCommand(id: string | undefined, opts: StatusOptions, io: Io): Promise<number> {
   const renderId = await resolveRenderId(id, opts);
   return withClient(opts, async (client) => {
     const { handle, status } = await existingRender(client, renderId);
@@ -162,7 +169,7 @@ export async function setEpochsCommand(args: Array<string | undefined>, opts: Re
 export type SteerAction = 'pause' | 'resume' | 'cancel';
 
 /** `pause`, `resume` and `cancel`: a signal to a running render, after checking it still makes sense. */
-export async function steerCommand(action: SteerAction, id: string | undefined, opts: RenderRefOptions & { wait?: boolean }, io: Io): Promise<void> {
+export async function steerCommand(action: SteerAction, id: string | undefined, opts: SteerOptions, io: Io): Promise<void> {
   const renderId = await resolveRenderId(id, opts);
   await withClient(opts, async (client) => {
     const handle = await runningRender(client, renderId, action);
@@ -255,8 +262,8 @@ export async function listRenders(client: Client, limit: number): Promise<Listed
   return rows.sort((a, b) => b.startedAt.localeCompare(a.startedAt)).slice(0, limit);
 }
 
-export async function listCommand(opts: CommandServerOptions & { limit?: string; json?: boolean }, io: Io): Promise<void> {
-  const limit = wholeFlag(opts.limit, '--limit', 20);
+export async function listCommand(opts: ListOptions, io: Io): Promise<void> {
+  const limit = wholeFlag(opts.limit, '--limit', DEFAULT_LIST_LIMIT);
   const rows = await withClient(opts, (client) => listRenders(client, limit));
   if (opts.json) {
     io.out(JSON.stringify(rows, null, 2));

@@ -4,7 +4,7 @@ import { writeFileAtomic } from '../common/atomic';
 import { processAlive } from '../common/process';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { UsageError } from './errors';
+import { UsageError } from '../cli-common/errors';
 import { findTemporalCli } from './temporal-cli';
 
 export interface EmbeddedServer {

@@ -1,17 +1,10 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { hostname } from 'node:os';
+import { embeddedPidOnThisHost } from '../cli-common/identity';
 import { processAlive } from '../common/process';
 
-/** Worker identity of an embedded start-render: lets a later one on this host tell it is dead. */
-export function embeddedIdentity(pid = process.pid): string {
-  return `starry-embedded:${pid}@${hostname()}`;
-}
-
 function deadEmbeddedWorker(identity: string | null | undefined): boolean {
-  const m = identity?.match(/^starry-embedded:(\d+)@(.+)$/);
-  if (!m) return false;
-  const pid = Number(m[1]);
-  return m[2] === hostname() && pid !== process.pid && !processAlive(pid);
+  const pid = embeddedPidOnThisHost(identity);
+  return pid !== undefined && pid !== process.pid && !processAlive(pid);
 }
 
 /**

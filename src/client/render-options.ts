@@ -6,7 +6,7 @@ import { DEFAULT_SETTINGS, validateSettings, type StyleSettings } from '../engin
 import { frameSizeFor } from '../activities/frame-size';
 import { MediaInputError, probeVideo, readImage, type VideoInfo } from '../media';
 import { DEFAULT_LIMITS, type RenderLimits, type RenderRequest } from '../workflows/contract';
-import { UsageError } from './errors';
+import { UsageError } from '../cli-common/errors';
 
 export const OUTPUT_EXTENSIONS = ['.mp4', '.mov', '.mkv'];
 

@@ -6,13 +6,14 @@ import type { StreamReport } from '../media/types';
 import { TASK_QUEUES, type RenderRequest, type RenderResult } from '../workflows/contract';
 import type { renderVideo } from '../workflows/render';
 import { defaultLocalWorkers, spawnLocalStyleWorkers, type LocalWorkers } from './local-workers';
-import { embeddedIdentity, failAttemptsOfDeadWorkers } from './orphans';
-import { wholeFlag } from './flags';
-import { connectClient, type ServerOptions } from './connection';
+import { embeddedIdentity } from '../cli-common/identity';
+import { failAttemptsOfDeadWorkers } from './orphans';
+import { wholeFlag } from '../cli-common/flags';
+import { DEFAULT_NAMESPACE, connectClient, type ServerOptions } from '../cli-common/connection';
 import { startEmbeddedServer, type EmbeddedServer } from './embedded-server';
 import { formatDuration, formatProgressLine, readSnapshot } from './progress';
 import { buildRenderRequest, defaultWorkDir, type RenderFlags } from './render-options';
-import type { Io } from './io';
+import type { Io } from '../cli-common/io';
 import { settle, type Ending } from './ending';
 
 export interface StartRenderOptions extends RenderFlags, Partial<ServerOptions> {
@@ -116,7 +117,7 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
   // Shown by `list` and the Web UI; `startedAt` outlives the runs a long render continues as new into.
   const memo = { input: request.input, style: request.style, output: request.output, startedAt: new Date().toISOString() };
   if (opts.address) {
-    const client = await connectClient({ address: opts.address, namespace: opts.namespace ?? 'default', ...opts });
+    const client = await connectClient({ address: opts.address, namespace: opts.namespace ?? DEFAULT_NAMESPACE, ...opts });
     const handle = await startOrAttach(client, request, memo);
     io.out(`render ${request.renderId} on ${opts.address} (workers run separately: npm run worker)`);
     if (opts.detach) return { request };

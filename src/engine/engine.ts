@@ -1,5 +1,5 @@
 import type { RgbImage } from '../media/types';
-import { DEFAULT_SETTINGS } from './settings';
+import { DEFAULT_SETTINGS, InvalidSettingsError } from './settings';
 import { selectBackend, type BackendChoice, type BackendSelection } from './backend';
 import { deepestLayer, minimumSideFor } from './vgg19-architecture';
 import { computeStyleTargets, stylize, type StyleTargets, type StylizeRequest, type StylizeResult } from './stylize';
@@ -113,7 +113,7 @@ export class StyleEngine {
 function checkImageSize(image: RgbImage, layers: readonly string[], what: string): void {
   const min = minimumSideFor(layers);
   if (Math.min(image.width, image.height) < min) {
-    throw new RangeError(
+    throw new InvalidSettingsError(
       `${what} is ${image.width}×${image.height}, but VGG19 layers down to ${deepestLayer(layers)} need at least ${min} pixels on each side; raise --size`,
     );
   }

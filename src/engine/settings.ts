@@ -33,6 +33,15 @@ export const DEFAULT_SETTINGS: Readonly<StyleSettings> = Object.freeze({
   styleLayers: ['block1_conv1', 'block2_conv1', 'block3_conv1', 'block4_conv1', 'block5_conv1'],
 });
 
+/**
+ * Settings that cannot work for this input (e.g. frames too small for the chosen VGG19 layers).
+ * Its own class, not RangeError: helpers throw RangeError for unrelated reasons (a bad frame
+ * index, a short pixel buffer), and those are bugs to retry and report, not bad settings.
+ */
+export class InvalidSettingsError extends Error {
+  override name = 'InvalidSettingsError';
+}
+
 export const MIN_SIZE = 16;
 export const MAX_SIZE = 4096;
 

@@ -1,16 +1,16 @@
-import type { ServerOptions } from '../client/connection';
-import { connectWorker } from '../client/connection';
-import { UsageError } from '../client/errors';
-import { wholeFlag } from '../client/flags';
-import { embeddedIdentity } from '../client/orphans';
-import type { Io } from '../client/io';
+import { DEFAULT_NAMESPACE, connectWorker, type ServerOptions } from '../cli-common/connection';
+import { UsageError } from '../cli-common/errors';
+import { wholeFlag } from '../cli-common/flags';
+import { embeddedIdentity } from '../cli-common/identity';
+import type { Io } from '../cli-common/io';
 import { createStyleRuntime, type StyleRuntime } from './engine';
-import { createWorkers, parseQueues, runWorkers } from './workers';
+import { DEFAULT_CONCURRENCY, createWorkers, parseQueues, runWorkers } from './workers';
 
+/** The `worker` command's flags, as commander hands them over. */
 export interface WorkerCommandOptions extends Partial<ServerOptions> {
   queues: string;
-  styleConcurrency: string;
-  mediaConcurrency: string;
+  styleConcurrency?: string;
+  mediaConcurrency?: string;
   weights?: string;
   backend?: string;
   cacheDir?: string;
@@ -29,17 +29,18 @@ export async function runWorkerCommand(opts: WorkerCommandOptions, io: Io): Prom
     if (!process.connected) onParentGone();
   }
   const queues = parseQueues(opts.queues);
-  const styleConcurrency = wholeFlag(opts.styleConcurrency, '--style-concurrency', 1);
-  const mediaConcurrency = wholeFlag(opts.mediaConcurrency, '--media-concurrency', 2);
+  const styleConcurrency = wholeFlag(opts.styleConcurrency, '--style-concurrency', DEFAULT_CONCURRENCY.style);
+  const mediaConcurrency = wholeFlag(opts.mediaConcurrency, '--media-concurrency', DEFAULT_CONCURRENCY.media);
+  const namespace = opts.namespace ?? DEFAULT_NAMESPACE;
   let style: StyleRuntime | undefined;
   if (queues.includes('style')) {
     style = await createStyleRuntime({ weights: opts.weights, backend: opts.backend, cacheDir: opts.cacheDir, log: io.out });
   }
-  const connection = await connectWorker({ ...opts, address: opts.address, namespace: opts.namespace ?? 'default' });
+  const connection = await connectWorker({ ...opts, address: opts.address, namespace });
   try {
     const workers = await createWorkers({
       connection,
-      namespace: opts.namespace,
+      namespace,
       queues,
       style,
       styleConcurrency,
@@ -47,7 +48,7 @@ export async function runWorkerCommand(opts: WorkerCommandOptions, io: Io): Prom
       identity: opts.identity ?? (process.env.STARRY_EMBEDDED_WORKER ? embeddedIdentity() : undefined),
     });
     onParentGone = () => process.kill(process.pid, 'SIGTERM');
-    io.out(`worker serving ${queues.join(', ')} on ${opts.address} (namespace ${opts.namespace ?? 'default'})`);
+    io.out(`worker serving ${queues.join(', ')} on ${opts.address} (namespace ${namespace})`);
     await runWorkers(workers);
     io.out('worker stopped');
   } finally {

@@ -2,9 +2,13 @@ import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundle 
 import { createMediaActivities } from '../activities/media';
 import { createStyleActivities } from '../activities/style';
 import { TASK_QUEUES } from '../workflows/contract';
+import { DEFAULT_NAMESPACE } from '../cli-common/connection';
 import type { StyleRuntime } from './engine';
 
 export type QueueName = keyof typeof TASK_QUEUES;
+
+/** Activities a worker process runs at once per queue: one frame per accelerator is right for tfjs. */
+export const DEFAULT_CONCURRENCY: Readonly<Record<QueueName, number>> = Object.freeze({ style: 1, media: 2 });
 
 export interface WorkerSetup {
   connection: NativeConnection;
@@ -43,7 +47,7 @@ const quietLogger = {
 
 /** One Temporal worker per task queue this process serves. */
 export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
-  const namespace = setup.namespace ?? 'default';
+  const namespace = setup.namespace ?? DEFAULT_NAMESPACE;
   const workers: Worker[] = [];
   for (const queue of setup.queues) {
     if (queue === 'media') {
@@ -55,7 +59,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
           taskQueue: TASK_QUEUES.media,
           workflowBundle: setup.workflowBundle ?? (await workflowBundle()),
           activities: createMediaActivities(),
-          maxConcurrentActivityTaskExecutions: setup.mediaConcurrency ?? 2,
+          maxConcurrentActivityTaskExecutions: setup.mediaConcurrency ?? DEFAULT_CONCURRENCY.media,
         }),
       );
     } else {
@@ -67,7 +71,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
           ...(setup.identity ? { identity: setup.identity } : {}),
           taskQueue: TASK_QUEUES.style,
           activities: createStyleActivities(setup.style),
-          maxConcurrentActivityTaskExecutions: setup.styleConcurrency ?? 1,
+          maxConcurrentActivityTaskExecutions: setup.styleConcurrency ?? DEFAULT_CONCURRENCY.style,
           // Heartbeats carry the step and loss shown by `status`; send them at least every few seconds.
           maxHeartbeatThrottleInterval: '2s',
           defaultHeartbeatThrottleInterval: '2s',

@@ -73,6 +73,21 @@ export interface StylizeFrameInput {
   degradeAfterOoms?: number;
 }
 
+/**
+ * The stylize activity's heartbeat details: enough for a person (`status`) or a retried attempt to
+ * see where the frame stands.
+ */
+export interface FrameHeartbeat {
+  frame: number;
+  step: number;
+  totalSteps: number;
+  loss: number;
+  checkpointStep: number;
+  checkpoint?: string;
+  /** Long side the frame is computed at when degraded after running out of memory. */
+  degradedSize?: number;
+}
+
 export const DEFAULT_DEGRADE_AFTER_OOMS = DEFAULT_LIMITS.degradeAfterOoms!;
 
 export interface FrameRecord {
@@ -201,7 +216,27 @@ export const resumeSignal = defineSignal('resume');
  * final RenderProgress (phase 'cancelled'). Ignored once the render is assembling.
  */
 export const cancelRenderSignal = defineSignal('cancelRender');
-export const RENDER_CANCELLED = 'RenderCancelled';
+
+/**
+ * The `type` of every ApplicationFailure the workflow and its activities raise on purpose. Retry
+ * policies, activities, the command line and tests name them from here, so a rename cannot leave
+ * a policy matching a type nothing raises any more. The values are part of running histories:
+ * changing one changes which failures an in-flight render retries.
+ */
+export const FAILURE_TYPES = Object.freeze({
+  /** A file the user gave (or a frame extracted from it) is missing, unreadable or of the wrong kind; never retried. */
+  mediaInput: 'MediaInputError',
+  /** The settings cannot work for this video (e.g. frames too small for the VGG19 layers); never retried. */
+  invalidSettings: 'InvalidSettingsError',
+  /** The backend ran out of memory; retried with backoff, at reduced size after repeated failures. */
+  outOfMemory: 'OutOfMemory',
+  /** Assembly found a frame with no image (a failed frame that was not skipped); never retried. */
+  missingFrame: 'MissingFrameError',
+  /** The render was cancelled on request; details[0] is the final RenderProgress. */
+  renderCancelled: 'RenderCancelled',
+});
+
+export const RENDER_CANCELLED = FAILURE_TYPES.renderCancelled;
 
 /** Memo key the workflow keeps up to date so `list` can tell paused, needing attention and cancelled renders apart. */
 export type RenderMemoState = 'running' | 'paused' | 'needs-attention' | 'cancelled';

@@ -1,8 +1,18 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
 import { parseFaults, NO_FAULTS } from '../../src/activities/faults';
-import { degradedSize } from '../../src/activities/style';
+import { createStyleActivities, degradedSize } from '../../src/activities/style';
+import type { StyleEngine } from '../../src/engine/engine';
 import { isOutOfMemory } from '../../src/engine/oom';
+import { DEFAULT_SETTINGS, InvalidSettingsError } from '../../src/engine/settings';
+import { framePath, writePng } from '../../src/media';
+import { FAILURE_TYPES } from '../../src/workflows/contract';
+import { tempDir } from '../helpers/media-fixtures';
 
 test('out-of-memory errors of every backend are recognised, others are not', () => {
   for (const message of [
@@ -36,4 +46,59 @@ test('fault injection is off unless asked for, and refuses what it cannot read',
   for (let i = 0; i < 2; i++) await assert.rejects(async () => plan.onStep(2, i + 1, 1, signal), /OOM when allocating/);
   assert.equal(await plan.onStep(2, 3, 1, signal), undefined, 'the third try is let through');
   assert.equal(await plan.onStep(1, 1, 1, signal), undefined, 'other frames are not touched');
+});
+
+describe('stylizeFrame: which failures are retried', () => {
+  let root: string;
+  let cleanup: () => Promise<void>;
+  let stylePath: string;
+
+  before(async () => {
+    ({ dir: root, cleanup } = await tempDir('starry-policies'));
+    const image = { width: 20, height: 20, data: new Float32Array(20 * 20 * 3).fill(0.5) };
+    stylePath = join(root, 'style.png');
+    await writePng(stylePath, image);
+    await mkdir(join(root, 'frames'));
+    await writePng(framePath(join(root, 'frames'), 1), image);
+  });
+  after(() => cleanup?.());
+
+  /** Runs frame 1 on an engine whose optimisation throws `err`; resolves to what the activity threw. */
+  async function failureOf(err: Error): Promise<unknown> {
+    const engine = {
+      backend: { name: 'fake' },
+      styleTargets: async () => ({}),
+      stylize: async () => {
+        throw err;
+      },
+    } as unknown as StyleEngine;
+    const { stylizeFrame } = createStyleActivities({ engine, weightsId: 'w' });
+    const input = { renderDir: root, style: stylePath, frame: 1, frameCount: 1, settings: { ...DEFAULT_SETTINGS, size: 20 } };
+    // The activity's own failure log would only repeat what the assertions check.
+    return new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') }).run(stylizeFrame, input).then(
+      () => assert.fail('the frame should fail'),
+      (e: unknown) => e,
+    );
+  }
+
+  test('invalid settings fail at once, typed InvalidSettingsError, naming the frame and the fix', async () => {
+    const err = await failureOf(new InvalidSettingsError('frame is 8×8, but VGG19 layers down to block5_conv1 need at least 16 pixels; raise --size'));
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.equal(err.type, FAILURE_TYPES.invalidSettings);
+    assert.equal(err.nonRetryable, true);
+    assert.match(err.message, /^frame 1 of 1, attempt 1: invalid settings\. .*raise --size/);
+  });
+
+  test('a RangeError from elsewhere (a bad frame index, a short pixel buffer) is not reported as bad settings', async () => {
+    const bug = new RangeError('Frame index must be a whole number from 1 (got 0)');
+    const err = await failureOf(bug);
+    assert.equal(err, bug, 'it reaches the retry policy as it is: retryable, with its own message');
+  });
+
+  test('out of memory is retryable, typed OutOfMemory', async () => {
+    const err = await failureOf(new Error('OOM when allocating tensor with shape[1,20,20,64]'));
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.equal(err.type, FAILURE_TYPES.outOfMemory);
+    assert.equal(err.nonRetryable, false);
+  });
 });

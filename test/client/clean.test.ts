@@ -3,9 +3,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { renderPaths } from '../../src/activities/paths';
+import { renderPaths } from '../../src/common/render-paths';
 import { cleanFinished } from '../../src/client/clean';
-import type { Io } from '../../src/client/io';
+import type { Io } from '../../src/cli-common/io';
 import { tempDir } from '../helpers/media-fixtures';
 
 test('clean deletes finished renders only; --dry-run deletes nothing', async () => {

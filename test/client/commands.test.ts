@@ -9,24 +9,23 @@ import { execFile } from 'node:child_process';
 import { copyFile, rename } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { before, describe, test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { program } from '../../src/client/cli';
 import { listCommand, setEpochsCommand, signalCommand, statusCommand, steerCommand, type RenderRefOptions } from '../../src/client/commands';
-import type { Io } from '../../src/client/io';
+import type { Io } from '../../src/cli-common/io';
 import { formatProgressLine } from '../../src/client/progress';
 import { buildRenderRequest, type RenderFlags } from '../../src/client/render-options';
 import { startOrAttach } from '../../src/client/start-render';
 import { framePath } from '../../src/media';
 import { TASK_QUEUES, pauseSignal, type RenderProgress, type RenderRequest } from '../../src/workflows/contract';
 import type { renderVideo } from '../../src/workflows/render';
-import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
-import { startRenderEnv, type RenderEnv } from '../helpers/render-env';
+import { makeClip } from '../helpers/media-fixtures';
+import { TINY_RENDER, useRenderEnv } from '../helpers/render-env';
 import { readStyled, waitForProgress } from '../helpers/steering';
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, '../..');
-const TINY: RenderFlags = { epochs: '1', stepsPerEpoch: '2', size: '32', window: '2', framesPerRun: '100' };
 
 type Handle = WorkflowHandle<typeof renderVideo>;
 
@@ -63,24 +62,13 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 describe('steering commands (real server, real workers)', () => {
-  let root: string;
-  let cleanup: () => Promise<void>;
-  let env: RenderEnv;
-  let stylePath: string;
+  const fx = useRenderEnv('starry-commands');
   let server: { address: string; namespace: string };
   const clips = new Map<number, string>();
   let outputs = 0;
 
-  before(async () => {
-    ({ dir: root, cleanup } = await tempDir('starry-commands'));
-    env = await startRenderEnv(root);
-    await env.startWorkers(['media']);
-    stylePath = await makeStyleImage(join(root, 'style.png'), 40, 32);
-    server = { address: env.server.address, namespace: 'default' };
-  });
-  after(async () => {
-    await env?.close();
-    await cleanup?.();
+  before(() => {
+    server = { address: fx.env.server.address, namespace: 'default' };
   });
 
   /**
@@ -89,12 +77,12 @@ describe('steering commands (real server, real workers)', () => {
    */
   async function flagsFor(frames: number, extra: RenderFlags = {}): Promise<RenderFlags> {
     if (!clips.has(frames)) {
-      clips.set(frames, await makeClip({ path: join(root, `clip${frames}.mp4`), width: 32, height: 24, rate: '25', frames }));
+      clips.set(frames, await makeClip({ path: join(fx.root, `clip${frames}.mp4`), width: 32, height: 24, rate: '25', frames }));
     }
     const n = ++outputs;
-    const input = join(root, `in${n}.mp4`);
+    const input = join(fx.root, `in${n}.mp4`);
     await copyFile(clips.get(frames)!, input);
-    return { ...TINY, ...extra, input, style: stylePath, output: join(root, `out${n}.mp4`), workDir: env.workDir };
+    return { ...TINY_RENDER, ...extra, input, style: fx.style, output: join(fx.root, `out${n}.mp4`), workDir: fx.env.workDir };
   }
 
   /** Starts a render the way start-render does (same id, same memo); `paused` holds it from its first task. */
@@ -102,7 +90,7 @@ describe('steering commands (real server, real workers)', () => {
     const req = await buildRenderRequest(flags);
     const memo = { input: req.input, style: req.style, output: req.output, startedAt: new Date().toISOString() };
     const handle = paused
-      ? await env.server.env.client.workflow.signalWithStart<typeof renderVideo>('renderVideo', {
+      ? await fx.env.server.env.client.workflow.signalWithStart<typeof renderVideo>('renderVideo', {
           workflowId: req.renderId,
           taskQueue: TASK_QUEUES.media,
           args: [req],
@@ -110,7 +98,7 @@ describe('steering commands (real server, real workers)', () => {
           signal: pauseSignal,
           signalArgs: [],
         })
-      : await startOrAttach(env.server.env.client, req, memo);
+      : await startOrAttach(fx.env.server.env.client, req, memo);
     return { req, handle };
   }
 
@@ -118,7 +106,7 @@ describe('steering commands (real server, real workers)', () => {
 
   /** A style worker for this test only, stopped when it ends (pass or fail). */
   async function styleWorker(t: TestContext) {
-    const w = await env.startWorkers(['style']);
+    const w = await fx.env.startWorkers(['style']);
     t.after(() => w.stop());
     return w;
   }

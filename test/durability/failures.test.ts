@@ -5,42 +5,28 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { buildRenderRequest, type RenderFlags } from '../../src/client/render-options';
 import { startOrAttach } from '../../src/client/start-render';
 import { framePath, readImage } from '../../src/media';
 import { retryFailedSignal, skipFailedSignal } from '../../src/workflows/contract';
-import { makeClip, makeStyleImage, probeStreams, tempDir } from '../helpers/media-fixtures';
-import { startRenderEnv, type RenderEnv } from '../helpers/render-env';
+import { makeClip, probeStreams } from '../helpers/media-fixtures';
+import { TINY_RENDER, useRenderEnv } from '../helpers/render-env';
 import { waitForProgress } from '../helpers/steering';
 
-const TINY: RenderFlags = { epochs: '2', stepsPerEpoch: '2', size: '32', window: '2' };
+const TINY: RenderFlags = { ...TINY_RENDER, epochs: '2' };
 
 describe('out of memory and failed frames', () => {
-  let root: string;
-  let cleanup: () => Promise<void>;
-  let env: RenderEnv;
-  let style: string;
-
-  before(async () => {
-    ({ dir: root, cleanup } = await tempDir('starry-failures'));
-    env = await startRenderEnv(root);
-    await env.startWorkers(['media']);
-    style = await makeStyleImage(join(root, 'style.png'), 40, 40);
-  });
-  after(async () => {
-    await env?.close();
-    await cleanup?.();
-  });
+  const fx = useRenderEnv('starry-failures', { styleSize: [40, 40] });
 
   async function start(name: string, flags: RenderFlags = {}) {
-    const input = await makeClip({ path: join(root, `${name}.mp4`), width: 48, height: 36, rate: '25', frames: 4, audio: true });
-    const request = await buildRenderRequest({ ...TINY, ...flags, input, style, output: join(root, `${name}.out.mp4`), workDir: env.workDir });
-    return { request, handle: await startOrAttach(env.server.env.client, request, {}) };
+    const input = await makeClip({ path: join(fx.root, `${name}.mp4`), width: 48, height: 36, rate: '25', frames: 4, audio: true });
+    const request = await buildRenderRequest({ ...TINY, ...flags, input, style: fx.style, output: join(fx.root, `${name}.out.mp4`), workDir: fx.env.workDir });
+    return { request, handle: await startOrAttach(fx.env.server.env.client, request, {}) };
   }
 
   test('out of memory is retried with backoff, and from the second failure on the frame runs at reduced size', async () => {
-    const workers = await env.startWorkers(['style'], { faults: 'oom@2*2' });
+    const workers = await fx.env.startWorkers(['style'], { faults: 'oom@2*2' });
     const { request, handle } = await start('oom');
     const r = await handle.result();
     await workers.stop();
@@ -56,7 +42,7 @@ describe('out of memory and failed frames', () => {
   });
 
   test('a frame that exhausts its attempts does not sink the render; retry-failed renders it again', async () => {
-    const workers = await env.startWorkers(['style'], { faults: 'oom@3*2' });
+    const workers = await fx.env.startWorkers(['style'], { faults: 'oom@3*2' });
     const { handle } = await start('retry', { frameAttempts: '2' });
     const waiting = await waitForProgress(handle, (p) => p.phase === 'needs-attention', 'needs-attention', 120_000);
     assert.equal(waiting.done, 3, 'every other frame finished');
@@ -78,7 +64,7 @@ describe('out of memory and failed frames', () => {
     const frame2 = framePath(join(request.renderDir, 'frames'), 2);
     const original = await readFile(frame2);
     await writeFile(frame2, 'not a png');
-    const workers = await env.startWorkers(['style']);
+    const workers = await fx.env.startWorkers(['style']);
     const waiting = await waitForProgress(handle, (p) => p.phase === 'needs-attention', 'needs-attention', 120_000);
     assert.equal(waiting.failed[0].frame, 2);
     assert.match(waiting.failed[0].error, /MediaInputError: frame 2, attempt 1: .*frame_000002\.png" is not a readable image/);
@@ -90,7 +76,7 @@ describe('out of memory and failed frames', () => {
   });
 
   test('skip-failed assembles anyway with the unstylized frame and says so in the result', async () => {
-    const workers = await env.startWorkers(['style'], { faults: 'oom@2*9' });
+    const workers = await fx.env.startWorkers(['style'], { faults: 'oom@2*9' });
     const { request, handle } = await start('skip', { frameAttempts: '1' });
     await waitForProgress(handle, (p) => p.phase === 'needs-attention', 'needs-attention', 120_000);
     await handle.signal(skipFailedSignal);

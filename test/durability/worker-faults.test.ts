@@ -6,20 +6,20 @@
 import assert from 'node:assert/strict';
 import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { buildRenderRequest, type RenderFlags } from '../../src/client/render-options';
 import { readSnapshot } from '../../src/client/progress';
 import { startOrAttach } from '../../src/client/start-render';
 import { framePath, quantise, readImage } from '../../src/media';
 import type { RenderResult } from '../../src/workflows/contract';
-import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
-import { startWorkerProcess, stopAllProcesses, type Proc } from '../helpers/processes';
-import { startRenderEnv, type RenderEnv } from '../helpers/render-env';
+import { makeClip } from '../helpers/media-fixtures';
+import { startWorkerProcess, type Proc } from '../helpers/processes';
+import { TINY_RENDER, useRenderEnv } from '../helpers/render-env';
 import { waitFor } from '../helpers/steering';
 
 const FRAMES = 6;
 const STEPS_PER_EPOCH = 4;
-const SETTINGS: RenderFlags = { epochs: '3', stepsPerEpoch: String(STEPS_PER_EPOCH), size: '32', window: '2', heartbeatTimeout: '6' };
+const SETTINGS: RenderFlags = { ...TINY_RENDER, epochs: '3', stepsPerEpoch: String(STEPS_PER_EPOCH), heartbeatTimeout: '6' };
 
 async function styledPixels(renderDir: string): Promise<Buffer[]> {
   const frames: Buffer[] = [];
@@ -28,32 +28,20 @@ async function styledPixels(renderDir: string): Promise<Buffer[]> {
 }
 
 describe('worker faults (real processes)', () => {
-  let root: string;
-  let cleanup: () => Promise<void>;
-  let env: RenderEnv;
+  const fx = useRenderEnv('starry-faults', { styleSize: [40, 40] });
   let input: string;
-  let style: string;
   let reference: Buffer[];
 
   before(async () => {
-    ({ dir: root, cleanup } = await tempDir('starry-faults'));
-    env = await startRenderEnv(root);
-    await env.startWorkers(['media']);
-    input = await makeClip({ path: join(root, 'clip.mp4'), width: 48, height: 36, rate: '25', frames: FRAMES, audio: true });
+    input = await makeClip({ path: join(fx.root, 'clip.mp4'), width: 48, height: 36, rate: '25', frames: FRAMES, audio: true });
     // Same video under other names: each render gets its own work directory (nothing to reuse).
-    for (const name of ['killed', 'terminated']) await copyFile(input, join(root, `${name}.mp4`));
-    style = await makeStyleImage(join(root, 'style.png'), 40, 40);
+    for (const name of ['killed', 'terminated']) await copyFile(input, join(fx.root, `${name}.mp4`));
     // The uninterrupted render every faulty one is compared with.
-    const styleWorker = await env.startWorkers(['style']);
-    const request = await buildRenderRequest({ ...SETTINGS, input, style, output: join(root, 'reference.mp4'), workDir: env.workDir });
-    await (await startOrAttach(env.server.env.client, request, {})).result();
+    const styleWorker = await fx.env.startWorkers(['style']);
+    const request = await buildRenderRequest({ ...SETTINGS, input, style: fx.style, output: join(fx.root, 'reference.mp4'), workDir: fx.env.workDir });
+    await (await startOrAttach(fx.env.server.env.client, request, {})).result();
     await styleWorker.stop();
     reference = await styledPixels(request.renderDir);
-  });
-  after(async () => {
-    stopAllProcesses();
-    await env?.close();
-    await cleanup?.();
   });
 
   test('SIGKILL mid-frame, three times: frames are bit-identical, finished frames are never recomputed, each crash loses less than an epoch', async () => {
@@ -65,17 +53,17 @@ describe('worker faults (real processes)', () => {
     const faults = kills.map((k) => `kill@${k.frame}:${k.step}`).join(',');
     const request = await buildRenderRequest({
       ...SETTINGS,
-      input: join(root, 'killed.mp4'),
-      style,
-      output: join(root, 'killed.out.mp4'),
-      workDir: env.workDir,
+      input: join(fx.root, 'killed.mp4'),
+      style: fx.style,
+      output: join(fx.root, 'killed.out.mp4'),
+      workDir: fx.env.workDir,
     });
-    const handle = await startOrAttach(env.server.env.client, request, {});
+    const handle = await startOrAttach(fx.env.server.env.client, request, {});
     let finished = false;
     const result: Promise<RenderResult> = handle.result().finally(() => (finished = true));
     let killed = 0;
     while (!finished) {
-      const worker: Proc = await startWorkerProcess(env.server.address, env.weightsPath, { faults });
+      const worker: Proc = await startWorkerProcess(fx.env.server.address, fx.env.weightsPath, { faults });
       const exit = await Promise.race([worker.exited, result.then(() => undefined)]);
       if (exit) {
         assert.equal(exit.signal, 'SIGKILL', `worker died of something else:\n${worker.output()}`);
@@ -109,13 +97,13 @@ describe('worker faults (real processes)', () => {
     const request = await buildRenderRequest({
       ...SETTINGS,
       heartbeatTimeout: '600',
-      input: join(root, 'terminated.mp4'),
-      style,
-      output: join(root, 'terminated.out.mp4'),
-      workDir: env.workDir,
+      input: join(fx.root, 'terminated.mp4'),
+      style: fx.style,
+      output: join(fx.root, 'terminated.out.mp4'),
+      workDir: fx.env.workDir,
     });
-    const handle = await startOrAttach(env.server.env.client, request, {});
-    const worker = await startWorkerProcess(env.server.address, env.weightsPath, { faults: 'stall@3:7' });
+    const handle = await startOrAttach(fx.env.server.env.client, request, {});
+    const worker = await startWorkerProcess(fx.env.server.address, fx.env.weightsPath, { faults: 'stall@3:7' });
     await waitFor(() => readSnapshot(handle), (snap) => snap.live.some((f) => f.frame === 3 && f.step === 7), 'frame 3 at step 7', 120_000);
     worker.child.kill('SIGTERM');
     const exit = await worker.exited;
@@ -124,7 +112,7 @@ describe('worker faults (real processes)', () => {
     assert.equal(header.step, 7, 'the step in flight was checkpointed, not just the epoch boundary');
 
     // The heartbeat timeout is 10 minutes: finishing now proves the frame was handed over at once.
-    const next = await env.startWorkers(['style']);
+    const next = await fx.env.startWorkers(['style']);
     const r = await handle.result();
     await next.stop();
     const note = r.notable.find((n) => n.frame === 3);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { StyleEngine } from '../../src/engine/engine';
-import { DEFAULT_SETTINGS, type StyleSettings } from '../../src/engine/settings';
+import { DEFAULT_SETTINGS, InvalidSettingsError, type StyleSettings } from '../../src/engine/settings';
 import type { OptimisationCheckpoint } from '../../src/engine/stylize';
 import type { RgbImage } from '../../src/media/types';
 import { engineBackends } from '../helpers/backends';
@@ -137,6 +137,10 @@ for (const backend of engineBackends()) describe(`stylize on ${backend}`, () => 
 
   test('a frame too small for block5 is refused with the fix', async () => {
     const tiny: RgbImage = { width: 8, height: 8, data: new Float32Array(8 * 8 * 3) };
-    await assert.rejects(engine.stylize({ content: tiny, targets: await targets(), settings }), /at least 16 pixels.*raise --size/);
+    await assert.rejects(engine.stylize({ content: tiny, targets: await targets(), settings }), (err: unknown) => {
+      assert.ok(err instanceof InvalidSettingsError, `an InvalidSettingsError, not ${String(err)}`);
+      assert.match(err.message, /at least 16 pixels.*raise --size/);
+      return true;
+    });
   });
 });

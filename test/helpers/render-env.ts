@@ -4,12 +4,22 @@
  */
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { startEmbeddedServer, type EmbeddedServer } from '../../src/client/embedded-server';
+import type { RenderFlags } from '../../src/client/render-options';
 import { createStyleRuntime, type StyleRuntime } from '../../src/worker/engine';
 import { parseFaults } from '../../src/activities/faults';
 import { installRuntime } from '../../src/worker/runtime';
 import { createWorkers, runWorkers, type QueueName } from '../../src/worker/workers';
+import { makeStyleImage, tempDir } from './media-fixtures';
+import { stopAllProcesses } from './processes';
 import { writeVggH5 } from './tiny-vgg';
+
+/**
+ * Settings small enough for a render to take seconds on the wasm backend: 32 px frames, one epoch
+ * of two steps, two frames in flight, no continue-as-new. Tests override what they are about.
+ */
+export const TINY_RENDER: Readonly<RenderFlags> = Object.freeze({ epochs: '1', stepsPerEpoch: '2', size: '32', window: '2', framesPerRun: '100' });
 
 export interface RenderEnv {
   server: EmbeddedServer;
@@ -75,3 +85,38 @@ export async function startRenderEnv(root: string, opts: { backend?: 'wasm' | 'n
   };
 }
 
+
+export interface RenderFixture {
+  /** A temporary directory for this file's clips and outputs; removed afterwards. */
+  root: string;
+  env: RenderEnv;
+  /** A generated style image in root. */
+  style: string;
+}
+
+/**
+ * The server-and-workers setup of an integration test file, registered as before/after hooks of
+ * the enclosing describe: a temporary directory, a dev server, the engine on generated weights,
+ * workers serving `queues` (default: media only, so tests start style workers when they want
+ * frames computed), and a style image. Its fields are set once the before hook has run.
+ */
+export function useRenderEnv(name: string, opts: { queues?: QueueName[]; styleSize?: [number, number] } = {}): RenderFixture {
+  const fixture = {} as RenderFixture;
+  let cleanup: (() => Promise<void>) | undefined;
+  before(async () => {
+    const dir = await tempDir(name);
+    cleanup = dir.cleanup;
+    fixture.root = dir.dir;
+    fixture.env = await startRenderEnv(dir.dir);
+    const queues = opts.queues ?? ['media'];
+    if (queues.length > 0) await fixture.env.startWorkers(queues);
+    const [width, height] = opts.styleSize ?? [40, 32];
+    fixture.style = await makeStyleImage(join(dir.dir, 'style.png'), width, height);
+  });
+  after(async () => {
+    stopAllProcesses();
+    await fixture.env?.close();
+    await cleanup?.();
+  });
+  return fixture;
+}

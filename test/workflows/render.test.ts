@@ -6,14 +6,14 @@ import { defaultPayloadConverter } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { buildRenderRequest, type RenderFlags } from '../../src/client/render-options';
 import { startOrAttach } from '../../src/client/start-render';
 import { computeStyleTargets } from '../../src/engine/stylize';
 import { framePath, quantise, readImage } from '../../src/media';
 import type { RenderResult } from '../../src/workflows/contract';
-import { decodeFrame, makeClip, makeStyleImage, meanAbsDiff, probeStreams, tempDir } from '../helpers/media-fixtures';
-import { startRenderEnv, type RenderEnv } from '../helpers/render-env';
+import { decodeFrame, makeClip, meanAbsDiff, probeStreams } from '../helpers/media-fixtures';
+import { TINY_RENDER, useRenderEnv } from '../helpers/render-env';
 
 /** Means of size×size blocks per channel: the low frequencies a video codec keeps. */
 function blockMeans(img: { width: number; height: number; data: Uint8Array }, size: number): { data: Buffer } {
@@ -31,24 +31,10 @@ function blockMeans(img: { width: number; height: number; data: Uint8Array }, si
   return { data: out };
 }
 
-const TINY: RenderFlags = { epochs: '2', stepsPerEpoch: '3', size: '32', window: '2', framesPerRun: '3' };
+const TINY: RenderFlags = { ...TINY_RENDER, epochs: '2', stepsPerEpoch: '3', framesPerRun: '3' };
 
 describe('render workflow (real server, real ffmpeg)', () => {
-  let root: string;
-  let cleanup: () => Promise<void>;
-  let env: RenderEnv;
-  let stylePath: string;
-
-  before(async () => {
-    ({ dir: root, cleanup } = await tempDir('starry-render'));
-    env = await startRenderEnv(root);
-    await env.startWorkers();
-    stylePath = await makeStyleImage(join(root, 'style.png'), 48, 40);
-  });
-  after(async () => {
-    await env?.close();
-    await cleanup?.();
-  });
+  const fx = useRenderEnv('starry-render', { queues: ['media', 'style'], styleSize: [48, 40] });
 
   async function render(name: string, clip: Parameters<typeof makeClip>[0], flags: RenderFlags = {}) {
     if (!existsSync(clip.path)) await makeClip(clip);
@@ -56,17 +42,17 @@ describe('render workflow (real server, real ffmpeg)', () => {
       ...TINY,
       ...flags,
       input: clip.path,
-      style: stylePath,
-      output: join(root, `${name}.out.mp4`),
-      workDir: env.workDir,
+      style: fx.style,
+      output: join(fx.root, `${name}.out.mp4`),
+      workDir: fx.env.workDir,
     });
-    const handle = await startOrAttach(env.server.env.client, request, {});
+    const handle = await startOrAttach(fx.env.server.env.client, request, {});
     const result: RenderResult = await handle.result();
     return { request, handle, result };
   }
 
   test('stylizes every frame, keeps rate, duration and audio in sync, and matches the engine frame for frame', async () => {
-    const input = join(root, 'awkward.mp4');
+    const input = join(fx.root, 'awkward.mp4');
     // A large learning rate makes the stylization obvious even after a few steps on a tiny frame.
     const { request, result } = await render(
       'awkward',
@@ -81,7 +67,7 @@ describe('render workflow (real server, real ffmpeg)', () => {
     assert.ok(result.runs >= 3, `8 frames at 3 per run must continue as new at least twice (runs: ${result.runs})`);
     // Each run's history grows by about 6 events a frame (5.5–6.3 measured), so the default 1000 frames
     // per run stay far below Temporal's 10,240-event warning.
-    const client = env.server.env.client;
+    const client = fx.env.server.env.client;
     for await (const run of client.workflow.list({ query: `WorkflowId = '${request.renderId}'` })) {
       const history = await client.workflow.getHandle(request.renderId, run.runId).fetchHistory();
       assert.ok(history.events!.length <= 7 * 3 + 30, `run ${run.runId}: ${history.events!.length} events for at most 3 frames`);
@@ -108,9 +94,9 @@ describe('render workflow (real server, real ffmpeg)', () => {
 
     // Frame k of the video is the engine's own output for frame k, up to H.264. The encoder drops the
     // pixel-level texture of a 32×24 frame, so frames are compared as 4×4 block means.
-    const { engine } = env.style;
+    const { engine } = fx.env.style;
     const settings = request.settings;
-    const styleImage = await readImage(stylePath, { longSide: settings.size });
+    const styleImage = await readImage(fx.style, { longSide: settings.size });
     const targets = computeStyleTargets(engine.model, styleImage, settings.styleLayers);
     const checked = [1, 4, 8];
     const direct = new Map<number, { data: Buffer }>();
@@ -137,16 +123,16 @@ describe('render workflow (real server, real ffmpeg)', () => {
       }
     }
     assert.deepEqual(
-      readdirSync(root).filter((f) => f.includes('.tmp')),
+      readdirSync(fx.root).filter((f) => f.includes('.tmp')),
       [],
       'no temporary output is left beside the result',
     );
   });
 
   test('running the same render again reports the finished result instead of rendering again', async () => {
-    const input = join(root, 'again.mp4');
+    const input = join(fx.root, 'again.mp4');
     const first = await render('again', { path: input, width: 64, height: 48, rate: '25', frames: 3, audio: false });
-    const second = await startOrAttach(env.server.env.client, first.request, {});
+    const second = await startOrAttach(fx.env.server.env.client, first.request, {});
     assert.equal(second.workflowId, first.handle.workflowId);
     const described = await second.describe();
     assert.equal(described.runId, (await first.handle.describe()).runId, 'no second run was started');
@@ -167,7 +153,7 @@ describe('render workflow (real server, real ffmpeg)', () => {
   });
 
   test('rendering the same video, style and settings to another output reuses every stylized frame', async () => {
-    const clip = { path: join(root, 'reuse.mp4'), width: 64, height: 48, rate: '25', frames: 3, audio: true };
+    const clip = { path: join(fx.root, 'reuse.mp4'), width: 64, height: 48, rate: '25', frames: 3, audio: true };
     const first = await render('reuse-a', clip);
     const second = await render('reuse-b', clip);
     assert.notEqual(second.request.renderId, first.request.renderId, 'another output is another render');
@@ -178,7 +164,7 @@ describe('render workflow (real server, real ffmpeg)', () => {
   });
 
   test('a video without audio gives a video without audio', async () => {
-    const { request, result } = await render('silent', { path: join(root, 'silent.mp4'), width: 64, height: 48, rate: '24', frames: 4 });
+    const { request, result } = await render('silent', { path: join(fx.root, 'silent.mp4'), width: 64, height: 48, rate: '24', frames: 4 });
     assert.equal(result.hasAudio, false);
     const out = await probeStreams(request.output);
     assert.equal(out.streams.filter((s) => s.codec_type === 'audio').length, 0);
@@ -186,7 +172,7 @@ describe('render workflow (real server, real ffmpeg)', () => {
   });
 
   test('a single-frame video', async () => {
-    const { request, result } = await render('single', { path: join(root, 'single.mp4'), width: 40, height: 40, rate: '25', frames: 1, audio: true });
+    const { request, result } = await render('single', { path: join(fx.root, 'single.mp4'), width: 40, height: 40, rate: '25', frames: 1, audio: true });
     assert.equal(result.total, 1);
     const out = await probeStreams(request.output);
     assert.equal(Number(out.streams.find((s) => s.codec_type === 'video')!.nb_read_frames), 1);
@@ -194,7 +180,7 @@ describe('render workflow (real server, real ffmpeg)', () => {
 
   test('a portrait video with rotation metadata comes out upright', async () => {
     const { request } = await render('portrait', {
-      path: join(root, 'portrait.mp4'),
+      path: join(fx.root, 'portrait.mp4'),
       width: 64,
       height: 36,
       rate: '30',

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { buildRenderRequest, type RenderFlags } from '../../src/client/render-options';
 import { startOrAttach } from '../../src/client/start-render';
 import { framePath } from '../../src/media';
@@ -31,39 +31,25 @@ import {
   type RenderResult,
 } from '../../src/workflows/contract';
 import type { renderVideo } from '../../src/workflows/render';
-import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
+import { makeClip } from '../helpers/media-fixtures';
 import { startWorkerProcess } from '../helpers/processes';
-import { startRenderEnv, type RenderEnv } from '../helpers/render-env';
+import { TINY_RENDER, useRenderEnv } from '../helpers/render-env';
 import { readHistory, readStyled, waitFor, waitForProgress } from '../helpers/steering';
 
-const TINY: RenderFlags = { epochs: '1', stepsPerEpoch: '2', size: '32', window: '2', framesPerRun: '100' };
-const SPE = 2;
+/** Steps per epoch of every render here. */
+const SPE = Number(TINY_RENDER.stepsPerEpoch);
 
 type Handle = WorkflowHandle<typeof renderVideo>;
 
 describe('steering a render (real server, real workers)', () => {
-  let root: string;
-  let cleanup: () => Promise<void>;
-  let env: RenderEnv;
-  let stylePath: string;
+  // Workflow tasks, split and assemble run throughout; style workers only when a test lets frames run.
+  const fx = useRenderEnv('starry-steer');
   const clips = new Map<number, string>();
   let outputs = 0;
 
-  before(async () => {
-    ({ dir: root, cleanup } = await tempDir('starry-steer'));
-    env = await startRenderEnv(root);
-    // Workflow tasks, split and assemble run throughout; style workers only when a test lets frames run.
-    await env.startWorkers(['media']);
-    stylePath = await makeStyleImage(join(root, 'style.png'), 40, 32);
-  });
-  after(async () => {
-    await env?.close();
-    await cleanup?.();
-  });
-
   async function clip(frames: number): Promise<string> {
     if (!clips.has(frames)) {
-      clips.set(frames, await makeClip({ path: join(root, `clip${frames}.mp4`), width: 32, height: 24, rate: '25', frames }));
+      clips.set(frames, await makeClip({ path: join(fx.root, `clip${frames}.mp4`), width: 32, height: 24, rate: '25', frames }));
     }
     return clips.get(frames)!;
   }
@@ -74,20 +60,20 @@ describe('steering a render (real server, real workers)', () => {
    */
   async function request(frames: number, flags: RenderFlags = {}): Promise<RenderRequest> {
     const n = ++outputs;
-    const input = join(root, `in${n}.mp4`);
+    const input = join(fx.root, `in${n}.mp4`);
     await copyFile(await clip(frames), input);
-    return buildRenderRequest({ ...TINY, ...flags, input, style: stylePath, output: join(root, `out${n}.mp4`), workDir: env.workDir });
+    return buildRenderRequest({ ...TINY_RENDER, ...flags, input, style: fx.style, output: join(fx.root, `out${n}.mp4`), workDir: fx.env.workDir });
   }
 
   async function start(frames: number, flags: RenderFlags = {}): Promise<{ req: RenderRequest; handle: Handle }> {
     const req = await request(frames, flags);
-    return { req, handle: await startOrAttach(env.server.env.client, req, { output: req.output }) };
+    return { req, handle: await startOrAttach(fx.env.server.env.client, req, { output: req.output }) };
   }
 
   /** Started with `pause` in its first workflow task, so no frame can start before the test resumes it. */
   async function startPaused(frames: number, flags: RenderFlags = {}): Promise<{ req: RenderRequest; handle: Handle }> {
     const req = await request(frames, flags);
-    const handle = await env.server.env.client.workflow.signalWithStart<typeof renderVideo>('renderVideo', {
+    const handle = await fx.env.server.env.client.workflow.signalWithStart<typeof renderVideo>('renderVideo', {
       workflowId: req.renderId,
       taskQueue: TASK_QUEUES.media,
       args: [req],
@@ -100,7 +86,7 @@ describe('steering a render (real server, real workers)', () => {
 
   /** A style worker for this test only, stopped when the test ends (pass or fail). */
   async function styleWorkers(t: TestContext, identity?: string) {
-    const w = await env.startWorkers(['style'], { identity, ownConnection: identity !== undefined });
+    const w = await fx.env.startWorkers(['style'], { identity, ownConnection: identity !== undefined });
     t.after(() => w.stop());
     return w;
   }
@@ -324,7 +310,7 @@ describe('steering a render (real server, real workers)', () => {
   });
 
   test('two style worker processes share one render; no frame is computed twice', async (t) => {
-    const processes = [await startWorkerProcess(env.server.address, env.weightsPath), await startWorkerProcess(env.server.address, env.weightsPath)];
+    const processes = [await startWorkerProcess(fx.env.server.address, fx.env.weightsPath), await startWorkerProcess(fx.env.server.address, fx.env.weightsPath)];
     t.after(async () => {
       for (const p of processes) p.child.kill('SIGTERM');
       await Promise.all(processes.map((p) => p.exited));
@@ -349,8 +335,8 @@ describe('steering a render (real server, real workers)', () => {
   });
 
   test('the Web UI answers on 127.0.0.1', async () => {
-    assert.match(env.server.uiUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
-    const res = await waitFor(() => fetch(env.server.uiUrl), (r) => r.status === 200, 'the UI to answer 200', 15_000);
+    assert.match(fx.env.server.uiUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const res = await waitFor(() => fetch(fx.env.server.uiUrl), (r) => r.status === 200, 'the UI to answer 200', 15_000);
     assert.equal(res.status, 200);
   });
 });

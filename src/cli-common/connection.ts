@@ -3,6 +3,9 @@ import { NativeConnection, type NativeConnectionOptions } from '@temporalio/work
 import { readFileSync } from 'node:fs';
 import { UsageError } from './errors';
 
+/** The Temporal namespace when none is given (--namespace, TEMPORAL_NAMESPACE). */
+export const DEFAULT_NAMESPACE = 'default';
+
 export interface ServerOptions {
   address: string;
   namespace: string;

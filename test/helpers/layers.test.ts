@@ -1,0 +1,50 @@
+/**
+ * The arrows run one way: client → worker → activities → engine/media → common, with the shared
+ * command-line plumbing (cli-common) under client and worker, and workflows importing only types
+ * and their own contract (the sandbox must not load Node code).
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { REPO } from './processes';
+
+const ALLOWED: Record<string, string[]> = {
+  common: [],
+  'cli-common': [],
+  media: ['common'],
+  engine: ['common', 'media'],
+  activities: ['common', 'engine', 'media', 'workflows'],
+  workflows: [],
+  worker: ['cli-common', 'common', 'engine', 'media', 'activities', 'workflows'],
+  client: ['cli-common', 'common', 'engine', 'media', 'worker', 'workflows'],
+};
+
+function imports(layer: string): Array<{ file: string; target: string; typeOnly: boolean }> {
+  const dir = join(REPO, 'src', layer);
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.ts'))
+    .flatMap((file) =>
+      [...readFileSync(join(dir, file), 'utf8').matchAll(/^(import|export)( type)?[^'";]*?from '\.\.\/([\w-]+)\/[^']*'/gms)].map((m) => ({
+        file: `${layer}/${file}`,
+        target: m[3],
+        typeOnly: Boolean(m[2]),
+      })),
+    );
+}
+
+test('every layer imports only the layers below it', () => {
+  const layers = readdirSync(join(REPO, 'src'));
+  assert.deepEqual(layers.sort(), Object.keys(ALLOWED).sort(), 'a new layer needs its place in ALLOWED');
+  const wrong = layers.flatMap((layer) =>
+    imports(layer)
+      .filter((i) => !ALLOWED[layer].includes(i.target) && !(layer === 'workflows' && i.typeOnly))
+      .map((i) => `${i.file} imports ${i.target}/`),
+  );
+  assert.deepEqual(wrong, []);
+});
+
+test('activities use only the contract of the workflows', () => {
+  const text = readdirSync(join(REPO, 'src/activities')).map((f) => readFileSync(join(REPO, 'src/activities', f), 'utf8')).join('\n');
+  assert.deepEqual([...text.matchAll(/from '\.\.\/workflows\/([\w-]+)'/g)].map((m) => m[1]).filter((m) => m !== 'contract'), []);
+});
