@@ -143,7 +143,7 @@ async function render(request: RenderRequest, carried: RenderState | undefined, 
     frameRate: video.frameRate,
     hasAudio: video.hasAudio,
     skippedFailed,
-    streams: assembly.streams,
+    streams: assembly?.streams,
     elapsedSeconds: (Date.now() - startedAt) / 1000,
   };
 }

@@ -1,5 +1,5 @@
 /**
- * The arrows run one way: client → worker → activities → engine/media → common, with the shared
+ * The arrows run one way: client → worker → activities → engine/media → (native) → common, with the shared
  * command-line plumbing (cli-common) under client and worker, and workflows importing only types
  * and their own contract (the sandbox must not load Node code).
  */
@@ -12,12 +12,14 @@ import { REPO } from './processes';
 const ALLOWED: Record<string, string[]> = {
   common: [],
   'cli-common': [],
+  // npm ci's native TensorFlow installer; the engine and doctor read what it recorded.
+  native: ['common'],
   media: ['common'],
-  engine: ['common', 'media'],
+  engine: ['common', 'media', 'native'],
   activities: ['common', 'engine', 'media', 'workflows'],
   workflows: [],
   worker: ['cli-common', 'common', 'engine', 'media', 'activities', 'workflows'],
-  client: ['cli-common', 'common', 'engine', 'media', 'worker', 'workflows'],
+  client: ['cli-common', 'common', 'engine', 'media', 'native', 'worker', 'workflows'],
 };
 
 function imports(layer: string): Array<{ file: string; target: string; typeOnly: boolean }> {
