@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm, symlink } from 'node:fs/promises';
 import { DEFAULT_SETTINGS } from '../engine/settings';
 import { assembleVideo, extractFrames, framePath, MediaInputError, probeVideo, readFrameTimestamps } from '../media';
-import { frameSizeFor } from './frame-size';
+import { frameSizeFor } from '../engine/frame-size';
 import { FAILURE_TYPES, type AssembleResult, type SplitResult } from '../workflows/contract';
 import { renderPaths } from './paths';
 import { writeFileAtomic } from '../common/atomic';

@@ -3,7 +3,7 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileSha256 } from '../common/hash';
 import { DEFAULT_SETTINGS, validateSettings, type StyleSettings } from '../engine/settings';
-import { frameSizeFor } from '../activities/frame-size';
+import { frameSizeFor } from '../engine/frame-size';
 import { MediaInputError, probeVideo, readImage, type VideoInfo } from '../media';
 import { DEFAULT_LIMITS, type RenderLimits, type RenderRequest } from '../workflows/contract';
 import { UsageError } from '../cli-common/errors';

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { frameSizeFor } from '../../src/activities/frame-size';
+import { frameSizeFor } from '../../src/engine/frame-size';
 import { createMediaActivities } from '../../src/activities/media';
 import { DEFAULT_SETTINGS } from '../../src/engine/settings';
 import { makeClip, tempDir } from '../helpers/media-fixtures';

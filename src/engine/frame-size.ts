@@ -1,5 +1,5 @@
-import { MAX_SIZE } from '../engine/settings';
-import { deepestLayer, minimumSideFor } from '../engine/vgg19-architecture';
+import { MAX_SIZE } from './settings';
+import { deepestLayer, minimumSideFor } from './vgg19-architecture';
 import { scaledSize, smallestLongSideFor, type Size } from '../media/geometry';
 
 /**
