@@ -34,7 +34,7 @@ export function imageToTensor(image: RgbImage): tf.Tensor4D {
 /** Gram matrices of the style image: computed once per style and settings, shared by every frame. */
 export function computeStyleTargets(model: Vgg19, style: RgbImage, layers: readonly string[]): StyleTargets {
   const grams = tf.tidy(() => {
-    const features = model.extract(caffePreprocess(imageToTensor(style)), layers);
+    const features = model.extract(caffePreprocess(imageToTensor(style)), layers, { release: true });
     return layers.map((l) => gramMatrix(features[l]));
   });
   return { layers, grams, dispose: () => tf.dispose(grams as tf.Tensor3D[]) };
@@ -87,7 +87,7 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
   const styleLayers = targets.layers;
   const allLayers = [...styleLayers, ...contentLayers];
   const contentTargets = tf.tidy(() => {
-    const f = model.extract(caffePreprocess(imageToTensor(content)), contentLayers);
+    const f = model.extract(caffePreprocess(imageToTensor(content)), contentLayers, { release: true });
     return contentLayers.map((l) => f[l]);
   });
   const lossOf = (image: tf.Tensor4D) => {
