@@ -1,8 +1,10 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
-import { createStyleRuntime } from '../worker/engine';
+import { dirname, resolve } from 'node:path';
+import { createStyleRuntime, type StyleRuntime } from '../worker/engine';
 import { createWorkers, runWorkers } from '../worker/workers';
 import type { StreamReport } from '../media/types';
+import { formatRanges, skippedFramesOf } from '../workflows/frame-set';
 import { TASK_QUEUES, type RenderRequest, type RenderResult } from '../workflows/contract';
 import type { renderVideo } from '../workflows/render';
 import { defaultLocalWorkers, spawnLocalStyleWorkers, type LocalWorkers } from './local-workers';
@@ -104,7 +106,8 @@ export function describeResult(r: RenderResult, renderDir: string): string[] {
       (r.meanSecondsPerFrame !== null ? `, ${r.meanSecondsPerFrame.toFixed(2)} s per computed frame` : ''),
     `  work files: ${renderDir}`,
   ];
-  if (r.skippedFailed.length) lines.push(`  unstylized (failed, skipped): frames ${r.skippedFailed.join(', ')}`);
+  const skipped = skippedFramesOf(r);
+  if (skipped.count) lines.push(`  unstylized (failed, skipped): ${skipped.count} frame(s): ${formatRanges(skipped)}`);
   return lines;
 }
 

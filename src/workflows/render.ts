@@ -121,7 +121,7 @@ async function render(request: RenderRequest, carried: RenderState | undefined, 
     }
     await condition(() => frames.inFlight.size === 0);
     if (steering.cancelled) return endCancelled(request, steering, progress);
-    if (frames.failed.length === 0) break;
+    if (frames.failedCount === 0) break;
     // Every other frame is done; the failed ones wait for a person: retry them, skip them, or cancel.
     const decision = await steering.needsAttention();
     if (decision === 'cancel') return endCancelled(request, steering, progress);
@@ -130,9 +130,10 @@ async function render(request: RenderRequest, carried: RenderState | undefined, 
   }
 
   steering.phase = 'assembling';
-  const skippedFailed = frames.skipped();
+  const skipped = frames.skipped();
   const assembly = await media.assembleVideo.executeWithOptions({ summary: 'encode the stylized frames and mux the audio' }, [
-    { renderDir: request.renderDir, input: request.input, output: request.output, split: frames.state.split, unstyledFrames: skippedFailed },
+    // Packed, so the input stays small however many frames were skipped.
+    { renderDir: request.renderDir, input: request.input, output: request.output, split: frames.state.split, unstyledFrames: [], unstyled: skipped.frames },
   ]);
   steering.phase = 'done';
   await condition(allHandlersFinished);
@@ -142,7 +143,7 @@ async function render(request: RenderRequest, carried: RenderState | undefined, 
     output: request.output,
     frameRate: video.frameRate,
     hasAudio: video.hasAudio,
-    skippedFailed,
+    skipped: skipped.view,
     streams: assembly?.streams,
     elapsedSeconds: (Date.now() - startedAt) / 1000,
   };
