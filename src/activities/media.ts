@@ -44,9 +44,11 @@ function nonRetryable(err: unknown): never {
   throw err;
 }
 
-export function createMediaActivities() {
+/** Split and assemble; every path they write or delete is checked against `policy` first. */
+export function createMediaActivities(policy: PathPolicy) {
   return {
-    async splitVideo({ input, renderDir, size, layers }: SplitInput): Promise<SplitResult> {
+    async splitVideo({ input, renderDir: givenDir, size, layers }: SplitInput): Promise<SplitResult> {
+      const renderDir = checkRenderDir(policy, givenDir);
       const info = await probeVideo(input).catch(nonRetryable);
       const { frame, problem } = frameSizeFor(info.displayWidth, info.displayHeight, size, layers ?? [...DEFAULT_SETTINGS.contentLayers, ...DEFAULT_SETTINGS.styleLayers]);
       // Checked before splitting: every frame would fail the same way, after hours of work on the others.

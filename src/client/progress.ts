@@ -41,6 +41,7 @@ export function formatProgressLine(snap: Snapshot, width = 24): string {
   const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
   const parts = [`${bar} ${p.done}/${p.total || '?'} frames`];
   if (p.phase !== 'styling') parts.push(p.phase);
+  if (p.stylized === false) parts.push('NOT STYLIZED (--engine copy)');
   if (p.cancelling) parts.push('cancelling: letting frames in flight finish');
   else if (p.paused) parts.push('paused (npm run resume)');
   for (const f of snap.live) parts.push(`frame ${f.frame} step ${f.step}/${f.totalSteps}`);

@@ -18,6 +18,18 @@ export const TASK_QUEUES = Object.freeze({
   style: 'starry-style',
 });
 
+/**
+ * Stylize activities of renders with `engine: 'copy'`: served by workers started with `--engine
+ * copy`, so a copy-only worker never takes a frame that needs the style transfer, and no frame of a
+ * copy render is stylized by mistake.
+ */
+export const COPY_STYLE_QUEUE = 'starry-style-copy';
+
+/** The task queue a render's frames go to. */
+export function styleQueueFor(settings: Pick<StyleSettings, 'engine'>): string {
+  return settings.engine === 'copy' ? COPY_STYLE_QUEUE : TASK_QUEUES.style;
+}
+
 export interface RenderLimits {
   /** Frame activities scheduled at once; small so that setting changes reach unstarted frames. */
   window: number;
@@ -255,6 +267,8 @@ export const FAILURE_TYPES = Object.freeze({
   missingFrame: 'MissingFrameError',
   /** The render was cancelled on request; details[0] is the final RenderProgress. */
   renderCancelled: 'RenderCancelled',
+  /** An activity input names a path outside what the worker's operator allows (--work-root, --output-root); never retried. */
+  pathNotAllowed: 'PathNotAllowed',
 });
 
 export const RENDER_CANCELLED = FAILURE_TYPES.renderCancelled;
