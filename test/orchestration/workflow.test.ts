@@ -295,13 +295,14 @@ describe('renderVideo orchestration (mocked activities)', () => {
     assert.deepEqual(r.assembled[0].unstyled, { ranges: [[2, 2]] });
   });
 
-  test('1,500 frames failing with long errors: the query stays small, the render continues as new, retry-failed finishes them', async () => {
-    // Before failures were packed and grouped, these 1,350 failures of 2 KB each made a 2.7 MB state:
-    // past Temporal's 2 MB payload limit, so the render could neither continue as new nor answer a query.
+  test('1,500 frames, 1,350 failing with 3 KB errors: the query stays small, the render continues as new, retry-failed finishes them', async () => {
+    // Before failures were packed and grouped, one entry per frame made the state handed from run 2 to
+    // run 3 (900 failures of 3 KB) 2.7 MB: past Temporal's 2 MB payload limit, so the render could not
+    // continue as new (nor answer a query once all 1,350 had failed).
     let broken = true;
     const failing = (frame: number) => frame % 10 !== 0;
     const r = new FakeRender(1_500, (frame) =>
-      broken && failing(frame) ? ApplicationFailure.nonRetryable(`frame ${frame} of 1500: bad setting ${'x'.repeat(2_000)}`, FAILURE_TYPES.invalidSettings) : undefined,
+      broken && failing(frame) ? ApplicationFailure.nonRetryable(`frame ${frame} of 1500: bad setting ${'x'.repeat(3_000)}`, FAILURE_TYPES.invalidSettings) : undefined,
     );
     const { handle } = await start(r, { window: 50, framesPerRun: 500 });
     const waiting = await waitFor(() => handle.query(progressQuery), (p) => p.phase === 'needs-attention', 'needs-attention', 120_000);
