@@ -8,6 +8,11 @@
  * Without --weights it times a full-width VGG19 with synthetic weights (the arithmetic, and so the
  * time, is the same as with the ImageNet file).
  *
+ * `orchestration` (--orch-frames 2000 --orch-window 8): the workflow's own cost per frame, with the
+ * copy engine (frames pass through, nothing computed) on the embedded server and one worker process:
+ * ms per frame over the styling phase, and the worker's RSS and tfjs tensor count at the first frame
+ * and at the end (both must stay flat).
+ *
  * `compare` (bench/compare.ts) times the seed's TF2 step (bench/reference/seed_step.py, tf.function
  * and eager; needs `python3 -m pip install tensorflow-cpu==2.21.0`, skipped without it) and ours on
  * each of --backends (default node (one TensorFlow graph per step), node-eager, wasm; wasm only up to --wasm-max-size, default 128 px) at
@@ -30,6 +35,8 @@ import { framePath, writePng } from '../src/media';
 import { createStyleRuntime, type StyleRuntime } from '../src/worker/engine';
 import { installRuntime } from '../src/worker/runtime';
 import { createWorkers, runWorkers } from '../src/worker/workers';
+import { tf } from '../src/engine/tf';
+import { progressQuery, type RenderProgress } from '../src/workflows/contract';
 import { makeClip, makeStyleImage } from '../test/helpers/media-fixtures';
 import { VGG19_WIDTHS, writeVggH5 } from '../test/helpers/tiny-vgg';
 import { runCompare } from './compare';
@@ -50,6 +57,8 @@ const { values: args } = parseArgs({
     'e2e-frames': { type: 'string', default: '8' },
     'e2e-size': { type: 'string', default: '64' },
     'e2e-steps': { type: 'string', default: '10' },
+    'orch-frames': { type: 'string', default: '2000' },
+    'orch-window': { type: 'string', default: '8' },
   },
 });
 const sections = new Set(args.only!.split(','));
@@ -65,6 +74,9 @@ async function main() {
   installRuntime('ERROR');
   const dir = await mkdtemp(join(tmpdir(), 'starry-bench-'));
   try {
+    // First, before any weights exist in this process: its RSS is the orchestration's own.
+    if (sections.has('orchestration')) await benchOrchestration(dir);
+    if ([...sections].every((s) => s === 'orchestration')) return;
     let weights = args.weights;
     if (!weights) {
       weights = join(dir, 'vgg19-synthetic.h5');
@@ -96,7 +108,7 @@ async function main() {
         command: `npm run bench -- ${flags}`,
       });
     }
-    if ([...sections].every((s) => s === 'compare')) return;
+    if ([...sections].every((s) => s === 'compare' || s === 'orchestration')) return;
 
     const rt = await createStyleRuntime({ weights, backend: args.backend });
     console.log(`\nbackend: ${rt.engine.backend.name}${rt.engine.backend.skipped.length ? ` (skipped ${rt.engine.backend.skipped.join('; ')})` : ''}`);
@@ -122,7 +134,7 @@ async function main() {
       await mkdir(renderPaths(renderDir).frames, { recursive: true });
       const style = join(dir, 'style.png');
       await writePng(style, pattern(size, size, 2));
-      const activities = createStyleActivities(rt);
+      const activities = createStyleActivities({ ...rt, paths: { workRoot: dir, outputRoots: [] } });
       const samples: number[] = [];
       for (let frame = 1; frame <= 5; frame++) {
         await writePng(framePath(renderPaths(renderDir).frames, frame), pattern(size, 96, frame));
@@ -164,7 +176,7 @@ async function main() {
       const style = await makeStyleImage(join(dir, 'style-e2e.png'), 96, 96);
       const server = await startEmbeddedServer(join(dir, 'work'));
       try {
-        const workers = await createWorkers({ connection: server.env.nativeConnection, queues: ['media', 'style'], style: rt });
+        const workers = await createWorkers({ connection: server.env.nativeConnection, queues: ['media', 'style'], style: rt, paths: { workRoot: join(dir, 'work'), outputRoots: [dir] } });
         const running = runWorkers(workers);
         const request = await buildRenderRequest({
           input,
@@ -192,6 +204,85 @@ async function main() {
     rt.engine.dispose();
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Orchestration overhead: a generated clip of tiny frames through the real workflow with the copy
+ * engine, so what is left is Temporal, the workflow, the activities' file handling and continue-as-new.
+ */
+async function benchOrchestration(dir: string): Promise<void> {
+  const frames = Number(args['orch-frames']);
+  const window = args['orch-window']!;
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  const input = await makeClip({ path: join(dir, 'orch.mp4'), width: 32, height: 24, rate: '25', frames, audio: true });
+  const style = await makeStyleImage(join(dir, 'style-orch.png'), 16, 16);
+  const workDir = join(dir, 'orch-work');
+  const server = await startEmbeddedServer(workDir);
+  try {
+    const request = await buildRenderRequest({ input, style, output: join(dir, 'orch-out.mp4'), workDir, engine: 'copy', size: '32', window });
+    const workers = await createWorkers({
+      connection: server.env.nativeConnection,
+      queues: ['media', 'style'],
+      engine: 'copy',
+      paths: { workRoot: workDir, outputRoots: [dir] },
+      styleConcurrency: request.limits.window,
+    });
+    const running = runWorkers(workers);
+    const cpuMs = () => {
+      const { user, system } = process.cpuUsage();
+      return (user + system) / 1000;
+    };
+    const sample = () => ({ at: performance.now(), rss: process.memoryUsage().rss, tensors: tf.memory().numTensors, cpu: cpuMs() });
+    const t0 = performance.now();
+    const handle = await startOrAttach(server.env.client, request, {});
+    let first: ReturnType<typeof sample> | undefined;
+    // RSS and tensors every 500 frames: flat means no per-frame leak.
+    const trend: Array<[number, ReturnType<typeof sample>]> = [];
+    let stylingFrom: number | undefined;
+    let cpuFrom = 0;
+    let stylingTo: number | undefined;
+    let finished = false;
+    const result = handle.result().finally(() => (finished = true));
+    while (!finished) {
+      let p: RenderProgress | undefined;
+      try {
+        p = await handle.query(progressQuery);
+      } catch {
+        // continuing as new, or no worker has answered yet
+      }
+      const now = performance.now();
+      if (p?.phase === 'styling' && stylingFrom === undefined) {
+        stylingFrom = now;
+        cpuFrom = cpuMs();
+      }
+      if (p && p.done >= 1 && !first) first = sample();
+      if (p && p.done >= (trend.length + 1) * 500) trend.push([p.done, sample()]);
+      if (p && (p.phase === 'assembling' || p.phase === 'done') && stylingTo === undefined) stylingTo = now;
+      await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, 250))]);
+    }
+    const r = await result;
+    const end = sample();
+    // The worker's own CPU (workflow + activities); the dev server is another process, and the
+    // machine may be shared, so the wall time per frame also depends on what else runs.
+    const workerCpu = (end.cpu - cpuFrom) / frames;
+    stylingTo ??= end.at;
+    for (const w of workers) w.shutdown();
+    await running;
+    const styling = (stylingTo - (stylingFrom ?? t0)) / frames;
+    console.log(`\n# orchestration: ${frames} frames of 32×24, --engine copy (nothing computed), window ${window}, embedded server, one worker process`);
+    console.log(
+      `${styling.toFixed(1)} ms/frame over the styling phase (${((stylingTo - (stylingFrom ?? t0)) / 1000).toFixed(1)} s; ` +
+        `busy ${r.stats.busySeconds.toFixed(1)} s in workflow time), worker CPU ${workerCpu.toFixed(1)} ms/frame, ` +
+        `${((end.at - t0) / 1000).toFixed(1)} s in all with split and assembly, ${r.runs} runs   ` +
+        `npm run bench -- --only orchestration --orch-frames ${frames} --orch-window ${window}`,
+    );
+    console.log(
+      `worker RSS ${first ? mib(first.rss) : '?'} at frame 1, ${mib(end.rss)} at the end; tfjs tensors ${first?.tensors ?? '?'} at frame 1, ${end.tensors} at the end`,
+    );
+    console.log(`  on the way: ${trend.map(([done, s]) => `${done} frames ${mib(s.rss)} ${s.tensors} tensors`).join(' · ')}`);
+  } finally {
+    await server.stop();
   }
 }
 

@@ -5,8 +5,8 @@ import { mkdir, rm, symlink } from 'node:fs/promises';
 import { DEFAULT_SETTINGS } from '../engine/settings';
 import { assembleVideo, extractFrames, framePath, MediaInputError, probeVideo, readFrameTimestamps } from '../media';
 import { frameSizeFor } from '../engine/frame-size';
-import { FAILURE_TYPES, type AssembleResult, type SplitResult } from '../workflows/contract';
-import { renderPaths } from './paths';
+import { FAILURE_TYPES, FrameSet, type AssembleResult, type PackedFrames, type SplitResult } from '../workflows/contract';
+import { checkOutput, checkRenderDir, renderPaths, type PathPolicy } from './paths';
 import { writeFileAtomic } from '../common/atomic';
 
 export interface SplitInput {
@@ -22,8 +22,10 @@ export interface AssembleInput {
   input: string;
   output: string;
   split: SplitResult;
-  /** Frames to take unstylized (their stylization failed and the user chose to skip them). */
+  /** Frames to take unstylized (their stylization failed and the user chose to skip them), one by one: earlier releases. */
   unstyledFrames: number[];
+  /** The same, packed (this release on); the two are combined. */
+  unstyled?: PackedFrames;
 }
 
 /** Heartbeats while a long ffmpeg run is going, so a dead media worker is noticed. */
@@ -42,9 +44,11 @@ function nonRetryable(err: unknown): never {
   throw err;
 }
 
-export function createMediaActivities() {
+/** Split and assemble; every path they write or delete is checked against `policy` first. */
+export function createMediaActivities(policy: PathPolicy) {
   return {
-    async splitVideo({ input, renderDir, size, layers }: SplitInput): Promise<SplitResult> {
+    async splitVideo({ input, renderDir: givenDir, size, layers }: SplitInput): Promise<SplitResult> {
+      const renderDir = checkRenderDir(policy, givenDir);
       const info = await probeVideo(input).catch(nonRetryable);
       const { frame, problem } = frameSizeFor(info.displayWidth, info.displayHeight, size, layers ?? [...DEFAULT_SETTINGS.contentLayers, ...DEFAULT_SETTINGS.styleLayers]);
       // Checked before splitting: every frame would fail the same way, after hours of work on the others.
@@ -63,9 +67,12 @@ export function createMediaActivities() {
       };
     },
 
-    async assembleVideo({ renderDir, input, output, split, unstyledFrames }: AssembleInput): Promise<AssembleResult> {
+    async assembleVideo({ renderDir: givenDir, input, output: givenOutput, split, unstyledFrames, unstyled: packed }: AssembleInput): Promise<AssembleResult> {
+      const renderDir = checkRenderDir(policy, givenDir);
+      const output = checkOutput(policy, givenOutput);
       const paths = renderPaths(renderDir);
-      const unstyled = new Set(unstyledFrames);
+      const unstyled = FrameSet.unpack(packed);
+      for (const frame of unstyledFrames ?? []) unstyled.add(frame);
       // The encoder reads one numbered sequence; links choose, per frame, the stylized or the original image.
       await rm(paths.assembly, { recursive: true, force: true });
       await mkdir(paths.assembly, { recursive: true });
@@ -92,7 +99,7 @@ export function createMediaActivities() {
         }),
       );
       // Marks the render's directory as finished, so `clean` may delete it (and nothing else).
-      await writeFileAtomic(paths.finished, JSON.stringify({ output, frames: split.frameCount, unstyledFrames }));
+      await writeFileAtomic(paths.finished, JSON.stringify({ output, frames: split.frameCount, unstyled: unstyled.pack() }));
       return { streams };
     },
   };

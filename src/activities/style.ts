@@ -1,9 +1,9 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../common/atomic';
+import { tempPathFor, writeFileAtomic } from '../common/atomic';
 import { fileSha256, sha256 } from '../common/hash';
 import type { StyleEngine } from '../engine/engine';
 import { isOutOfMemory } from '../engine/oom';
@@ -14,15 +14,21 @@ import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type Fr
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { NO_FAULTS, type FaultPlan } from './faults';
 import { frameFingerprint, trajectoryFingerprint } from './fingerprint';
-import { renderPaths } from './paths';
+import { checkFrame, checkRenderDir, renderPaths, type PathPolicy } from './paths';
 
 export interface StyleActivityDeps {
-  engine: StyleEngine;
+  /** The style transfer engine; absent on a worker started with --engine copy, which only copies frames. */
+  engine?: StyleEngine;
   /** Identifies the weights in fingerprints (their md5). */
-  weightsId: string;
+  weightsId?: string;
   /** Test-only fault injection (see faults.ts). */
   faults?: FaultPlan;
+  /** Where this worker may write: every render directory is checked against it first. */
+  paths: PathPolicy;
 }
+
+/** The backend name a frame passed through by the copy engine reports. */
+export const COPY_BACKEND = 'copy (not stylized)';
 
 interface FrameSidecar {
   fingerprint: string;
@@ -30,6 +36,8 @@ interface FrameSidecar {
   steps: number;
   backend: string;
   degraded: boolean;
+  /** False for a frame the copy engine passed through. */
+  stylized?: boolean;
 }
 
 function frameFiles(renderDir: string, frame: number) {
@@ -64,13 +72,48 @@ export function degradedSize(size: number, ooms: number, degradeAfter: number, m
   return Math.min(size, Math.max(minLongSide, Math.round(size / 2 ** (ooms - degradeAfter + 1))));
 }
 
-export function createStyleActivities({ engine, weightsId, faults = NO_FAULTS }: StyleActivityDeps) {
+/**
+ * The copy engine: the frame passes through unstylized, with a sidecar whose fingerprint (settings
+ * with `engine: 'copy'`) no stylized frame shares, so it is never reused as one or mistaken for one.
+ */
+async function copyFrame(input: StylizeFrameInput, attempt: number, started: number): Promise<FrameRecord> {
+  const { frame } = input;
+  const files = frameFiles(input.renderDir, frame);
+  const fingerprint = frameFingerprint('unstylized', 'copy', input.settings);
+  const base = { frame, backend: COPY_BACKEND, attempt, loss: 0, steps: 0, resumedFromStep: 0, degraded: false };
+  const done = await readJson<FrameSidecar>(files.sidecar);
+  if (done?.fingerprint === fingerprint && existsSync(files.styled)) return { ...base, reused: true, seconds: 0 };
+  if (!existsSync(files.content)) {
+    throw ApplicationFailure.nonRetryable(
+      `frame ${frame} of ${input.frameCount}, attempt ${attempt}: "${files.content}" does not exist. Delete the render's frames/ directory and start the render again.`,
+      FAILURE_TYPES.mediaInput,
+    );
+  }
+  await mkdir(renderPaths(input.renderDir).styled, { recursive: true });
+  const temp = tempPathFor(files.styled);
+  await copyFile(files.content, temp);
+  await rename(temp, files.styled);
+  const sidecar: FrameSidecar = { fingerprint, loss: 0, steps: 0, backend: COPY_BACKEND, degraded: false, stylized: false };
+  await writeFileAtomic(files.sidecar, JSON.stringify(sidecar));
+  return { ...base, reused: false, seconds: (Date.now() - started) / 1000 };
+}
+
+export function createStyleActivities({ engine, weightsId = '', faults = NO_FAULTS, paths }: StyleActivityDeps) {
   return {
-    async stylizeFrame(input: StylizeFrameInput): Promise<FrameRecord> {
+    async stylizeFrame(given: StylizeFrameInput): Promise<FrameRecord> {
       const ctx = Context.current();
       const started = Date.now();
+      // Anyone who can start a workflow chooses these: check them before touching the disk.
+      const input = { ...given, renderDir: checkRenderDir(paths, given.renderDir), frame: checkFrame(given.frame) };
       const { settings, frame } = input;
       const attempt = ctx.info.attempt;
+      if (settings.engine === 'copy') return copyFrame(input, attempt, started);
+      if (!engine) {
+        throw ApplicationFailure.nonRetryable(
+          `frame ${frame}: this worker runs --engine copy and cannot stylize; start workers without --engine copy for this render`,
+          FAILURE_TYPES.invalidSettings,
+        );
+      }
       const files = frameFiles(input.renderDir, frame);
       const styleHash = await fileSha256(input.style);
       const fingerprint = frameFingerprint(styleHash, weightsId, settings);

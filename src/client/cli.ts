@@ -70,6 +70,11 @@ function renderOptions(cmd: Command, mode: 'start' | 'find'): Command {
   // Accepted so a start-render command line can be reused as is; they do not change the id.
   const limit = mode === 'find' ? ' (accepted as given to start-render; not part of the id)' : '';
   return cmd
+    .addOption(
+      new Option('--engine <name>', `vgg19 (style transfer), or copy: frames pass through NOT stylized, to check a long video or measure the orchestration${same}`)
+        .choices(['vgg19', 'copy'])
+        .default('vgg19'),
+    )
     .option('--epochs <n>', `optimisation epochs per frame${same}`, String(DEFAULT_SETTINGS.epochs))
     .option('--steps-per-epoch <n>', `Adam steps per epoch${same}`, String(DEFAULT_SETTINGS.stepsPerEpoch))
     .option('--style-weight <x>', `weight of the style loss${same}`, String(DEFAULT_SETTINGS.styleWeight))
@@ -152,7 +157,15 @@ engineOptions(
       .description('serve renders from a Temporal server: media work (split, assemble) and/or style work (frames)')
       .option('--queues <list>', 'media, style, or media,style', 'media,style')
       .option('--style-concurrency <n>', 'frames computed at once by this process (1 per GPU)', String(DEFAULT_CONCURRENCY.style))
-      .option('--media-concurrency <n>', 'split/assemble jobs at once', String(DEFAULT_CONCURRENCY.media)),
+      .option('--media-concurrency <n>', 'split/assemble jobs at once', String(DEFAULT_CONCURRENCY.media))
+      .addOption(new Option('--engine <name>', 'vgg19, or copy: serve copy renders (frames pass through NOT stylized; no weights loaded)').choices(['vgg19', 'copy']).default('vgg19'))
+      .addOption(
+        new Option('--work-root <dir>', 'render directories this worker may write must lie inside it (default: STARRY_WORK_DIR or ./.starry)').env('STARRY_WORK_ROOT'),
+      )
+      .addOption(new Option('--work-dir <dir>', 'the shared work directory (as start-render\'s); the work root unless --work-root is given').env('STARRY_WORK_DIR'))
+      .addOption(
+        new Option('--output-root <dirs>', 'comma-separated directories output videos may be written to, besides the work root').env('STARRY_OUTPUT_ROOT'),
+      ),
   ),
 ).action(async (opts: WorkerCommandOptions) => runWorkerCommand(opts, io));
 

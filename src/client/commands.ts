@@ -18,6 +18,7 @@ import {
 } from '../workflows/contract';
 import type { renderVideo } from '../workflows/render';
 import { epochsError } from '../workflows/validation';
+import { failedFramesOf, formatRanges } from '../workflows/frame-set';
 import { DEFAULT_NAMESPACE, connectClient, type ServerOptions } from '../cli-common/connection';
 import { readServerFile } from './embedded-server';
 import { UsageError } from '../cli-common/errors';
@@ -207,7 +208,8 @@ export async function signalCommand(id: string | undefined, signal: 'retryFailed
   await withClient(opts, async (client) => {
     const handle = await runningRender(client, renderId, verb);
     const progress = await handle.query(progressQuery);
-    if (progress.failed.length === 0) {
+    const failed = failedFramesOf(progress);
+    if (failed.count === 0) {
       io.out(`render ${renderId} has no failed frames`);
       return;
     }
@@ -216,7 +218,8 @@ export async function signalCommand(id: string | undefined, signal: 'retryFailed
       return;
     }
     await handle.signal(signal === 'retryFailed' ? retryFailedSignal : skipFailedSignal);
-    io.out(`render ${renderId}: ${signal === 'retryFailed' ? 'retrying' : 'skipping'} frames ${progress.failed.map((f) => f.frame).join(', ')}`);
+    io.out(`render ${renderId}: ${signal === 'retryFailed' ? 'retrying' : 'skipping'} frames ${formatRanges(failed)}`);
+    for (const e of failed.errors) io.out(`  ${e.count} × ${e.error} (frames ${e.sample.join(', ')}${e.count > e.sample.length ? ', …' : ''})`);
   });
 }
 

@@ -22,6 +22,8 @@ export interface LocalWorkerOptions {
   address: string;
   weights: string;
   backend: string;
+  /** The work directory: the helpers write only inside it. */
+  workRoot: string;
 }
 
 /**
@@ -38,7 +40,7 @@ export function spawnLocalStyleWorkers(opts: LocalWorkerOptions): LocalWorkers {
       {
         // STARRY_EMBEDDED_WORKER gives the child an embedded identity (see orphans.ts), so a later
         // start-render can tell its frames were left by a dead process.
-        env: { ...process.env, STARRY_WEIGHTS: opts.weights, STARRY_BACKEND: opts.backend, STARRY_EMBEDDED_WORKER: '1' },
+        env: { ...process.env, STARRY_WEIGHTS: opts.weights, STARRY_BACKEND: opts.backend, STARRY_WORK_ROOT: opts.workRoot, STARRY_EMBEDDED_WORKER: '1' },
         stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
       },
     );

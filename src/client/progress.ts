@@ -1,5 +1,6 @@
 import { defaultPayloadConverter, type WorkflowHandle } from '@temporalio/client';
 import { progressQuery, type FrameHeartbeat, type RenderProgress } from '../workflows/contract';
+import { failedFramesOf } from '../workflows/frame-set';
 
 export interface Snapshot {
   progress: RenderProgress;
@@ -40,10 +41,12 @@ export function formatProgressLine(snap: Snapshot, width = 24): string {
   const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
   const parts = [`${bar} ${p.done}/${p.total || '?'} frames`];
   if (p.phase !== 'styling') parts.push(p.phase);
+  if (p.stylized === false) parts.push('NOT STYLIZED (--engine copy)');
   if (p.cancelling) parts.push('cancelling: letting frames in flight finish');
   else if (p.paused) parts.push('paused (npm run resume)');
   for (const f of snap.live) parts.push(`frame ${f.frame} step ${f.step}/${f.totalSteps}`);
-  if (p.failed.length) parts.push(`${p.failed.length} failed`);
+  const failed = failedFramesOf(p).count;
+  if (failed) parts.push(`${failed} failed`);
   if (p.meanSecondsPerFrame !== null) parts.push(`${p.meanSecondsPerFrame.toFixed(1)} s/frame`);
   if (secondsLeft !== null && p.phase === 'styling') parts.push(`ETA ${formatDuration(secondsLeft)}`);
   if (p.backends.length) parts.push(p.backends.join('+'));

@@ -16,6 +16,8 @@ export interface RenderFlags {
   style?: string;
   output?: string;
   workDir?: string;
+  /** `copy`: frames pass through unstylized (part of the settings, so of the render id). */
+  engine?: string;
   epochs?: string;
   stepsPerEpoch?: string;
   styleWeight?: string;
@@ -56,6 +58,8 @@ export function parseSettings(flags: RenderFlags): { settings: StyleSettings; li
   const problems: string[] = [];
   const settings: StyleSettings = {
     ...DEFAULT_SETTINGS,
+    // Only a copy render carries the field: the ids and fingerprints of vgg19 renders stay as they were.
+    ...(flags.engine !== undefined && flags.engine !== 'vgg19' ? { engine: flags.engine as StyleSettings['engine'] } : {}),
     epochs: parseNumber(flags.epochs, '--epochs', DEFAULT_SETTINGS.epochs, problems),
     stepsPerEpoch: parseNumber(flags.stepsPerEpoch, '--steps-per-epoch', DEFAULT_SETTINGS.stepsPerEpoch, problems),
     styleWeight: parseNumber(flags.styleWeight, '--style-weight', DEFAULT_SETTINGS.styleWeight, problems),

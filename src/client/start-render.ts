@@ -1,8 +1,10 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
-import { createStyleRuntime } from '../worker/engine';
+import { dirname, resolve } from 'node:path';
+import { createStyleRuntime, type StyleRuntime } from '../worker/engine';
 import { createWorkers, runWorkers } from '../worker/workers';
 import type { StreamReport } from '../media/types';
+import { formatRanges, skippedFramesOf } from '../workflows/frame-set';
 import { TASK_QUEUES, type RenderRequest, type RenderResult } from '../workflows/contract';
 import type { renderVideo } from '../workflows/render';
 import { defaultLocalWorkers, spawnLocalStyleWorkers, type LocalWorkers } from './local-workers';
@@ -53,7 +55,8 @@ export async function startOrAttach(client: Client, request: RenderRequest, memo
       // A running render is joined; a finished one is reported rather than rendered again.
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-      memo,
+      // A copy render says so wherever it is listed: its video is not stylized.
+      memo: request.settings.engine === 'copy' ? { ...memo, engine: 'copy', stylized: false } : memo,
       staticSummary: `stylize ${request.input} → ${request.output}`,
     });
   } catch (err) {
@@ -96,7 +99,7 @@ export function describeStreams(streams: readonly StreamReport[]): string {
 
 export function describeResult(r: RenderResult, renderDir: string): string[] {
   const lines = [
-    `Wrote ${r.output}`,
+    r.stylized === false ? `Wrote ${r.output} — NOT STYLIZED: --engine copy passed every frame through unchanged` : `Wrote ${r.output}`,
     `  ${r.total} frames at ${r.frameRate.num}/${r.frameRate.den} fps, ${r.streams ? describeStreams(r.streams) : r.hasAudio ? 'original audio kept' : 'no audio'}`,
     `  tfjs backend: ${r.backends.join(', ') || 'none (every frame was already rendered)'}`,
     `  time: ${formatDuration(r.elapsedSeconds)}` +
@@ -104,7 +107,8 @@ export function describeResult(r: RenderResult, renderDir: string): string[] {
       (r.meanSecondsPerFrame !== null ? `, ${r.meanSecondsPerFrame.toFixed(2)} s per computed frame` : ''),
     `  work files: ${renderDir}`,
   ];
-  if (r.skippedFailed.length) lines.push(`  unstylized (failed, skipped): frames ${r.skippedFailed.join(', ')}`);
+  const skipped = skippedFramesOf(r);
+  if (skipped.count) lines.push(`  unstylized (failed, skipped): ${skipped.count} frame(s): ${formatRanges(skipped)}`);
   return lines;
 }
 
@@ -124,40 +128,58 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
     return { request, ...(await followToEnd(handle, io, opts.refreshSeconds)) };
   }
 
+  const copy = request.settings.engine === 'copy';
   // Load the engine before anything else: bad weights must fail before a server or workflow exists.
-  const style = await createStyleRuntime({ weights: opts.weights, backend: opts.backend, cacheDir: opts.cacheDir, log: io.out });
+  // The copy engine needs none: frames pass through, so one worker process is plenty.
+  const style: StyleRuntime | undefined = copy
+    ? undefined
+    : await createStyleRuntime({ weights: opts.weights, backend: opts.backend, cacheDir: opts.cacheDir, log: io.out });
+  if (copy) io.out('engine: copy — frames pass through NOT stylized (to check splitting, timing and audio, or measure orchestration)');
   let localCount: number;
   try {
-    localCount = wholeFlag(opts.localWorkers, '--local-workers', defaultLocalWorkers(style.engine.backend.name));
+    localCount = style ? wholeFlag(opts.localWorkers, '--local-workers', defaultLocalWorkers(style.engine.backend.name)) : 1;
   } catch (err) {
-    style.engine.dispose();
+    style?.engine.dispose();
     throw err;
   }
+  const workDir = opts.workDir ? resolve(opts.workDir) : defaultWorkDir();
+  // The workers write only inside the work directory and the directory of the output this user chose.
+  const paths = { workRoot: workDir, outputRoots: [dirname(request.output)] };
   let server: EmbeddedServer | undefined;
   let connection: NativeConnection | undefined;
   let helpers: LocalWorkers | undefined;
   try {
-    server = await startEmbeddedServer(opts.workDir ? opts.workDir : defaultWorkDir());
+    server = await startEmbeddedServer(workDir);
     connection = server.env.nativeConnection;
-    if (localCount > 1) {
+    if (style && localCount > 1) {
       // Started first: they load the engine while this process bundles the workflow.
       helpers = spawnLocalStyleWorkers({
         count: localCount - 1,
         address: server.address,
         weights: style.engine.weightsPath,
         backend: style.engine.backend.name,
+        workRoot: workDir,
       });
       // Keep every local worker busy: one frame each, plus one waiting.
       request.limits.window = Math.max(request.limits.window, localCount + 1);
     }
-    const workers = await createWorkers({ connection, queues: ['media', 'style'], style, identity: embeddedIdentity() });
+    const workers = await createWorkers({
+      connection,
+      queues: ['media', 'style'],
+      style,
+      engine: copy ? 'copy' : 'vgg19',
+      paths,
+      // Copying a frame takes milliseconds: let the whole window run at once.
+      ...(copy ? { styleConcurrency: request.limits.window } : {}),
+      identity: embeddedIdentity(),
+    });
     const workersStopped = runWorkers(workers);
     if (helpers) {
       // Starting the render once all are polling shares the frames from the first one.
       await helpers.ready;
-      io.out(`${localCount} style workers on this machine (${style.engine.backend.name} computes on one core each)`);
+      io.out(`${localCount} style workers on this machine (${style!.engine.backend.name} computes on one core each)`);
     }
-    const handle = await startOrAttach(server.env.client, request, { ...memo, backend: style.engine.backend.name });
+    const handle = await startOrAttach(server.env.client, request, { ...memo, backend: style ? style.engine.backend.name : 'copy (not stylized)' });
     const handedOver = await failAttemptsOfDeadWorkers(server.env.client, handle);
     if (handedOver.length) io.out(`resuming ${handedOver.length} frame(s) the previous run was computing, from their checkpoints`);
     io.out(`render ${request.renderId} · Temporal UI ${server.uiUrl}/namespaces/default/workflows/${request.renderId}`);
@@ -170,6 +192,6 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
   } finally {
     await helpers?.stop();
     await server?.stop();
-    style.engine.dispose();
+    style?.engine.dispose();
   }
 }

@@ -2,7 +2,17 @@
  * Optimisation settings. Defaults reproduce the seed script (Gatys et al. with the
  * TensorFlow tutorial's weights) so results stay comparable with it.
  */
+/**
+ * What computes a frame: `vgg19`, the style transfer; `copy`, the frame passes through unstylized —
+ * to measure the orchestration alone, or check the splitting, timing and audio of a long video in
+ * minutes. Part of the settings, so of every fingerprint: a copied frame never poses as a stylized one.
+ */
+export type EngineName = 'vgg19' | 'copy';
+export const ENGINES: readonly EngineName[] = ['vgg19', 'copy'];
+
 export interface StyleSettings {
+  /** Absent means `vgg19` (so renders of earlier releases keep their ids and fingerprints); set only for `copy`. */
+  engine?: EngineName;
   epochs: number;
   stepsPerEpoch: number;
   styleWeight: number;
@@ -70,5 +80,6 @@ export function validateSettings(s: StyleSettings): string[] {
   }
   if (s.contentLayers.length === 0) errors.push('at least one content layer is needed');
   if (s.styleLayers.length === 0) errors.push('at least one style layer is needed');
+  if (s.engine !== undefined && !ENGINES.includes(s.engine)) errors.push(`--engine must be one of ${ENGINES.join(', ')} (got ${String(s.engine)})`);
   return errors;
 }

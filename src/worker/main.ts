@@ -4,6 +4,10 @@ import { wholeFlag } from '../cli-common/flags';
 import { embeddedIdentity } from '../cli-common/identity';
 import type { Io } from '../cli-common/io';
 import { createStyleRuntime, type StyleRuntime } from './engine';
+import { ENGINES, type EngineName } from '../engine/settings';
+import { resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import type { PathPolicy } from '../activities/paths';
 import { DEFAULT_CONCURRENCY, createWorkers, parseQueues, runWorkers } from './workers';
 
 /** The `worker` command's flags, as commander hands them over. */
@@ -16,6 +20,27 @@ export interface WorkerCommandOptions extends Partial<ServerOptions> {
   cacheDir?: string;
   /** Shown in the workflow history (default: Temporal's pid@host). */
   identity?: string;
+  /** `copy`: serve copy renders' frames (passed through unstylized); no weights are loaded. */
+  engine?: string;
+  /** Render directories this worker writes must lie inside it (default: --work-dir, STARRY_WORK_DIR or ./.starry). */
+  workRoot?: string;
+  /** The shared work directory, as start-render's --work-dir: the work root unless --work-root says otherwise. */
+  workDir?: string;
+  /** Comma-separated directories outputs may be written to, besides the work root. */
+  outputRoot?: string;
+}
+
+/** The worker's path policy from its flags (or STARRY_WORK_ROOT / STARRY_OUTPUT_ROOT, which commander reads). */
+export function workerPathPolicy(opts: Pick<WorkerCommandOptions, 'workRoot' | 'workDir' | 'outputRoot'>, env: NodeJS.ProcessEnv = process.env): PathPolicy {
+  const workRoot = resolve(opts.workRoot ?? opts.workDir ?? env.STARRY_WORK_DIR ?? '.starry');
+  const outputRoots = (opts.outputRoot ?? '').split(',').map((r) => r.trim()).filter(Boolean).map((r) => resolve(r));
+  return { workRoot, outputRoots };
+}
+
+export function parseEngine(value: string | undefined): EngineName {
+  const engine = (value ?? 'vgg19') as EngineName;
+  if (!ENGINES.includes(engine)) throw new UsageError(`--engine must be one of ${ENGINES.join(', ')} (got "${value}")`);
+  return engine;
 }
 
 /** `worker`: serves the chosen task queues until SIGINT/SIGTERM, then drains and exits. */
@@ -32,8 +57,11 @@ export async function runWorkerCommand(opts: WorkerCommandOptions, io: Io): Prom
   const styleConcurrency = wholeFlag(opts.styleConcurrency, '--style-concurrency', DEFAULT_CONCURRENCY.style);
   const mediaConcurrency = wholeFlag(opts.mediaConcurrency, '--media-concurrency', DEFAULT_CONCURRENCY.media);
   const namespace = opts.namespace ?? DEFAULT_NAMESPACE;
+  const engine = parseEngine(opts.engine);
+  const paths = workerPathPolicy(opts);
+  mkdirSync(paths.workRoot, { recursive: true });
   let style: StyleRuntime | undefined;
-  if (queues.includes('style')) {
+  if (queues.includes('style') && engine === 'vgg19') {
     style = await createStyleRuntime({ weights: opts.weights, backend: opts.backend, cacheDir: opts.cacheDir, log: io.out });
   }
   const connection = await connectWorker({ ...opts, address: opts.address, namespace });
@@ -43,12 +71,17 @@ export async function runWorkerCommand(opts: WorkerCommandOptions, io: Io): Prom
       namespace,
       queues,
       style,
+      engine,
+      paths,
       styleConcurrency,
       mediaConcurrency,
       identity: opts.identity ?? (process.env.STARRY_EMBEDDED_WORKER ? embeddedIdentity() : undefined),
     });
     onParentGone = () => process.kill(process.pid, 'SIGTERM');
-    io.out(`worker serving ${queues.join(', ')} on ${opts.address} (namespace ${namespace})`);
+    io.out(
+      `worker serving ${queues.join(', ')}${engine === 'copy' ? ' (copy engine: frames pass through NOT stylized)' : ''} on ${opts.address} ` +
+        `(namespace ${namespace}); writes only inside ${[paths.workRoot, ...paths.outputRoots].join(', ')}`,
+    );
     await runWorkers(workers);
     io.out('worker stopped');
   } finally {

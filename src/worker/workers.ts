@@ -1,7 +1,9 @@
 import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import { createMediaActivities } from '../activities/media';
 import { createStyleActivities } from '../activities/style';
-import { TASK_QUEUES } from '../workflows/contract';
+import { COPY_STYLE_QUEUE, TASK_QUEUES } from '../workflows/contract';
+import type { PathPolicy } from '../activities/paths';
+import type { EngineName } from '../engine/settings';
 import { DEFAULT_NAMESPACE } from '../cli-common/connection';
 import type { StyleRuntime } from './engine';
 
@@ -14,8 +16,12 @@ export interface WorkerSetup {
   connection: NativeConnection;
   namespace?: string;
   queues: readonly QueueName[];
-  /** Required when serving the style queue. */
+  /** Required when serving the style queue with the vgg19 engine. */
   style?: StyleRuntime;
+  /** `copy`: the style queue is served by the copy engine (frames pass through unstylized), on its own task queue. */
+  engine?: EngineName;
+  /** Where this worker may write and delete: render directories, outputs. */
+  paths: PathPolicy;
   /** Frames computed at once by this process; one per accelerator is right for tfjs. */
   styleConcurrency?: number;
   mediaConcurrency?: number;
@@ -58,19 +64,20 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
           ...(setup.identity ? { identity: setup.identity } : {}),
           taskQueue: TASK_QUEUES.media,
           workflowBundle: setup.workflowBundle ?? (await workflowBundle()),
-          activities: createMediaActivities(),
+          activities: createMediaActivities(setup.paths),
           maxConcurrentActivityTaskExecutions: setup.mediaConcurrency ?? DEFAULT_CONCURRENCY.media,
         }),
       );
     } else {
-      if (!setup.style) throw new Error('the style queue needs a style engine');
+      const copy = setup.engine === 'copy';
+      if (!copy && !setup.style) throw new Error('the style queue needs a style engine');
       workers.push(
         await Worker.create({
           connection: setup.connection,
           namespace,
           ...(setup.identity ? { identity: setup.identity } : {}),
-          taskQueue: TASK_QUEUES.style,
-          activities: createStyleActivities(setup.style),
+          taskQueue: copy ? COPY_STYLE_QUEUE : TASK_QUEUES.style,
+          activities: createStyleActivities(copy ? { paths: setup.paths } : { ...setup.style!, paths: setup.paths }),
           maxConcurrentActivityTaskExecutions: setup.styleConcurrency ?? DEFAULT_CONCURRENCY.style,
           // Heartbeats carry the step and loss shown by `status`; send them at least every few seconds.
           maxHeartbeatThrottleInterval: '2s',

@@ -3,8 +3,13 @@
  * signal/query definitions), so both the workflow sandbox and Node code can import it.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { StyleSettings } from '../engine/settings';
+import type { EngineName, StyleSettings } from '../engine/settings';
 import type { FrameRate, StreamReport } from '../media/types';
+import type { FailedFramesView, FramesView, PackedFrames } from './frame-set';
+
+export type { FailedFramesView, FailureGroup, FrameRange, FramesView, PackedFrames } from './frame-set';
+/** Packed frame sets: activities read the sets the workflow hands them. */
+export { FrameSet } from './frame-set';
 
 export const TASK_QUEUES = Object.freeze({
   /** Workflow tasks, split and assemble: CPU and disk. */
@@ -12,6 +17,18 @@ export const TASK_QUEUES = Object.freeze({
   /** One stylize activity per frame: the accelerator. */
   style: 'starry-style',
 });
+
+/**
+ * Stylize activities of renders with `engine: 'copy'`: served by workers started with `--engine
+ * copy`, so a copy-only worker never takes a frame that needs the style transfer, and no frame of a
+ * copy render is stylized by mistake.
+ */
+export const COPY_STYLE_QUEUE = 'starry-style-copy';
+
+/** The task queue a render's frames go to. */
+export function styleQueueFor(settings: Pick<StyleSettings, 'engine'>): string {
+  return settings.engine === 'copy' ? COPY_STYLE_QUEUE : TASK_QUEUES.style;
+}
 
 export interface RenderLimits {
   /** Frame activities scheduled at once; small so that setting changes reach unstarted frames. */
@@ -125,7 +142,7 @@ export interface FrameNote {
   steps: number;
   /** Times this frame ran out of attempts (and was retried with retry-failed, when it has finished since). */
   failures: number;
-  /** Set while the frame is failed: the last error. */
+  /** Earlier releases only (set while the frame was failed): its error. Errors now live in `failedFrames.errors`. */
   error?: string;
 }
 
@@ -146,9 +163,13 @@ export interface FrameStats {
   busySeconds: number;
 }
 
-/** Most notable-frame records kept; older ones are dropped and counted in `notableOmitted`. */
-export const MAX_NOTABLE_FRAMES = 500;
+/**
+ * Most notable-frame records kept; older ones are dropped and counted in `notableOmitted`. About
+ * 100 bytes each, so they stay a small part of the state and of every progress answer.
+ */
+export const MAX_NOTABLE_FRAMES = 200;
 
+/** A failed frame as renders of earlier releases listed them (one entry per frame, unbounded). */
 export interface FailedFrame {
   frame: number;
   error: string;
@@ -168,9 +189,19 @@ export interface RenderProgress {
   total: number;
   done: number;
   reused: number;
-  failed: FailedFrame[];
+  /**
+   * The frames that ran out of attempts: how many, their first runs, and their errors grouped (one
+   * entry per distinct message, capped, with a count and sample frames). Bounded whatever fails.
+   */
+  failedFrames: FailedFramesView;
+  /** Earlier releases only: one entry per failed frame. Read both with `failedFramesOf` (client). */
+  failed?: FailedFrame[];
   inFlight: number[];
   settings: StyleSettings;
+  /** What computes the frames (absent in results of earlier releases: vgg19). */
+  engine?: EngineName;
+  /** False when the frames are passed through unstylized (`--engine copy`): the output is NOT a stylized video. */
+  stylized?: boolean;
   backends: string[];
   /** Mean seconds per computed (not reused) frame. */
   meanSecondsPerFrame: number | null;
@@ -195,7 +226,9 @@ export interface RenderResult extends RenderProgress {
   frameRate: FrameRate;
   hasAudio: boolean;
   /** Frames assembled unstylized because the user chose to skip their failures. */
-  skippedFailed: number[];
+  skipped: FramesView;
+  /** Earlier releases only: the skipped frames one by one. */
+  skippedFailed?: number[];
   /** Each audio and subtitle stream of the input and what assembly did with it (absent in older results). */
   streams?: StreamReport[];
   /** Wall time from the first run's start to the end of assembly, across restarts. */
@@ -234,6 +267,8 @@ export const FAILURE_TYPES = Object.freeze({
   missingFrame: 'MissingFrameError',
   /** The render was cancelled on request; details[0] is the final RenderProgress. */
   renderCancelled: 'RenderCancelled',
+  /** An activity input names a path outside what the worker's operator allows (--work-root, --output-root); never retried. */
+  pathNotAllowed: 'PathNotAllowed',
 });
 
 export const RENDER_CANCELLED = FAILURE_TYPES.renderCancelled;

@@ -8,6 +8,7 @@ import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import {
   MAX_NOTABLE_FRAMES,
   type FailedFrame,
+  type FailureGroup,
   type FrameNote,
   type FrameRecord,
   type FrameStats,
@@ -15,6 +16,7 @@ import {
   type RenderRequest,
   type SplitResult,
 } from './contract';
+import { FrameSet, addFailure, viewGroups, type FramesView, type PackedFrames } from './frame-set';
 
 /** What one run hands to the next when it continues as new. Part of running histories: add fields, never rename. */
 export interface RenderState {
@@ -22,14 +24,21 @@ export interface RenderState {
   settings: RenderRequest['settings'];
   /** Next frame (1-based) never started yet. */
   nextFrame: number;
-  /** Failed frames the user asked to retry, waiting for a slot. */
+  /** Earlier releases: failed frames the user asked to retry. Read on resume, carried empty (see `retryFrames`). */
   retryQueue: number[];
   done: number;
   reused: number;
   computed: number;
   computeSeconds: number;
   backends: string[];
+  /** Earlier releases: one entry per failed frame. Read on resume, carried empty (see `failedFrames`). */
   failed: FailedFrame[];
+  /** Frames that ran out of attempts, packed (bounded by the frame count, not the failures). */
+  failedFrames?: PackedFrames;
+  /** Their errors, one group per distinct message (bounded). */
+  failureGroups?: FailureGroup[];
+  /** Failed frames the user asked to retry, waiting for a slot, packed. */
+  retryFrames?: PackedFrames;
   runs: number;
   /** When the first run started (workflow time, ms since the epoch). */
   startedAt: number;
@@ -44,7 +53,7 @@ export interface RenderState {
 /** The part of the progress the ledger knows. */
 export type FrameSummary = Pick<
   RenderProgress,
-  'total' | 'done' | 'reused' | 'failed' | 'inFlight' | 'backends' | 'meanSecondsPerFrame' | 'etaSeconds' | 'stats' | 'notable' | 'notableOmitted' | 'runs'
+  'total' | 'done' | 'reused' | 'failedFrames' | 'inFlight' | 'backends' | 'meanSecondsPerFrame' | 'etaSeconds' | 'stats' | 'notable' | 'notableOmitted' | 'runs'
 >;
 
 const emptyStats = (): RenderState['stats'] => ({
@@ -62,7 +71,7 @@ export function emptySummary(): FrameSummary {
     total: 0,
     done: 0,
     reused: 0,
-    failed: [],
+    failedFrames: { count: 0, ranges: [], rangesOmitted: 0, errors: [] },
     inFlight: [],
     backends: [],
     meanSecondsPerFrame: null,
@@ -74,7 +83,7 @@ export function emptySummary(): FrameSummary {
   };
 }
 
-/** One line for a failed frame: the activity's failure type and message, without the wrapping. */
+/** One line for a failed frame: the activity's failure type and message, without the wrapping (capped when grouped). */
 export function describeFailure(err: unknown): string {
   if (err instanceof ActivityFailure && err.cause) return describeFailure(err.cause);
   if (err instanceof ApplicationFailure) return `${err.type ?? 'Error'}: ${err.message}`;
@@ -85,12 +94,32 @@ export class FrameLedger {
   /** Frames scheduled and not yet finished or failed. Not carried: a run continues as new only when it is empty. */
   readonly inFlight = new Set<number>();
   private lastTick: number;
+  private readonly failedSet: FrameSet;
+  private readonly retrySet: FrameSet;
+  private groups: FailureGroup[];
 
   private constructor(
     readonly state: RenderState,
     now: number,
   ) {
     this.lastTick = now;
+    // Old shape in (a run of an earlier release hands over one entry per frame), new shape out.
+    this.failedSet = FrameSet.unpack(state.failedFrames);
+    this.groups = (state.failureGroups ?? []).map((g) => ({ ...g, sample: [...g.sample] }));
+    for (const { frame, error } of state.failed) {
+      if (this.failedSet.has(frame)) continue;
+      this.failedSet.add(frame);
+      addFailure(this.groups, frame, error);
+    }
+    this.retrySet = FrameSet.unpack(state.retryFrames);
+    for (const frame of state.retryQueue) this.retrySet.add(frame);
+    state.failed = [];
+    state.retryQueue = [];
+    while (state.notable.length > MAX_NOTABLE_FRAMES) {
+      state.notable.shift();
+      state.notableOmitted++;
+    }
+    this.sync();
   }
 
   /** The first run, once the video is split. */
@@ -119,28 +148,30 @@ export class FrameLedger {
     );
   }
 
-  /** A run after continue-as-new, from what the previous run carried. */
+  /** A run after continue-as-new, from what the previous run carried (by this release or an earlier one). */
   static resume(carried: RenderState, now: number): FrameLedger {
     return new FrameLedger({ ...carried, runs: carried.runs + 1 }, now);
   }
 
   /** What the next run starts from. */
   carry(settings: RenderState['settings'], paused: boolean): RenderState {
+    this.sync();
     return { ...this.state, settings, paused };
   }
 
-  get failed(): readonly FailedFrame[] {
-    return this.state.failed;
+  /** Frames failed now (out of attempts, not yet retried). */
+  get failedCount(): number {
+    return this.failedSet.size;
   }
 
   hasWork(): boolean {
-    return this.state.retryQueue.length > 0 || this.state.nextFrame <= this.state.split.frameCount;
+    return this.retrySet.size > 0 || this.state.nextFrame <= this.state.split.frameCount;
   }
 
-  /** Takes the next frame to start: frames the user asked to retry first, then the next new one. */
+  /** Takes the next frame to start: frames the user asked to retry first (lowest first), then the next new one. */
   take(): number | undefined {
     const s = this.state;
-    return s.retryQueue.shift() ?? (s.nextFrame <= s.split.frameCount ? s.nextFrame++ : undefined);
+    return this.retrySet.takeLowest() ?? (s.nextFrame <= s.split.frameCount ? s.nextFrame++ : undefined);
   }
 
   started(frame: number, now: number): void {
@@ -180,35 +211,39 @@ export class FrameLedger {
 
   /** Accounts a frame that ran out of attempts (or failed for good) with `err`. */
   fail(frame: number, err: unknown, frameAttempts: number): void {
-    const error = describeFailure(err);
-    this.state.failed.push({ frame, error });
+    if (!this.failedSet.has(frame)) {
+      this.failedSet.add(frame);
+      addFailure(this.groups, frame, describeFailure(err));
+    }
     this.state.stats.failures++;
     const failures = (this.takeNote(frame)?.failures ?? 0) + 1;
     // A non-retryable failure ends a frame on an attempt the workflow is not told.
     const attempt = err instanceof ActivityFailure && err.retryState === 'MAXIMUM_ATTEMPTS_REACHED' ? frameAttempts : null;
-    this.note({ frame, attempt, resumedFromStep: 0, degraded: false, seconds: 0, steps: 0, failures, error });
+    // The error itself is in the groups: one copy per distinct message, not one per frame.
+    this.note({ frame, attempt, resumedFromStep: 0, degraded: false, seconds: 0, steps: 0, failures });
   }
 
   /** retry-failed: the failed frames go back in line, ahead of frames never started. */
   retryFailed(): void {
-    this.state.retryQueue.push(...this.state.failed.map((f) => f.frame));
-    this.state.failed = [];
+    for (const frame of this.failedSet) this.retrySet.add(frame);
+    this.failedSet.clear();
+    this.groups = [];
   }
 
-  /** skip-failed: the frames assembled unstylized. */
-  skipped(): number[] {
-    return this.state.failed.map((f) => f.frame).sort((a, b) => a - b);
+  /** skip-failed: the frames assembled unstylized, exact and packed (for the assembly), and as shown. */
+  skipped(): { frames: PackedFrames; view: FramesView } {
+    return { frames: this.failedSet.pack(), view: this.failedSet.view() };
   }
 
   summary(): FrameSummary {
     const s = this.state;
     const busySeconds = s.busyMs / 1000;
-    const left = s.split.frameCount - s.done - s.failed.length;
+    const left = s.split.frameCount - s.done - this.failedSet.size;
     return {
       total: s.split.frameCount,
       done: s.done,
       reused: s.reused,
-      failed: s.failed,
+      failedFrames: { ...this.failedSet.view(), errors: viewGroups(this.groups) },
       inFlight: [...this.inFlight].sort((a, b) => a - b),
       backends: s.backends,
       meanSecondsPerFrame: s.computed > 0 ? s.computeSeconds / s.computed : null,
@@ -218,6 +253,13 @@ export class FrameLedger {
       notableOmitted: s.notableOmitted,
       runs: s.runs,
     };
+  }
+
+  /** Writes the sets back into the state in their packed form. */
+  private sync(): void {
+    this.state.failedFrames = this.failedSet.pack();
+    this.state.failureGroups = this.groups.map((g) => ({ ...g, sample: [...g.sample] }));
+    this.state.retryFrames = this.retrySet.pack();
   }
 
   /** Accounts busy time (at least one frame in flight) up to now; called before inFlight changes. */
@@ -232,10 +274,12 @@ export class FrameLedger {
   }
 
   private note(n: FrameNote): void {
-    this.state.notable.push(n);
-    if (this.state.notable.length > MAX_NOTABLE_FRAMES) {
-      this.state.notable.shift();
-      this.state.notableOmitted++;
+    const s = this.state;
+    s.notable.push(n);
+    // A run of an earlier release may hand over more records than the cap allows now.
+    while (s.notable.length > MAX_NOTABLE_FRAMES) {
+      s.notable.shift();
+      s.notableOmitted++;
     }
   }
 }

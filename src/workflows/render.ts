@@ -18,7 +18,7 @@ import {
 } from '@temporalio/workflow';
 import type { createMediaActivities } from '../activities/media';
 import type { createStyleActivities } from '../activities/style';
-import { FAILURE_TYPES, RENDER_CANCELLED, TASK_QUEUES, type RenderLimits, type RenderProgress, type RenderRequest, type RenderResult } from './contract';
+import { FAILURE_TYPES, RENDER_CANCELLED, TASK_QUEUES, styleQueueFor, type RenderLimits, type RenderProgress, type RenderRequest, type RenderResult } from './contract';
 import { FrameLedger, emptySummary, type RenderState } from './ledger';
 import { Steering } from './steering';
 
@@ -37,9 +37,9 @@ const media = proxyActivities<MediaActivities>({
 /** The style activity raises these as non-retryable failures; listed so the policy says so too. */
 const NON_RETRYABLE_FRAME_ERRORS = [FAILURE_TYPES.mediaInput, FAILURE_TYPES.invalidSettings];
 
-function styleActivities(limits: RenderLimits) {
+function styleActivities(limits: RenderLimits, taskQueue: string) {
   return proxyActivities<StyleActivities>({
-    taskQueue: TASK_QUEUES.style,
+    taskQueue,
     // Whole frames at 512 px take minutes on a CPU; the heartbeat timeout is what notices a dead worker.
     startToCloseTimeout: '24h',
     heartbeatTimeout: `${limits.heartbeatTimeoutSeconds}s`,
@@ -78,6 +78,8 @@ async function render(request: RenderRequest, carried: RenderState | undefined, 
     renderId: request.renderId,
     renderDir: request.renderDir,
     ...steering.view(),
+    engine: steering.settings.engine ?? 'vgg19',
+    stylized: steering.settings.engine !== 'copy',
     ...(ledger?.summary() ?? emptySummary()),
   });
   steering.listen(progress);
@@ -87,7 +89,8 @@ async function render(request: RenderRequest, carried: RenderState | undefined, 
   steering.phase = 'styling';
   if (steering.cancelled) return endCancelled(request, steering, progress);
 
-  const style = styleActivities(limits);
+  // Frames of a copy render go to copy workers; every other render's, as before, to the style queue.
+  const style = styleActivities(limits, styleQueueFor(steering.settings));
   const runFrame = async (frame: number) => {
     frames.started(frame, Date.now());
     try {
@@ -121,7 +124,7 @@ async function render(request: RenderRequest, carried: RenderState | undefined, 
     }
     await condition(() => frames.inFlight.size === 0);
     if (steering.cancelled) return endCancelled(request, steering, progress);
-    if (frames.failed.length === 0) break;
+    if (frames.failedCount === 0) break;
     // Every other frame is done; the failed ones wait for a person: retry them, skip them, or cancel.
     const decision = await steering.needsAttention();
     if (decision === 'cancel') return endCancelled(request, steering, progress);
@@ -130,9 +133,10 @@ async function render(request: RenderRequest, carried: RenderState | undefined, 
   }
 
   steering.phase = 'assembling';
-  const skippedFailed = frames.skipped();
+  const skipped = frames.skipped();
   const assembly = await media.assembleVideo.executeWithOptions({ summary: 'encode the stylized frames and mux the audio' }, [
-    { renderDir: request.renderDir, input: request.input, output: request.output, split: frames.state.split, unstyledFrames: skippedFailed },
+    // Packed, so the input stays small however many frames were skipped.
+    { renderDir: request.renderDir, input: request.input, output: request.output, split: frames.state.split, unstyledFrames: [], unstyled: skipped.frames },
   ]);
   steering.phase = 'done';
   await condition(allHandlersFinished);
@@ -142,7 +146,7 @@ async function render(request: RenderRequest, carried: RenderState | undefined, 
     output: request.output,
     frameRate: video.frameRate,
     hasAudio: video.hasAudio,
-    skippedFailed,
+    skipped: skipped.view,
     streams: assembly?.streams,
     elapsedSeconds: (Date.now() - startedAt) / 1000,
   };

@@ -3,7 +3,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseFaults, NO_FAULTS } from '../../src/activities/faults';
 import { createStyleActivities, degradedSize } from '../../src/activities/style';
@@ -72,7 +72,7 @@ describe('stylizeFrame: which failures are retried', () => {
         throw err;
       },
     } as unknown as StyleEngine;
-    const { stylizeFrame } = createStyleActivities({ engine, weightsId: 'w' });
+    const { stylizeFrame } = createStyleActivities({ engine, weightsId: 'w', paths: { workRoot: dirname(root), outputRoots: [] } });
     const input = { renderDir: root, style: stylePath, frame: 1, frameCount: 1, settings: { ...DEFAULT_SETTINGS, size: 20 } };
     // The activity's own failure log would only repeat what the assertions check.
     return new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') }).run(stylizeFrame, input).then(

@@ -36,7 +36,7 @@ describe('splitVideo', () => {
   test('fails non-retryably on a --size VGG19 cannot take, and splits nothing', async () => {
     const renderDir = join(dir, 'render');
     await assert.rejects(
-      createMediaActivities().splitVideo({ input: join(dir, 'wide.mp4'), renderDir, size: 16, layers: LAYERS }),
+      createMediaActivities({ workRoot: dir, outputRoots: [] }).splitVideo({ input: join(dir, 'wide.mp4'), renderDir, size: 16, layers: LAYERS }),
       (err: unknown) =>
         err instanceof ApplicationFailure &&
         err.nonRetryable &&

@@ -234,16 +234,17 @@ describe('steering commands (real server, real workers)', () => {
     assert.equal(JSON.parse(io.text()).find((r: { id: string }) => r.id === req.renderId).state, 'needs-attention');
     io = capture();
     await signalCommand(undefined, 'retryFailed', { ...server, ...flags }, io);
-    assert.equal(io.text(), `render ${req.renderId}: retrying frames 3`);
+    assert.equal(io.lines[0], `render ${req.renderId}: retrying frames 3`);
+    assert.match(io.lines[1], /^ {2}1 × MediaInputError: .*frame_000003\.png.* \(frames 3\)$/);
     // Still missing, so it fails again; this time skip it.
     await waitForProgress(handle, (p) => p.phase === 'needs-attention' && p.stats.failures === 2, 'the retried frame to fail again');
     // Skipping uses the unstylized frame, so it has to be there again.
     await rename(`${frame3}.aside`, frame3);
     io = capture();
     await signalCommand(req.renderId, 'skipFailed', byId(), io);
-    assert.equal(io.text(), `render ${req.renderId}: skipping frames 3`);
+    assert.equal(io.lines[0], `render ${req.renderId}: skipping frames 3`);
     const result = await handle.result();
-    assert.deepEqual(result.skippedFailed, [3]);
+    assert.deepEqual(result.skipped, { count: 1, ranges: [[3, 3]], rangesOmitted: 0 });
     assert.equal(result.done, 3);
     assert.deepEqual(
       result.notable.map((n) => [n.frame, n.failures]),

@@ -73,7 +73,7 @@ describe('native backend', { skip: nativeSkipReason() }, () => {
       const input = await makeClip({ path: join(dir, 'oom.mp4'), width: 48, height: 36, rate: '25', frames: 3 });
       const style = await makeStyleImage(join(dir, 'oom-style.png'), 40, 40);
       const request = await buildRenderRequest({
-        input, style, output: join(dir, 'oom.out.mp4'), workDir: env.workDir,
+        input, style, output: join(dir, 'oom', 'oom.out.mp4'), workDir: env.workDir,
         epochs: '1', stepsPerEpoch: '2', size: '32', window: '2',
       });
       const r = await (await startOrAttach(env.server.env.client, request, {})).result();

@@ -31,7 +31,7 @@ describe('out of memory and failed frames', () => {
     const r = await handle.result();
     await workers.stop();
     assert.equal(r.done, 4);
-    assert.deepEqual(r.failed, []);
+    assert.equal(r.failedFrames.count, 0);
     const note = r.notable.find((n) => n.frame === 2);
     assert.equal(note?.attempt, 3, 'two out-of-memory attempts, then a third that finished');
     assert.equal(note?.degraded, true);
@@ -46,14 +46,14 @@ describe('out of memory and failed frames', () => {
     const { handle } = await start('retry', { frameAttempts: '2' });
     const waiting = await waitForProgress(handle, (p) => p.phase === 'needs-attention', 'needs-attention', 120_000);
     assert.equal(waiting.done, 3, 'every other frame finished');
-    assert.equal(waiting.failed.length, 1);
-    assert.equal(waiting.failed[0].frame, 3);
-    assert.match(waiting.failed[0].error, /OutOfMemory: frame 3 of 4, attempt 2: out of memory/);
+    assert.equal(waiting.failedFrames.count, 1);
+    assert.deepEqual(waiting.failedFrames.ranges, [[3, 3]]);
+    assert.match(waiting.failedFrames.errors[0].error, /OutOfMemory: frame 3 of 4, attempt 2: out of memory/);
     await handle.signal(retryFailedSignal);
     const r = await handle.result();
     await workers.stop();
     assert.equal(r.done, 4);
-    assert.deepEqual(r.skippedFailed, []);
+    assert.equal(r.skipped.count, 0);
     const note = r.notable.find((n) => n.frame === 3);
     assert.equal(note?.failures, 1);
   });
@@ -66,8 +66,8 @@ describe('out of memory and failed frames', () => {
     await writeFile(frame2, 'not a png');
     const workers = await fx.env.startWorkers(['style']);
     const waiting = await waitForProgress(handle, (p) => p.phase === 'needs-attention', 'needs-attention', 120_000);
-    assert.equal(waiting.failed[0].frame, 2);
-    assert.match(waiting.failed[0].error, /MediaInputError: frame 2, attempt 1: .*frame_000002\.png" is not a readable image/);
+    assert.deepEqual(waiting.failedFrames.ranges, [[2, 2]]);
+    assert.match(waiting.failedFrames.errors[0].error, /MediaInputError: frame 2, attempt 1: .*frame_000002\.png" is not a readable image/);
     await writeFile(frame2, original);
     await handle.signal(retryFailedSignal);
     const r = await handle.result();
@@ -82,7 +82,7 @@ describe('out of memory and failed frames', () => {
     await handle.signal(skipFailedSignal);
     const r = await handle.result();
     await workers.stop();
-    assert.deepEqual(r.skippedFailed, [2]);
+    assert.deepEqual(r.skipped, { count: 1, ranges: [[2, 2]], rangesOmitted: 0 });
     assert.equal(r.done, 3);
     const out = await probeStreams(request.output);
     assert.equal(Number(out.streams.find((s) => s.codec_type === 'video')!.nb_read_frames), 4);

@@ -65,7 +65,7 @@ describe('server and client restarts (real processes)', () => {
     const connectClient = async () => new Client({ connection: await Connection.connect({ address }) });
     const connection = await NativeConnection.connect({ address });
     const style_ = await createStyleRuntime({ weights, backend: 'wasm' });
-    const workers = await createWorkers({ connection, queues: ['media', 'style'], style: style_ });
+    const workers = await createWorkers({ connection, queues: ['media', 'style'], style: style_, paths: { workRoot: root, outputRoots: [] } });
     const running = runWorkers(workers);
     try {
       const input = await makeClip({ path: join(root, 'server.mp4'), width: 48, height: 36, rate: '25', frames: 10, audio: true });

@@ -63,7 +63,7 @@ describe('worker faults (real processes)', () => {
     const result: Promise<RenderResult> = handle.result().finally(() => (finished = true));
     let killed = 0;
     while (!finished) {
-      const worker: Proc = await startWorkerProcess(fx.env.server.address, fx.env.weightsPath, { faults });
+      const worker: Proc = await startWorkerProcess(fx.env.server.address, fx.env.weightsPath, { faults, workRoot: fx.env.workDir });
       const exit = await Promise.race([worker.exited, result.then(() => undefined)]);
       if (exit) {
         assert.equal(exit.signal, 'SIGKILL', `worker died of something else:\n${worker.output()}`);
@@ -103,7 +103,7 @@ describe('worker faults (real processes)', () => {
       workDir: fx.env.workDir,
     });
     const handle = await startOrAttach(fx.env.server.env.client, request, {});
-    const worker = await startWorkerProcess(fx.env.server.address, fx.env.weightsPath, { faults: 'stall@3:7' });
+    const worker = await startWorkerProcess(fx.env.server.address, fx.env.weightsPath, { faults: 'stall@3:7', workRoot: fx.env.workDir });
     await waitFor(() => readSnapshot(handle), (snap) => snap.live.some((f) => f.frame === 3 && f.step === 7), 'frame 3 at step 7', 120_000);
     worker.child.kill('SIGTERM');
     const exit = await worker.exited;

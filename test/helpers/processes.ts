@@ -68,10 +68,12 @@ export function startCli(args: string[], env: Record<string, string | undefined>
 export async function startWorkerProcess(
   address: string,
   weights: string,
-  opts: { queues?: string; faults?: string } = {},
+  opts: { queues?: string; faults?: string; workRoot: string },
 ): Promise<Proc> {
   const proc = startCli(['worker', '--address', address, '--queues', opts.queues ?? 'style', '--weights', weights, '--backend', 'wasm'], {
     STARRY_FAULTS: opts.faults,
+    // The worker writes only inside its work root: the test's work directory.
+    STARRY_WORK_ROOT: opts.workRoot,
   });
   await proc.waitFor(/worker serving/);
   return proc;

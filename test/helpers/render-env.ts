@@ -32,6 +32,8 @@ export interface RenderEnv {
 }
 
 export interface WorkerOpts {
+  /** `copy`: serve copy renders' frames (passed through unstylized) instead of stylizing. */
+  engine?: 'vgg19' | 'copy';
   /** Worker identity recorded in the history for each task it takes. */
   identity?: string;
   /** Fault injection (activities/faults.ts) for this worker's frames only. */
@@ -65,7 +67,15 @@ export async function startRenderEnv(root: string, opts: { backend?: 'wasm' | 'n
       // Fault injection (activities/faults.ts) applies to this worker's frames only.
       const runtime = opts.faults ? { ...style, faults: parseFaults(opts.faults) } : style;
       const own = opts.ownConnection ? await NativeConnection.connect({ address: server.address }) : undefined;
-      const workers = await createWorkers({ connection: own ?? server.env.nativeConnection, queues, style: runtime, identity: opts.identity });
+      const workers = await createWorkers({
+        connection: own ?? server.env.nativeConnection,
+        queues,
+        style: runtime,
+        engine: opts.engine,
+        // Tests write their outputs beside their clips, in the temporary directory above the work directory.
+        paths: { workRoot: workDir, outputRoots: [root] },
+        identity: opts.identity,
+      });
       const done = runWorkers(workers);
       let stopped: Promise<void> | undefined;
       const stop = () =>

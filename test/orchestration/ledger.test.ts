@@ -4,7 +4,17 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DEFAULT_SETTINGS } from '../../src/engine/settings';
 import { FAILURE_TYPES, MAX_NOTABLE_FRAMES, type FrameRecord, type SplitResult } from '../../src/workflows/contract';
-import { FrameLedger, emptySummary } from '../../src/workflows/ledger';
+import { FrameLedger, emptySummary, type RenderState } from '../../src/workflows/ledger';
+import {
+  FrameSet,
+  MAX_ERROR_GROUPS,
+  MAX_ERROR_LENGTH,
+  MAX_LISTED_RANGES,
+  OTHER_ERRORS,
+  failedFramesOf,
+  formatRanges,
+  skippedFramesOf,
+} from '../../src/workflows/frame-set';
 
 const split = (frameCount: number): SplitResult => ({
   frameCount,
@@ -46,7 +56,7 @@ describe('FrameLedger', () => {
     assert.equal(l.take(), 1);
     l.fail(1, new Error('boom'), 5);
     l.retryFailed();
-    assert.deepEqual(l.failed, []);
+    assert.equal(l.failedCount, 0);
     assert.equal(l.take(), 1, 'the frame to retry goes ahead of frames never started');
     assert.equal(l.take(), 2);
     assert.equal(l.hasWork(), true);
@@ -84,10 +94,16 @@ describe('FrameLedger', () => {
     l.fail(1, outOfAttempts('frame 1 of 2, attempt 5: out of memory'), 5);
     l.fail(2, new ActivityFailure('failed', 'stylizeFrame', '2', 'NON_RETRYABLE_FAILURE', 'w', ApplicationFailure.nonRetryable('gone', FAILURE_TYPES.mediaInput)), 5);
     let s = l.summary();
-    assert.deepEqual(s.failed, [
-      { frame: 1, error: 'OutOfMemory: frame 1 of 2, attempt 5: out of memory' },
-      { frame: 2, error: 'MediaInputError: gone' },
-    ]);
+    assert.deepEqual(s.failedFrames, {
+      count: 2,
+      ranges: [[1, 2]],
+      rangesOmitted: 0,
+      errors: [
+        { error: 'OutOfMemory: frame 1 of 2, attempt 5: out of memory', count: 1, sample: [1] },
+        { error: 'MediaInputError: gone', count: 1, sample: [2] },
+      ],
+    });
+    assert.equal(s.notable[0].error, undefined, 'the error is kept once per message, not per frame');
     assert.deepEqual(s.notable.map((n) => [n.frame, n.attempt, n.failures]), [[1, 5], [2, null]].map(([f, a]) => [f, a, 1]));
     assert.equal(s.etaSeconds, 0, 'nothing is left to render until the failed frames are retried');
 
@@ -148,3 +164,163 @@ describe('FrameLedger', () => {
     assert.equal(s.runs, 1);
   });
 });
+
+describe('FrameSet', () => {
+  test('runs stay sorted, disjoint and merged, whatever the order frames come in', () => {
+    const set = FrameSet.of([5, 3, 4, 10, 1, 9, 4, 12, 11]);
+    assert.deepEqual(set.ranges, [[1, 1], [3, 5], [9, 12]]);
+    assert.equal(set.size, 8);
+    assert.equal(set.has(4), true);
+    assert.equal(set.has(6), false);
+    assert.equal(set.takeLowest(), 1);
+    assert.equal(set.takeLowest(), 3);
+    assert.deepEqual([...set], [4, 5, 9, 10, 11, 12]);
+    set.add(2);
+    set.add(3);
+    assert.deepEqual(set.ranges, [[2, 5], [9, 12]]);
+  });
+
+  test('packs as runs when frames are together and as a bitmap when scattered, and unpacks to the same frames', () => {
+    const together = FrameSet.of(range(1, 50_000));
+    assert.deepEqual(together.pack(), { ranges: [[1, 50_000]] });
+    const scattered = FrameSet.of(range(1, 100_000).filter((f) => f % 2 === 0 || f % 7 === 0));
+    const packed = scattered.pack();
+    assert.ok('bits' in packed, 'scattered frames pack as a bitmap');
+    assert.ok(JSON.stringify(packed).length < 100_000 / 6 + 100, `about one character per six frames (${JSON.stringify(packed).length})`);
+    const back = FrameSet.unpack(JSON.parse(JSON.stringify(packed)));
+    assert.equal(back.size, scattered.size);
+    assert.deepEqual(back.ranges, scattered.ranges);
+  });
+
+  test('old result shapes read as the new one', () => {
+    assert.deepEqual(failedFramesOf({ failed: [{ frame: 2, error: 'E: frame 2 bad' }, { frame: 3, error: 'E: frame 3 bad' }] }), {
+      count: 2,
+      ranges: [[2, 3]],
+      rangesOmitted: 0,
+      errors: [{ error: 'E: frame 2 bad', count: 2, sample: [2, 3] }],
+    });
+    assert.deepEqual(skippedFramesOf({ skippedFailed: [7, 8, 10] }), { count: 3, ranges: [[7, 8], [10, 10]], rangesOmitted: 0 });
+    assert.equal(formatRanges({ ranges: [[7, 8], [10, 10]], rangesOmitted: 2 }), '7-8, 10 and 2 more run(s)');
+  });
+});
+
+describe('FrameLedger at tens of thousands of failed frames: state and progress stay small', () => {
+  const KB = 1024;
+  const size = (o: unknown) => JSON.stringify(o).length;
+  /** Fails `frames` as a worker would report them: messages naming the frame, attempt and size. */
+  function failAll(l: FrameLedger, frames: number[], message: (f: number) => string) {
+    for (const f of frames) {
+      l.started(f, f);
+      l.fail(f, outOfAttempts(message(f)), 5);
+      l.ended(f, f + 1);
+    }
+  }
+  const frameCount = (l: FrameLedger) => l.state.split.frameCount;
+  /** Takes every frame once, as the workflow would. */
+  const takeAll = (l: FrameLedger) => {
+    const taken: number[] = [];
+    for (let f = l.take(); f !== undefined; f = l.take()) taken.push(f);
+    return taken;
+  };
+
+  test('50,000 frames failing with one bad setting: one run, one error group, under 64 KB', () => {
+    const l = ledger(50_000);
+    failAll(l, takeAll(l), (f) => `frame ${f} of 50000, attempt 5: out of memory at 4096 px (OOM when allocating tensor). ${'lower --size. '.repeat(100)}`);
+    const p = l.summary();
+    assert.equal(p.failedFrames.count, 50_000);
+    assert.deepEqual(p.failedFrames.ranges, [[1, 50_000]]);
+    assert.equal(p.failedFrames.errors.length, 1, 'the same error for every frame is one group');
+    assert.equal(p.failedFrames.errors[0].count, 50_000);
+    assert.deepEqual(p.failedFrames.errors[0].sample, range(1, 10));
+    assert.ok(p.failedFrames.errors[0].error.length <= MAX_ERROR_LENGTH, 'the message is capped');
+    assert.ok(p.notable.length <= MAX_NOTABLE_FRAMES);
+    const carried = l.carry(l.state.settings, false);
+    assert.ok(size(p) < 64 * KB, `progress ${size(p)} bytes`);
+    assert.ok(size(carried) < 64 * KB, `carried state ${size(carried)} bytes`);
+    assert.equal(p.etaSeconds, 0);
+  });
+
+  test('50,000 scattered failures with 60 distinct long errors, carried across continue-as-new and retried exactly', () => {
+    const frames = 100_000;
+    const l = ledger(frames);
+    const all = takeAll(l);
+    // Every other frame fails, plus a few more: 50,000+ failures scattered over the video.
+    const failing = all.filter((f) => f % 2 === 0 || f % 97 === 0);
+    const failingSet = new Set(failing);
+    for (const f of all) {
+      if (failingSet.has(f)) continue;
+      run(l, f, f, f + 1);
+    }
+    failAll(l, failing, (f) => `${'abcdefghij'[f % 10]}${'klmnop'[Math.floor(f / 10) % 6]}Error: frame ${f}: ${'x'.repeat(5_000)}`);
+    const p = l.summary();
+    assert.equal(p.failedFrames.count, failing.length);
+    assert.ok(p.failedFrames.ranges.length <= MAX_LISTED_RANGES);
+    assert.equal(p.failedFrames.rangesOmitted + p.failedFrames.ranges.length, FrameSet.of(failing).ranges.length);
+    assert.ok(p.failedFrames.errors.length <= MAX_ERROR_GROUPS + 1, `${p.failedFrames.errors.length} groups`);
+    assert.equal(p.failedFrames.errors.reduce((n, g) => n + g.count, 0), failing.length, 'every failure is counted in a group');
+    assert.ok(p.failedFrames.errors.some((g) => g.error === OTHER_ERRORS));
+    assert.ok(size(p) < 64 * KB, `progress ${size(p)} bytes`);
+
+    const carried = JSON.parse(JSON.stringify(l.carry(l.state.settings, false))) as RenderState;
+    assert.ok(size(carried) < 64 * KB, `carried state ${size(carried)} bytes`);
+    assert.deepEqual(carried.failed, [], 'the per-frame list of earlier releases is carried empty');
+    const next = FrameLedger.resume(carried, 0);
+    assert.deepEqual(next.summary().failedFrames, p.failedFrames, 'the next run shows the same failures');
+    assert.equal(next.hasWork(), false);
+    next.retryFailed();
+    const again = JSON.parse(JSON.stringify(next.carry(next.state.settings, false))) as RenderState;
+    assert.ok(size(again) < 64 * KB, `carried state with frames to retry ${size(again)} bytes`);
+    assert.deepEqual(takeAll(FrameLedger.resume(again, 0)), failing, 'exactly the failed frames are retried, lowest first');
+  });
+
+  test('an error group read back after continue-as-new still takes the same error for other frames', () => {
+    const l = ledger(3);
+    const message = (f: number) => `frame ${f} of 3, attempt 5: out of memory ${'at 512 px, '.repeat(100)}`;
+    l.take();
+    failAll(l, [1], message);
+    const next = FrameLedger.resume(JSON.parse(JSON.stringify(l.carry(l.state.settings, false))), 0);
+    next.take();
+    failAll(next, [2], message);
+    assert.deepEqual(next.summary().failedFrames.errors.map((g) => [g.count, g.sample]), [[2, [1, 2]]]);
+  });
+
+  test('skip-failed hands the assembly every failed frame, packed, and the result a bounded view', () => {
+    const l = ledger(30_000);
+    const failing = takeAll(l).filter((f) => f % 3 === 0);
+    failAll(l, failing, (f) => `frame ${f} is damaged`);
+    const { frames, view } = l.skipped();
+    assert.deepEqual([...FrameSet.unpack(frames)], failing);
+    assert.equal(view.count, 10_000);
+    assert.equal(view.ranges.length, MAX_LISTED_RANGES);
+    assert.ok(size(frames) < 8 * KB, `packed ${size(frames)} bytes`);
+  });
+
+  test('a run of an earlier release hands over one entry per failed frame: read, grouped, carried packed', () => {
+    const l = ledger(4_000);
+    takeAll(l);
+    const old: RenderState = {
+      ...l.carry(l.state.settings, false),
+      failed: range(1, 3_000).map((frame) => ({ frame, error: `OutOfMemory: frame ${frame} of 4000, attempt 5: out of memory` })),
+      retryQueue: [3_500, 3_200],
+      failedFrames: undefined,
+      failureGroups: undefined,
+      retryFrames: undefined,
+      notable: range(1, 500).map((frame) => ({ frame, attempt: 5, resumedFromStep: 0, degraded: false, seconds: 0, steps: 0, failures: 1, error: 'old' })),
+    };
+    const next = FrameLedger.resume(JSON.parse(JSON.stringify(old)), 0);
+    const p = next.summary();
+    assert.equal(p.failedFrames.count, 3_000);
+    assert.deepEqual(p.failedFrames.ranges, [[1, 3_000]]);
+    assert.equal(p.failedFrames.errors[0].count, 3_000);
+    assert.equal(p.notable.length, MAX_NOTABLE_FRAMES, 'old records beyond the cap are dropped and counted');
+    assert.equal(p.notableOmitted, 500 - MAX_NOTABLE_FRAMES);
+    const carried = next.carry(next.state.settings, false);
+    assert.deepEqual([carried.failed, carried.retryQueue], [[], []]);
+    assert.deepEqual(carried.failedFrames, { ranges: [[1, 3_000]] });
+    assert.deepEqual(takeAll(next), [3_200, 3_500], 'the frames it was asked to retry still go first');
+  });
+});
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}

@@ -184,7 +184,7 @@ describe('renderVideo orchestration (mocked activities)', () => {
     assert.deepEqual(framesCalled(r), [1, 2, 3, 4, 5, 6, 7]);
     assert.ok(r.maxConcurrent <= 3, `at most 3 frames at once (saw ${r.maxConcurrent})`);
     assert.equal(r.assembled.length, 1);
-    assert.deepEqual(r.assembled[0].unstyledFrames, []);
+    assert.deepEqual(r.assembled[0].unstyled, { ranges: [] });
     assert.deepEqual(result.backends, ['fake']);
   });
 
@@ -274,14 +274,14 @@ describe('renderVideo orchestration (mocked activities)', () => {
     const { handle } = await start(r);
     const waiting = await progress(handle, (p) => p.phase === 'needs-attention', 'needs-attention');
     assert.equal(waiting.done, 3);
-    assert.deepEqual(waiting.failed, [{ frame: 3, error: 'MediaInputError: frame 3 is damaged' }]);
+    assert.deepEqual(waiting.failedFrames, { count: 1, ranges: [[3, 3]], rangesOmitted: 0, errors: [{ error: 'MediaInputError: frame 3 is damaged', count: 1, sample: [3] }] });
     assert.equal(r.calls.filter((c) => c.frame === 3).length, 1, 'a non-retryable failure is not retried');
     assert.equal((await handle.describe()).memo?.state, 'needs-attention');
     broken = false;
     await handle.signal(retryFailedSignal);
     const result = await handle.result();
     assert.equal(result.done, 4);
-    assert.deepEqual(result.skippedFailed, []);
+    assert.equal(result.skipped.count, 0);
     assert.equal(result.notable.find((n) => n.frame === 3)?.failures, 1);
   });
 
@@ -291,8 +291,40 @@ describe('renderVideo orchestration (mocked activities)', () => {
     await progress(handle, (p) => p.phase === 'needs-attention', 'needs-attention');
     await handle.signal(skipFailedSignal);
     const result = await handle.result();
-    assert.deepEqual(result.skippedFailed, [2]);
-    assert.deepEqual(r.assembled[0].unstyledFrames, [2]);
+    assert.deepEqual(result.skipped, { count: 1, ranges: [[2, 2]], rangesOmitted: 0 });
+    assert.deepEqual(r.assembled[0].unstyled, { ranges: [[2, 2]] });
+  });
+
+  test('1,500 frames, 1,350 failing with 3 KB errors: the query stays small, the render continues as new, retry-failed finishes them', async () => {
+    // Before failures were packed and grouped, one entry per frame made the state handed from run 2 to
+    // run 3 (900 failures of 3 KB) 2.7 MB: past Temporal's 2 MB payload limit, so the render could not
+    // continue as new (nor answer a query once all 1,350 had failed).
+    let broken = true;
+    const failing = (frame: number) => frame % 10 !== 0;
+    const r = new FakeRender(1_500, (frame) =>
+      broken && failing(frame) ? ApplicationFailure.nonRetryable(`frame ${frame} of 1500: bad setting ${'x'.repeat(3_000)}`, FAILURE_TYPES.invalidSettings) : undefined,
+    );
+    const { handle } = await start(r, { window: 50, framesPerRun: 500 });
+    const waiting = await waitFor(() => handle.query(progressQuery), (p) => p.phase === 'needs-attention', 'needs-attention', 120_000);
+    assert.equal(waiting.runs, 3, 'three runs of 500 frames');
+    assert.equal(waiting.done, 150);
+    assert.equal(waiting.failedFrames.count, 1_350);
+    assert.deepEqual(waiting.failedFrames.ranges.slice(0, 2), [[1, 9], [11, 19]]);
+    assert.equal(waiting.failedFrames.ranges.length + waiting.failedFrames.rangesOmitted, 150);
+    assert.equal(waiting.failedFrames.errors.length, 1);
+    assert.equal(waiting.failedFrames.errors[0].count, 1_350);
+    const bytes = JSON.stringify(waiting).length;
+    assert.ok(bytes < 64 * 1024, `the progress answer is ${bytes} bytes`);
+    broken = false;
+    await handle.signal(retryFailedSignal);
+    const result = await handle.result();
+    assert.equal(result.done, 1_500);
+    assert.equal(result.failedFrames.count, 0);
+    assert.ok(result.runs >= 6, `the 1,350 retried frames take three more runs (runs: ${result.runs})`);
+    const retried = r.calls.filter((c) => c.attempt === 1).map((c) => c.frame);
+    assert.equal(retried.length, 1_500 + 1_350, 'every frame once, and each failed frame once more');
+    assert.equal(new Set(r.calls.filter((c) => failing(c.frame)).map((c) => c.frame)).size, 1_350);
+    assert.equal(r.calls.filter((c) => !failing(c.frame)).length, 150, 'frames that finished are not run again');
   });
 
   test('retryable failures back off (2 s, doubling) up to --frame-attempts, then the frame counts as failed', async () => {

@@ -8,7 +8,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { buildRenderRequest, type RenderFlags } from '../../src/client/render-options';
-import { startOrAttach } from '../../src/client/start-render';
+import { describeResult, startOrAttach } from '../../src/client/start-render';
+import { COPY_BACKEND } from '../../src/activities/style';
+import { COPY_STYLE_QUEUE } from '../../src/workflows/contract';
+import { readStyled } from '../helpers/steering';
 import { computeStyleTargets } from '../../src/engine/stylize';
 import { framePath, quantise, readImage } from '../../src/media';
 import type { RenderResult } from '../../src/workflows/contract';
@@ -161,6 +164,49 @@ describe('render workflow (real server, real ffmpeg)', () => {
     assert.equal(first.result.reused, 0);
     assert.equal(second.result.reused, 3);
     assert.ok(existsSync(second.request.output));
+  });
+
+  test('--engine copy: every frame passes through unstylized on copy workers, labelled so in progress, result and memo', async () => {
+    const copyWorkers = await fx.env.startWorkers(['style'], { engine: 'copy', ownConnection: true });
+    try {
+      const clip = { path: join(fx.root, 'copy.mp4'), width: 64, height: 48, rate: '25', frames: 6, audio: true };
+      const { request, handle, result } = await render('copy', clip, { engine: 'copy', framesPerRun: '4' });
+      const stylized = await buildRenderRequest({ ...TINY, input: clip.path, style: fx.style, output: request.output, workDir: fx.env.workDir });
+      assert.notEqual(request.renderId, stylized.renderId, 'a copy render is another render than the stylized one');
+      assert.notEqual(request.renderDir, stylized.renderDir);
+
+      assert.equal(result.done, 6);
+      assert.equal(result.runs, 2, 'continue-as-new carries the engine');
+      assert.equal(result.stylized, false);
+      assert.equal(result.engine, 'copy');
+      assert.deepEqual(result.backends, [COPY_BACKEND]);
+      assert.equal(result.settings.engine, 'copy');
+      const memo = (await handle.describe()).memo;
+      assert.equal(memo?.stylized, false);
+      assert.equal(memo?.engine, 'copy');
+      assert.match(describeResult(result, request.renderDir)[0], /NOT STYLIZED/);
+
+      // Every frame went to the copy workers' queue, none to the style transfer's.
+      const history = await handle.fetchHistory();
+      const queues = history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'stylizeFrame').map((e) => e.activityTaskScheduledEventAttributes!.taskQueue!.name);
+      assert.ok(queues.length > 0 && queues.every((q) => q === COPY_STYLE_QUEUE), queues.join(','));
+      const { sidecars } = await readStyled(request.renderDir);
+      assert.equal(sidecars.length, 6);
+
+      // The video is the input's frames, in order, with the audio and timing kept.
+      const out = await probeStreams(request.output);
+      const src = await probeStreams(clip.path);
+      assert.equal(Number(out.streams.find((st) => st.codec_type === 'video')!.nb_read_frames), 6);
+      assert.ok(out.streams.some((st) => st.codec_type === 'audio'), 'the audio is kept');
+      assert.ok(Math.abs(Number(out.format.duration) - Number(src.format.duration)) <= 0.04 + 0.025);
+      for (const k of [1, 6]) {
+        const content = await readImage(framePath(join(request.renderDir, 'frames'), k));
+        const decoded = blockMeans(await decodeFrame(request.output, k - 1), 4);
+        assert.ok(meanAbsDiff(decoded, blockMeans({ ...content, data: quantise(content) }, 4)) < 8, `frame ${k} is the input's frame ${k}`);
+      }
+    } finally {
+      await copyWorkers.stop();
+    }
   });
 
   test('a video without audio gives a video without audio', async () => {

@@ -209,7 +209,7 @@ describe('steering a render (real server, real workers)', () => {
     await handle.signal(resumeSignal);
     const result = await handle.result();
     assert.equal(result.done, 3);
-    assert.deepEqual(result.failed, []);
+    assert.equal(result.failedFrames.count, 0);
     assert.deepEqual((await readStyled(req.renderDir)).sidecars.map((s) => s.steps), [4, 4, 4]);
     await assert.rejects(handle.executeUpdate(updateEpochs, { args: [3] }), /workflow execution already completed|already completed/i);
   });
@@ -276,8 +276,10 @@ describe('steering a render (real server, real workers)', () => {
 
     const attention = await waitForProgress(handle, (p) => p.phase === 'needs-attention', 'needs-attention');
     assert.equal(attention.done, 5);
-    assert.deepEqual(attention.failed.map((f) => f.frame), [3]);
-    assert.match(attention.failed[0].error, /MediaInputError: .*frame_000003\.png" does not exist/);
+    assert.deepEqual(attention.failedFrames.ranges, [[3, 3]]);
+    assert.equal(attention.failedFrames.errors.length, 1);
+    assert.deepEqual(attention.failedFrames.errors[0].sample, [3]);
+    assert.match(attention.failedFrames.errors[0].error, /MediaInputError: .*frame_000003\.png" does not exist/);
     assert.equal(attention.etaSeconds, 0, 'nothing is left to render until the failed frame is retried');
     assert.equal((await handle.describe()).memo?.state, 'needs-attention');
 
@@ -285,7 +287,7 @@ describe('steering a render (real server, real workers)', () => {
     await handle.signal(retryFailedSignal);
     const result: RenderResult = await handle.result();
     assert.equal(result.done, 6);
-    assert.deepEqual(result.failed, []);
+    assert.deepEqual(result.failedFrames, { count: 0, ranges: [], rangesOmitted: 0, errors: [] });
     assert.equal(result.total, 6);
     assert.equal(result.etaSeconds, 0);
     assert.deepEqual(result.backends, ['wasm']);
@@ -310,7 +312,8 @@ describe('steering a render (real server, real workers)', () => {
   });
 
   test('two style worker processes share one render; no frame is computed twice', async (t) => {
-    const processes = [await startWorkerProcess(fx.env.server.address, fx.env.weightsPath), await startWorkerProcess(fx.env.server.address, fx.env.weightsPath)];
+    const workRoot = { workRoot: fx.env.workDir };
+    const processes = [await startWorkerProcess(fx.env.server.address, fx.env.weightsPath, workRoot), await startWorkerProcess(fx.env.server.address, fx.env.weightsPath, workRoot)];
     t.after(async () => {
       for (const p of processes) p.child.kill('SIGTERM');
       await Promise.all(processes.map((p) => p.exited));
