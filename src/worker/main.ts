@@ -1,10 +1,11 @@
-import { DEFAULT_NAMESPACE, connectWorker, type ServerOptions } from '../cli-common/connection';
+import { DEFAULT_NAMESPACE, type ServerOptions } from '../cli-common/connection';
 import { UsageError } from '../cli-common/errors';
 import { wholeFlag } from '../cli-common/flags';
 import { embeddedIdentity } from '../cli-common/identity';
 import type { Io } from '../cli-common/io';
 import { createStyleRuntime, type StyleRuntime } from './engine';
 import { DEFAULT_CONCURRENCY, createWorkers, parseQueues, runWorkers } from './workers';
+import { connectWhenReachable } from './wait-for-server';
 
 /** The `worker` command's flags, as commander hands them over. */
 export interface WorkerCommandOptions extends Partial<ServerOptions> {
@@ -36,7 +37,8 @@ export async function runWorkerCommand(opts: WorkerCommandOptions, io: Io): Prom
   if (queues.includes('style')) {
     style = await createStyleRuntime({ weights: opts.weights, backend: opts.backend, cacheDir: opts.cacheDir, log: io.out });
   }
-  const connection = await connectWorker({ ...opts, address: opts.address, namespace });
+  // Workers often start before the server (a cluster, docker compose up): wait for it.
+  const connection = await connectWhenReachable({ ...opts, address: opts.address, namespace }, io);
   try {
     const workers = await createWorkers({
       connection,
