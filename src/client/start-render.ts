@@ -1,7 +1,9 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
+import { join, resolve } from 'node:path';
 import { createStyleRuntime } from '../worker/engine';
 import { createWorkers, runWorkers } from '../worker/workers';
+import { logToFile } from '../worker/runtime';
 import type { StreamReport } from '../media/types';
 import { TASK_QUEUES, type RenderRequest, type RenderResult } from '../workflows/contract';
 import type { renderVideo } from '../workflows/render';
@@ -15,6 +17,9 @@ import { formatDuration, formatProgressLine, readSnapshot } from './progress';
 import { buildRenderRequest, defaultWorkDir, type RenderFlags } from './render-options';
 import type { Io } from '../cli-common/io';
 import { settle, type Ending } from './ending';
+import { describeNeedsAttention } from './attention';
+import { shareStylizedFrames } from './shared-frames';
+import type { HintTarget } from './hints';
 
 export interface StartRenderOptions extends RenderFlags, Partial<ServerOptions> {
   weights?: string;
@@ -38,13 +43,15 @@ export interface StartRenderOutcome {
 }
 
 /** Follows a render to its end; a cancelled or failed render becomes an `ending` instead of an exception. */
-async function followToEnd(handle: WorkflowHandle<typeof renderVideo>, io: Io, refreshSeconds?: number) {
-  const ending = await settle(followRender(handle, io, refreshSeconds));
+async function followToEnd(handle: WorkflowHandle<typeof renderVideo>, io: Io, refreshSeconds: number | undefined, where: HintTarget) {
+  const ending = await settle(followRender(handle, io, refreshSeconds, where));
   return ending.state === 'done' ? { result: ending.result } : { ending };
 }
 
 /** Starts the render's workflow, or attaches to it when the same render already exists. */
 export async function startOrAttach(client: Client, request: RenderRequest, memo: Record<string, unknown>) {
+  // Frames another render of the same video, style and settings made are not made again.
+  await shareStylizedFrames(request);
   try {
     return await client.workflow.start<typeof renderVideo>('renderVideo', {
       workflowId: request.renderId,
@@ -62,14 +69,33 @@ export async function startOrAttach(client: Client, request: RenderRequest, memo
   }
 }
 
-/** Follows a render to its end, drawing progress; resolves with the result. */
-export async function followRender(handle: WorkflowHandle<typeof renderVideo>, io: Io, refreshSeconds = 1): Promise<RenderResult> {
+/**
+ * Follows a render to its end, drawing progress; resolves with the result. When the render enters
+ * needs-attention it says so at once, with the failed frames, why, and the commands (with the flags
+ * `where` names) that let it go on.
+ */
+export async function followRender(
+  handle: WorkflowHandle<typeof renderVideo>,
+  io: Io,
+  refreshSeconds = 1,
+  where: HintTarget = {},
+): Promise<RenderResult> {
   let finished = false;
   const result = handle.result().finally(() => (finished = true));
   let lastPrinted = '';
+  let attentionShown = '';
   while (!finished) {
     try {
-      const line = formatProgressLine(await readSnapshot(handle));
+      const snap = await readSnapshot(handle);
+      const p = snap.progress;
+      // Keyed by the failures so far: a retry that fails again is announced again.
+      const attention = p.phase === 'needs-attention' ? `${p.failed.map((f) => f.frame).join(',')}/${p.stats?.failures}` : '';
+      if (attention && attention !== attentionShown) {
+        for (const line of describeNeedsAttention(handle.workflowId, p, where)) io.out(line);
+        lastPrinted = '';
+      }
+      attentionShown = attention;
+      const line = formatProgressLine(snap);
       if (line !== lastPrinted) io.status(line);
       lastPrinted = line;
     } catch {
@@ -108,6 +134,11 @@ export function describeResult(r: RenderResult, renderDir: string): string[] {
   return lines;
 }
 
+/** Where an embedded start-render (and its helper workers) write the SDK's log. */
+export function workerLogPath(workDir: string): string {
+  return join(workDir, 'worker.log');
+}
+
 /**
  * `start-render`. Without a server address it runs everything here: a dev server persisted in the
  * work directory, a worker with the engine, and the workflow — so the same command resumes after a crash.
@@ -121,9 +152,10 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
     const handle = await startOrAttach(client, request, memo);
     io.out(`render ${request.renderId} on ${opts.address} (workers run separately: npm run worker)`);
     if (opts.detach) return { request };
-    return { request, ...(await followToEnd(handle, io, opts.refreshSeconds)) };
+    return { request, ...(await followToEnd(handle, io, opts.refreshSeconds, { address: opts.address, namespace: opts.namespace })) };
   }
 
+  const workDir = opts.workDir ? resolve(opts.workDir) : defaultWorkDir();
   // Load the engine before anything else: bad weights must fail before a server or workflow exists.
   const style = await createStyleRuntime({ weights: opts.weights, backend: opts.backend, cacheDir: opts.cacheDir, log: io.out });
   let localCount: number;
@@ -137,7 +169,9 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
   let connection: NativeConnection | undefined;
   let helpers: LocalWorkers | undefined;
   try {
-    server = await startEmbeddedServer(opts.workDir ? opts.workDir : defaultWorkDir());
+    // The worker log: failed attempts' stacks and the SDK's retries while stopping stay off the screen.
+    logToFile(workerLogPath(workDir), io.err);
+    server = await startEmbeddedServer(workDir);
     connection = server.env.nativeConnection;
     if (localCount > 1) {
       // Started first: they load the engine while this process bundles the workflow.
@@ -162,7 +196,7 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
     if (handedOver.length) io.out(`resuming ${handedOver.length} frame(s) the previous run was computing, from their checkpoints`);
     io.out(`render ${request.renderId} · Temporal UI ${server.uiUrl}/namespaces/default/workflows/${request.renderId}`);
     const stopped = workersStopped.then(() => 'stopped' as const);
-    const outcome = await Promise.race([followToEnd(handle, io, opts.refreshSeconds), stopped]);
+    const outcome = await Promise.race([followToEnd(handle, io, opts.refreshSeconds, { workDir }), stopped]);
     if (outcome === 'stopped') return { request, interrupted: true };
     for (const w of workers) w.shutdown();
     await workersStopped;

@@ -163,6 +163,9 @@ describe('server and client restarts (real processes)', () => {
     const exit = await run.exited;
     assert.equal(exit.code, 130, run.output());
     assert.match(run.output(), /stopped; nothing is lost\. Run the same command again to resume render interrupt-/);
+    // The SDK's retries while the dev server stops go to the worker log, not the screen.
+    const before = run.output().slice(0, run.output().indexOf('stopped; nothing is lost'));
+    assert.doesNotMatch(before, /\[(WARN|ERROR)\]|\x1b\[/, `SDK log on the screen:\n${before}`);
     await waitFor(async () => children.filter((pid) => parentOf(pid) !== undefined), (left) => left.length === 0, 'its children to exit', 60_000);
   });
 });
