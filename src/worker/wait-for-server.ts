@@ -15,6 +15,13 @@ export const SERVER_BACKOFF: Readonly<Backoff> = Object.freeze({ initialMs: 1_00
 /** Failures that waiting will not mend: credentials and certificates. */
 const NOT_WORTH_WAITING = /unauthenticated|permission denied|certificate|invalid api key|unauthorized/i;
 
+/** "tonic::transport::Error(… message: \"Connection refused\" …)" → "connection refused". */
+export function shortReason(reason: string): string {
+  const m = reason.match(/message: "([^"]+)"/) ?? reason.match(/ConnectError\("([^"]+)"/);
+  const text = m ? m[1] : reason.split('\n')[0];
+  return (text.length > 120 ? `${text.slice(0, 119)}…` : text).replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase());
+}
+
 /**
  * Connects a worker to the server, waiting for it when it is not reachable yet — in a cluster or
  * `docker compose up` workers often start before the server — with backoff, saying what it waits
@@ -34,7 +41,7 @@ export async function connectWhenReachable(
       return connection;
     } catch (err) {
       if (!(err instanceof ServerUnreachableError) || NOT_WORTH_WAITING.test(err.reason)) throw err;
-      const reason = err.reason.split('\n')[0];
+      const reason = shortReason(err.reason);
       io.out(`waiting for the Temporal server at ${opts.address} (${reason}); trying again in ${delay / 1000} s`);
       waited = true;
       await new Promise((r) => setTimeout(r, delay));

@@ -31,7 +31,7 @@ async function cli(args: string[]) {
 describe('follow-up hints (real command line, real server)', () => {
   const fx = useRenderEnv('starry-hints');
 
-  test('set-epochs says what the render had (its --epochs 3), and pause names --work-dir in the resume command', async () => {
+  test('set-epochs says what the render had (its --epochs 3), and pause names --work-dir in the resume command', { timeout: 240_000 }, async () => {
     const input = await makeClip({ path: join(fx.root, 'clip.mp4'), width: 32, height: 24, rate: '25', frames: 3 });
     const req = await buildRenderRequest({ ...TINY_RENDER, epochs: '3', input, style: fx.style, output: join(fx.root, 'out.mp4'), workDir: fx.env.workDir });
     // Held paused from its first task, so it waits for us (no style worker runs in this file).

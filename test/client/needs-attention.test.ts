@@ -41,7 +41,7 @@ describe('needs-attention, as the user sees it (real processes)', () => {
     await cleanup?.();
   });
 
-  test('start-render and status say so at once with frames, reason and commands; status --json agrees; skip-failed finishes it', async () => {
+  test('start-render and status say so at once with frames, reason and commands; status --json agrees; skip-failed finishes it', { timeout: 240_000 }, async () => {
     const weights = await tinyWeights(root);
     const style = await makeStyleImage(join(root, 'style.png'), 40, 32);
     const input = await makeClip({ path: join(root, 'clip.mp4'), width: 32, height: 24, rate: '25', frames: 4 });

@@ -55,7 +55,7 @@ describe('preview (real processes)', () => {
   });
   after(() => cleanup?.());
 
-  test('bad --frames: one line, exit 2', async () => {
+  test('bad --frames: one line, exit 2', { timeout: 240_000 }, async () => {
     const syntax = await cli(['preview', ...files, ...flags, '--frames', '1,x'], env);
     assert.equal(syntax.code, 2);
     assert.equal(syntax.stderr.trim(), 'error: --frames takes frame numbers from 1, separated by commas, e.g. --frames 1,120,240 (got "1,x")');
@@ -64,7 +64,7 @@ describe('preview (real processes)', () => {
     assert.match(range.stderr.trim().split('\n').at(-1)!, /^error: --frames 99: the video has 7 frames \(1–7\)$/);
   });
 
-  test('first, middle and last: a contact sheet, the time per frame and the projection; the render reuses those frames', async () => {
+  test('first, middle and last: a contact sheet, the time per frame and the projection; the render reuses those frames', { timeout: 240_000 }, async () => {
     const p = await cli(['preview', ...files, ...flags], env);
     assert.equal(p.code, 0, p.stderr);
     const sheet = join(root, 'out.preview.png');

@@ -54,7 +54,7 @@ describe('set-up problems (real command line)', () => {
     }
   }
 
-  test('a truncated weights file: one line saying so, nothing else', async () => {
+  test('a truncated weights file: one line saying so, nothing else', { timeout: 240_000 }, async () => {
     const truncated = join(dir, 'truncated.h5');
     const whole = await readFile(weights);
     await writeFile(truncated, whole.subarray(0, Math.floor(whole.length / 2)));
@@ -65,7 +65,7 @@ describe('set-up problems (real command line)', () => {
     assert.match(lines[0], /^error: .*truncated\.h5.* (truncated|incomplete)/);
   });
 
-  test('no temporal CLI and no way to download it: how to install it, in one line', async () => {
+  test('no temporal CLI and no way to download it: how to install it, in one line', { timeout: 240_000 }, async () => {
     const port = await closedPort();
     const tmp = join(dir, 'tmp');
     await import('node:fs/promises').then((fs) => fs.mkdir(tmp, { recursive: true }));

