@@ -128,7 +128,7 @@ export function describePreview(p: PreviewOutcome): string[] {
     const workers = `${p.workers} style worker${p.workers === 1 ? '' : 's'}`;
     lines.push(`  ${p.secondsPerFrame.toFixed(2)} s per frame on this machine (${p.backend} backend)`);
     lines.push(
-      `  the whole video: about ${formatDuration(p.projectedSeconds!)} for the other ${p.frameCount - p.frames.length} frames with ${workers}` +
+      `  the whole video: about ${formatDuration(p.projectedSeconds!)} for the other ${p.frameCount - p.frames.length} frame${p.frameCount - p.frames.length === 1 ? '' : 's'} with ${workers}` +
         ` (start-render with the same flags reuses these ${p.frames.length}: render ${p.renderId})`,
     );
   }

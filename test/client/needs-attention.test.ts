@@ -89,6 +89,9 @@ describe('needs-attention, as the user sees it (real processes)', () => {
       assert.doesNotMatch(text, STACK, `${name} printed a stack trace:\n${text}`);
       assert.doesNotMatch(text, /Activity failed/, `${name} printed the SDK's log:\n${text}`);
     }
+    // The dev server's own banner ("Temporal UI: http://localhost:…") goes to its log, not between our lines.
+    assert.doesNotMatch(render.output(), /Temporal Server:|Temporal UI: +http/, render.output());
+    assert.match(readFileSync(join(workDir, 'temporal', 'server.log'), 'utf8'), /Temporal UI: +http/);
     const log = readFileSync(join(workDir, 'worker.log'), 'utf8');
     assert.match(log, /Activity failed/);
     assert.match(log, STACK);
