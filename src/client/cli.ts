@@ -245,7 +245,8 @@ engineOptions(
 });
 
 if (require.main === module) {
-  installRuntime();
+  // The command line always ends with process.exit, so core's log can be forwarded (see runtime.ts).
+  installRuntime(undefined, { forwardCoreLogs: true });
   void program.parseAsync(process.argv).then(
     () => process.exit(process.exitCode ?? 0),
     (err: unknown) => {

@@ -1,4 +1,4 @@
-import { DefaultLogger, Runtime, type LogEntry, type LogLevel } from '@temporalio/worker';
+import { DefaultLogger, Runtime, makeTelemetryFilterString, type LogEntry, type LogLevel } from '@temporalio/worker';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { formatWithOptions } from 'node:util';
@@ -42,7 +42,10 @@ function writeToFile(path: string, entry: LogEntry): void {
  * Installs the SDK runtime with a quieter logger (worker state changes at INFO would bury the
  * progress line). Must run before the first connection or worker; later calls do nothing.
  */
-export function installRuntime(level: LogLevel = (process.env.STARRY_LOG_LEVEL as LogLevel | undefined) ?? 'WARN'): void {
+export function installRuntime(
+  level: LogLevel = (process.env.STARRY_LOG_LEVEL as LogLevel | undefined) ?? 'WARN',
+  opts: { forwardCoreLogs?: boolean } = {},
+): void {
   if (installed) return;
   installed = true;
   const print = new DefaultLogger(level);
@@ -56,5 +59,9 @@ export function installRuntime(level: LogLevel = (process.env.STARRY_LOG_LEVEL a
       screen(`warning: ${entry.message.split('\n')[0]} (details in ${logFile})`);
     }
   });
-  Runtime.install({ logger });
+  // With forwardCoreLogs, core's own warnings (e.g. retrying calls to a dev server that is stopping)
+  // reach this logger too, instead of core printing them to stderr, so logToFile catches them. Only
+  // for processes that end with process.exit (the command line): the forwarding keeps Node alive.
+  const logging = opts.forwardCoreLogs ? { forward: {}, filter: makeTelemetryFilterString({ core: level, other: 'ERROR' }) } : undefined;
+  Runtime.install({ logger, ...(logging ? { telemetryOptions: { logging } } : {}) });
 }
