@@ -71,9 +71,10 @@ export async function preview(opts: PreviewOptions, io: Io): Promise<PreviewOutc
     const workers = wholeFlag(opts.localWorkers, '--local-workers', defaultLocalWorkers(style.engine.backend.name));
     const run = localActivities(style);
     const { settings, limits, renderDir } = request;
-    await shareStylizedFrames(request);
     // The render's own split: same frames, same place; the render's split finds them done.
     const split = await run.split({ input: request.input, renderDir, size: settings.size, layers: [...settings.contentLayers, ...settings.styleLayers] });
+    // Frames renders of the same video, style and settings to other outputs made are reused here too.
+    await shareStylizedFrames(request);
     const frames = wanted ?? representativeFrames(split.frameCount);
     const outside = frames.filter((f) => f > split.frameCount);
     if (outside.length) throw new UsageError(`--frames ${outside.join(', ')}: the video has ${split.frameCount} frames (1–${split.frameCount})`);

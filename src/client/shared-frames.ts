@@ -27,6 +27,16 @@ async function keyOf(dir: string): Promise<string | undefined> {
  * Returns how many frames were linked.
  */
 export async function shareStylizedFrames(request: Pick<RenderRequest, 'input' | 'style' | 'settings' | 'renderDir'>): Promise<number> {
+  // A client with --address on a machine without the shared work directory has nothing to share.
+  if (!existsSync(dirname(dirname(request.renderDir)))) return 0;
+  try {
+    return await linkSharedFrames(request);
+  } catch {
+    return 0; // Sharing saves work; failing to share must never stop a render.
+  }
+}
+
+async function linkSharedFrames(request: Pick<RenderRequest, 'input' | 'style' | 'settings' | 'renderDir'>): Promise<number> {
   const key = await framesKey(request, request.settings);
   await mkdir(request.renderDir, { recursive: true });
   if ((await keyOf(request.renderDir)) !== key) await writeFileAtomic(join(request.renderDir, KEY_FILE), JSON.stringify({ framesKey: key }));
