@@ -49,11 +49,22 @@ export async function connectClient(opts: ServerOptions): Promise<Client> {
   }
 }
 
+/** The server did not answer at its address (as opposed to a bad flag or file): worth waiting for. */
+export class ServerUnreachableError extends UsageError {
+  override name = 'ServerUnreachableError';
+  constructor(
+    readonly address: string,
+    readonly reason: string,
+  ) {
+    super(`cannot reach the Temporal server at ${address}: ${reason}`);
+  }
+}
+
 export async function connectWorker(opts: ServerOptions): Promise<NativeConnection> {
+  const auth = tlsAndAuth(opts) as Partial<NativeConnectionOptions>;
   try {
-    return await NativeConnection.connect({ address: opts.address, ...(tlsAndAuth(opts) as Partial<NativeConnectionOptions>) });
+    return await NativeConnection.connect({ address: opts.address, ...auth });
   } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError(`cannot reach the Temporal server at ${opts.address}: ${(err as Error).message}`);
+    throw new ServerUnreachableError(opts.address, (err as Error).message);
   }
 }

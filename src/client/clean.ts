@@ -3,6 +3,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { renderPaths } from '../common/render-paths';
 import type { Io } from '../cli-common/io';
+import { diskUsage, formatBytes } from './disk-usage';
 
 export interface CleanOptions {
   workDir: string;
@@ -18,11 +19,14 @@ export async function cleanFinished(opts: CleanOptions, io: Io): Promise<string[
   const rendersDir = join(opts.workDir, 'renders');
   const names = existsSync(rendersDir) ? await readdir(rendersDir) : [];
   const finished = names.filter((name) => existsSync(renderPaths(join(rendersDir, name)).finished)).sort();
+  let total = 0;
   for (const name of finished) {
+    const bytes = await diskUsage(join(rendersDir, name));
+    total += bytes;
     if (!opts.dryRun) await rm(join(rendersDir, name), { recursive: true, force: true });
-    io.out(`${opts.dryRun ? 'would delete' : 'deleted'} ${join(rendersDir, name)}`);
+    io.out(`${opts.dryRun ? 'would delete' : 'deleted'} ${join(rendersDir, name)} (${formatBytes(bytes)})`);
   }
   const kept = names.length - finished.length;
-  io.out(`${finished.length} finished render(s) ${opts.dryRun ? 'to delete' : 'deleted'}; ${kept} unfinished kept`);
+  io.out(`${finished.length} finished render(s) ${opts.dryRun ? 'to delete' : 'deleted'}, ${formatBytes(total)} ${opts.dryRun ? 'to free' : 'freed'}; ${kept} unfinished kept`);
   return finished;
 }

@@ -15,7 +15,9 @@ import { describeEnding } from './ending';
 import { defaultWorkDir } from './render-options';
 import { resolve } from 'node:path';
 import { consoleIo, type Io } from '../cli-common/io';
-import { describeResult, startRender, type StartRenderOptions } from './start-render';
+import { describeResult, startRender, workerLogPath, type StartRenderOptions } from './start-render';
+import { commandHint } from './hints';
+import { describePreview, preview, type PreviewOptions } from './preview';
 import {
   DEFAULT_LIST_LIMIT,
   listCommand,
@@ -142,12 +144,29 @@ engineOptions(
     process.exitCode = 1;
   } else if (outcome.interrupted) {
     io.err(`stopped; nothing is lost. Run the same command again to resume render ${outcome.request.renderId}.`);
+    if (!opts.address) io.err(`(worker log: ${workerLogPath(opts.workDir ? resolve(opts.workDir) : defaultWorkDir())})`);
     process.exitCode = 130;
   } else if (outcome.result) {
     for (const line of describeResult(outcome.result, outcome.request.renderDir)) io.out(line);
   } else {
-    io.out(`started render ${outcome.request.renderId}; follow it with: npm run status -- ${outcome.request.renderId}`);
+    io.out(`started render ${outcome.request.renderId}; follow it with: ${commandHint('status', outcome.request.renderId, opts)}`);
   }
+});
+
+engineOptions(
+  renderOptions(
+    program
+      .command('preview')
+      .description(
+        'stylize a few frames (first, middle, last) with exactly the render\'s settings, write a contact sheet next to the output, ' +
+          'and say how long the whole video would take; start-render with the same flags reuses those frames',
+      ),
+    'start',
+  )
+    .option('--frames <list>', 'frame numbers to preview, e.g. 1,120,240 (default: first, middle and last)')
+    .option('--local-workers <n>', 'style workers the render would run on this machine (default: as start-render)'),
+).action(async (opts: PreviewOptions) => {
+  for (const line of describePreview(await preview(opts, io))) io.out(line);
 });
 
 engineOptions(
@@ -239,7 +258,8 @@ engineOptions(
 });
 
 if (require.main === module) {
-  installRuntime();
+  // The command line always ends with process.exit, so core's log can be forwarded (see runtime.ts).
+  installRuntime(undefined, { forwardCoreLogs: true });
   void program.parseAsync(process.argv).then(
     () => process.exit(process.exitCode ?? 0),
     (err: unknown) => {

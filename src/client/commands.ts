@@ -5,7 +5,6 @@ import {
   type WorkflowExecutionInfo,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { DEFAULT_SETTINGS } from '../engine/settings';
 import {
   cancelRenderSignal,
   pauseSignal,
@@ -27,6 +26,8 @@ import type { Io } from '../cli-common/io';
 import { buildRenderRequest, defaultWorkDir, type RenderFlags } from './render-options';
 import { describeEnding, settle, type Ending } from './ending';
 import { describeResult, followRender } from './start-render';
+import { liveState } from './attention';
+import { commandHint, type HintTarget } from './hints';
 
 export interface CommandServerOptions extends Partial<ServerOptions> {
   workDir?: string;
@@ -76,6 +77,11 @@ async function existingRender(client: Client, id: string): Promise<{ handle: Ren
   }
 }
 
+/** The flags a follow-up command needs to find the same server as this one. */
+function hintTarget(opts: CommandServerOptions): HintTarget {
+  return { address: opts.address, namespace: opts.namespace, workDir: opts.workDir };
+}
+
 /** Runs `fn` with a client for the server, closing its connection afterwards. */
 async function withClient<T>(opts: CommandServerOptions, fn: (client: Client) => Promise<T>): Promise<T> {
   const client = await clientFor(opts);
@@ -113,11 +119,12 @@ export async function statusCommand(id: string | undefined, opts: StatusOptions,
   return withClient(opts, async (client) => {
     const { handle, status } = await existingRender(client, renderId);
     if (status === 'RUNNING' && opts.json) {
-      io.out(JSON.stringify({ status, state: 'running', ...(await handle.query(progressQuery)) }, null, 2));
+      const progress = await handle.query(progressQuery);
+      io.out(JSON.stringify({ status, state: liveState(progress), ...progress }, null, 2));
       return 0;
     }
     if (status === 'RUNNING') {
-      return reportEnding(renderId, await settle(followRender(handle, io, opts.refreshSeconds)), false, io);
+      return reportEnding(renderId, await settle(followRender(handle, io, opts.refreshSeconds, hintTarget(opts))), false, io);
     }
     return reportEnding(renderId, await settle(handle.result()), Boolean(opts.json), io, status);
   });
@@ -156,6 +163,8 @@ export async function setEpochsCommand(args: Array<string | undefined>, opts: Re
   const renderId = await resolveRenderId(id, opts);
   await withClient(opts, async (client) => {
     const handle = await runningRender(client, renderId, 'change epochs');
+    // What the render had until now (its --epochs, or an earlier set-epochs), not the default.
+    const before = (await handle.query(progressQuery)).settings.epochs;
     let settings;
     try {
       settings = await handle.executeUpdate(updateEpochs, { args: [n] });
@@ -163,7 +172,7 @@ export async function setEpochsCommand(args: Array<string | undefined>, opts: Re
       if (err instanceof WorkflowUpdateFailedError) throw new UsageError(`render ${renderId} refused epochs ${n}: ${err.cause?.message ?? err.message}`);
       throw err;
     }
-    io.out(`render ${renderId}: frames not yet started will use ${settings.epochs} epochs (default ${DEFAULT_SETTINGS.epochs}); frames in flight keep theirs`);
+    io.out(`render ${renderId}: frames not yet started will use ${settings.epochs} epochs (was ${before}); frames in flight keep theirs`);
   });
 }
 
@@ -181,11 +190,11 @@ export async function steerCommand(action: SteerAction, id: string | undefined, 
     const inFlight = p.inFlight.length ? `; ${p.inFlight.length} frame(s) in flight (${p.inFlight.join(', ')}) finish first` : '';
     if (action === 'pause') {
       if (p.paused) {
-        io.out(`render ${renderId} is already paused (npm run resume -- ${renderId})`);
+        io.out(`render ${renderId} is already paused (${commandHint('resume', renderId, hintTarget(opts))})`);
         return;
       }
       await handle.signal(pauseSignal);
-      io.out(`render ${renderId} paused: no new frame starts${inFlight}. Resume with: npm run resume -- ${renderId}`);
+      io.out(`render ${renderId} paused: no new frame starts${inFlight}. Resume with: ${commandHint('resume', renderId, hintTarget(opts))}`);
     } else if (action === 'resume') {
       if (!p.paused) {
         io.out(`render ${renderId} is not paused`);

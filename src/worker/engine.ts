@@ -3,6 +3,7 @@ import { StyleEngine } from '../engine/engine';
 import { describeSelection, parseBackendChoice } from '../engine/backend';
 import { NO_FAULTS, parseFaults, type FaultPlan } from '../activities/faults';
 import { ensureVggWeights } from '../engine/weights-cache';
+import { checkWeightsComplete } from './hdf5-check';
 
 export interface StyleRuntimeOptions {
   weights?: string;
@@ -25,6 +26,7 @@ export interface StyleRuntime {
 export async function createStyleRuntime(opts: StyleRuntimeOptions): Promise<StyleRuntime> {
   const backend: BackendChoice | 'auto' = parseBackendChoice(opts.backend ?? process.env.STARRY_BACKEND);
   const weights = await ensureVggWeights({ weightsPath: opts.weights, cacheDir: opts.cacheDir, log: opts.log });
+  await checkWeightsComplete(weights.path);
   const engine = await StyleEngine.create({ weightsPath: weights.path, backend });
   opts.log?.(describeSelection(engine.backend) + (engine.stepMode === 'graph' ? '; each step runs as one TensorFlow graph' : ''));
   const faults = parseFaults(opts.faults ?? process.env.STARRY_FAULTS);

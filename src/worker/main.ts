@@ -1,4 +1,4 @@
-import { DEFAULT_NAMESPACE, connectWorker, type ServerOptions } from '../cli-common/connection';
+import { DEFAULT_NAMESPACE, type ServerOptions } from '../cli-common/connection';
 import { UsageError } from '../cli-common/errors';
 import { wholeFlag } from '../cli-common/flags';
 import { embeddedIdentity } from '../cli-common/identity';
@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { PathPolicy } from '../activities/paths';
 import { DEFAULT_CONCURRENCY, createWorkers, parseQueues, runWorkers } from './workers';
+import { connectWhenReachable } from './wait-for-server';
 
 /** The `worker` command's flags, as commander hands them over. */
 export interface WorkerCommandOptions extends Partial<ServerOptions> {
@@ -64,7 +65,8 @@ export async function runWorkerCommand(opts: WorkerCommandOptions, io: Io): Prom
   if (queues.includes('style') && engine === 'vgg19') {
     style = await createStyleRuntime({ weights: opts.weights, backend: opts.backend, cacheDir: opts.cacheDir, log: io.out });
   }
-  const connection = await connectWorker({ ...opts, address: opts.address, namespace });
+  // Workers often start before the server (a cluster, docker compose up): wait for it.
+  const connection = await connectWhenReachable({ ...opts, address: opts.address, namespace }, io);
   try {
     const workers = await createWorkers({
       connection,

@@ -23,7 +23,7 @@ test('clean deletes finished renders only; --dry-run deletes nothing', async () 
     assert.deepEqual(await cleanFinished({ workDir: dir }, io), ['done-1']);
     assert.equal(existsSync(finished), false);
     assert.ok(existsSync(running), 'an unfinished render keeps its work');
-    assert.match(lines.at(-1)!, /1 finished render\(s\) deleted; 1 unfinished kept/);
+    assert.match(lines.at(-1)!, /1 finished render\(s\) deleted, 2 bytes freed; 1 unfinished kept/);
   } finally {
     await cleanup();
   }

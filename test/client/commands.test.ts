@@ -128,7 +128,7 @@ describe('steering commands (real server, real workers)', () => {
 
     io = capture();
     await steerCommand('pause', req.renderId, byId(), io);
-    assert.match(io.text(), new RegExp(`^render ${req.renderId} paused: no new frame starts; 2 frame\\(s\\) in flight \\(1, 2\\) finish first\\. Resume with: npm run resume -- ${req.renderId}$`));
+    assert.match(io.text(), new RegExp(`^render ${req.renderId} paused: no new frame starts; 2 frame\\(s\\) in flight \\(1, 2\\) finish first\\. Resume with: npm run resume -- ${req.renderId} --address ${server.address}$`));
     io = capture();
     await steerCommand('pause', undefined, { ...server, ...flags }, io);
     assert.match(io.text(), /is already paused/);

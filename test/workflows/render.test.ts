@@ -5,7 +5,7 @@
 import { defaultPayloadConverter } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { buildRenderRequest, type RenderFlags } from '../../src/client/render-options';
 import { describeResult, startOrAttach } from '../../src/client/start-render';
@@ -160,7 +160,8 @@ describe('render workflow (real server, real ffmpeg)', () => {
     const first = await render('reuse-a', clip);
     const second = await render('reuse-b', clip);
     assert.notEqual(second.request.renderId, first.request.renderId, 'another output is another render');
-    assert.equal(second.request.renderDir, first.request.renderDir);
+    assert.equal(basename(second.request.renderDir), second.request.renderId, 'the work directory is named by the render id');
+    assert.equal(basename(first.request.renderDir), first.request.renderId);
     assert.equal(first.result.reused, 0);
     assert.equal(second.result.reused, 3);
     assert.ok(existsSync(second.request.output));

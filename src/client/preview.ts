@@ -1,0 +1,138 @@
+import { basename, dirname, extname, join } from 'node:path';
+import { writeFileAtomic } from '../common/atomic';
+import { renderPaths } from '../common/render-paths';
+import { framePath } from '../media';
+import { createStyleRuntime } from '../worker/engine';
+import { localActivities } from '../worker/local-activities';
+import { UsageError } from '../cli-common/errors';
+import { wholeFlag } from '../cli-common/flags';
+import type { Io } from '../cli-common/io';
+import { contactSheet } from './contact-sheet';
+import { defaultLocalWorkers } from './local-workers';
+import { formatDuration } from './progress';
+import { buildRenderRequest, type RenderFlags } from './render-options';
+import { shareStylizedFrames } from './shared-frames';
+
+export interface PreviewOptions extends RenderFlags {
+  weights?: string;
+  backend?: string;
+  cacheDir?: string;
+  /** Comma-separated frame numbers (1-based); default first, middle and last. */
+  frames?: string;
+  /** Style workers the render would have on this machine; default as start-render. */
+  localWorkers?: string;
+}
+
+export interface PreviewOutcome {
+  sheet: string;
+  frames: number[];
+  frameCount: number;
+  renderId: string;
+  renderDir: string;
+  /** Mean seconds per computed frame; null when every frame was already rendered. */
+  secondsPerFrame: number | null;
+  /** Seconds the whole render would take with `workers`; null without a measurement. */
+  projectedSeconds: number | null;
+  workers: number;
+  reused: number;
+  backend: string;
+}
+
+/** `out.mp4` → `out.preview.png`, next to the output. */
+export function previewPath(output: string): string {
+  return join(dirname(output), `${basename(output, extname(output))}.preview.png`);
+}
+
+/** The frames --frames names, checked syntactically; the range is checked once the frame count is known. */
+export function parseFrameList(value: string): number[] {
+  const items = value.split(',').map((s) => s.trim());
+  const frames = items.map(Number);
+  if (items.some((s) => s === '') || frames.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new UsageError(`--frames takes frame numbers from 1, separated by commas, e.g. --frames 1,120,240 (got "${value}")`);
+  }
+  return [...new Set(frames)].sort((a, b) => a - b);
+}
+
+/** First, middle and last. */
+export function representativeFrames(frameCount: number): number[] {
+  return [...new Set([1, Math.max(1, Math.floor((frameCount + 1) / 2)), frameCount])];
+}
+
+/**
+ * `preview`: stylizes a few frames with exactly the render's settings, in the render's own
+ * directory (so `start-render` with the same flags reuses them), writes a contact sheet next to
+ * the output, and says how long a frame takes here and the whole video would take.
+ */
+export async function preview(opts: PreviewOptions, io: Io): Promise<PreviewOutcome> {
+  const wanted = opts.frames === undefined ? undefined : parseFrameList(opts.frames);
+  const request = await buildRenderRequest(opts);
+  const style = await createStyleRuntime({ weights: opts.weights, backend: opts.backend, cacheDir: opts.cacheDir, log: io.out });
+  try {
+    const workers = wholeFlag(opts.localWorkers, '--local-workers', defaultLocalWorkers(style.engine.backend.name));
+    const { settings, limits, renderDir } = request;
+    // renderDir is <work>/renders/<id>. The same rule as an embedded start-render: write only in the work directory and next to the output.
+    const run = localActivities(style, { workRoot: dirname(dirname(renderDir)), outputRoots: [dirname(request.output)] });
+    // The render's own split: same frames, same place; the render's split finds them done.
+    const split = await run.split({ input: request.input, renderDir, size: settings.size, layers: [...settings.contentLayers, ...settings.styleLayers] });
+    // Frames renders of the same video, style and settings to other outputs made are reused here too.
+    await shareStylizedFrames(request);
+    const frames = wanted ?? representativeFrames(split.frameCount);
+    const outside = frames.filter((f) => f > split.frameCount);
+    if (outside.length) throw new UsageError(`--frames ${outside.join(', ')}: the video has ${split.frameCount} frames (1–${split.frameCount})`);
+
+    const records = [];
+    for (const frame of frames) {
+      io.status(`preview: stylizing frame ${frame} (${records.length + 1} of ${frames.length})`);
+      records.push(
+        await run.stylize({
+          renderDir,
+          style: request.style,
+          frame,
+          frameCount: split.frameCount,
+          settings,
+          checkpointEvery: limits.checkpointEvery,
+          degradeAfterOoms: limits.degradeAfterOoms,
+        }),
+      );
+    }
+    io.status('');
+    const paths = renderPaths(renderDir);
+    const sheet = previewPath(request.output);
+    await writeFileAtomic(
+      sheet,
+      await contactSheet(frames.map((frame) => ({ frame, original: framePath(paths.frames, frame), stylized: framePath(paths.styled, frame) }))),
+    );
+    const computed = records.filter((r) => !r.reused);
+    const secondsPerFrame = computed.length ? computed.reduce((s, r) => s + r.seconds, 0) / computed.length : null;
+    const projectedSeconds = secondsPerFrame === null ? null : ((split.frameCount - frames.length) * secondsPerFrame) / workers;
+    return {
+      sheet,
+      frames,
+      frameCount: split.frameCount,
+      renderId: request.renderId,
+      renderDir,
+      secondsPerFrame,
+      projectedSeconds,
+      workers,
+      reused: records.length - computed.length,
+      backend: style.engine.backend.name,
+    };
+  } finally {
+    style.engine.dispose();
+  }
+}
+
+export function describePreview(p: PreviewOutcome): string[] {
+  const lines = [`preview: ${p.sheet}`, `  frames ${p.frames.join(', ')} of ${p.frameCount}: the original above, stylized below`];
+  if (p.secondsPerFrame === null) {
+    lines.push('  every one of these frames was already rendered with these settings, so nothing was measured');
+  } else {
+    const workers = `${p.workers} style worker${p.workers === 1 ? '' : 's'}`;
+    lines.push(`  ${p.secondsPerFrame.toFixed(2)} s per frame on this machine (${p.backend} backend)`);
+    lines.push(
+      `  the whole video: about ${formatDuration(p.projectedSeconds!)} for the other ${p.frameCount - p.frames.length} frame${p.frameCount - p.frames.length === 1 ? '' : 's'} with ${workers}` +
+        ` (start-render with the same flags reuses these ${p.frames.length}: render ${p.renderId})`,
+    );
+  }
+  return lines;
+}
