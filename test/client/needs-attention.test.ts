@@ -82,7 +82,7 @@ describe('needs-attention, as the user sees it (real processes)', () => {
     assert.equal(skipped.code, 0, skipped.stderr);
     assert.equal((await render.exited).code, 0, render.output());
     assert.equal((await status.exited).code, 0, status.output());
-    assert.match(render.output(), /unstylized \(failed, skipped\): frames 2/);
+    assert.match(render.output(), /unstylized \(failed, skipped\): 1 frame\(s\): 2$/m);
 
     // Stacks belong in the worker log, not on the screen.
     for (const [name, text] of [['start-render', render.output()], ['status', status.output()]]) {
