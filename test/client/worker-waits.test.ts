@@ -41,7 +41,9 @@ describe('a worker started before the server', () => {
     const port = await freePort();
     const address = `127.0.0.1:${port}`;
 
-    const worker = startCli(['worker', '--address', address, '--queues', 'media,style', '--weights', weights, '--backend', 'wasm']);
+    // A cluster worker writes only under its configured roots: the render's work dir and the output's folder.
+    const worker = startCli(['worker', '--address', address, '--queues', 'media,style', '--weights', weights, '--backend', 'wasm',
+      '--work-root', join(root, 'work'), '--output-root', root]);
     await worker.waitFor(new RegExp(`waiting for the Temporal server at ${address} \\(.*\\); trying again in 1 s`));
     await worker.waitFor(/trying again in 2 s/);
     assert.equal(worker.child.exitCode, null, 'still running');
