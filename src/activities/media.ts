@@ -8,6 +8,7 @@ import { frameSizeFor } from '../engine/frame-size';
 import { FAILURE_TYPES, type AssembleResult, type SplitResult } from '../workflows/contract';
 import { renderPaths } from './paths';
 import { writeFileAtomic } from '../common/atomic';
+import { fingerprintFile } from '../common/output-fingerprint';
 
 export interface SplitInput {
   input: string;
@@ -91,9 +92,11 @@ export function createMediaActivities() {
           output,
         }),
       );
+      // Recorded in the result: a later run tells this video from a file that has replaced it.
+      const fingerprint = await fingerprintFile(output);
       // Marks the render's directory as finished, so `clean` may delete it (and nothing else).
-      await writeFileAtomic(paths.finished, JSON.stringify({ output, frames: split.frameCount, unstyledFrames }));
-      return { streams };
+      await writeFileAtomic(paths.finished, JSON.stringify({ output, frames: split.frameCount, unstyledFrames, fingerprint }));
+      return { streams, output: fingerprint };
     },
   };
 }

@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../cli-common/errors';
 import { findTemporalCli } from './temporal-cli';
+import { tryLock, unlock, waitOnHolder, type ServerHolder } from './server-lock';
 
 export interface EmbeddedServer {
   env: TestWorkflowEnvironment;
@@ -25,21 +26,70 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** The work directory's server is held by another process (see server-lock.ts); `holder` says who and why. */
+export class WorkDirBusyError extends UsageError {
+  override name = 'UsageError';
+  constructor(
+    readonly workRoot: string,
+    readonly holder: ServerHolder,
+  ) {
+    super(describeHolder(workRoot, holder));
+  }
+}
+
+/** One line: who holds the work directory's server, and what to do. */
+export function describeHolder(workRoot: string, h: ServerHolder): string {
+  if (h.role === 'render') {
+    return (
+      `another start-render (pid ${h.pid}) is rendering ${h.renderId ?? 'a render'}${h.label ? ` (${h.label})` : ''} in ${workRoot}; ` +
+      `follow it with \`npm run status -- ${h.renderId ?? '<id>'}\`, wait for it to finish, or pass another --work-dir`
+    );
+  }
+  if (h.role === 'ui') {
+    return `the Web UI (npm run ui, pid ${h.pid}) has the server of ${workRoot} open; stop it (Ctrl-C) and run this again, or pass another --work-dir`;
+  }
+  return `another command (pid ${h.pid}) is starting the server of ${workRoot}; run this again in a moment`;
+}
+
+export interface EmbeddedServerOptions {
+  /** Who holds the server and for what (start-render: its render), so others can say so. Default: an inspecting command. */
+  owner?: Omit<ServerHolder, 'pid'>;
+  /** Seconds to wait for a holder that only inspects (status, list) to let go; default 30. */
+  waitForInspectors?: number;
+}
+
 /**
  * A Temporal dev server whose database lives in the work directory, so a render survives a crash
  * or Ctrl-C of this process: the next start opens the same database and the workflow carries on.
+ * Only one process at a time runs it (server-lock.ts); a busy work directory is a WorkDirBusyError.
  */
-export async function startEmbeddedServer(workDir: string, env: NodeJS.ProcessEnv = process.env): Promise<EmbeddedServer> {
+export async function startEmbeddedServer(
+  workDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: EmbeddedServerOptions = {},
+): Promise<EmbeddedServer> {
   const workRoot = resolve(workDir);
   const dbDir = join(workRoot, 'temporal');
   await mkdir(dbDir, { recursive: true });
-  const running = await readServerFile(workRoot);
-  if (running) {
-    throw new UsageError(
-      `another start-render (pid ${running.pid}) is serving ${workRoot} at ${running.address}; ` +
-        'follow it with `npm run status`, wait for it, or pass another --work-dir',
-    );
+  const owner = opts.owner ?? { role: 'inspect' };
+  const deadline = Date.now() + (opts.waitForInspectors ?? 30) * 1000;
+  for (;;) {
+    const lock = await tryLock(dbDir, owner);
+    if (!lock.held) break;
+    // A status or list that started the server to look at finished renders lets go within seconds.
+    const waited = lock.holder.role === 'inspect' && Date.now() < deadline;
+    if (!waited) throw new WorkDirBusyError(workRoot, lock.holder);
+    await waitOnHolder(dbDir, lock.holder, async () => false, Math.max(0, deadline - Date.now()));
   }
+  try {
+    return await startLocked(workRoot, dbDir, env, owner);
+  } catch (err) {
+    await unlock(dbDir);
+    throw err;
+  }
+}
+
+async function startLocked(workRoot: string, dbDir: string, env: NodeJS.ProcessEnv, owner: Omit<ServerHolder, 'pid'>): Promise<EmbeddedServer> {
   await stopOrphanedServers(join(dbDir, 'dev.sqlite'));
   const cli = findTemporalCli(env);
   const [port, uiPort] = [await freePort(), await freePort()];
@@ -58,24 +108,32 @@ export async function startEmbeddedServer(workDir: string, env: NodeJS.ProcessEn
   const uiUrl = `http://127.0.0.1:${uiPort}`;
   // Lets `status`, `set-epochs` and friends find this server without being told its port.
   const advert = serverFilePath(workRoot);
-  await writeFileAtomic(advert, JSON.stringify({ address, uiUrl, pid: process.pid }));
+  await writeFileAtomic(advert, JSON.stringify({ address, uiUrl, pid: process.pid, ...owner }));
+  let stopped: Promise<void> | undefined;
   return {
     env: testEnv,
     address,
     uiUrl,
-    stop: async () => {
-      await rm(advert, { force: true });
-      await testEnv.teardown();
-    },
+    stop: () =>
+      (stopped ??= (async () => {
+        await rm(advert, { force: true });
+        try {
+          await testEnv.teardown();
+        } finally {
+          await unlock(dbDir);
+        }
+      })()),
   };
 }
 
 const serverFilePath = (workRoot: string) => join(workRoot, 'temporal', 'server.json');
 
-/** The embedded server a running start-render advertises in this work directory, if its process lives. */
-export async function readServerFile(workRoot: string): Promise<{ address: string; uiUrl: string; pid: number } | undefined> {
+export type ServerAdvert = { address: string; uiUrl: string } & ServerHolder;
+
+/** The embedded server a running start-render (or status, list, ui) advertises in this work directory, if its process lives. */
+export async function readServerFile(workRoot: string): Promise<ServerAdvert | undefined> {
   try {
-    const info = JSON.parse(await readFile(serverFilePath(workRoot), 'utf8')) as { address: string; uiUrl: string; pid: number };
+    const info = JSON.parse(await readFile(serverFilePath(workRoot), 'utf8')) as ServerAdvert;
     return processAlive(info.pid) ? info : undefined;
   } catch {
     return undefined;

@@ -5,6 +5,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { StyleSettings } from '../engine/settings';
 import type { FrameRate, StreamReport } from '../media/types';
+import type { OutputFingerprint } from '../common/output-fingerprint';
 
 export const TASK_QUEUES = Object.freeze({
   /** Workflow tasks, split and assemble: CPU and disk. */
@@ -59,6 +60,8 @@ export interface SplitResult {
 export interface AssembleResult {
   /** What became of each audio and subtitle stream of the input: copied, re-encoded or dropped. */
   streams: StreamReport[];
+  /** The video written at the output, so a later run can tell it from a file that replaced it (absent in older results). */
+  output?: OutputFingerprint;
 }
 
 export interface StylizeFrameInput {
@@ -200,6 +203,8 @@ export interface RenderResult extends RenderProgress {
   streams?: StreamReport[];
   /** Wall time from the first run's start to the end of assembly, across restarts. */
   elapsedSeconds: number;
+  /** Size and head/tail hash of the video assembly wrote (absent in older results). */
+  outputFingerprint?: OutputFingerprint;
 }
 
 export const progressQuery = defineQuery<RenderProgress>('progress');

@@ -145,6 +145,8 @@ async function render(request: RenderRequest, carried: RenderState | undefined, 
     skippedFailed,
     streams: assembly?.streams,
     elapsedSeconds: (Date.now() - startedAt) / 1000,
+    // Part of the result only (no command): lets a later start-render tell its video from a replacement.
+    outputFingerprint: assembly?.output,
   };
 }
 
