@@ -1,4 +1,6 @@
+import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { writeFileAtomic } from '../common/atomic';
 import { processAlive } from '../common/process';
@@ -68,6 +70,17 @@ export async function startEmbeddedServer(
   env: NodeJS.ProcessEnv = process.env,
   opts: EmbeddedServerOptions = {},
 ): Promise<EmbeddedServer> {
+  const { workRoot, dbDir, owner } = await lockWorkDir(workDir, opts);
+  try {
+    return await startLocked(workRoot, dbDir, env, owner);
+  } catch (err) {
+    await unlock(dbDir);
+    throw err;
+  }
+}
+
+/** Takes the work directory's server lock for this process, waiting a little for inspecting holders. */
+async function lockWorkDir(workDir: string, opts: EmbeddedServerOptions) {
   const workRoot = resolve(workDir);
   const dbDir = join(workRoot, 'temporal');
   await mkdir(dbDir, { recursive: true });
@@ -75,17 +88,88 @@ export async function startEmbeddedServer(
   const deadline = Date.now() + (opts.waitForInspectors ?? 30) * 1000;
   for (;;) {
     const lock = await tryLock(dbDir, owner);
-    if (!lock.held) break;
+    if (!lock.held) return { workRoot, dbDir, owner };
     // A status or list that started the server to look at finished renders lets go within seconds.
     const waited = lock.holder.role === 'inspect' && Date.now() < deadline;
     if (!waited) throw new WorkDirBusyError(workRoot, lock.holder);
     await waitOnHolder(dbDir, lock.holder, async () => false, Math.max(0, deadline - Date.now()));
   }
+}
+
+/** A dev server on the work directory's database for looking only: a client, no workers. */
+export interface InspectServer {
+  client: Client;
+  address: string;
+  uiUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The work directory's dev server for `status`, `list` and `ui` when no start-render runs. The CLI
+ * is run as a child whose output is discarded, so nothing but the command's own answer reaches
+ * stdout (`list --json` stays JSON); without a local CLI, the SDK's download is used as start-render does.
+ */
+export async function startInspectServer(workDir: string, role: 'inspect' | 'ui', env: NodeJS.ProcessEnv = process.env): Promise<InspectServer> {
+  const cli = findTemporalCli(env);
+  if (!cli) {
+    const server = await startEmbeddedServer(workDir, env, { owner: { role } });
+    return { client: server.env.client, address: server.address, uiUrl: server.uiUrl, stop: server.stop };
+  }
+  const { workRoot, dbDir, owner } = await lockWorkDir(workDir, { owner: { role } });
+  let child: ChildProcess | undefined;
   try {
-    return await startLocked(workRoot, dbDir, env, owner);
+    await stopOrphanedServers(join(dbDir, 'dev.sqlite'));
+    const [port, uiPort] = [await freePort(), await freePort()];
+    // Own process group: a Ctrl-C meant for this command reaches the server only through stop().
+    child = spawn(
+      cli,
+      ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--db-filename', join(dbDir, 'dev.sqlite'), '--log-level', 'error'],
+      { stdio: 'ignore', detached: true },
+    );
+    const exited = new Promise<void>((res) => child!.once('exit', () => res()));
+    const address = `127.0.0.1:${port}`;
+    const client = await connectWhenUp(address, exited);
+    const uiUrl = `http://127.0.0.1:${uiPort}`;
+    const advert = serverFilePath(workRoot);
+    await writeFileAtomic(advert, JSON.stringify({ address, uiUrl, pid: process.pid, ...owner }));
+    const running = child;
+    let stopped: Promise<void> | undefined;
+    return {
+      client,
+      address,
+      uiUrl,
+      stop: () =>
+        (stopped ??= (async () => {
+          await rm(advert, { force: true });
+          await client.connection.close().catch(() => undefined);
+          running.kill('SIGTERM');
+          await exited;
+          await unlock(dbDir);
+        })()),
+    };
   } catch (err) {
+    child?.kill('SIGKILL');
     await unlock(dbDir);
     throw err;
+  }
+}
+
+async function connectWhenUp(address: string, exited: Promise<void>): Promise<Client> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: '1s' });
+      // Connected is not yet serving: ask for the namespace the commands use.
+      const client = new Client({ connection, namespace: 'default' });
+      await connection.workflowService.describeNamespace({ namespace: 'default' });
+      return client;
+    } catch (err) {
+      if (gone) throw new Error(`the Temporal dev server for this work directory exited at start (${address})`);
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 }
 

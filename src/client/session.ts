@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_NAMESPACE, connectClient, type ServerOptions } from '../cli-common/connection';
 import { UsageError } from '../cli-common/errors';
-import { WorkDirBusyError, readServerFile, startEmbeddedServer, type ServerAdvert } from './embedded-server';
+import { WorkDirBusyError, readServerFile, startInspectServer, type ServerAdvert } from './embedded-server';
 import { defaultWorkDir } from './render-options';
 import { waitOnHolder } from './server-lock';
 
@@ -60,8 +60,8 @@ export async function openSession(opts: SessionOptions, inspect: boolean): Promi
     throw new NoRendersHereError(`no renders in ${workDir} yet (no start-render has run there); pass --work-dir, or --address for a cluster`);
   }
   try {
-    const server = await startEmbeddedServer(workDir, process.env, { owner: { role: 'inspect' } });
-    return { client: server.env.client, served: false, workDir, close: () => server.stop() };
+    const server = await startInspectServer(workDir, 'inspect');
+    return { client: server.client, served: false, workDir, close: () => server.stop() };
   } catch (err) {
     if (!(err instanceof WorkDirBusyError)) throw err;
     // A start-render (or the Web UI) took the work directory at the same moment: use its server.

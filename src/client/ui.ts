@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../cli-common/errors';
 import type { Io } from '../cli-common/io';
-import { readServerFile, startEmbeddedServer } from './embedded-server';
+import { readServerFile, startInspectServer } from './embedded-server';
 import { defaultWorkDir } from './render-options';
 
 /** Resolves on Ctrl-C or SIGTERM. */
@@ -23,6 +23,15 @@ function stopRequested(): Promise<void> {
   });
 }
 
+async function uiAnswers(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await fetch(url).then((r) => r.ok, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export async function uiCommand(opts: { workDir?: string }, io: Io, until: Promise<void> = stopRequested()): Promise<void> {
   const workDir = resolve(opts.workDir ?? defaultWorkDir());
   const advert = await readServerFile(workDir);
@@ -34,12 +43,13 @@ export async function uiCommand(opts: { workDir?: string }, io: Io, until: Promi
   if (!existsSync(join(workDir, 'temporal', 'dev.sqlite'))) {
     throw new UsageError(`no renders in ${workDir} yet (no start-render has run there); pass --work-dir`);
   }
-  const server = await startEmbeddedServer(workDir, process.env, { owner: { role: 'ui' } });
+  const server = await startInspectServer(workDir, 'ui');
   try {
+    // The dev server answers gRPC first; its Web UI comes up a moment later. Print the address once it answers.
+    await uiAnswers(server.uiUrl);
     io.out(`Temporal UI ${server.uiUrl}/namespaces/default/workflows for the renders in ${workDir}; Ctrl-C to stop`);
     await until;
   } finally {
-    // Ctrl-C in a terminal reaches the dev server too; it may be gone already.
     await server.stop().catch(() => undefined);
   }
 }
