@@ -55,8 +55,11 @@ describe('the output is the render’s own (real CLI, embedded server, ffmpeg)',
     assert.equal(first.code, 0, first.out);
     assert.match(first.out, /Wrote .*a\.mp4/);
 
-    // Deleted: re-assembled from the kept frames, not reported as written.
+    // Deleted: status says so; start-render re-assembles it from the kept frames.
     await rm(output);
+    const status = startCli(['status', '-o', output], { STARRY_WORK_DIR: workDir });
+    assert.equal((await status.exited).code, 0, status.output());
+    assert.match(status.output(), /a\.mp4 is missing now; run the same start-render command again to make it again from the kept frames/);
     const missing = await startRender(workDir, output);
     assert.equal(missing.code, 0, missing.out);
     assert.match(missing.out, new RegExp(`a\\.mp4 was missing; re-assembled it from the ${FRAMES} kept frames\\n`));
