@@ -152,7 +152,8 @@ async function reportEnding(id: string, ending: Ending, json: boolean, io: Io, s
     for (const line of describeResult(ending.result, ending.result.renderDir ?? '')) io.out(line);
     const verdict = await outputVerdict(ending.result);
     if (verdict !== 'own') {
-      io.out(`  but ${ending.result.output} ${verdict === 'missing' ? 'is missing now' : 'has been replaced by another file since'}; run the same start-render command again to make it again from the kept frames`);
+      const again = verdict === 'missing' ? 'run the same start-render command again' : 'run the same start-render command again with --overwrite';
+      io.out(`  but ${ending.result.output} ${verdict === 'missing' ? 'is missing now' : 'has been replaced by another file since'}; ${again} to make it again from the kept frames`);
     }
   } else {
     io.out(describeEnding(id, ending));
