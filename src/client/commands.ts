@@ -296,7 +296,11 @@ export async function listCommand(opts: ListOptions, io: Io): Promise<void> {
   const limit = wholeFlag(opts.limit, '--limit', DEFAULT_LIST_LIMIT);
   let rows: ListedRender[];
   try {
-    rows = await withClient(opts, (client) => listRenders(client, limit));
+    rows = await withClient(opts, async (client, session) => {
+      const found = await listRenders(client, limit);
+      // Nothing serves them (their start-render has exited): a "running" render is interrupted.
+      return session.served ? found : found.map((r) => (r.state === 'running' ? { ...r, state: 'interrupted' } : r));
+    });
   } catch (err) {
     if (!(err instanceof NoRendersHereError)) throw err;
     io.out(err.message.replace(/ \(no start-render.*$/, ''));

@@ -48,7 +48,7 @@ export function describeHolder(workRoot: string, h: ServerHolder): string {
     );
   }
   if (h.role === 'ui') {
-    return `the Web UI (npm run ui, pid ${h.pid}) has the server of ${workRoot} open; stop it (Ctrl-C) and run this again, or pass another --work-dir`;
+    return `the Web UI (npm run ui, pid ${h.pid}) has the server of ${workRoot} open and did not hand it over; stop it (Ctrl-C) and run this again, or pass another --work-dir`;
   }
   return `another command (pid ${h.pid}) is starting the server of ${workRoot}; run this again in a moment`;
 }
@@ -88,13 +88,21 @@ async function lockWorkDir(workDir: string, opts: EmbeddedServerOptions) {
   const deadline = Date.now() + (opts.waitForInspectors ?? 30) * 1000;
   for (;;) {
     const lock = await tryLock(dbDir, owner);
-    if (!lock.held) return { workRoot, dbDir, owner };
-    // A status or list that started the server to look at finished renders lets go within seconds.
-    const waited = lock.holder.role === 'inspect' && Date.now() < deadline;
-    if (!waited) throw new WorkDirBusyError(workRoot, lock.holder);
+    if (!lock.held) {
+      if (owner.role === 'render') await rm(handoverPath(dbDir), { force: true });
+      return { workRoot, dbDir, owner };
+    }
+    // A status or list that started the server to look at finished renders lets go within seconds;
+    // the Web UI (npm run ui) hands the server over to a start-render when asked.
+    const yields = lock.holder.role === 'inspect' || (lock.holder.role === 'ui' && owner.role === 'render');
+    if (!yields || Date.now() >= deadline) throw new WorkDirBusyError(workRoot, lock.holder);
+    if (lock.holder.role === 'ui') await writeFileAtomic(handoverPath(dbDir), JSON.stringify({ pid: process.pid }));
     await waitOnHolder(dbDir, lock.holder, async () => false, Math.max(0, deadline - Date.now()));
   }
 }
+
+/** A start-render asks the Web UI (npm run ui) holding the work directory's server to let go of it. */
+export const handoverPath = (dbDir: string) => join(dbDir, 'handover.json');
 
 /** A dev server on the work directory's database for looking only: a client, no workers. */
 export interface InspectServer {

@@ -211,7 +211,8 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
 
   // Another start-render of this work directory: the same render is followed, another one refused.
   const holder = await currentHolder(join(workDir, 'temporal'));
-  if (holder && holder.role !== 'inspect') {
+  // (status, list and the Web UI let go of the server when asked; see startEmbeddedServer.)
+  if (holder?.role === 'render') {
     if (await sameRender(holder, request)) return { request, ...(await followHolder(new WorkDirBusyError(workDir, holder), request, memo, workDir, opts, io)) };
     throw new WorkDirBusyError(workDir, holder);
   }

@@ -43,7 +43,7 @@ describe('the work directory’s server (real processes)', () => {
     return { code, out: proc.output() };
   }
 
-  test('after start-render has exited, status and list still answer, and ui serves the Web UI until Ctrl-C', async () => {
+  test('after start-render has exited, status and list still answer, and ui serves the Web UI until Ctrl-C, handing it to a start-render meanwhile', async () => {
     const workDir = join(root, 'work-after');
     const done = join(root, 'done.mp4');
     assert.equal((await cli(renderArgs(done, ['--epochs', '1']), workDir)).code, 0);
@@ -69,7 +69,7 @@ describe('the work directory’s server (real processes)', () => {
     assert.equal(st.code, 0, st.out);
     assert.match(st.out, /^render clip-[0-9a-f]{10} is interrupted \(\d of 3 frames done\): no start-render is serving it\. Run the same start-render command again to resume it; nothing is lost$/m);
     const rows = JSON.parse((await cli(['list', '--json'], workDir)).out) as Array<{ state: string; output: string }>;
-    assert.deepEqual(rows.map((r) => [r.state, r.output]).sort(), [['done', done], ['running', interrupted]].sort());
+    assert.deepEqual(rows.map((r) => [r.state, r.output]).sort(), [['done', done], ['interrupted', interrupted]].sort());
 
     // ui: the Web UI answers until Ctrl-C; meanwhile status uses its server, and a start-render says what to do.
     const ui = startCli(['ui'], { STARRY_WORK_DIR: workDir });
@@ -78,9 +78,11 @@ describe('the work directory’s server (real processes)', () => {
     const during = await cli(['status', '-o', done], workDir);
     assert.equal(during.code, 0, during.out);
     assert.match(during.out, /finished/);
-    const blocked = await cli(renderArgs(interrupted, ['--epochs', '500']), workDir);
-    assert.equal(blocked.code, 2, blocked.out);
-    assert.match(blocked.out, /^error: the Web UI \(npm run ui, pid \d+\) has the server of .* open; stop it \(Ctrl-C\) and run this again, or pass another --work-dir$/m);
+    // A start-render meanwhile: the UI hands the server over, and opens the database again after it.
+    const takeover = await cli(renderArgs(done, ['--epochs', '1']), workDir);
+    assert.equal(takeover.code, 0, takeover.out);
+    assert.match(takeover.out, /Wrote .*done\.mp4/);
+    await ui.waitFor(/Ctrl-C to stop\n[\s\S]*handing it over\n[\s\S]*Ctrl-C to stop\n/);
     ui.child.kill('SIGINT');
     assert.equal((await ui.exited).code, 0, ui.output());
     assert.equal(existsSync(join(workDir, 'temporal', 'server.lock')), false, 'the ui let the work directory go');
