@@ -68,6 +68,9 @@ describe('the work directory’s server (real processes)', () => {
     const st = await cli(['status', '-o', interrupted], workDir);
     assert.equal(st.code, 0, st.out);
     assert.match(st.out, /^render clip-[0-9a-f]{10} is interrupted \(\d of 3 frames done\): no start-render is serving it\. Run the same start-render command again to resume it; nothing is lost$/m);
+    const pause = await cli(['pause', '-o', interrupted], workDir);
+    assert.equal(pause.code, 2, pause.out);
+    assert.match(pause.out, /^error: cannot pause: render clip-[0-9a-f]{10} is not running now \(no start-render is serving it in .*\); run its start-render command again to resume it, then pause$/m);
     const rows = JSON.parse((await cli(['list', '--json'], workDir)).out) as Array<{ state: string; output: string }>;
     assert.deepEqual(rows.map((r) => [r.state, r.output]).sort(), [['done', done], ['interrupted', interrupted]].sort());
 
