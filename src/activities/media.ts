@@ -8,6 +8,7 @@ import { frameSizeFor } from '../engine/frame-size';
 import { FAILURE_TYPES, FrameSet, type AssembleResult, type PackedFrames, type SplitResult } from '../workflows/contract';
 import { checkOutput, checkRenderDir, renderPaths, type PathPolicy } from './paths';
 import { writeFileAtomic } from '../common/atomic';
+import { fingerprintFile } from '../common/output-fingerprint';
 
 export interface SplitInput {
   input: string;
@@ -98,9 +99,11 @@ export function createMediaActivities(policy: PathPolicy) {
           output,
         }),
       );
+      // Recorded in the result: a later run tells this video from a file that has replaced it.
+      const fingerprint = await fingerprintFile(output);
       // Marks the render's directory as finished, so `clean` may delete it (and nothing else).
-      await writeFileAtomic(paths.finished, JSON.stringify({ output, frames: split.frameCount, unstyled: unstyled.pack() }));
-      return { streams };
+      await writeFileAtomic(paths.finished, JSON.stringify({ output, frames: split.frameCount, unstyled: unstyled.pack(), fingerprint }));
+      return { streams, output: fingerprint };
     },
   };
 }

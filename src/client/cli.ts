@@ -12,6 +12,8 @@ import { cleanFinished } from './clean';
 import { diagnose, formatDiagnosis } from './doctor';
 import { UsageError } from '../cli-common/errors';
 import { describeEnding } from './ending';
+import { describeRestored } from './own-output';
+import { uiCommand } from './ui';
 import { defaultWorkDir } from './render-options';
 import { resolve } from 'node:path';
 import { consoleIo, type Io } from '../cli-common/io';
@@ -68,9 +70,9 @@ function renderOptions(cmd: Command, mode: 'start' | 'find'): Command {
     if (mode === 'start') cmd.requiredOption(flags, text);
     else cmd.option(flags, `instead of <render-id>: the ${text.replace(/ \(.*\)$/, '')} start-render was given`);
   }
-  const same = mode === 'find' ? ' (as given to start-render; part of the render id)' : '';
-  // Accepted so a start-render command line can be reused as is; they do not change the id.
-  const limit = mode === 'find' ? ' (accepted as given to start-render; not part of the id)' : '';
+  // Accepted so a start-render command line can be reused as is; the render is found by its files.
+  const same = mode === 'find' ? ' (accepted as given to start-render; ignored: the render is found by its files)' : '';
+  const limit = same;
   return cmd
     .addOption(
       new Option('--engine <name>', `vgg19 (style transfer), or copy: frames pass through NOT stylized, to check a long video or measure the orchestration${same}`)
@@ -108,15 +110,32 @@ function renderOptions(cmd: Command, mode: 'start' | 'find'): Command {
     );
 }
 
-/** A command that acts on one render: by id, or by the start-render flags. */
+/** Flags only start-render uses; the other commands accept and ignore them, so its command line can be reused. */
+function renderOnlyOptions(cmd: Command): Command {
+  const ignored = '(accepted as given to start-render; ignored)';
+  return cmd
+    .option('--weights <file>', `VGG19 weights ${ignored}`)
+    .option('--backend <name>', `tfjs backend ${ignored}`)
+    .option('--cache-dir <dir>', `weights cache ${ignored}`)
+    .option('--local-workers <n>', `style worker processes ${ignored}`)
+    .option('--detach', ignored)
+    .option('-y, --overwrite', ignored);
+}
+
+/** A command that acts on one render: by id, or by the files start-render was given. */
 function renderCommand(name: string, description: string): Command {
   return serverOptions(
-    renderOptions(
-      program
-        .command(name)
-        .description(description)
-        .argument('[render-id]', 'workflow id printed by start-render and shown by list; or give -i/-s/-o and settings instead'),
-      'find',
+    renderOnlyOptions(
+      renderOptions(
+        program
+          .command(name)
+          .description(description)
+          .argument(
+            '[render-id]',
+            'workflow id printed by start-render and shown by list; or give its --input/--style/--output instead (a whole start-render command line works)',
+          ),
+        'find',
+      ),
     ),
   );
 }
@@ -135,6 +154,7 @@ engineOptions(
       'start',
     )
       .option('--detach', 'with --address: start the render and return without following it')
+      .option('-y, --overwrite', "replace a file at --output that is not this render's video (refused otherwise)")
       .option('--local-workers <n>', 'embedded mode: style worker processes on this machine (default: one per core on wasm/cpu, else 1)'),
   ),
 ).action(async (opts: StartRenderOptions) => {
@@ -147,7 +167,8 @@ engineOptions(
     if (!opts.address) io.err(`(worker log: ${workerLogPath(opts.workDir ? resolve(opts.workDir) : defaultWorkDir())})`);
     process.exitCode = 130;
   } else if (outcome.result) {
-    for (const line of describeResult(outcome.result, outcome.request.renderDir)) io.out(line);
+    if (outcome.restored) io.out(describeRestored(outcome.restored));
+    for (const line of describeResult(outcome.result, outcome.result.renderDir || outcome.request.renderDir)) io.out(line);
   } else {
     io.out(`started render ${outcome.request.renderId}; follow it with: ${commandHint('status', outcome.request.renderId, opts)}`);
   }
@@ -235,6 +256,12 @@ serverOptions(
       ),
     ),
 ).action(async (opts: ListOptions) => listCommand(opts, io));
+
+program
+  .command('ui')
+  .description("the Temporal Web UI on the work directory's renders (finished, interrupted or running) until Ctrl-C; no start-render needed")
+  .addOption(new Option('--work-dir <dir>', 'work directory whose renders to show').env('STARRY_WORK_DIR'))
+  .action(async (opts: { workDir?: string }) => uiCommand(opts, io));
 
 program
   .command('clean')

@@ -18,16 +18,19 @@ import {
 import type { renderVideo } from '../workflows/render';
 import { epochsError } from '../workflows/validation';
 import { failedFramesOf, formatRanges } from '../workflows/frame-set';
-import { DEFAULT_NAMESPACE, connectClient, type ServerOptions } from '../cli-common/connection';
-import { readServerFile } from './embedded-server';
+import type { ServerOptions } from '../cli-common/connection';
+import { NoRendersHereError, openSession, type Session } from './session';
+import { describeInterrupted, interruptedProgress } from './interrupted';
 import { UsageError } from '../cli-common/errors';
 import { wholeFlag } from '../cli-common/flags';
 import type { Io } from '../cli-common/io';
-import { buildRenderRequest, defaultWorkDir, type RenderFlags } from './render-options';
+import type { RenderFlags } from './render-options';
+import { filesOf, findRenderByFiles, namesFiles } from './find-render';
 import { describeEnding, settle, type Ending } from './ending';
 import { describeResult, followRender } from './start-render';
 import { liveState } from './attention';
 import { commandHint, type HintTarget } from './hints';
+import { outputVerdict } from './own-output';
 
 export interface CommandServerOptions extends Partial<ServerOptions> {
   workDir?: string;
@@ -40,29 +43,25 @@ type RenderHandle = WorkflowHandle<typeof renderVideo>;
 
 /** A client for the given address, or for the embedded server a running start-render advertised. */
 export async function clientFor(opts: CommandServerOptions): Promise<Client> {
-  let address = opts.address;
-  if (!address) {
-    const advertised = await readServerFile(opts.workDir ? opts.workDir : defaultWorkDir());
-    if (!advertised) {
-      throw new UsageError('no --address given and no embedded server is running here; pass --address host:port or run start-render');
-    }
-    address = advertised.address;
+  return (await openSession(opts, false)).client;
+}
+
+/** A command names one render: by its id, or by the files start-render was given — not both, not neither. */
+export function checkRenderRef(id: string | undefined, flags: RenderFlags): void {
+  const byFiles = namesFiles(flags);
+  if (id && byFiles) throw new UsageError('give either a render id or --input/--style/--output, not both');
+  if (!id && !byFiles) {
+    throw new UsageError('which render? give its id (npm run list shows them) or the --input, --style and --output start-render was given');
   }
-  return connectClient({ ...opts, address, namespace: opts.namespace ?? DEFAULT_NAMESPACE });
 }
 
 /**
- * The render's workflow id: the one given, or the id start-render derives from the same
- * --input/--style/--output and settings flags (renderIdFor), so a user can repeat that command line.
+ * The render's workflow id: the one given, or the render whose memo holds the --input/--style/--output
+ * given (findRenderByFiles). The settings flags of a reused start-render command line are ignored.
  */
-export async function resolveRenderId(id: string | undefined, flags: RenderFlags): Promise<string> {
-  const byFiles = Boolean(flags.input || flags.style || flags.output);
-  if (id && byFiles) throw new UsageError('give either a render id or --input/--style/--output, not both');
-  if (id) return id;
-  if (!byFiles) {
-    throw new UsageError('which render? give its id (npm run list shows them) or the --input, --style and --output start-render was given');
-  }
-  return (await buildRenderRequest(flags)).renderId;
+export async function resolveRenderId(client: Client, id: string | undefined, flags: RenderFlags): Promise<string> {
+  checkRenderRef(id, flags);
+  return id ?? findRenderByFiles(client, filesOf(flags));
 }
 
 /** The render's handle and Temporal status; an unknown id is a one-line usage error. */
@@ -82,14 +81,26 @@ function hintTarget(opts: CommandServerOptions): HintTarget {
   return { address: opts.address, namespace: opts.namespace, workDir: opts.workDir };
 }
 
-/** Runs `fn` with a client for the server, closing its connection afterwards. */
-async function withClient<T>(opts: CommandServerOptions, fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = await clientFor(opts);
+/**
+ * Runs `fn` with a session on the server (session.ts): a cluster, the running start-render's
+ * server, or the work directory's database opened here for the length of the command.
+ */
+async function withClient<T>(opts: CommandServerOptions, fn: (client: Client, session: Session) => Promise<T>): Promise<T> {
+  const session = await openSession(opts, true);
   try {
-    return await fn(client);
+    return await fn(session.client, session);
   } finally {
-    await client.connection.close();
+    await session.close();
   }
+}
+
+/** A render nobody serves cannot be steered: its start-render has exited. */
+function mustBeServed(session: Session, renderId: string, verb: string): void {
+  if (session.served) return;
+  throw new UsageError(
+    `cannot ${verb}: render ${renderId} is not running now (no start-render is serving it in ${session.workDir}); ` +
+      `run its start-render command again to resume it, then ${verb}`,
+  );
 }
 
 /** A running render, or a usage error saying how it ended. */
@@ -115,9 +126,17 @@ export type ListOptions = CommandServerOptions & { limit?: string; json?: boolea
 export const DEFAULT_LIST_LIMIT = 20;
 
 export async function statusCommand(id: string | undefined, opts: StatusOptions, io: Io): Promise<number> {
-  const renderId = await resolveRenderId(id, opts);
-  return withClient(opts, async (client) => {
+  checkRenderRef(id, opts);
+  return withClient(opts, async (client, session) => {
+    const renderId = await resolveRenderId(client, id, opts);
     const { handle, status } = await existingRender(client, renderId);
+    if (status === 'RUNNING' && !session.served) {
+      // Its start-render has exited: no worker answers the progress query, the history tells.
+      const p = await interruptedProgress(handle);
+      if (opts.json) io.out(JSON.stringify({ status, state: 'interrupted', ...p }, null, 2));
+      else io.out(describeInterrupted(p));
+      return 0;
+    }
     if (status === 'RUNNING' && opts.json) {
       const progress = await handle.query(progressQuery);
       io.out(JSON.stringify({ status, state: liveState(progress), ...progress }, null, 2));
@@ -131,7 +150,7 @@ export async function statusCommand(id: string | undefined, opts: StatusOptions,
 }
 
 /** Prints how a render ended; returns 0 when it produced its video, 1 otherwise. */
-function reportEnding(id: string, ending: Ending, json: boolean, io: Io, status?: string): number {
+async function reportEnding(id: string, ending: Ending, json: boolean, io: Io, status?: string): Promise<number> {
   if (json) {
     const body =
       ending.state === 'done' ? ending.result : ending.state === 'cancelled' ? { message: ending.message, ...ending.progress } : { message: ending.message };
@@ -139,6 +158,11 @@ function reportEnding(id: string, ending: Ending, json: boolean, io: Io, status?
   } else if (ending.state === 'done') {
     io.out(`render ${id} finished`);
     for (const line of describeResult(ending.result, ending.result.renderDir ?? '')) io.out(line);
+    const verdict = await outputVerdict(ending.result);
+    if (verdict !== 'own') {
+      const again = verdict === 'missing' ? 'run the same start-render command again' : 'run the same start-render command again with --overwrite';
+      io.out(`  but ${ending.result.output} ${verdict === 'missing' ? 'is missing now' : 'has been replaced by another file since'}; ${again} to make it again from the kept frames`);
+    }
   } else {
     io.out(describeEnding(id, ending));
   }
@@ -151,7 +175,7 @@ function reportEnding(id: string, ending: Ending, json: boolean, io: Io, status?
  */
 export async function setEpochsCommand(args: Array<string | undefined>, opts: RenderRefOptions, io: Io): Promise<void> {
   const given = args.filter((a): a is string => a !== undefined);
-  const byFiles = Boolean(opts.input || opts.style || opts.output);
+  const byFiles = namesFiles(opts);
   if (given.length === 0 || (given.length === 1 && !byFiles)) {
     throw new UsageError('set-epochs needs the render id (or the -i/-s/-o of start-render) and the new number of epochs, e.g. set-epochs clip-3f9a0c21be 3');
   }
@@ -160,9 +184,11 @@ export async function setEpochsCommand(args: Array<string | undefined>, opts: Re
   const n = Number(epochs);
   const problem = epochsError(epochs.trim() !== '' && Number.isFinite(n) ? n : epochs);
   if (problem) throw new UsageError(problem);
-  const renderId = await resolveRenderId(id, opts);
-  await withClient(opts, async (client) => {
+  checkRenderRef(id, opts);
+  await withClient(opts, async (client, session) => {
+    const renderId = await resolveRenderId(client, id, opts);
     const handle = await runningRender(client, renderId, 'change epochs');
+    mustBeServed(session, renderId, 'change epochs');
     // What the render had until now (its --epochs, or an earlier set-epochs), not the default.
     const before = (await handle.query(progressQuery)).settings.epochs;
     let settings;
@@ -180,9 +206,11 @@ export type SteerAction = 'pause' | 'resume' | 'cancel';
 
 /** `pause`, `resume` and `cancel`: a signal to a running render, after checking it still makes sense. */
 export async function steerCommand(action: SteerAction, id: string | undefined, opts: SteerOptions, io: Io): Promise<void> {
-  const renderId = await resolveRenderId(id, opts);
-  await withClient(opts, async (client) => {
+  checkRenderRef(id, opts);
+  await withClient(opts, async (client, session) => {
+    const renderId = await resolveRenderId(client, id, opts);
     const handle = await runningRender(client, renderId, action);
+    mustBeServed(session, renderId, action);
     const p = await handle.query(progressQuery);
     if (p.phase === 'assembling' || p.phase === 'done') {
       throw new UsageError(`cannot ${action}: render ${renderId} has rendered every frame and is ${p.phase === 'done' ? 'finishing' : 'assembling the video'}`);
@@ -213,9 +241,11 @@ export async function steerCommand(action: SteerAction, id: string | undefined, 
 /** `retry-failed` and `skip-failed`: the choice a render waiting in needs-attention asks for. */
 export async function signalCommand(id: string | undefined, signal: 'retryFailed' | 'skipFailed', opts: RenderRefOptions, io: Io): Promise<void> {
   const verb = signal === 'retryFailed' ? 'retry failed frames' : 'skip failed frames';
-  const renderId = await resolveRenderId(id, opts);
-  await withClient(opts, async (client) => {
+  checkRenderRef(id, opts);
+  await withClient(opts, async (client, session) => {
+    const renderId = await resolveRenderId(client, id, opts);
     const handle = await runningRender(client, renderId, verb);
+    mustBeServed(session, renderId, verb);
     const progress = await handle.query(progressQuery);
     const failed = failedFramesOf(progress);
     if (failed.count === 0) {
@@ -276,7 +306,18 @@ export async function listRenders(client: Client, limit: number): Promise<Listed
 
 export async function listCommand(opts: ListOptions, io: Io): Promise<void> {
   const limit = wholeFlag(opts.limit, '--limit', DEFAULT_LIST_LIMIT);
-  const rows = await withClient(opts, (client) => listRenders(client, limit));
+  let rows: ListedRender[];
+  try {
+    rows = await withClient(opts, async (client, session) => {
+      const found = await listRenders(client, limit);
+      // Nothing serves them (their start-render has exited): a "running" render is interrupted.
+      return session.served ? found : found.map((r) => (r.state === 'running' ? { ...r, state: 'interrupted' } : r));
+    });
+  } catch (err) {
+    if (!(err instanceof NoRendersHereError)) throw err;
+    io.out(err.message.replace(/ \(no start-render.*$/, ''));
+    return;
+  }
   if (opts.json) {
     io.out(JSON.stringify(rows, null, 2));
     return;

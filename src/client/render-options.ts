@@ -148,9 +148,20 @@ async function readableId(files: { input: string; style: string }, settings: Sty
 
 /**
  * The workflow id: running the same command again gives the same id, which is how it resumes (and
- * how a finished render is reported instead of rendered again). The output is part of it.
+ * how a finished render is reported instead of rendered again). The output is part of it; the
+ * epochs are not, because set-epochs changes them while the render runs: the command line with the
+ * old or the new value names the same render.
  */
 export function renderIdFor(files: { input: string; style: string; output: string }, settings: StyleSettings): Promise<string> {
+  const { epochs: _epochs, ...rest } = settings;
+  return readableId(files, rest as StyleSettings, { output: files.output });
+}
+
+/**
+ * The id releases before 0.2 derived, with the epochs in it: start-render attaches to a render
+ * started under such an id rather than starting the same render a second time.
+ */
+export function legacyRenderIdFor(files: { input: string; style: string; output: string }, settings: StyleSettings): Promise<string> {
   return readableId(files, settings, { output: files.output });
 }
 
@@ -172,4 +183,9 @@ export async function buildRenderRequest(flags: RenderFlags): Promise<RenderRequ
   const workDir = flags.workDir ? resolve(flags.workDir) : defaultWorkDir();
   // The work directory is named by the render id, so what `status` and `list` show is what is on disk.
   return { renderId, ...files, renderDir: join(workDir, 'renders', renderId), settings, limits };
+}
+
+/** The id an earlier release gave this request (see legacyRenderIdFor). */
+export function legacyIdOf(request: RenderRequest): Promise<string> {
+  return legacyRenderIdFor(request, request.settings);
 }

@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { createStyleRuntime, type StyleRuntime } from '../worker/engine';
 import { createWorkers, runWorkers } from '../worker/workers';
 import { logToFile } from '../worker/runtime';
@@ -13,14 +13,17 @@ import { embeddedIdentity } from '../cli-common/identity';
 import { failAttemptsOfDeadWorkers } from './orphans';
 import { wholeFlag } from '../cli-common/flags';
 import { DEFAULT_NAMESPACE, connectClient, type ServerOptions } from '../cli-common/connection';
-import { startEmbeddedServer, type EmbeddedServer } from './embedded-server';
+import { WorkDirBusyError, readServerFile, startEmbeddedServer, type EmbeddedServer } from './embedded-server';
+import { currentHolder, waitOnHolder, type ServerHolder } from './server-lock';
+import { UsageError } from '../cli-common/errors';
 import { formatDuration, formatProgressLine, readSnapshot } from './progress';
-import { buildRenderRequest, defaultWorkDir, type RenderFlags } from './render-options';
+import { buildRenderRequest, defaultWorkDir, legacyIdOf, type RenderFlags } from './render-options';
 import type { Io } from '../cli-common/io';
 import { settle, type Ending } from './ending';
 import { describeNeedsAttention } from './attention';
 import { shareStylizedFrames } from './shared-frames';
 import type { HintTarget } from './hints';
+import { checkOutputFree, idOnServer, outputVerdict, recordOutput, refuseReplaced, startAgain, type Restored } from './own-output';
 
 export interface StartRenderOptions extends RenderFlags, Partial<ServerOptions> {
   weights?: string;
@@ -32,6 +35,8 @@ export interface StartRenderOptions extends RenderFlags, Partial<ServerOptions> 
   refreshSeconds?: number;
   /** Style worker processes in embedded mode, this one included (default: one per core on wasm/cpu). */
   localWorkers?: string;
+  /** Replace a file at --output that is not this render's video. */
+  overwrite?: boolean;
 }
 
 export interface StartRenderOutcome {
@@ -41,12 +46,89 @@ export interface StartRenderOutcome {
   interrupted?: boolean;
   /** How the render ended when it did not produce its video (cancelled, failed). */
   ending?: Exclude<Ending, { state: 'done' }>;
+  /** Set when the render had finished but its video was missing or replaced, and was made again. */
+  restored?: Restored;
 }
 
 /** Follows a render to its end; a cancelled or failed render becomes an `ending` instead of an exception. */
 async function followToEnd(handle: WorkflowHandle<typeof renderVideo>, io: Io, refreshSeconds: number | undefined, where: HintTarget) {
   const ending = await settle(followRender(handle, io, refreshSeconds, where));
   return ending.state === 'done' ? { result: ending.result } : { ending };
+}
+
+/**
+ * Follows the render to its end and makes sure its video is at --output: a finished render whose
+ * file is missing (or, with --overwrite, replaced) is made again from its kept frames.
+ */
+async function finish(
+  client: Client,
+  handle: WorkflowHandle<typeof renderVideo>,
+  request: RenderRequest,
+  memo: Record<string, unknown>,
+  workDir: string,
+  opts: StartRenderOptions,
+  io: Io,
+): Promise<Omit<StartRenderOutcome, 'request'>> {
+  // The flags a follow-up command (retry-failed, skip-failed…) needs to find this same server.
+  const where: HintTarget = opts.address ? { address: opts.address, namespace: opts.namespace } : { workDir };
+  const first = await followToEnd(handle, io, opts.refreshSeconds, where);
+  if (!first.result) return first;
+  const verdict = await outputVerdict(first.result);
+  if (verdict === 'own') {
+    await recordOutput(workDir, handle.workflowId, first.result);
+    return first;
+  }
+  if (verdict === 'replaced' && !opts.overwrite) refuseReplaced(first.result);
+  io.out(`render ${handle.workflowId} had finished, but ${first.result.output} ${verdict === 'missing' ? 'is missing' : 'is another file now'}: making it again from the kept frames`);
+  const again = await followToEnd(await startAgain(client, handle, request, first.result, memo), io, opts.refreshSeconds, where);
+  if (!again.result) return again;
+  await recordOutput(workDir, handle.workflowId, again.result);
+  return { result: again.result, restored: { verdict, result: again.result } };
+}
+
+async function sameRender(holder: ServerHolder, request: RenderRequest): Promise<boolean> {
+  return holder.role === 'render' && holder.renderId !== undefined && [request.renderId, await legacyIdOf(request)].includes(holder.renderId);
+}
+
+/**
+ * The same render is already being rendered by another start-render of this work directory: follow
+ * it on that process's server (its workers do the work) and report the same ending. If that process
+ * stops first, this one says so; running the command again then resumes the render.
+ */
+async function followHolder(
+  busy: WorkDirBusyError,
+  request: RenderRequest,
+  memo: Record<string, unknown>,
+  workDir: string,
+  opts: StartRenderOptions,
+  io: Io,
+): Promise<Omit<StartRenderOutcome, 'request'>> {
+  const { holder } = busy;
+  let advert: Awaited<ReturnType<typeof readServerFile>>;
+  // It may still be starting its server.
+  await waitOnHolder(join(workDir, 'temporal'), holder, async () => Boolean((advert = await readServerFile(workDir))), 120_000);
+  if (!advert || advert.pid !== holder.pid) return { interrupted: true };
+  const client = await connectClient({ address: advert.address, namespace: DEFAULT_NAMESPACE });
+  let interrupt: () => void = () => undefined;
+  const interrupted = new Promise<'stopped'>((res) => (interrupt = () => res('stopped')));
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  try {
+    request.renderId = holder.renderId!;
+    io.out(`render ${request.renderId} is already being rendered by another start-render (pid ${holder.pid}) in this work directory; following it here`);
+    // Idempotent: the holder starts (or has started) this very workflow id.
+    const handle = await startOrAttach(client, request, memo);
+    const outcome = await Promise.race([finish(client, handle, request, memo, workDir, opts, io), interrupted]);
+    return outcome === 'stopped' ? { interrupted: true } : outcome;
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    // The holder (and its server) stopped under us: nothing is lost, the same command resumes it.
+    return { interrupted: true };
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    await client.connection.close().catch(() => undefined);
+  }
 }
 
 /** Starts the render's workflow, or attaches to it when the same render already exists. */
@@ -148,18 +230,29 @@ export function workerLogPath(workDir: string): string {
  */
 export async function startRender(opts: StartRenderOptions, io: Io): Promise<StartRenderOutcome> {
   const request = await buildRenderRequest(opts);
+  const workDir = opts.workDir ? resolve(opts.workDir) : defaultWorkDir();
+  // Before any work: a file at --output that is not this render's video is not overwritten unasked.
+  await checkOutputFree(request, workDir, opts.overwrite);
   // Shown by `list` and the Web UI; `startedAt` outlives the runs a long render continues as new into.
   const memo = { input: request.input, style: request.style, output: request.output, startedAt: new Date().toISOString() };
   if (opts.address) {
     const client = await connectClient({ address: opts.address, namespace: opts.namespace ?? DEFAULT_NAMESPACE, ...opts });
+    request.renderId = await idOnServer(client, request);
     const handle = await startOrAttach(client, request, memo);
     io.out(`render ${request.renderId} on ${opts.address} (workers run separately: npm run worker)`);
     if (opts.detach) return { request };
-    return { request, ...(await followToEnd(handle, io, opts.refreshSeconds, { address: opts.address, namespace: opts.namespace })) };
+    return { request, ...(await finish(client, handle, request, memo, workDir, opts, io)) };
+  }
+
+  // Another start-render of this work directory: the same render is followed, another one refused.
+  const holder = await currentHolder(join(workDir, 'temporal'));
+  // (status, list and the Web UI let go of the server when asked; see startEmbeddedServer.)
+  if (holder?.role === 'render') {
+    if (await sameRender(holder, request)) return { request, ...(await followHolder(new WorkDirBusyError(workDir, holder), request, memo, workDir, opts, io)) };
+    throw new WorkDirBusyError(workDir, holder);
   }
 
   const copy = request.settings.engine === 'copy';
-  const workDir = opts.workDir ? resolve(opts.workDir) : defaultWorkDir();
   // Load the engine before anything else: bad weights must fail before a server or workflow exists.
   // The copy engine needs none: frames pass through, so one worker process is plenty.
   const style: StyleRuntime | undefined = copy
@@ -181,7 +274,16 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
   try {
     // The worker log: failed attempts' stacks and the SDK's retries while stopping stay off the screen.
     logToFile(workerLogPath(workDir), io.err);
-    server = await startEmbeddedServer(workDir);
+    try {
+      const label = `${basename(request.input)} → ${basename(request.output)}`;
+      server = await startEmbeddedServer(workDir, process.env, { owner: { role: 'render', renderId: request.renderId, label } });
+    } catch (err) {
+      // Started at the same moment as another start-render of this work directory, which won.
+      if (err instanceof WorkDirBusyError && (await sameRender(err.holder, request))) {
+        return { request, ...(await followHolder(err, request, memo, workDir, opts, io)) };
+      }
+      throw err;
+    }
     connection = server.env.nativeConnection;
     if (style && localCount > 1) {
       // Started first: they load the engine while this process bundles the workflow.
@@ -211,12 +313,13 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
       await helpers.ready;
       io.out(`${localCount} style workers on this machine (${style!.engine.backend.name} computes on one core each)`);
     }
+    request.renderId = await idOnServer(server.env.client, request);
     const handle = await startOrAttach(server.env.client, request, { ...memo, backend: style ? style.engine.backend.name : 'copy (not stylized)' });
     const handedOver = await failAttemptsOfDeadWorkers(server.env.client, handle);
     if (handedOver.length) io.out(`resuming ${handedOver.length} frame(s) the previous run was computing, from their checkpoints`);
     io.out(`render ${request.renderId} · Temporal UI ${server.uiUrl}/namespaces/default/workflows/${request.renderId}`);
     const stopped = workersStopped.then(() => 'stopped' as const);
-    const outcome = await Promise.race([followToEnd(handle, io, opts.refreshSeconds, { workDir }), stopped]);
+    const outcome = await Promise.race([finish(server.env.client, handle, request, memo, workDir, opts, io), stopped]);
     if (outcome === 'stopped') return { request, interrupted: true };
     for (const w of workers) w.shutdown();
     await workersStopped;

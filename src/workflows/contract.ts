@@ -5,6 +5,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { EngineName, StyleSettings } from '../engine/settings';
 import type { FrameRate, StreamReport } from '../media/types';
+import type { OutputFingerprint } from '../common/output-fingerprint';
 import type { FailedFramesView, FramesView, PackedFrames } from './frame-set';
 
 export type { FailedFramesView, FailureGroup, FrameRange, FramesView, PackedFrames } from './frame-set';
@@ -76,6 +77,8 @@ export interface SplitResult {
 export interface AssembleResult {
   /** What became of each audio and subtitle stream of the input: copied, re-encoded or dropped. */
   streams: StreamReport[];
+  /** The video written at the output, so a later run can tell it from a file that replaced it (absent in older results). */
+  output?: OutputFingerprint;
 }
 
 export interface StylizeFrameInput {
@@ -233,6 +236,8 @@ export interface RenderResult extends RenderProgress {
   streams?: StreamReport[];
   /** Wall time from the first run's start to the end of assembly, across restarts. */
   elapsedSeconds: number;
+  /** Size and head/tail hash of the video assembly wrote (absent in older results). */
+  outputFingerprint?: OutputFingerprint;
 }
 
 export const progressQuery = defineQuery<RenderProgress>('progress');

@@ -149,6 +149,8 @@ async function render(request: RenderRequest, carried: RenderState | undefined, 
     skipped: skipped.view,
     streams: assembly?.streams,
     elapsedSeconds: (Date.now() - startedAt) / 1000,
+    // Part of the result only (no command): lets a later start-render tell its video from a replacement.
+    outputFingerprint: assembly?.output,
   };
 }
 

@@ -1,0 +1,57 @@
+/**
+ * Where a render stands when no worker serves it (its start-render has exited): the progress query
+ * needs a worker, so this reads the latest run's history instead — what the run was handed, the
+ * split's frame count and the frames completed since.
+ */
+import { defaultPayloadConverter, type WorkflowHandle } from '@temporalio/client';
+import type { RenderRequest, SplitResult } from '../workflows/contract';
+import type { RenderState } from '../workflows/ledger';
+
+type Payload = Parameters<typeof defaultPayloadConverter.fromPayload>[0];
+const decode = <T>(p: unknown): T | undefined => (p ? defaultPayloadConverter.fromPayload<T>(p as Payload) : undefined);
+
+export interface InterruptedProgress {
+  renderId: string;
+  renderDir: string | undefined;
+  input: string | undefined;
+  output: string | undefined;
+  /** Frames finished (stylized or reused) so far. */
+  done: number;
+  /** Frames in the video; null before the split finished. */
+  total: number | null;
+  runs: number;
+}
+
+export async function interruptedProgress(handle: WorkflowHandle): Promise<InterruptedProgress> {
+  const history = await handle.fetchHistory();
+  const events = history.events ?? [];
+  const startArgs = events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
+  const request = decode<RenderRequest>(startArgs[0]);
+  const carried = decode<RenderState>(startArgs[1]);
+  let done = carried?.done ?? 0;
+  let total: number | null = carried?.split.frameCount ?? null;
+  const typeOf = new Map<number, string>();
+  for (const e of events) {
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (scheduled) typeOf.set(Number(e.eventId), scheduled.activityType?.name ?? '');
+    const completed = e.activityTaskCompletedEventAttributes;
+    if (!completed) continue;
+    const type = typeOf.get(Number(completed.scheduledEventId));
+    if (type === 'stylizeFrame') done++;
+    if (type === 'splitVideo') total = decode<SplitResult>(completed.result?.payloads?.[0])?.frameCount ?? total;
+  }
+  return {
+    renderId: handle.workflowId,
+    renderDir: request?.renderDir,
+    input: request?.input,
+    output: request?.output,
+    done,
+    total,
+    runs: (carried?.runs ?? 0) + 1,
+  };
+}
+
+export function describeInterrupted(p: InterruptedProgress): string {
+  const frames = p.total === null ? 'the video was not split yet' : `${p.done} of ${p.total} frames done`;
+  return `render ${p.renderId} is interrupted (${frames}): no start-render is serving it. Run the same start-render command again to resume it; nothing is lost`;
+}
