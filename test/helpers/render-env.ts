@@ -56,7 +56,8 @@ export async function startRenderEnv(root: string, opts: { backend?: 'wasm' | 'n
   const weightsPath = await tinyWeights(root);
   const workDir = join(root, 'work');
   const style = await createStyleRuntime({ weights: weightsPath, backend: opts.backend ?? 'wasm' });
-  const server = await startEmbeddedServer(workDir);
+  // It serves renders with its own workers, as a start-render does: commands may steer them.
+  const server = await startEmbeddedServer(workDir, process.env, { owner: { role: 'render', label: 'test render environment' } });
   const running: Array<() => Promise<void>> = [];
   return {
     server,
