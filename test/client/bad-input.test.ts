@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { buildRenderRequest, type RenderFlags } from '../../src/client/render-options';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
+import { runCli } from '../helpers/processes';
 
 const run = promisify(execFile);
 const CLI = resolve(__dirname, '../../src/client/cli.ts');
@@ -57,15 +58,7 @@ describe('bad input', () => {
     });
   }
 
-  async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-    try {
-      const r = await run(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: resolve(__dirname, '../..'), env: { ...process.env, STARRY_WORK_DIR: join(dir, 'work'), ...env } });
-      return { code: 0, stderr: r.stderr };
-    } catch (err) {
-      const e = err as { code: number; stderr: string };
-      return { code: e.code, stderr: e.stderr };
-    }
-  }
+  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, { STARRY_WORK_DIR: join(dir, 'work'), ...env });
 
   test('the command line exits 2 with one clear line and writes nothing at --output', async () => {
     const r = await cli(['start-render', '--input', good.input, '--style', good.style, '--output', good.output, '--epochs', '0']);

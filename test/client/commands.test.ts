@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { copyFile, rename } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { before, describe, test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { program } from '../../src/client/cli';
@@ -23,9 +23,9 @@ import type { renderVideo } from '../../src/workflows/render';
 import { makeClip } from '../helpers/media-fixtures';
 import { TINY_RENDER, useRenderEnv } from '../helpers/render-env';
 import { readStyled, waitForProgress } from '../helpers/steering';
+import { runCli } from '../helpers/processes';
 
 const run = promisify(execFile);
-const ROOT = resolve(__dirname, '../..');
 
 type Handle = WorkflowHandle<typeof renderVideo>;
 
@@ -51,15 +51,7 @@ async function closedPort(): Promise<number> {
   });
 }
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, ['--import', 'tsx', 'src/client/cli.ts', ...args], { cwd: ROOT });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[]) => runCli(args);
 
 describe('steering commands (real server, real workers)', () => {
   const fx = useRenderEnv('starry-commands');

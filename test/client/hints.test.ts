@@ -4,29 +4,18 @@
  * --work-dir that finds the embedded server.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { buildRenderRequest } from '../../src/client/render-options';
 import { TASK_QUEUES, pauseSignal } from '../../src/workflows/contract';
 import type { renderVideo } from '../../src/workflows/render';
 import { makeClip } from '../helpers/media-fixtures';
 import { TINY_RENDER, useRenderEnv } from '../helpers/render-env';
 import { waitForProgress } from '../helpers/steering';
+import { runCli } from '../helpers/processes';
 
-const run = promisify(execFile);
-const CLI = resolve(__dirname, '../../src/client/cli.ts');
 
-async function cli(args: string[]) {
-  try {
-    const r = await run(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: resolve(__dirname, '../..'), env: { ...process.env, STARRY_WORK_DIR: undefined } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[]) => runCli(args, { STARRY_WORK_DIR: undefined });
 
 describe('follow-up hints (real command line, real server)', () => {
   const fx = useRenderEnv('starry-hints');

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { copyFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { buildRenderRequest, legacyIdOf, type RenderFlags } from '../../src/client/render-options';
@@ -15,19 +15,11 @@ import { startOrAttach } from '../../src/client/start-render';
 import { makeClip } from '../helpers/media-fixtures';
 import { TINY_RENDER, useRenderEnv } from '../helpers/render-env';
 import { waitForProgress } from '../helpers/steering';
+import { runCli } from '../helpers/processes';
 
 const run = promisify(execFile);
-const ROOT = resolve(__dirname, '../..');
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, ['--import', 'tsx', 'src/client/cli.ts', ...args], { cwd: ROOT });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[]) => runCli(args);
 
 describe('finding a render by its files (real server, real command line)', () => {
   const fx = useRenderEnv('starry-lookup');

@@ -4,28 +4,16 @@
  * on the screen, and `status --json` agrees. Real CLI, real dev server, real ffmpeg.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { buildRenderRequest } from '../../src/client/render-options';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
-import { startCli, stopAllProcesses } from '../helpers/processes';
+import { runCli, startCli, stopAllProcesses } from '../helpers/processes';
 import { tinyWeights } from '../helpers/render-env';
 
-const run = promisify(execFile);
-const CLI = resolve(__dirname, '../../src/client/cli.ts');
 
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  try {
-    const r = await run(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: resolve(__dirname, '../..'), env: { ...process.env, ...env } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = runCli;
 
 /** A line of a stack trace, as Node prints them. */
 const STACK = /^\s+at .+\(.*:\d+:\d+\)$|^\s+at .+:\d+:\d+$/m;

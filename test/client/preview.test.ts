@@ -4,11 +4,9 @@
  * computing them again. Real CLI, real ffmpeg, real dev server.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { sheetLayout } from '../../src/client/contact-sheet';
 import { buildRenderRequest } from '../../src/client/render-options';
@@ -16,19 +14,10 @@ import { framePath } from '../../src/media';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
 import { tinyWeights } from '../helpers/render-env';
 import { readStyled } from '../helpers/steering';
+import { runCli } from '../helpers/processes';
 
-const run = promisify(execFile);
-const CLI = resolve(__dirname, '../../src/client/cli.ts');
 
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  try {
-    const r = await run(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: resolve(__dirname, '../..'), env: { ...process.env, ...env } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = runCli;
 
 describe('preview (real processes)', () => {
   let root: string;

@@ -4,18 +4,15 @@
  * not the SDK's download error).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
 import { tinyWeights } from '../helpers/render-env';
+import { runCli } from '../helpers/processes';
 
-const run = promisify(execFile);
-const CLI = resolve(__dirname, '../../src/client/cli.ts');
 
 async function closedPort(): Promise<number> {
   return new Promise((res) => {
@@ -41,18 +38,7 @@ describe('set-up problems (real command line)', () => {
   });
   after(() => cleanup?.());
 
-  async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-    try {
-      const r = await run(process.execPath, ['--import', 'tsx', CLI, ...args], {
-        cwd: resolve(__dirname, '../..'),
-        env: { ...process.env, STARRY_WORK_DIR: join(dir, 'work'), ...env },
-      });
-      return { code: 0, stdout: r.stdout, stderr: r.stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  }
+  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, { STARRY_WORK_DIR: join(dir, 'work'), ...env });
 
   test('a truncated weights file: one line saying so, nothing else', { timeout: 240_000 }, async () => {
     const truncated = join(dir, 'truncated.h5');

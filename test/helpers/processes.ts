@@ -1,9 +1,11 @@
 /** Real child processes for durability tests: the CLI (worker, start-render) and the dev server. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { resolve } from 'node:path';
 
 export const REPO = resolve(__dirname, '../..');
 const CLI = resolve(REPO, 'src/client/cli.ts');
+const runFile = promisify(execFile);
 
 export interface Proc {
   child: ChildProcess;
@@ -77,4 +79,21 @@ export async function startWorkerProcess(
   });
   await proc.waitFor(/worker serving/);
   return proc;
+}
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `starry <args>` to the end (node + tsx, from the repository, as npm run does): its exit code and output. */
+export async function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
+  try {
+    const r = await runFile(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: REPO, env: { ...process.env, ...env }, maxBuffer: 1 << 24 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
 }
