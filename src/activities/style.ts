@@ -222,7 +222,8 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
           throw ApplicationFailure.retryable(
             fail(
               `out of memory at ${workSize} px (${(err as Error).message.split('\n')[0]})`,
-              'It will be retried with backoff, at reduced size after repeated failures; or lower --size.',
+              // Shown while attempts remain and again once they are spent (needs-attention): true in both.
+              'Out-of-memory attempts are retried with backoff, at reduced size after repeated failures; if a frame keeps failing, lower --size.',
             ),
             FAILURE_TYPES.outOfMemory,
           );

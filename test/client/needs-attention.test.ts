@@ -48,7 +48,7 @@ describe('needs-attention, as the user sees it (real processes)', () => {
     await render.waitFor(new RegExp(`render ${renderId} needs attention: frame 2 failed on every attempt; 3 of 4 frames are done`));
     await render.waitFor(/or keep them unstylized: .*\n/);
     const notice = render.output().slice(render.output().indexOf(`render ${renderId} needs attention`));
-    assert.match(notice, /\n {2}frame 2: OutOfMemory: out of memory at 32 px \(OOM when allocating tensor \(injected by STARRY_FAULTS for frame 2\)\)\. It will be retried/);
+    assert.match(notice, /\n {2}frame 2: OutOfMemory: out of memory at 32 px \(OOM when allocating tensor \(injected by STARRY_FAULTS for frame 2\)\)\. Out-of-memory attempts are retried with backoff, at reduced size after repeated failures; if a frame keeps failing, lower --size\.$/m);
     assert.ok(notice.includes(`\n  render them again:       ${retry}\n`), notice);
     assert.ok(notice.includes(`\n  or keep them unstylized: ${skip}\n`), notice);
 
