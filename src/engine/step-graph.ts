@@ -17,6 +17,12 @@ interface SavedModel {
   dispose(): void;
 }
 
+export interface FrameStep {
+  step(state: { image: tf.Tensor4D; m: tf.Tensor; v: tf.Tensor; t: number }): StepTensors;
+  /** Frees what forFrame made (not the weights or targets it was given). */
+  dispose(): void;
+}
+
 export interface StepTensors {
   loss: tf.Scalar;
   /** The updated, clipped image. */
@@ -48,38 +54,35 @@ export class StepGraph {
   }
 
   /**
-   * Update number `t` (1-based) from `image` with moments m, v. The inputs are left alone; the
-   * returned tensors are new. `grams` are the style targets in GRAPH_STYLE_LAYERS order and
-   * `content` the content features of block5_conv2.
+   * The step for one frame: everything that stays the same from step to step (weights, targets,
+   * hyper-parameters) is gathered once here, so each step only adds the image, the moments and
+   * Adam's step size. `grams` are the style targets in GRAPH_STYLE_LAYERS order and `content` the
+   * content features of block5_conv2. Dispose the result when the frame is done.
    */
-  step(
-    vgg: Vgg19,
-    state: { image: tf.Tensor4D; m: tf.Tensor; v: tf.Tensor; t: number },
-    targets: { grams: readonly tf.Tensor3D[]; content: tf.Tensor4D },
-    settings: StyleSettings,
-  ): StepTensors {
-    return tf.tidy(() => {
-      const inputs: Record<string, tf.Tensor> = {
-        image: state.image,
-        m: state.m,
-        v: state.v,
-        alpha: tf.scalar(adamAlpha(settings, state.t)),
-        beta1: tf.scalar(settings.beta1),
-        beta2: tf.scalar(settings.beta2),
-        epsilon: tf.scalar(settings.epsilon),
-        style_weight: tf.scalar(settings.styleWeight),
-        content_weight: tf.scalar(settings.contentWeight),
-        tv_weight: tf.scalar(settings.tvWeight),
-        content: targets.content,
-      };
-      targets.grams.forEach((gram, i) => (inputs[`gram_${i}`] = gram));
-      vgg.convsUpTo(GRAPH_DEEPEST).forEach((conv, i) => {
-        inputs[`kernel_${i}`] = conv.kernel;
-        inputs[`bias_${i}`] = conv.bias;
-      });
-      const out = this.model.predict(inputs);
-      return { loss: out.loss as tf.Scalar, next: out.image as tf.Tensor4D, m: out.m as tf.Tensor4D, v: out.v as tf.Tensor4D };
+  forFrame(vgg: Vgg19, targets: { grams: readonly tf.Tensor3D[]; content: tf.Tensor4D }, settings: StyleSettings): FrameStep {
+    const hyper = {
+      beta1: tf.scalar(settings.beta1),
+      beta2: tf.scalar(settings.beta2),
+      epsilon: tf.scalar(settings.epsilon),
+      style_weight: tf.scalar(settings.styleWeight),
+      content_weight: tf.scalar(settings.contentWeight),
+      tv_weight: tf.scalar(settings.tvWeight),
+    };
+    const fixed: Record<string, tf.Tensor> = { ...hyper, content: targets.content };
+    targets.grams.forEach((gram, i) => (fixed[`gram_${i}`] = gram));
+    vgg.convsUpTo(GRAPH_DEEPEST).forEach((conv, i) => {
+      fixed[`kernel_${i}`] = conv.kernel;
+      fixed[`bias_${i}`] = conv.bias;
     });
+    return {
+      // Update number `t` (1-based); the inputs are left alone, the returned tensors are new.
+      step: ({ image, m, v, t }) =>
+        tf.tidy(() => {
+          const out = this.model.predict({ ...fixed, image, m, v, alpha: tf.scalar(adamAlpha(settings, t)) });
+          return { loss: out.loss as tf.Scalar, next: out.image as tf.Tensor4D, m: out.m as tf.Tensor4D, v: out.v as tf.Tensor4D };
+        }),
+      dispose: () => tf.dispose(Object.values(hyper)),
+    };
   }
 
   dispose(): void {

@@ -102,7 +102,10 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
     ).total;
   };
   const valueAndGrad = tf.valueAndGrad(lossOf);
-  const graph = req.graph && StepGraph.supports({ styleLayers, contentLayers }) ? req.graph : undefined;
+  const graph =
+    req.graph && StepGraph.supports({ styleLayers, contentLayers })
+      ? req.graph.forFrame(model, { grams: targets.grams, content: contentTargets[0] }, settings)
+      : undefined;
 
   let image: tf.Tensor4D = resume ? tf.tensor4d(resume.image, size) : imageToTensor(content);
   let moments: AdamMoments<tf.Tensor> = resume
@@ -123,7 +126,7 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
         req.signal.throwIfAborted();
       }
       const { loss, next, m, v } = graph
-        ? graph.step(model, { ...moments, image, t: moments.step + 1 }, { grams: targets.grams, content: contentTargets[0] }, settings)
+        ? graph.step({ ...moments, image, t: moments.step + 1 })
         : tf.tidy(() => {
             const { value, grad } = valueAndGrad(image);
             const updated = adamUpdate(settings, image, grad, moments);
@@ -146,6 +149,7 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
       resumedFromStep: resume?.step ?? 0,
     };
   } finally {
+    graph?.dispose();
     tf.dispose([image, moments.m, moments.v, ...contentTargets]);
   }
 }
