@@ -73,17 +73,15 @@ function loads(name: string): boolean {
   return spawnSync(process.execPath, ['-e', probe], { cwd: ROOT, stdio: 'ignore', timeout: 120_000 }).status === 0;
 }
 
-async function sha256(file: string): Promise<string> {
-  const hash = createHash('sha256');
+async function digest(file: string, algorithm: 'sha256' | 'sha512'): Promise<Buffer> {
+  const hash = createHash(algorithm);
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  return hash.digest();
 }
 
-async function sha512Base64(file: string): Promise<string> {
-  const hash = createHash('sha512');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return `sha512-${hash.digest('base64')}`;
-}
+const sha256 = async (file: string) => (await digest(file, 'sha256')).toString('hex');
+/** In npm's integrity notation. */
+const sha512Base64 = async (file: string) => `sha512-${(await digest(file, 'sha512')).toString('base64')}`;
 
 function python(): string {
   for (const candidate of [process.env.PYTHON, 'python3', 'python'].filter(Boolean) as string[]) {
