@@ -8,6 +8,10 @@
  * Without --weights it times a full-width VGG19 with synthetic weights (the arithmetic, and so the
  * time, is the same as with the ImageNet file).
  *
+ * `scale` (--scale-frames 20000): the proof at scale — a generated clip rendered in 300-frame chunks
+ * with the copy engine through the embedded server: every frame once and in order, history events
+ * per run (read back from the server), peak disk and frame images on disk, time to the first frame.
+ *
  * `orchestration` (--orch-frames 2000 --orch-window 8): the workflow's own cost per frame, with the
  * copy engine (frames pass through, nothing computed) on the embedded server and one worker process:
  * ms per frame over the styling phase, and the worker's RSS and tfjs tensor count at the first frame
@@ -40,6 +44,7 @@ import { progressQuery, type RenderProgress } from '../src/workflows/contract';
 import { makeClip, makeStyleImage } from '../test/helpers/media-fixtures';
 import { VGG19_WIDTHS, writeVggH5 } from '../test/helpers/tiny-vgg';
 import { runCompare } from './compare';
+import { frameLevels, levelOf, renderAtScale } from '../test/helpers/scale-render';
 import { median, pattern, timeSteps } from './steps';
 
 const { values: args } = parseArgs({
@@ -58,6 +63,7 @@ const { values: args } = parseArgs({
     'e2e-size': { type: 'string', default: '64' },
     'e2e-steps': { type: 'string', default: '10' },
     'orch-frames': { type: 'string', default: '2000' },
+    'scale-frames': { type: 'string', default: '20000' },
     'orch-window': { type: 'string', default: '8' },
   },
 });
@@ -76,7 +82,8 @@ async function main() {
   try {
     // First, before any weights exist in this process: its RSS is the orchestration's own.
     if (sections.has('orchestration')) await benchOrchestration(dir);
-    if ([...sections].every((s) => s === 'orchestration')) return;
+    if (sections.has('scale')) await benchScale(dir);
+    if ([...sections].every((s) => s === 'orchestration' || s === 'scale')) return;
     let weights = args.weights;
     if (!weights) {
       weights = join(dir, 'vgg19-synthetic.h5');
@@ -108,7 +115,7 @@ async function main() {
         command: `npm run bench -- ${flags}`,
       });
     }
-    if ([...sections].every((s) => s === 'compare' || s === 'orchestration')) return;
+    if ([...sections].every((s) => s === 'compare' || s === 'orchestration' || s === 'scale')) return;
 
     const rt = await createStyleRuntime({ weights, backend: args.backend });
     console.log(`\nbackend: ${rt.engine.backend.name}${rt.engine.backend.skipped.length ? ` (skipped ${rt.engine.backend.skipped.join('; ')})` : ''}`);
@@ -211,6 +218,20 @@ async function main() {
  * Orchestration overhead: a generated clip of tiny frames through the real workflow with the copy
  * engine, so what is left is Temporal, the workflow, the activities' file handling and continue-as-new.
  */
+async function benchScale(dir: string): Promise<void> {
+  const frames = Number(args['scale-frames']);
+  const r = await renderAtScale(dir, frames);
+  const levels = await frameLevels(r.output);
+  const wrong = levels.filter((l, n) => Math.abs(l - levelOf(n)) > 3).length;
+  console.log(`\n# scale: ${frames} frames of 32×24 in ${r.result.chunks?.total} chunks, --engine copy, embedded server, one worker process`);
+  console.log(
+    `${r.seconds.toFixed(1)} s in all (${((r.seconds * 1000) / frames).toFixed(1)} ms/frame), first frame done after ${r.firstFrameSeconds.toFixed(1)} s; ` +
+      `output ${levels.length} frames, ${wrong} not the input's frame at their place; runs ${r.eventsPerRun.length}, ` +
+      `most events in a run ${Math.max(...r.eventsPerRun)}; peak disk ${(r.peakDiskBytes / 2 ** 20).toFixed(1)} MiB, ` +
+      `at most ${r.peakFrameFiles} frame images at once   npm run bench -- --only scale --scale-frames ${frames}`,
+  );
+}
+
 async function benchOrchestration(dir: string): Promise<void> {
   const frames = Number(args['orch-frames']);
   const window = args['orch-window']!;

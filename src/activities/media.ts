@@ -9,6 +9,7 @@ import { FAILURE_TYPES, FrameSet, type AssembleResult, type PackedFrames, type S
 import { checkOutput, checkRenderDir, renderPaths, type PathPolicy } from './paths';
 import { writeFileAtomic } from '../common/atomic';
 import { fingerprintFile } from '../common/output-fingerprint';
+import { createChunkActivities } from './chunks';
 
 export interface SplitInput {
   input: string;
@@ -48,6 +49,8 @@ function nonRetryable(err: unknown): never {
 /** Split and assemble; every path they write or delete is checked against `policy` first. */
 export function createMediaActivities(policy: PathPolicy) {
   return {
+    // Chunked renders (this release on); split and assemble serve renders started before.
+    ...createChunkActivities(policy),
     async splitVideo({ input, renderDir: givenDir, size, layers }: SplitInput): Promise<SplitResult> {
       const renderDir = checkRenderDir(policy, givenDir);
       const info = await probeVideo(input).catch(nonRetryable);

@@ -77,3 +77,9 @@ export function checkFrame(frame: unknown): number {
   if (typeof frame !== 'number' || !Number.isSafeInteger(frame) || frame < 1) refuse('frame', frame, 'frames are whole numbers from 1');
   return frame;
 }
+
+/** A chunk index that names a directory: a whole number from 0. */
+export function checkChunk(chunk: unknown): number {
+  if (typeof chunk !== 'number' || !Number.isSafeInteger(chunk) || chunk < 0) refuse('chunk', chunk, 'chunks are whole numbers from 0');
+  return chunk;
+}

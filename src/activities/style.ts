@@ -2,19 +2,21 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { tempPathFor, writeFileAtomic } from '../common/atomic';
 import { fileSha256, sha256 } from '../common/hash';
 import type { StyleEngine } from '../engine/engine';
 import { isOutOfMemory } from '../engine/oom';
-import { InvalidSettingsError } from '../engine/settings';
+import { DEFAULT_TEMPORAL_WEIGHT, InvalidSettingsError } from '../engine/settings';
+import { decodeGuide, encodeGuide, temporalGuide, type TemporalGuide } from '../engine/flow';
+import type { RgbImage } from '../media/types';
 import { totalSteps } from '../engine/stylize';
 import { framePath, MediaInputError, readImage, resizeImage, writePng } from '../media';
 import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { NO_FAULTS, type FaultPlan } from './faults';
 import { frameFingerprint, trajectoryFingerprint } from './fingerprint';
-import { checkFrame, checkRenderDir, renderPaths, type PathPolicy } from './paths';
+import { checkChunk, checkFrame, checkRenderDir, renderPaths, type PathPolicy } from './paths';
 
 export interface StyleActivityDeps {
   /** The style transfer engine; absent on a worker started with --engine copy, which only copies frames. */
@@ -40,12 +42,17 @@ interface FrameSidecar {
   stylized?: boolean;
 }
 
-function frameFiles(renderDir: string, frame: number) {
+/**
+ * A frame's files. A chunked render's content frames are in their chunk's directory; a lead-in
+ * frame's result and checkpoint are kept apart from the same frame's own (the previous chunk's).
+ */
+function frameFiles(renderDir: string, frame: number, where: Pick<StylizeFrameInput, 'chunk' | 'lead'> = {}) {
   const paths = renderPaths(renderDir);
-  const styled = framePath(paths.styled, frame);
-  const stem = join(paths.checkpoints, `frame_${String(frame).padStart(6, '0')}`);
+  const chunk = where.chunk === undefined ? undefined : paths.chunk(checkChunk(where.chunk));
+  const styled = framePath(where.lead && chunk ? chunk.lead : paths.styled, frame);
+  const stem = join(paths.checkpoints, `${where.lead ? 'lead' : 'frame'}_${String(frame).padStart(6, '0')}`);
   return {
-    content: framePath(paths.frames, frame),
+    content: framePath(chunk ? chunk.frames : paths.frames, frame),
     styled,
     sidecar: styled.replace(/\.png$/, '.json'),
     checkpoint: `${stem}.ckpt`,
@@ -78,7 +85,7 @@ export function degradedSize(size: number, ooms: number, degradeAfter: number, m
  */
 async function copyFrame(input: StylizeFrameInput, attempt: number, started: number): Promise<FrameRecord> {
   const { frame } = input;
-  const files = frameFiles(input.renderDir, frame);
+  const files = frameFiles(input.renderDir, frame, input);
   const fingerprint = frameFingerprint('unstylized', 'copy', input.settings);
   const base = { frame, backend: COPY_BACKEND, attempt, loss: 0, steps: 0, resumedFromStep: 0, degraded: false };
   const done = await readJson<FrameSidecar>(files.sidecar);
@@ -89,13 +96,34 @@ async function copyFrame(input: StylizeFrameInput, attempt: number, started: num
       FAILURE_TYPES.mediaInput,
     );
   }
-  await mkdir(renderPaths(input.renderDir).styled, { recursive: true });
+  await mkdir(dirname(files.styled), { recursive: true });
   const temp = tempPathFor(files.styled);
   await copyFile(files.content, temp);
   await rename(temp, files.styled);
   const sidecar: FrameSidecar = { fingerprint, loss: 0, steps: 0, backend: COPY_BACKEND, degraded: false, stylized: false };
   await writeFileAtomic(files.sidecar, JSON.stringify(sidecar));
   return { ...base, reused: false, seconds: (Date.now() - started) / 1000 };
+}
+
+/**
+ * The temporal guide of a frame that starts from its predecessor's result (Ruder et al.): computed
+ * once from the two content frames and the previous stylized frame, kept in the chunk's flow/
+ * directory so a retried or resumed attempt reuses it. Undefined when there is no predecessor, or
+ * its result is missing (it failed): the frame then starts from its content like the first one.
+ */
+async function temporalGuideFor(input: StylizeFrameInput, content: RgbImage): Promise<TemporalGuide | undefined> {
+  if (input.previous === undefined || input.chunk === undefined || input.settings.init !== 'prev-warped') return undefined;
+  const previous = checkFrame(input.previous.frame);
+  const prev = frameFiles(input.renderDir, previous, { chunk: input.chunk, lead: input.previous.lead });
+  if (!existsSync(prev.styled) || !existsSync(prev.content)) return undefined;
+  const cache = join(renderPaths(input.renderDir).chunk(input.chunk).flow, `${input.lead ? 'lead' : 'frame'}_${String(input.frame).padStart(6, '0')}.guide`);
+  const cached = await readFile(cache).then(decodeGuide, () => undefined);
+  if (cached && cached.warped.width === content.width && cached.warped.height === content.height) return cached;
+  const [prevContent, prevStyled] = await Promise.all([readImage(prev.content), readImage(prev.styled)]);
+  const guide = await temporalGuide(prevContent, content, prevStyled);
+  await mkdir(dirname(cache), { recursive: true });
+  await writeFileAtomic(cache, encodeGuide(guide));
+  return guide;
 }
 
 export function createStyleActivities({ engine, weightsId = '', faults = NO_FAULTS, paths }: StyleActivityDeps) {
@@ -114,7 +142,7 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
           FAILURE_TYPES.invalidSettings,
         );
       }
-      const files = frameFiles(input.renderDir, frame);
+      const files = frameFiles(input.renderDir, frame, input);
       const styleHash = await fileSha256(input.style);
       const fingerprint = frameFingerprint(styleHash, weightsId, settings);
       const base = { frame, backend: engine.backend.name, attempt };
@@ -137,8 +165,12 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       const minLongSide = Math.ceil((16 * Math.max(full.width, full.height)) / Math.min(full.width, full.height));
       const reducedSize = degradedSize(settings.size, ooms, input.degradeAfterOoms ?? DEFAULT_DEGRADE_AFTER_OOMS, minLongSide);
       const workSize = reducedSize ?? settings.size;
-      const trajectory = trajectoryFingerprint(styleHash, weightsId, { ...settings, size: workSize });
-      const steps = totalSteps(settings);
+      // Coherent mode: start from the previous frame's result warped along the flow (a degraded frame starts afresh).
+      const guide = reducedSize ? undefined : await temporalGuideFor(input, full);
+      const run = guide ? { ...settings, epochs: settings.laterEpochs ?? settings.epochs } : settings;
+      // A warm start is another trajectory than a start from the content: their checkpoints never mix.
+      const trajectory = trajectoryFingerprint(styleHash, weightsId, { ...run, size: workSize, ...(settings.init && { init: guide ? 'prev-warped' : 'content' }) });
+      const steps = totalSteps(run);
       let resumeFrom = await readCheckpoint(files.checkpoint, trajectory);
       if (resumeFrom && resumeFrom.step >= steps) resumeFrom = undefined;
 
@@ -169,8 +201,10 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
         const result = await engine.stylize({
           content,
           targets,
-          settings: { ...settings, size: workSize },
+          settings: { ...run, size: workSize },
           resumeFrom,
+          init: guide?.warped,
+          temporal: guide && { warped: guide.warped, mask: guide.mask, weight: settings.temporalWeight ?? DEFAULT_TEMPORAL_WEIGHT },
           checkpointEvery: input.checkpointEvery,
           signal: ctx.cancellationSignal,
           onStep: async ({ step, loss }) => {
@@ -194,7 +228,7 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
           },
         });
         const image = reducedSize ? await resizeImage(result.image, full.width, full.height) : result.image;
-        await mkdir(renderPaths(input.renderDir).styled, { recursive: true });
+        await mkdir(dirname(files.styled), { recursive: true });
         await writePng(files.styled, image);
         const sidecar: FrameSidecar = {
           fingerprint,

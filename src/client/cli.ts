@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { BackendUnavailableError } from '../engine/backend';
-import { DEFAULT_SETTINGS, InvalidSettingsError, MAX_SIZE, MIN_SIZE } from '../engine/settings';
+import { DEFAULT_SETTINGS, DEFAULT_TEMPORAL_WEIGHT, INIT_MODES, InvalidSettingsError, MAX_SIZE, MIN_SIZE } from '../engine/settings';
+import { DEFAULT_CHUNK_OPTIONS } from '../workflows/chunks';
 import { WeightsError } from '../engine/weights';
 import { MediaInputError } from '../media/errors';
 import { DEFAULT_LIMITS } from '../workflows/contract';
@@ -86,6 +87,17 @@ function renderOptions(cmd: Command, mode: 'start' | 'find'): Command {
     .option('--tv-weight <x>', `weight of the total variation loss${same}`, String(DEFAULT_SETTINGS.tvWeight))
     .option('--learning-rate <x>', `Adam learning rate${same}`, String(DEFAULT_SETTINGS.learningRate))
     .option('--size <px>', `long side of the frames, ${MIN_SIZE}–${MAX_SIZE}${same}`, String(DEFAULT_SETTINGS.size))
+    .addOption(
+      new Option('--init <mode>', `where each frame starts: content (the seed's method, frames independent) or prev-warped (the previous stylized frame warped along the optical flow: far less flicker, fewer steps)${same}`).choices(
+        INIT_MODES as string[],
+      ),
+    )
+    .option('--temporal-weight <x>', `prev-warped: weight of the temporal loss (default ${DEFAULT_TEMPORAL_WEIGHT})${same}`)
+    .option('--later-epochs <n>', `prev-warped: epochs of frames that start from the previous one (default: a third of --epochs, rounded up)${same}`)
+    .option('--chunk-frames <n>', `frames per chunk: extracted, stylized, encoded and deleted together${limit}`, String(DEFAULT_CHUNK_OPTIONS.frames))
+    .option('--open-chunks <n>', `chunks on disk at once (bounds the disk; with prev-warped, the chunks rendered in parallel)${limit}`, String(DEFAULT_CHUNK_OPTIONS.open))
+    .option('--overlap <n>', `prev-warped: frames each chunk renders ahead of its start to cross-fade the seam${limit}`, String(DEFAULT_CHUNK_OPTIONS.overlap))
+    .option('--keep-frames', `keep each chunk's frames and the segments after use${limit}`)
     .option('--window <n>', `frames scheduled at once${limit}`, String(DEFAULT_LIMITS.window))
     .option('--frames-per-run <n>', `frames per workflow run before continue-as-new${limit}`, String(DEFAULT_LIMITS.framesPerRun))
     .option('--frame-attempts <n>', `attempts per frame before it counts as failed${limit}`, String(DEFAULT_LIMITS.frameAttempts))

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileSha256 } from '../common/hash';
-import { DEFAULT_SETTINGS, validateSettings, type StyleSettings } from '../engine/settings';
+import { DEFAULT_SETTINGS, DEFAULT_TEMPORAL_WEIGHT, defaultLaterEpochs, validateSettings, type InitMode, type StyleSettings } from '../engine/settings';
+import { DEFAULT_CHUNK_OPTIONS, type ChunkOptions } from '../workflows/chunks';
 import { frameSizeFor } from '../engine/frame-size';
 import { MediaInputError, probeVideo, readImage, type VideoInfo } from '../media';
 import { DEFAULT_LIMITS, type RenderLimits, type RenderRequest } from '../workflows/contract';
@@ -31,6 +32,13 @@ export interface RenderFlags {
   heartbeatTimeout?: string;
   checkpointEvery?: string;
   degradeAfterOoms?: string;
+  init?: string;
+  temporalWeight?: string;
+  laterEpochs?: string;
+  chunkFrames?: string;
+  openChunks?: string;
+  overlap?: string;
+  keepFrames?: boolean;
 }
 
 export function defaultWorkDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -54,7 +62,22 @@ function parseWhole(value: string | undefined, flag: string, fallback: number, m
 }
 
 /** Settings and limits from flags; every problem is reported at once, not just the first. */
-export function parseSettings(flags: RenderFlags): { settings: StyleSettings; limits: RenderLimits } {
+function coherenceSettings(flags: RenderFlags, problems: string[]): Partial<StyleSettings> {
+  if (flags.init === undefined || flags.init === 'content') {
+    if (flags.temporalWeight !== undefined || flags.laterEpochs !== undefined) {
+      problems.push('--temporal-weight and --later-epochs apply to --init prev-warped only; add --init prev-warped or leave them out');
+    }
+    return {};
+  }
+  const epochs = parseNumber(flags.epochs, '--epochs', DEFAULT_SETTINGS.epochs, problems);
+  return {
+    init: flags.init as InitMode,
+    temporalWeight: parseNumber(flags.temporalWeight, '--temporal-weight', DEFAULT_TEMPORAL_WEIGHT, problems),
+    laterEpochs: parseNumber(flags.laterEpochs, '--later-epochs', defaultLaterEpochs(epochs), problems),
+  };
+}
+
+export function parseSettings(flags: RenderFlags): { settings: StyleSettings; limits: RenderLimits; chunks: ChunkOptions } {
   const problems: string[] = [];
   const settings: StyleSettings = {
     ...DEFAULT_SETTINGS,
@@ -69,6 +92,8 @@ export function parseSettings(flags: RenderFlags): { settings: StyleSettings; li
     size: parseNumber(flags.size, '--size', DEFAULT_SETTINGS.size, problems),
     contentLayers: [...DEFAULT_SETTINGS.contentLayers],
     styleLayers: [...DEFAULT_SETTINGS.styleLayers],
+    // Set only for the coherent mode, so renders in the seed's mode keep their ids and fingerprints.
+    ...coherenceSettings(flags, problems),
   };
   if (problems.length === 0) problems.push(...validateSettings(settings));
   const limits: RenderLimits = {
@@ -81,8 +106,16 @@ export function parseSettings(flags: RenderFlags): { settings: StyleSettings; li
     degradeAfterOoms: parseWhole(flags.degradeAfterOoms, '--degrade-after-ooms', DEFAULT_LIMITS.degradeAfterOoms!, 1, problems),
   };
   if (limits.window > 2000) problems.push('--window must be at most 2000 (Temporal caps pending activities per run)');
+  const chunks: ChunkOptions = {
+    frames: parseWhole(flags.chunkFrames, '--chunk-frames', DEFAULT_CHUNK_OPTIONS.frames, 1, problems),
+    // Coherent chunks wait for the next chunk's lead-in before they encode, so two must fit on disk.
+    open: parseWhole(flags.openChunks, '--open-chunks', DEFAULT_CHUNK_OPTIONS.open, settings.init === 'prev-warped' ? 2 : 1, problems),
+    overlap: parseWhole(flags.overlap, '--overlap', DEFAULT_CHUNK_OPTIONS.overlap, 0, problems),
+    keepFrames: flags.keepFrames === true,
+  };
+  if (chunks.overlap >= chunks.frames) problems.push(`--overlap must be less than --chunk-frames (got ${chunks.overlap} and ${chunks.frames})`);
   if (problems.length) throw new UsageError(problems.join('\n'));
-  return { settings, limits };
+  return { settings, limits, chunks };
 }
 
 /**
@@ -174,7 +207,7 @@ export function framesKey(files: { input: string; style: string }, settings: Sty
 }
 
 export async function buildRenderRequest(flags: RenderFlags): Promise<RenderRequest> {
-  const { settings, limits } = parseSettings(flags);
+  const { settings, limits, chunks } = parseSettings(flags);
   const { info, ...files } = await checkRenderFiles(flags);
   // The split checks this too (for any client); here it fails before a server or workflow exists.
   const { problem } = frameSizeFor(info.displayWidth, info.displayHeight, settings.size, [...settings.contentLayers, ...settings.styleLayers]);
@@ -182,7 +215,7 @@ export async function buildRenderRequest(flags: RenderFlags): Promise<RenderRequ
   const renderId = await renderIdFor(files, settings);
   const workDir = flags.workDir ? resolve(flags.workDir) : defaultWorkDir();
   // The work directory is named by the render id, so what `status` and `list` show is what is on disk.
-  return { renderId, ...files, renderDir: join(workDir, 'renders', renderId), settings, limits };
+  return { renderId, ...files, renderDir: join(workDir, 'renders', renderId), settings, limits, chunks };
 }
 
 /** The id an earlier release gave this request (see legacyRenderIdFor). */

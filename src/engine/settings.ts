@@ -26,7 +26,29 @@ export interface StyleSettings {
   size: number;
   contentLayers: string[];
   styleLayers: string[];
+  /**
+   * Where each frame's optimisation starts: `content`, the seed's method (every frame on its own,
+   * any order); `prev-warped`, the previous frame's stylized result warped along the optical flow
+   * (Ruder et al. 2016), so frames run in order within a chunk and flicker far less. Absent means
+   * `content`, so renders of earlier releases keep their ids and fingerprints.
+   */
+  init?: InitMode;
+  /** Weight of the temporal loss that keeps warm-started frames close to the warped previous result (prev-warped only). */
+  temporalWeight?: number;
+  /** Epochs of a frame that starts from the warped previous result; absent means `epochs` (prev-warped only). */
+  laterEpochs?: number;
 }
+
+export type InitMode = 'content' | 'prev-warped';
+
+/** Temporal loss weight when --init prev-warped is given without --temporal-weight (chosen from bench/coherence.ts). */
+export const DEFAULT_TEMPORAL_WEIGHT = 1e4;
+
+/** Epochs of a warm-started frame when --later-epochs is not given: a third of the first frame's, rounded up. */
+export function defaultLaterEpochs(epochs: number): number {
+  return Math.ceil(epochs / 3);
+}
+export const INIT_MODES: readonly InitMode[] = ['content', 'prev-warped'];
 
 export const DEFAULT_SETTINGS: Readonly<StyleSettings> = Object.freeze({
   epochs: 5,
@@ -80,6 +102,12 @@ export function validateSettings(s: StyleSettings): string[] {
   }
   if (s.contentLayers.length === 0) errors.push('at least one content layer is needed');
   if (s.styleLayers.length === 0) errors.push('at least one style layer is needed');
+  if (s.init !== undefined && !INIT_MODES.includes(s.init)) errors.push(`--init must be one of ${INIT_MODES.join(', ')} (got ${String(s.init)})`);
+  if (s.temporalWeight !== undefined) nonNegative(s.temporalWeight, '--temporal-weight');
+  if (s.laterEpochs !== undefined) positiveInt(s.laterEpochs, '--later-epochs');
+  if (s.init !== 'prev-warped' && (s.temporalWeight !== undefined || s.laterEpochs !== undefined)) {
+    errors.push('--temporal-weight and --later-epochs apply to --init prev-warped only; add --init prev-warped or leave them out');
+  }
   if (s.engine !== undefined && !ENGINES.includes(s.engine)) errors.push(`--engine must be one of ${ENGINES.join(', ')} (got ${String(s.engine)})`);
   return errors;
 }

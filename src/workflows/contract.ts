@@ -7,6 +7,7 @@ import type { EngineName, StyleSettings } from '../engine/settings';
 import type { FrameRate, StreamReport } from '../media/types';
 import type { OutputFingerprint } from '../common/output-fingerprint';
 import type { FailedFramesView, FramesView, PackedFrames } from './frame-set';
+import type { ChunkOptions, ChunkPhase } from './chunks';
 
 export type { FailedFramesView, FailureGroup, FrameRange, FramesView, PackedFrames } from './frame-set';
 /** Packed frame sets: activities read the sets the workflow hands them. */
@@ -63,6 +64,11 @@ export interface RenderRequest {
   renderDir: string;
   settings: StyleSettings;
   limits: RenderLimits;
+  /**
+   * Render in chunks (extract, stylize, encode and delete a few hundred frames at a time). Absent in
+   * requests of earlier releases, which split the whole video first and assemble at the end.
+   */
+  chunks?: ChunkOptions;
 }
 
 export interface SplitResult {
@@ -91,6 +97,12 @@ export interface StylizeFrameInput {
   checkpointEvery?: number;
   /** Out-of-memory failures after which the frame is computed at reduced size and scaled back up. */
   degradeAfterOoms?: number;
+  /** Chunked renders: the chunk (0-based) whose directory holds the frame's content image. */
+  chunk?: number;
+  /** A lead-in frame: rendered by `chunk` ahead of its first frame, kept apart to cross-fade with the previous chunk. */
+  lead?: boolean;
+  /** Sequential (`init: prev-warped`) renders: the frame whose stylized result this one starts from, warped by the flow (a lead-in frame's result when `lead`). */
+  previous?: { frame: number; lead: boolean };
 }
 
 /**
@@ -222,6 +234,24 @@ export interface RenderProgress {
   notableOmitted: number;
   /** Workflow runs so far (continue-as-new); each holds at most limits.framesPerRun frames. */
   runs: number;
+  /** Chunked renders: where the chunks stand (absent for renders of earlier releases). */
+  chunks?: ChunksView;
+}
+
+/** The chunks of a chunked render, as the progress shows them. */
+export interface ChunksView {
+  total: number;
+  framesPerChunk: number;
+  /** Frames in order, one at a time per chunk (`init: prev-warped`), or any order. */
+  sequential: boolean;
+  /** Chunks encoded into segments, in order from the first. */
+  encoded: number;
+  /** The chunks on disk now and what they are doing. */
+  open: Array<{ index: number; first: number; last: number; phase: ChunkPhase }>;
+  /** Frames that failed and that the user chose to skip: encoded from the content, unstylized. */
+  skipped: FramesView;
+  /** The render's segments so far, watchable while the rest renders (segment_0001.mkv ...). */
+  segmentsDir: string;
 }
 
 export interface RenderResult extends RenderProgress {

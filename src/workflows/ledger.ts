@@ -16,6 +16,7 @@ import {
   type RenderRequest,
   type SplitResult,
 } from './contract';
+import type { ChunksState } from './chunks';
 import { FrameSet, addFailure, viewGroups, type FramesView, type PackedFrames } from './frame-set';
 
 /** What one run hands to the next when it continues as new. Part of running histories: add fields, never rename. */
@@ -48,6 +49,8 @@ export interface RenderState {
   stats: Omit<FrameStats, 'computed' | 'reused' | 'busySeconds'>;
   notable: FrameNote[];
   notableOmitted: number;
+  /** Chunked renders: the chunks' state (absent for renders that split the whole video first). */
+  chunks?: ChunksState;
 }
 
 /** The part of the progress the ledger knows. */
@@ -172,6 +175,35 @@ export class FrameLedger {
   take(): number | undefined {
     const s = this.state;
     return this.retrySet.takeLowest() ?? (s.nextFrame <= s.split.frameCount ? s.nextFrame++ : undefined);
+  }
+
+  /** Chunked renders: the next frame the user asked to retry, lowest first (new frames come from the chunks). */
+  takeRetry(): number | undefined {
+    return this.retrySet.takeLowest();
+  }
+
+  get hasRetry(): boolean {
+    return this.retrySet.size > 0;
+  }
+
+  /** Chunked renders: whether a frame from `first` to `last` failed or waits for a retry. */
+  unresolvedIn(first: number, last: number): boolean {
+    const touches = (set: FrameSet) => set.ranges.some(([a, b]) => a <= last && b >= first);
+    return touches(this.failedSet) || touches(this.retrySet);
+  }
+
+  /** Chunked renders, skip-failed: the failed frames, no longer failed (they are encoded unstylized). */
+  takeFailed(): FrameSet {
+    const taken = FrameSet.of(this.failedSet);
+    this.failedSet.clear();
+    this.groups = [];
+    return taken;
+  }
+
+  /** Chunked renders: frames an earlier run of the same render already encoded, counted done and reused. */
+  recordReused(frames: number): void {
+    this.state.done += frames;
+    this.state.reused += frames;
   }
 
   started(frame: number, now: number): void {

@@ -7,7 +7,6 @@
  * before editing; re-record fixtures (npm run record-histories) only for new scenarios.
  */
 import {
-  ApplicationFailure,
   CancellationScope,
   allHandlersFinished,
   condition,
@@ -16,42 +15,13 @@ import {
   upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createMediaActivities } from '../activities/media';
-import type { createStyleActivities } from '../activities/style';
-import { FAILURE_TYPES, RENDER_CANCELLED, TASK_QUEUES, styleQueueFor, type RenderLimits, type RenderProgress, type RenderRequest, type RenderResult } from './contract';
+import { styleQueueFor, type RenderProgress, type RenderRequest, type RenderResult } from './contract';
 import { FrameLedger, emptySummary, type RenderState } from './ledger';
-import { Steering } from './steering';
+import { Steering, endCancelled } from './steering';
+import { media, styleActivities } from './proxies';
+import { renderInChunks } from './render-chunks';
 
 export type { RenderState } from './ledger';
-
-type MediaActivities = ReturnType<typeof createMediaActivities>;
-type StyleActivities = ReturnType<typeof createStyleActivities>;
-
-const media = proxyActivities<MediaActivities>({
-  taskQueue: TASK_QUEUES.media,
-  startToCloseTimeout: '12h',
-  heartbeatTimeout: '2m',
-  retry: { maximumAttempts: 3, nonRetryableErrorTypes: [FAILURE_TYPES.mediaInput] },
-});
-
-/** The style activity raises these as non-retryable failures; listed so the policy says so too. */
-const NON_RETRYABLE_FRAME_ERRORS = [FAILURE_TYPES.mediaInput, FAILURE_TYPES.invalidSettings];
-
-function styleActivities(limits: RenderLimits, taskQueue: string) {
-  return proxyActivities<StyleActivities>({
-    taskQueue,
-    // Whole frames at 512 px take minutes on a CPU; the heartbeat timeout is what notices a dead worker.
-    startToCloseTimeout: '24h',
-    heartbeatTimeout: `${limits.heartbeatTimeoutSeconds}s`,
-    retry: {
-      initialInterval: '2s',
-      backoffCoefficient: 2,
-      maximumInterval: '2m',
-      maximumAttempts: limits.frameAttempts,
-      nonRetryableErrorTypes: NON_RETRYABLE_FRAME_ERRORS,
-    },
-  });
-}
 
 /**
  * Renders one video: split it, stylize every frame through a bounded window of activities, and
@@ -68,7 +38,9 @@ export async function renderVideo(request: RenderRequest, carried?: RenderState)
   // A Temporal cancellation request is handled like the cancelRender signal: the body runs in a
   // non-cancellable scope so frames in flight are not interrupted, and it notices the request here.
   CancellationScope.current().cancelRequested.catch(() => steering.requestCancel());
-  return CancellationScope.nonCancellable(() => render(request, carried, steering));
+  // The request says how to render from the start; a run continued as new goes on the way it began.
+  const chunked = carried ? carried.chunks !== undefined : request.chunks !== undefined;
+  return CancellationScope.nonCancellable(() => (chunked ? renderInChunks : render)(request, carried, steering));
 }
 
 async function render(request: RenderRequest, carried: RenderState | undefined, steering: Steering): Promise<RenderResult> {
@@ -160,18 +132,4 @@ function split(request: RenderRequest, settings: RenderRequest['settings']) {
   return media.splitVideo.executeWithOptions({ summary: 'split the video into frames' }, [
     { input: request.input, renderDir: request.renderDir, size: settings.size, layers },
   ]);
-}
-
-/** Ends the workflow cancelled, with the final progress in the failure's details. */
-async function endCancelled(request: RenderRequest, steering: Steering, progress: () => RenderProgress): Promise<never> {
-  await steering.endCancelled();
-  const p = progress();
-  throw ApplicationFailure.create({
-    type: RENDER_CANCELLED,
-    nonRetryable: true,
-    message:
-      `render cancelled on request after ${p.done} of ${p.total} frames; the finished frames are kept in ` +
-      `${request.renderDir} and running the same start-render command again resumes from them`,
-    details: [p],
-  });
 }

@@ -3,10 +3,11 @@
  * the needs-attention decision — and the memo `list` and the Web UI read. The handlers only change
  * this state; the workflow's loop (render.ts) waits on it.
  */
-import { allHandlersFinished, condition, setHandler, upsertMemo } from '@temporalio/workflow';
+import { ApplicationFailure, allHandlersFinished, condition, setHandler, upsertMemo } from '@temporalio/workflow';
 import {
   cancelRenderSignal,
   pauseSignal,
+  RENDER_CANCELLED,
   progressQuery,
   resumeSignal,
   retryFailedSignal,
@@ -16,6 +17,7 @@ import {
   type RenderMemoState,
   type RenderPhase,
   type RenderProgress,
+  type RenderRequest,
 } from './contract';
 import type { StyleSettings } from '../engine/settings';
 import { epochsError } from './validation';
@@ -110,4 +112,18 @@ export class Steering {
     this.memoState = next;
     upsertMemo({ state: next });
   }
+}
+
+/** Ends the workflow cancelled, with the final progress in the failure's details. */
+export async function endCancelled(request: RenderRequest, steering: Steering, progress: () => RenderProgress): Promise<never> {
+  await steering.endCancelled();
+  const p = progress();
+  throw ApplicationFailure.create({
+    type: RENDER_CANCELLED,
+    nonRetryable: true,
+    message:
+      `render cancelled on request after ${p.done} of ${p.total} frames; the finished frames are kept in ` +
+      `${request.renderDir} and running the same start-render command again resumes from them`,
+    details: [p],
+  });
 }

@@ -1,0 +1,231 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
+import { writeFileAtomic } from '../common/atomic';
+import { fingerprintFile, type OutputFingerprint } from '../common/output-fingerprint';
+import { DEFAULT_SETTINGS } from '../engine/settings';
+import { frameSizeFor } from '../engine/frame-size';
+import {
+  blendImages,
+  encodeSegment,
+  extractFrameRange,
+  framePath,
+  indexFrames,
+  joinSegments,
+  MediaInputError,
+  probeVideo,
+  readImage,
+  writePng,
+  type FrameRate,
+  type FrameTimestamps,
+} from '../media';
+import { chunkCount } from '../workflows/chunks';
+import { FAILURE_TYPES, FrameSet, type AssembleResult, type PackedFrames, type SplitResult } from '../workflows/contract';
+import { checkOutput, checkRenderDir, renderPaths, type PathPolicy } from './paths';
+
+export interface IndexInput {
+  input: string;
+  renderDir: string;
+  size: number;
+  /** The VGG19 layers the frames go through (the deepest sets the smallest frame). */
+  layers?: string[];
+  framesPerChunk: number;
+}
+
+export interface IndexResult {
+  split: SplitResult;
+  /** Chunks (by number, index + 1) whose segments an earlier run of this render left complete. */
+  reusedChunks: PackedFrames;
+}
+
+export interface ExtractChunkInput {
+  input: string;
+  renderDir: string;
+  chunk: number;
+  /** First frame to extract: the chunk's lead-in, when it has one. */
+  first: number;
+  last: number;
+  width: number;
+  height: number;
+}
+
+export interface EncodeChunkInput {
+  renderDir: string;
+  chunk: number;
+  first: number;
+  last: number;
+  frameRate: FrameRate;
+  /** Frames taken from the content, unstylized (their stylization failed and the user skipped them). */
+  unstyled: PackedFrames;
+  /** The next chunk's lead-in frames, cross-faded into this chunk's last frames. */
+  blendWith?: { chunk: number; first: number; last: number };
+  keepFrames: boolean;
+}
+
+export interface JoinInput {
+  renderDir: string;
+  input: string;
+  output: string;
+  split: SplitResult;
+  chunks: number;
+  keepFrames: boolean;
+}
+
+/** Written next to a segment once it is complete: what it holds. */
+interface SegmentRecord {
+  first: number;
+  last: number;
+}
+
+/** Heartbeats while a long ffmpeg run is going, so a dead media worker is noticed. */
+async function withHeartbeat<T>(work: Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  const timer = setInterval(() => ctx.heartbeat(), 5_000);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function nonRetryable(err: unknown): never {
+  if (err instanceof MediaInputError) throw ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.mediaInput);
+  throw err;
+}
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+const segmentRecordPath = (segment: string) => `${segment}.json`;
+
+async function readTimestamps(renderDir: string): Promise<FrameTimestamps> {
+  const index = await readJson<FrameTimestamps>(renderPaths(renderDir).index);
+  if (!index) throw new Error(`${renderPaths(renderDir).index} is missing: the render's index pass did not finish; start the render again`);
+  return index;
+}
+
+/**
+ * The media side of a chunked render (render-chunks.ts): list the frames, extract a chunk, encode
+ * it into a segment and delete its frames, join the segments. Every path is checked against
+ * `policy` first.
+ */
+export function createChunkActivities(policy: PathPolicy) {
+  return {
+    /** Probes the video and lists every frame's time (a decode pass that writes no pictures). */
+    async indexVideo({ input, renderDir: givenDir, size, layers, framesPerChunk }: IndexInput): Promise<IndexResult> {
+      const renderDir = checkRenderDir(policy, givenDir);
+      const paths = renderPaths(renderDir);
+      const info = await probeVideo(input).catch(nonRetryable);
+      const { frame, problem } = frameSizeFor(info.displayWidth, info.displayHeight, size, layers ?? [...DEFAULT_SETTINGS.contentLayers, ...DEFAULT_SETTINGS.styleLayers]);
+      // Checked before anything is decoded: every frame would fail the same way, after hours of work on the others.
+      if (problem) throw ApplicationFailure.nonRetryable(problem, FAILURE_TYPES.invalidSettings);
+      const timestamps = await withHeartbeat(indexFrames({ input })).catch(nonRetryable);
+      const frameCount = timestamps.pts.length;
+      if (frameCount === 0) throw ApplicationFailure.nonRetryable(`"${input}" decoded to no frames. Give --input a video with at least one picture.`, FAILURE_TYPES.mediaInput);
+      await mkdir(renderDir, { recursive: true });
+      await writeFileAtomic(paths.index, JSON.stringify(timestamps));
+      // Segments a cancelled or failed run of this render already encoded are kept, not made again.
+      const reused = new FrameSet();
+      const count = chunkCount(frameCount, framesPerChunk);
+      for (let index = 0; index < count; index++) {
+        const segment = paths.segment(index);
+        const record = await readJson<SegmentRecord>(segmentRecordPath(segment));
+        const first = index * framesPerChunk + 1;
+        const last = Math.min(frameCount, first + framesPerChunk - 1);
+        if (record?.first === first && record.last === last && existsSync(segment)) reused.add(index + 1);
+      }
+      const split: SplitResult = {
+        frameCount,
+        frameRate: info.frameRate,
+        width: frame.width,
+        height: frame.height,
+        hasAudio: info.hasAudio,
+        durationSeconds: info.durationSeconds,
+      };
+      return { split, reusedChunks: reused.pack() };
+    },
+
+    async extractChunk({ input, renderDir: givenDir, chunk, first, last, width, height }: ExtractChunkInput): Promise<number> {
+      const renderDir = checkRenderDir(policy, givenDir);
+      const timestamps = await readTimestamps(renderDir);
+      const outDir = renderPaths(renderDir).chunk(chunk).frames;
+      return withHeartbeat(extractFrameRange({ input, outDir, width, height, first, last, timestamps })).catch(nonRetryable);
+    },
+
+    /**
+     * Encodes a chunk's frames into its segment — each frame stylized, or from the content where
+     * skipped, and cross-faded with the next chunk's lead-in over the overlap — then deletes the
+     * chunk's working files. A segment already complete on disk is kept (a retried encode).
+     */
+    async encodeChunk(input: EncodeChunkInput): Promise<void> {
+      const renderDir = checkRenderDir(policy, input.renderDir);
+      const paths = renderPaths(renderDir);
+      const { chunk, first, last } = input;
+      const own = paths.chunk(chunk);
+      const segment = paths.segment(chunk);
+      const record = await readJson<SegmentRecord>(segmentRecordPath(segment));
+      if (!(record?.first === first && record.last === last && existsSync(segment))) {
+        const unstyled = FrameSet.unpack(input.unstyled);
+        await rm(own.assembly, { recursive: true, force: true });
+        await mkdir(own.assembly, { recursive: true });
+        for (let frame = first; frame <= last; frame++) {
+          const source = unstyled.has(frame) ? framePath(own.frames, frame) : framePath(paths.styled, frame);
+          if (!existsSync(source)) {
+            throw ApplicationFailure.nonRetryable(`frame ${frame} has no image at ${source}; run retry-failed to render it again`, FAILURE_TYPES.missingFrame);
+          }
+          const lead = input.blendWith && frame >= input.blendWith.first && frame <= input.blendWith.last ? framePath(paths.chunk(input.blendWith.chunk).lead, frame) : undefined;
+          if (lead && existsSync(lead) && !unstyled.has(frame)) {
+            // Linear cross-fade: the next chunk's share grows towards its own first frame.
+            const { first: a, last: b } = input.blendWith!;
+            const weight = (frame - a + 1) / (b - a + 2);
+            const [mine, theirs] = await Promise.all([readImage(source), readImage(lead)]);
+            await writePng(framePath(own.assembly, frame), blendImages(mine, theirs, weight));
+          } else {
+            await symlink(source, framePath(own.assembly, frame));
+          }
+        }
+        await mkdir(paths.segments, { recursive: true });
+        await withHeartbeat(encodeSegment({ framesDir: own.assembly, first, last, timestamps: await readTimestamps(renderDir), frameRate: input.frameRate, output: segment }));
+        await writeFileAtomic(segmentRecordPath(segment), JSON.stringify({ first, last } satisfies SegmentRecord));
+      }
+      if (input.keepFrames) return;
+      // The segment holds them now. The chunk's lead-in went into the previous chunk, encoded before this one.
+      await rm(own.dir, { recursive: true, force: true });
+      for (let frame = first; frame <= last; frame++) {
+        const styled = framePath(paths.styled, frame);
+        await rm(styled, { force: true });
+        await rm(styled.replace(/\.png$/, '.json'), { force: true });
+      }
+    },
+
+    /** Joins the segments and muxes the input's audio and subtitles into the output; deletes the segments after. */
+    async joinChunks({ renderDir: givenDir, input, output: givenOutput, split, chunks, keepFrames }: JoinInput): Promise<AssembleResult> {
+      const renderDir = checkRenderDir(policy, givenDir);
+      const output = checkOutput(policy, givenOutput);
+      const paths = renderPaths(renderDir);
+      // A retry after the segments were deleted: the finished record says what was written.
+      const finished = await readJson<{ output: string; fingerprint: OutputFingerprint; streams: AssembleResult['streams'] }>(paths.finished);
+      if (finished?.output === output && finished.streams && existsSync(output)) {
+        const now = await fingerprintFile(output);
+        if (JSON.stringify(now) === JSON.stringify(finished.fingerprint)) return { streams: finished.streams, output: now };
+      }
+      const segments = Array.from({ length: chunks }, (_, i) => paths.segment(i));
+      const missing = segments.find((s) => !existsSync(s));
+      if (missing) throw ApplicationFailure.nonRetryable(`segment ${missing} is missing; start the render again to encode it`, FAILURE_TYPES.missingFrame);
+      const { streams } = await withHeartbeat(
+        joinSegments({ segments, frameRate: split.frameRate, timestamps: await readTimestamps(renderDir), frameCount: split.frameCount, audioFrom: input, output }),
+      );
+      const fingerprint = await fingerprintFile(output);
+      // Marks the render's directory as finished, so `clean` may delete it (and nothing else).
+      await writeFileAtomic(paths.finished, JSON.stringify({ output, frames: split.frameCount, fingerprint, streams, chunks }));
+      if (!keepFrames) await rm(paths.segments, { recursive: true, force: true });
+      return { streams, output: fingerprint };
+    },
+  };
+}
