@@ -6,6 +6,20 @@
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { removeStaleTemps, withAtomicOutput } from '../common/atomic';
+import {
+  carriedStreams,
+  checkFrames,
+  checkWritten,
+  containerFor,
+  frameEncoding,
+  isConstantRate,
+  muxerOptions,
+  sideStreamOptions,
+  streamSource,
+  variableRateClock,
+  videoStartSeconds,
+} from './assemble';
 import { addInputOptions, addOutputOptions, ffmpegFactory, runFfmpeg, type FfmpegFactory } from './binaries';
 import { MediaInputError } from './errors';
 import {
@@ -19,6 +33,8 @@ import {
   writeExtraction,
   type FrameTimestamps,
 } from './frames';
+import { probeVideo } from './probe';
+import type { FrameRate, StreamReport } from './types';
 
 export interface IndexOptions {
   input: string;
@@ -164,4 +180,144 @@ function describePts(pts: readonly number[]): string {
 
 async function emptyDirectory(dir: string): Promise<void> {
   for (const name of await fs.readdir(dir)) await fs.rm(path.join(dir, name), { recursive: true, force: true });
+}
+
+export interface EncodeSegmentOptions {
+  /** Holds frames first..last named by their global index (files or symlinks), all one even size. */
+  framesDir: string;
+  first: number;
+  last: number;
+  /** The whole video's timestamps (indexFrames): every segment must decide rate and clock on all of them. */
+  timestamps: FrameTimestamps;
+  frameRate: FrameRate;
+  /** A QuickTime-family file (.mp4, .mov, .m4v): its clock holds every frame time exactly. */
+  output: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * Encodes frames first..last into one video-only segment with assembleVideo's encoder settings.
+ * The segment starts at time 0 so it plays by itself (a viewer can watch it while the rest renders);
+ * its frames keep their spacing from the source, variable-rate included, and joinSegments puts each
+ * segment back at its place. The output appears only when complete.
+ */
+export async function encodeSegment(opts: EncodeSegmentOptions, ffmpeg: FfmpegFactory = ffmpegFactory()): Promise<void> {
+  const { first, last, timestamps } = opts;
+  checkFrameRange(first, last, timestamps.pts.length);
+  const output = path.resolve(opts.output);
+  if (!['mp4', 'mov'].includes(containerFor(opts.output).muxer)) {
+    // Matroska keeps milliseconds, which would move 29.97 fps frames by a fraction of a millisecond each.
+    throw new MediaInputError(`Cannot write segment "${opts.output}": a segment must be an .mp4, .m4v or .mov file, whose clock holds every frame time exactly.`);
+  }
+  const framesDir = path.resolve(opts.framesDir);
+  await checkFrames(framesDir, first, last);
+  await fs.mkdir(path.dirname(output), { recursive: true });
+  await removeStaleTemps(output);
+  const scratch = await fs.mkdtemp(path.join(tmpdir(), 'starry-segment-'));
+  try {
+    await withAtomicOutput(output, async (tempPath) => {
+      const encoding = await frameEncoding({ framesDir, first, last, frameRate: opts.frameRate, timestamps, fromZero: true, scratch });
+      const command = ffmpeg();
+      command.input(framePattern(framesDir));
+      addInputOptions(command, encoding.inputOptions);
+      addOutputOptions(command, [...encoding.outputOptions, ...muxerOptions(containerFor(opts.output))]);
+      command.output(tempPath);
+      await runFfmpeg(command, `encoding frames ${first}..${last} into "${opts.output}"`, opts.signal);
+      await checkWritten(tempPath, last - first + 1, [], opts.output, ffmpeg);
+    });
+  } finally {
+    await fs.rm(scratch, { recursive: true, force: true });
+  }
+}
+
+export interface JoinOptions {
+  /** Segments from encodeSegment, in order, together holding frames 1..frameCount. */
+  segments: string[];
+  frameRate: FrameRate;
+  /** The whole video's timestamps (indexFrames), which place each segment. */
+  timestamps: FrameTimestamps;
+  frameCount: number;
+  /** The original input, whose audio and subtitle streams are carried over as assembleVideo does. */
+  audioFrom?: string;
+  /** Destination; the extension (.mp4, .mov, .mkv) picks the container. */
+  output: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * Joins the segments into one video without re-encoding them (concat demuxer, stream copy), each
+ * placed exactly where its first frame belongs, and carries over the source's audio and subtitles
+ * exactly as assembleVideo does. The frame times equal a single-pass assembleVideo's. Atomic output.
+ */
+export async function joinSegments(opts: JoinOptions, ffmpeg: FfmpegFactory = ffmpegFactory()): Promise<{ streams: StreamReport[] }> {
+  const output = path.resolve(opts.output);
+  const container = containerFor(opts.output);
+  if (opts.timestamps.pts.length !== opts.frameCount) {
+    throw new Error(`Cannot join: ${opts.timestamps.pts.length} timestamps for ${opts.frameCount} frames; give the whole video's timestamps from indexFrames`);
+  }
+  if (opts.segments.length === 0) throw new RangeError('Cannot join: no segments given');
+  const counts: number[] = [];
+  for (const segment of opts.segments) counts.push((await probeVideo(segment, ffmpeg)).frameCount);
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (total !== opts.frameCount) {
+    throw new Error(`Cannot join: the ${opts.segments.length} segments hold ${total} frames (${counts.join(' + ')}), not the video's ${opts.frameCount}; encode the missing or extra ranges again`);
+  }
+  const source = await streamSource(opts.audioFrom, opts.output, container, ffmpeg);
+  const carried = carriedStreams(source);
+  const audio = carried.length > 0 ? source : undefined;
+  await fs.mkdir(path.dirname(output), { recursive: true });
+  await removeStaleTemps(output);
+  const scratch = await fs.mkdtemp(path.join(tmpdir(), 'starry-join-'));
+  try {
+    const list = path.join(scratch, 'segments.ffconcat');
+    await fs.writeFile(list, concatList(opts.segments, segmentStarts(counts, opts.frameRate, opts.timestamps)));
+    await withAtomicOutput(output, async (tempPath) => {
+      const command = ffmpeg();
+      command.input(list);
+      addInputOptions(command, ['-f', 'concat', '-safe', '0']);
+      // The segments start at 0; the whole video's first frame may come later (see assembleVideo).
+      const start = videoStartSeconds(opts.frameRate, opts.timestamps, audio);
+      if (start > 0) addInputOptions(command, ['-itsoffset', start.toFixed(6)]);
+      if (audio) command.input(audio.file);
+      addOutputOptions(command, ['-map', '0:v:0', '-c:v', 'copy', ...sideStreamOptions(carried, container, 1), ...muxerOptions(container)]);
+      command.output(tempPath);
+      await runFfmpeg(command, `joining ${opts.segments.length} segments into "${opts.output}"`, opts.signal);
+      await checkWritten(tempPath, opts.frameCount, carried, opts.output, ffmpeg);
+    });
+    return { streams: source?.streams ?? [] };
+  } finally {
+    await fs.rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Where each segment starts and where the last one ends, in whole microseconds after the first
+ * frame (the concat demuxer's unit). Each is rounded from the exact time rather than summed from
+ * rounded durations, so the error never grows past half a microsecond, far below one tick of the
+ * segments' clock, and each frame lands on its exact tick.
+ */
+export function segmentStarts(counts: readonly number[], frameRate: FrameRate, timestamps: FrameTimestamps): number[] {
+  const boundaries = [0];
+  for (const n of counts) boundaries.push(boundaries[boundaries.length - 1] + n);
+  if (isConstantRate(timestamps, frameRate)) {
+    return boundaries.map((frames) => Math.round((frames * frameRate.den * 1e6) / frameRate.num));
+  }
+  const clock = variableRateClock(timestamps);
+  // The last frame lasts one tick of the clock, as the encoder gives it.
+  const tick = (i: number) => (i < clock.pts.length ? clock.pts[i] : clock.pts[clock.pts.length - 1] + 1) - clock.pts[0];
+  return boundaries.map((frames) => Math.round((tick(frames) * clock.rate.den * 1e6) / clock.rate.num));
+}
+
+/** An ffconcat list: each segment with its exact duration, so none is placed by its container's rounded length. */
+function concatList(segments: readonly string[], starts: readonly number[]): string {
+  const lines = ['ffconcat version 1.0'];
+  segments.forEach((segment, k) => {
+    lines.push(`file '${path.resolve(segment).replace(/'/g, "'\\''")}'`, `duration ${microsecondsText(starts[k + 1] - starts[k])}`);
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+/** "12.345678": seconds written from whole microseconds without a float's rounding. */
+function microsecondsText(us: number): string {
+  return `${Math.floor(us / 1e6)}.${String(us % 1e6).padStart(6, '0')}`;
 }
