@@ -159,11 +159,13 @@ async function decodeRange(opts: ExtractRangeOptions, work: string, seek: boolea
   const select = byPts
     ? `select=between(pts\\,${timestamps.pts[first - 1]}\\,${timestamps.pts[last - 1]})`
     : `select=between(n\\,${first - 1}\\,${last - 1})`;
-  addOutputOptions(command, [...pictureOutputOptions(opts.width, opts.height, [select]), '-start_number', String(first)]);
+  // Both outputs stop at the range's last frame, and ffmpeg with them, rather than decoding to the end.
+  const stop = ['-frames:v', String(last - first + 1)];
+  addOutputOptions(command, [...pictureOutputOptions(opts.width, opts.height, [select]), '-start_number', String(first), ...stop]);
   command.output(framePattern(work));
   const crc = path.join(work, '.pts.framecrc');
   command.output(crc);
-  addOutputOptions(command, timestampOutputOptions([select]));
+  addOutputOptions(command, [...timestampOutputOptions([select]), ...stop]);
   await runFfmpeg(command, `extracting frames ${first}..${last} from "${opts.input}"`, opts.signal);
   const got = parseFramecrc(await fs.readFile(crc, 'utf8'));
   await fs.rm(crc);

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { assembleVideo } from '../../src/media/assemble';
-import { ffmpegPaths } from '../../src/media/binaries';
+import { ffmpegFactory, ffmpegPaths, type FfmpegFactory } from '../../src/media/binaries';
 import { encodeSegment, extractFrameRange, indexFrames, joinSegments, segmentStarts } from '../../src/media/chunks';
 import { extractFrames, framePath, listFrameCount, readFrameTimestamps, type FrameTimestamps } from '../../src/media/frames';
 import { blendImages } from '../../src/media/image';
@@ -76,6 +76,25 @@ describe('chunked extraction', () => {
       }
     });
   }
+
+  it('seeks for a late range and stops at its last frame: one ffmpeg run, not a decode of the whole video', async () => {
+    const { input, width, height } = clips.cfr;
+    const timestamps = await indexFrames({ input });
+    const runs: string[][] = [];
+    const recording: FfmpegFactory = (source) => {
+      const command = ffmpegFactory()(source);
+      command.on('start', (line: string) => runs.push(line.split(' ')));
+      return command;
+    };
+    assert.equal(await extractFrameRange({ input, outDir: file('late-range'), width, height, first: 30, last: 33, timestamps }, recording), 4);
+    assert.equal(runs.length, 1);
+    const args = runs[0];
+    const seconds = Number(args[args.indexOf('-ss') + 1]);
+    // Aimed before the first wanted frame (29 frames in), but not at the start.
+    assert.ok(seconds > 0 && seconds < (29 * 1001) / 30000, `seeks to ${seconds}`);
+    assert.ok(args.indexOf('-ss') < args.indexOf('-i'));
+    assert.equal(args.filter((a) => a === '-frames:v').length, 2);
+  });
 
   it('reuses a complete chunk and redoes one with other bounds or a missing frame', async () => {
     const { input, width, height } = clips.cfr;
