@@ -176,15 +176,17 @@ export function ptsExpression(pts: readonly number[]): string {
 
 /**
  * image2 stops silently at the first missing number, which would shorten the video without a
- * word, so every frame is checked first. Returns the size of the first frame.
+ * word, so every frame first..last is checked first. Returns the size of the first frame.
  */
-async function checkFrames(framesDir: string, frameCount: number): Promise<{ width: number; height: number }> {
-  if (!(Number.isInteger(frameCount) && frameCount > 0)) throw new RangeError(`frameCount must be at least 1 (got ${frameCount})`);
-  for (let i = 1; i <= frameCount; i++) {
-    const stat = await fs.stat(framePath(framesDir, i)).catch(() => undefined);
-    if (!stat?.isFile()) throw new Error(`Cannot assemble: frame ${i} of ${frameCount} is missing (${framePath(framesDir, i)})`);
+export async function checkFrames(framesDir: string, first: number, last: number): Promise<{ width: number; height: number }> {
+  if (!(Number.isInteger(first) && Number.isInteger(last) && first >= 1 && last >= first)) {
+    throw new RangeError(`Frames ${first}..${last} are no range: give whole numbers with 1 <= first <= last`);
   }
-  const meta = await sharp(framePath(framesDir, 1)).metadata();
+  for (let i = first; i <= last; i++) {
+    const stat = await fs.stat(framePath(framesDir, i)).catch(() => undefined);
+    if (!stat?.isFile()) throw new Error(`Cannot assemble: frame ${i} of ${first === 1 ? last : `${first}..${last}`} is missing (${framePath(framesDir, i)})`);
+  }
+  const meta = await sharp(framePath(framesDir, first)).metadata();
   if (meta.width % 2 !== 0 || meta.height % 2 !== 0) {
     // 4:2:0 video has half-resolution colour, so H.264 needs even sides; frames come from scaledSize() for this reason.
     throw new Error(`Cannot assemble ${meta.width}x${meta.height} frames: H.264 in yuv420p needs an even width and height`);
@@ -192,22 +194,152 @@ async function checkFrames(framesDir: string, frameCount: number): Promise<{ wid
   return { width: meta.width, height: meta.height };
 }
 
-interface StreamSource {
+/** An input whose audio and subtitle streams go into the output, and what becomes of each. */
+export interface StreamSource {
   file: string;
   /** Seconds the first frame came after the start of the earliest stream in the source. */
   videoDelay: number;
   streams: StreamReport[];
 }
 
-/** What to carry over from the source (nothing when there is no source). */
-async function streamSource(opts: AssembleOptions, container: Container, ffmpeg: FfmpegFactory): Promise<StreamSource | undefined> {
-  if (!opts.audioFrom) return undefined;
-  const info = await probeVideo(opts.audioFrom, ffmpeg);
+/** What to carry over from `audioFrom` into `output` (nothing when there is no source). */
+export async function streamSource(audioFrom: string | undefined, output: string, container: Container, ffmpeg: FfmpegFactory): Promise<StreamSource | undefined> {
+  if (!audioFrom) return undefined;
+  if (path.resolve(audioFrom) === path.resolve(output)) {
+    throw new MediaInputError(`--output "${output}" is the input video itself; choose another file name.`);
+  }
+  const info = await probeVideo(audioFrom, ffmpeg);
   return {
-    file: path.resolve(opts.audioFrom),
+    file: path.resolve(audioFrom),
     videoDelay: info.videoStartSeconds ?? 0,
-    streams: planStreams(container, opts.output, info.sideStreams ?? []),
+    streams: planStreams(container, output, info.sideStreams ?? []),
   };
+}
+
+/** The streams of `source` that end up in the output (dropped ones do not). */
+export function carriedStreams(source: StreamSource | undefined): StreamReport[] {
+  return source?.streams.filter((r) => r.action !== 'dropped') ?? [];
+}
+
+/**
+ * Output options mapping the carried streams from input number `inputIndex`: each copied or
+ * re-encoded as planned. No -shortest: each soundtrack keeps its own length even where it outlasts the last frame.
+ */
+export function sideStreamOptions(carried: readonly StreamReport[], container: Container, inputIndex: number): string[] {
+  const options: string[] = [];
+  let audioOut = 0;
+  let subtitleOut = 0;
+  for (const r of carried) {
+    options.push('-map', `${inputIndex}:${r.index}`);
+    if (r.type === 'audio') {
+      options.push(`-c:a:${audioOut}`, r.action === 'copied' ? 'copy' : 'aac');
+      if (r.action === 're-encoded') options.push(`-b:a:${audioOut}`, '192k');
+      audioOut++;
+    } else {
+      options.push(`-c:s:${subtitleOut}`, r.action === 'copied' ? 'copy' : container.textSubtitles);
+      subtitleOut++;
+    }
+  }
+  return options;
+}
+
+/** The container's final options: the index up front where it has one, and the format said outright. */
+export function muxerOptions(container: Container): string[] {
+  // The temp name ends in the same extension, but say the format outright rather than rely on guessing.
+  return [...(container.faststart ? ['-movflags', '+faststart'] : []), '-f', container.muxer];
+}
+
+/** Belt and braces: a video one frame short would drift from its soundtrack without any error. */
+export async function checkWritten(file: string, frameCount: number, carried: readonly StreamReport[], shown: string, ffmpeg: FfmpegFactory): Promise<void> {
+  const written = await probeVideo(file, ffmpeg);
+  if (written.frameCount !== frameCount) {
+    throw new Error(`Assembled ${written.frameCount} frames instead of ${frameCount} for "${shown}"`);
+  }
+  const got = (written.sideStreams ?? []).map((st) => st.type).join(',');
+  const wanted = carried.map((r) => r.type).join(',');
+  if (got !== wanted) throw new Error(`Assembled streams ${got || 'none'} instead of ${wanted || 'none'} for "${shown}"`);
+}
+
+/** How numbered frames become H.264: the image2 input's options and the video output's options. */
+export interface FrameEncoding {
+  inputOptions: string[];
+  outputOptions: string[];
+}
+
+export interface FrameEncodingRequest {
+  framesDir: string;
+  /** The frames to encode, by global index. */
+  first: number;
+  last: number;
+  frameRate: FrameRate;
+  /** The whole video's timestamps: whether it is variable-rate, and its clock, are decided on all of them. */
+  timestamps?: FrameTimestamps;
+  /**
+   * Start the encoded frames at time 0 (a segment, played alone or placed by the join) rather
+   * than at the first frame's source time (a whole video).
+   */
+  fromZero: boolean;
+  /** A directory for the variable-rate filter script. */
+  scratch: string;
+}
+
+/**
+ * The encoder settings of every video this module writes, whole or in segments: segments must
+ * agree on them (and on the clock) to join into one stream without re-encoding.
+ */
+export async function frameEncoding(req: FrameEncodingRequest): Promise<FrameEncoding> {
+  const rate = rateText(req.frameRate);
+  const count = req.last - req.first + 1;
+  const ts = req.timestamps;
+  const variable = ts !== undefined && !isConstantRate(ts, req.frameRate);
+  if (variable && ts.pts.length < req.last) {
+    throw new Error(`Cannot assemble: ${ts.pts.length} timestamps for frames ${req.first}..${req.last}`);
+  }
+  const clock = variable ? variableRateClock(ts) : undefined;
+  // The frames are sRGB: convert with the BT.709 matrix and tag it, so players need not guess
+  // (they would guess BT.601 for small pictures). trim rather than -frames:v, because in
+  // ffmpeg 4.1 reaching -frames:v ends every stream of the file and would cut the audio short.
+  const colour = [`trim=end_frame=${count}`, 'scale=out_color_matrix=bt709:out_range=tv:flags=accurate_rnd+full_chroma_int', 'format=yuv420p'];
+  let videoFilter: string[];
+  let timing: string[];
+  if (clock) {
+    // Every frame gets its source time on the clock the images are read at, which the encoder keeps.
+    const pts = clock.pts.slice(req.first - 1, req.last);
+    const origin = req.fromZero ? pts[0] : 0;
+    const script = path.join(req.scratch, `video-filter-${req.first}-${req.last}.txt`);
+    await fs.writeFile(script, [`setpts='${ptsExpression(pts.map((p) => p - origin))}'`, ...colour].join(','));
+    videoFilter = ['-filter_script:v', script];
+    timing = ['-vsync', 'vfr'];
+  } else {
+    videoFilter = ['-vf', colour.join(',')];
+    // vfr: one output frame per image. The default constant-rate sync would pad a delayed start
+    // with copies of the first frame, and passthrough (-vsync 0) together with -r makes 4.1 warn.
+    timing = ['-r', rate, '-vsync', 'vfr'];
+  }
+  return {
+    inputOptions: ['-f', 'image2', '-framerate', clock ? rateText(clock.rate) : rate, '-start_number', String(req.first)],
+    outputOptions: [
+      // Stop at a frame that will not decode: by default ffmpeg skips it and the video silently loses a frame.
+      '-xerror',
+      '-map', '0:v:0',
+      ...videoFilter,
+      '-c:v', 'libx264', '-preset', 'medium', '-crf', '18', '-pix_fmt', 'yuv420p',
+      '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv',
+      ...timing,
+    ],
+  };
+}
+
+/**
+ * Seconds after the start of the output at which its first frame is shown: the source's own delay,
+ * which variable-rate frames carry in their timestamps and constant-rate ones need only beside sound.
+ */
+export function videoStartSeconds(frameRate: FrameRate, timestamps: FrameTimestamps | undefined, audio: StreamSource | undefined): number {
+  if (timestamps !== undefined && !isConstantRate(timestamps, frameRate)) {
+    const clock = variableRateClock(timestamps);
+    return (clock.pts[0] * clock.rate.den) / clock.rate.num;
+  }
+  return audio && audio.videoDelay > 0.0005 ? audio.videoDelay : 0;
 }
 
 /**
@@ -220,14 +352,16 @@ async function streamSource(opts: AssembleOptions, container: Container, ffmpeg:
 export async function assembleVideo(opts: AssembleOptions, ffmpeg: FfmpegFactory = ffmpegFactory()): Promise<{ streams: StreamReport[] }> {
   const output = path.resolve(opts.output);
   const container = containerFor(opts.output);
-  const rate = rateText(opts.frameRate);
+  // Checked before any work, so a bad rate fails at once rather than after the frame checks.
+  rateText(opts.frameRate);
   const framesDir = path.resolve(opts.framesDir);
   if (opts.audioFrom && path.resolve(opts.audioFrom) === output) {
     throw new MediaInputError(`--output "${opts.output}" is the input video itself; choose another file name.`);
   }
-  await checkFrames(framesDir, opts.frameCount);
-  const source = await streamSource(opts, container, ffmpeg);
-  const carried = source?.streams.filter((r) => r.action !== 'dropped') ?? [];
+  if (!(Number.isInteger(opts.frameCount) && opts.frameCount > 0)) throw new RangeError(`frameCount must be at least 1 (got ${opts.frameCount})`);
+  await checkFrames(framesDir, 1, opts.frameCount);
+  const source = await streamSource(opts.audioFrom, opts.output, container, ffmpeg);
+  const carried = carriedStreams(source);
   // Only an input that gives the output a stream is read; the delay below matters only then.
   const audio = carried.length > 0 ? source : undefined;
   await fs.mkdir(path.dirname(output), { recursive: true });
@@ -239,82 +373,24 @@ export async function assembleVideo(opts: AssembleOptions, ffmpeg: FfmpegFactory
     throw new Error(`Cannot assemble: ${opts.timestamps!.pts.length} timestamps for ${opts.frameCount} frames`);
   }
   // A variable-rate filter holds an expression as long as the clip's rate changes: it goes in a script file.
-  const scratch = variable ? await fs.mkdtemp(path.join(tmpdir(), 'starry-assemble-')) : undefined;
-
+  const scratch = await fs.mkdtemp(path.join(tmpdir(), 'starry-assemble-'));
   try {
     await withAtomicOutput(output, async (tempPath) => {
-        const clock = variable ? variableRateClock(opts.timestamps!) : undefined;
+      const encoding = await frameEncoding({ framesDir, first: 1, last: opts.frameCount, frameRate: opts.frameRate, timestamps: opts.timestamps, fromZero: false, scratch });
       const command = ffmpeg();
       command.input(framePattern(framesDir));
-      addInputOptions(command, ['-f', 'image2', '-framerate', clock ? rateText(clock.rate) : rate, '-start_number', '1']);
+      addInputOptions(command, encoding.inputOptions);
       // ffmpeg starts each input at 0, so a source whose picture began after its sound needs the
       // frames pushed back by the same amount to stay in sync. (Variable-rate frames carry their own times.)
       if (!variable && audio && audio.videoDelay > 0.0005) addInputOptions(command, ['-itsoffset', audio.videoDelay.toFixed(6)]);
       if (audio) command.input(audio.file);
-
-      // The frames are sRGB: convert with the BT.709 matrix and tag it, so players need not guess
-      // (they would guess BT.601 for small pictures). trim rather than -frames:v, because in
-      // ffmpeg 4.1 reaching -frames:v ends every stream of the file and would cut the audio short.
-      const colour = [
-        `trim=end_frame=${opts.frameCount}`,
-        'scale=out_color_matrix=bt709:out_range=tv:flags=accurate_rnd+full_chroma_int',
-        'format=yuv420p',
-      ];
-      let videoFilter: string[];
-      let timing: string[];
-      if (variable) {
-        // Every frame gets its source time on the clock the images are read at, which the encoder keeps.
-        const script = path.join(scratch!, 'video-filter.txt');
-        await fs.writeFile(script, [`setpts='${ptsExpression(clock!.pts)}'`, ...colour].join(','));
-        videoFilter = ['-filter_script:v', script];
-        timing = ['-vsync', 'vfr'];
-      } else {
-        videoFilter = ['-vf', colour.join(',')];
-        // vfr: one output frame per image. The default constant-rate sync would pad a delayed start
-        // with copies of the first frame, and passthrough (-vsync 0) together with -r makes 4.1 warn.
-        timing = ['-r', rate, '-vsync', 'vfr'];
-      }
-      const options = [
-        // Stop at a frame that will not decode: by default ffmpeg skips it and the video silently loses a frame.
-        '-xerror',
-        '-map', '0:v:0',
-        ...videoFilter,
-        '-c:v', 'libx264', '-preset', 'medium', '-crf', '18', '-pix_fmt', 'yuv420p',
-        '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv',
-        ...timing,
-      ];
-      // No -shortest: each soundtrack keeps its own length even where it outlasts the last frame.
-      let audioOut = 0;
-      let subtitleOut = 0;
-      for (const r of carried) {
-        options.push('-map', `1:${r.index}`);
-        if (r.type === 'audio') {
-          options.push(`-c:a:${audioOut}`, r.action === 'copied' ? 'copy' : 'aac');
-          if (r.action === 're-encoded') options.push(`-b:a:${audioOut}`, '192k');
-          audioOut++;
-        } else {
-          options.push(`-c:s:${subtitleOut}`, r.action === 'copied' ? 'copy' : container.textSubtitles);
-          subtitleOut++;
-        }
-      }
-      if (container.faststart) options.push('-movflags', '+faststart');
-      // The temp name ends in the same extension, but say the format outright rather than rely on guessing.
-      options.push('-f', container.muxer);
-      addOutputOptions(command, options);
+      addOutputOptions(command, [...encoding.outputOptions, ...sideStreamOptions(carried, container, 1), ...muxerOptions(container)]);
       command.output(tempPath);
       await runFfmpeg(command, `assembling "${opts.output}"`, opts.signal);
-
-      // Belt and braces: a video one frame short would drift from its soundtrack without any error.
-      const written = await probeVideo(tempPath, ffmpeg);
-      if (written.frameCount !== opts.frameCount) {
-        throw new Error(`Assembled ${written.frameCount} frames instead of ${opts.frameCount} for "${opts.output}"`);
-      }
-      const got = (written.sideStreams ?? []).map((st) => st.type).join(',');
-      const wanted = carried.map((r) => r.type).join(',');
-      if (got !== wanted) throw new Error(`Assembled streams ${got || 'none'} instead of ${wanted || 'none'} for "${opts.output}"`);
+      await checkWritten(tempPath, opts.frameCount, carried, opts.output, ffmpeg);
     });
     return { streams: source?.streams ?? [] };
   } finally {
-    if (scratch) await fs.rm(scratch, { recursive: true, force: true });
+    await fs.rm(scratch, { recursive: true, force: true });
   }
 }

@@ -56,13 +56,17 @@ export interface FrameTimestamps {
   pts: number[];
 }
 
-interface Marker {
+/** What an extraction directory was made from; a later request reuses it only when every field matches. */
+export interface Marker {
   layout: number;
   input: string;
   inputSize: number;
   inputMtimeMs: number;
   width: number;
   height: number;
+  /** The frame range of a chunk's extraction (absent for a whole-video one, so the two never pass for each other). */
+  first?: number;
+  last?: number;
   frames: number;
 }
 
@@ -93,42 +97,21 @@ async function exists(p: string): Promise<boolean> {
 export async function extractFrames(opts: ExtractOptions, ffmpeg: FfmpegFactory = ffmpegFactory()): Promise<number> {
   const input = path.resolve(opts.input);
   const outDir = path.resolve(opts.outDir);
-  const { width, height } = opts;
-  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
-    throw new RangeError(`Frame size must be whole positive pixels (got ${width}x${height})`);
-  }
-  const stat = await fs.stat(input).catch(() => undefined);
-  if (!stat?.isFile()) throw new MediaInputError(`"${opts.input}" does not exist or is not a file. Give --input a video such as an .mp4 or .mov.`);
-  const wanted: Omit<Marker, 'frames'> = { layout: LAYOUT, input, inputSize: stat.size, inputMtimeMs: stat.mtimeMs, width, height };
+  const wanted = await describeRequest(opts.input, opts.width, opts.height);
 
   const previous = await reusable(outDir, wanted);
   if (previous !== undefined) return previous;
 
-  await fs.mkdir(path.dirname(outDir), { recursive: true });
-  await removeStaleTemps(outDir);
-  const work = tempPathFor(outDir);
-  await fs.mkdir(work);
-  try {
+  return writeExtraction(outDir, async (work) => {
     const command = ffmpeg(input);
-    addOutputOptions(command, [
-      // Upper-case V skips cover art, which some files carry as an extra "video" stream.
-      '-map', '0:V:0',
-      // Passthrough: exactly one image per decoded frame, never duplicated or dropped to fit a rate.
-      '-vsync', '0',
-      // ffmpeg has already turned the picture upright (autorotate), so width x height is the display size.
-      '-vf', `scale=${width}:${height}:flags=lanczos+accurate_rnd+full_chroma_int,setsar=1`,
-      '-pix_fmt', 'rgb24',
-      '-c:v', 'png',
-      '-f', 'image2',
-      '-start_number', '1',
-    ]);
+    addOutputOptions(command, [...pictureOutputOptions(opts.width, opts.height, []), '-start_number', '1']);
     command.output(framePattern(work));
     // A second output of the same decode lists every frame's pts in the source's own time base
     // (framecrc of a 2x2 thumbnail: cheap), so variable-rate video keeps its timing exactly.
     const crc = path.join(work, '.pts.framecrc');
     // fluent-ffmpeg adds output options to the latest output, so name it first.
     command.output(crc);
-    addOutputOptions(command, ['-map', '0:V:0', '-vsync', '0', '-enc_time_base', '-1', '-vf', 'scale=2:2', '-c:v', 'rawvideo', '-f', 'framecrc']);
+    addOutputOptions(command, timestampOutputOptions([]));
     await runFfmpeg(command, `extracting frames from "${opts.input}"`, opts.signal);
 
     const frames = await listFrameCount(work);
@@ -139,9 +122,61 @@ export async function extractFrames(opts: ExtractOptions, ffmpeg: FfmpegFactory 
     }
     await fs.rm(crc);
     await writeFileAtomic(path.join(work, TIMESTAMPS), JSON.stringify(timestamps));
-    await writeFileAtomic(path.join(work, MARKER), JSON.stringify({ ...wanted, frames } satisfies Marker));
+    return { ...wanted, frames };
+  });
+}
+
+/**
+ * The identity of an extraction request: the input (by path, size and mtime, so a replaced file is
+ * not mistaken for the old one) and the frame size. Throws a clear error for a bad size or input.
+ */
+export async function describeRequest(inputArg: string, width: number, height: number): Promise<Omit<Marker, 'frames'>> {
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
+    throw new RangeError(`Frame size must be whole positive pixels (got ${width}x${height})`);
+  }
+  const input = path.resolve(inputArg);
+  const stat = await fs.stat(input).catch(() => undefined);
+  if (!stat?.isFile()) throw new MediaInputError(`"${inputArg}" does not exist or is not a file. Give --input a video such as an .mp4 or .mov.`);
+  return { layout: LAYOUT, input, inputSize: stat.size, inputMtimeMs: stat.mtimeMs, width, height };
+}
+
+/**
+ * The options of the output that writes the pictures: `selectFilters` (which frames) run before
+ * the scale, so every frame a chunk writes went through exactly the chain a whole extraction uses.
+ */
+export function pictureOutputOptions(width: number, height: number, selectFilters: string[]): string[] {
+  return [
+    // Upper-case V skips cover art, which some files carry as an extra "video" stream.
+    '-map', '0:V:0',
+    // Passthrough: exactly one image per decoded frame, never duplicated or dropped to fit a rate.
+    '-vsync', '0',
+    // ffmpeg has already turned the picture upright (autorotate), so width x height is the display size.
+    '-vf', [...selectFilters, `scale=${width}:${height}:flags=lanczos+accurate_rnd+full_chroma_int`, 'setsar=1'].join(','),
+    '-pix_fmt', 'rgb24',
+    '-c:v', 'png',
+    '-f', 'image2',
+  ];
+}
+
+/** The options of a framecrc output listing each (selected) frame's pts in the source's time base. */
+export function timestampOutputOptions(selectFilters: string[]): string[] {
+  return ['-map', '0:V:0', '-vsync', '0', '-enc_time_base', '-1', '-vf', [...selectFilters, 'scale=2:2'].join(','), '-c:v', 'rawvideo', '-f', 'framecrc'];
+}
+
+/**
+ * Runs `write` on a fresh hidden sibling of `outDir` and renames it into place once it has
+ * returned the marker to leave there; on failure the partial directory is removed.
+ */
+export async function writeExtraction(outDir: string, write: (work: string) => Promise<Marker>): Promise<number> {
+  await fs.mkdir(path.dirname(outDir), { recursive: true });
+  await removeStaleTemps(outDir);
+  const work = tempPathFor(outDir);
+  await fs.mkdir(work);
+  try {
+    const marker = await write(work);
+    await writeFileAtomic(path.join(work, MARKER), JSON.stringify(marker));
     await moveIntoPlace(work, outDir);
-    return frames;
+    return marker.frames;
   } catch (err) {
     await fs.rm(work, { recursive: true, force: true });
     throw err;
@@ -171,7 +206,7 @@ export async function readFrameTimestamps(dir: string): Promise<FrameTimestamps 
 }
 
 /** The frame count of a complete earlier extraction of the same request, if `outDir` holds one. */
-async function reusable(outDir: string, wanted: Omit<Marker, 'frames'>): Promise<number | undefined> {
+export async function reusable(outDir: string, wanted: Omit<Marker, 'frames'>): Promise<number | undefined> {
   if (!(await exists(outDir))) return undefined;
   const marker = await readMarker(outDir);
   if (!marker) {
@@ -183,7 +218,8 @@ async function reusable(outDir: string, wanted: Omit<Marker, 'frames'>): Promise
     }
     throw new Error(`"${outDir}" exists but was not written by a frame extraction; move it away or choose another directory`);
   }
-  const same = (Object.keys(wanted) as Array<keyof typeof wanted>).every((k) => marker[k] === wanted[k]);
+  const keys = new Set([...Object.keys(wanted), ...Object.keys(marker)].filter((k) => k !== 'frames')) as Set<keyof typeof wanted>;
+  const same = [...keys].every((k) => marker[k] === wanted[k]);
   if (same && (await listFrameCount(outDir)) === marker.frames) return marker.frames;
   return undefined;
 }

@@ -119,3 +119,17 @@ export async function resizeImage(img: RgbImage, width: number, height: number):
   for (let i = 0; i < out.length; i++) out[i] = data[i] / 255;
   return { width: info.width, height: info.height, data: out };
 }
+
+/**
+ * (1 - weightOfB) * a + weightOfB * b, pixel by pixel: cross-fades the frames two chunks both
+ * rendered at their boundary, so the style does not jump where one chunk hands over to the next.
+ */
+export function blendImages(a: RgbImage, b: RgbImage, weightOfB: number): RgbImage {
+  if (a.width !== b.width || a.height !== b.height || a.data.length !== b.data.length) {
+    throw new RangeError(`Cannot blend images of different sizes (${a.width}x${a.height} and ${b.width}x${b.height})`);
+  }
+  if (!(weightOfB >= 0 && weightOfB <= 1)) throw new RangeError(`Blend weight must be from 0 to 1 (got ${weightOfB})`);
+  const data = new Float32Array(a.data.length);
+  for (let i = 0; i < data.length; i++) data[i] = a.data[i] + weightOfB * (b.data[i] - a.data[i]);
+  return { width: a.width, height: a.height, data };
+}

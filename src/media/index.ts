@@ -14,4 +14,15 @@ export {
   type FrameTimestamps,
 } from './frames';
 export { assembleVideo, canCopyAudio, containerFor, isConstantRate, type AssembleOptions, type Container } from './assemble';
-export { imageSize, quantise, readImage, resizeImage, writePng, type ReadImageOptions } from './image';
+export { blendImages, imageSize, quantise, readImage, resizeImage, writePng, type ReadImageOptions } from './image';
+export {
+  checkFrameRange,
+  encodeSegment,
+  extractFrameRange,
+  indexFrames,
+  joinSegments,
+  type EncodeSegmentOptions,
+  type ExtractRangeOptions,
+  type IndexOptions,
+  type JoinOptions,
+} from './chunks';
