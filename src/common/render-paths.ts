@@ -14,7 +14,7 @@ export function renderPaths(renderDir: string) {
     index: join(renderDir, 'index.json'),
     /** Chunked renders: one encoded segment per chunk, joined into the output at the end. */
     segments: join(renderDir, 'segments'),
-    segment: (index: number) => join(renderDir, 'segments', `segment_${chunkNumber(index)}.mkv`),
+    segment: (index: number) => join(renderDir, 'segments', `segment_${chunkNumber(index)}.mp4`),
     /** Chunked renders: a chunk's working files, deleted once its segment is encoded (unless --keep-frames). */
     chunk: (index: number) => chunkPaths(join(renderDir, 'chunks', chunkNumber(index))),
   };

@@ -250,7 +250,7 @@ export interface ChunksView {
   open: Array<{ index: number; first: number; last: number; phase: ChunkPhase }>;
   /** Frames that failed and that the user chose to skip: encoded from the content, unstylized. */
   skipped: FramesView;
-  /** The render's segments so far, watchable while the rest renders (segment_0001.mkv ...). */
+  /** The render's segments so far, watchable while the rest renders (segment_0001.mp4 ...). */
   segmentsDir: string;
 }
 

@@ -64,7 +64,7 @@ export async function historyEventsPerRun(client: Client, workflowId: string, fi
   const counts: number[] = [];
   let runId: string | undefined = firstRunId;
   while (runId) {
-    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const history: Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>> = await client.workflow.getHandle(workflowId, runId).fetchHistory();
     const events = history.events ?? [];
     counts.push(events.length);
     runId = events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
