@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { BackendUnavailableError } from '../engine/backend';
-import { DEFAULT_SETTINGS, InvalidSettingsError, MAX_SIZE, MIN_SIZE } from '../engine/settings';
+import { DEFAULT_SETTINGS, InvalidSettingsError, MAX_SIZE, MAX_STYLE_SCALE, MIN_SIZE } from '../engine/settings';
 import { WeightsError } from '../engine/weights';
 import { MediaInputError } from '../media/errors';
 import { DEFAULT_LIMITS } from '../workflows/contract';
@@ -56,6 +56,12 @@ function engineOptions(cmd: Command): Command {
     .addOption(new Option('--cache-dir <dir>', 'where downloaded weights are kept').env('STARRY_CACHE_DIR'));
 }
 
+/** A repeated --style gives every image in order; one --style stays a plain string, as it always was. */
+function collectStyles(value: string, previous: string | string[] | undefined): string | string[] {
+  if (previous === undefined) return value;
+  return [...(Array.isArray(previous) ? previous : [previous]), value];
+}
+
 /**
  * The flags that define a render. start-render requires -i/-s/-o; the other commands accept the
  * same flags to find the render they started (the id is derived from them), instead of its id.
@@ -63,12 +69,13 @@ function engineOptions(cmd: Command): Command {
 function renderOptions(cmd: Command, mode: 'start' | 'find'): Command {
   const files: Array<[string, string]> = [
     ['-i, --input <video>', 'video to stylize'],
-    ['-s, --style <image>', 'painting whose style to apply (JPEG or PNG)'],
+    ['-s, --style <image>', 'painting whose style to apply (JPEG or PNG); repeat it to blend several styles'],
     ['-o, --output <video>', 'stylized video to write (.mp4, .mov or .mkv)'],
   ];
   for (const [flags, text] of files) {
-    if (mode === 'start') cmd.requiredOption(flags, text);
-    else cmd.option(flags, `instead of <render-id>: the ${text.replace(/ \(.*\)$/, '')} start-render was given`);
+    const option = new Option(flags, mode === 'start' ? text : `instead of <render-id>: the ${text.replace(/ \(.*$/, '')} start-render was given`);
+    if (flags.includes('--style')) option.argParser(collectStyles);
+    cmd.addOption(mode === 'start' ? option.makeOptionMandatory() : option);
   }
   // Accepted so a start-render command line can be reused as is; the render is found by its files.
   const same = mode === 'find' ? ' (accepted as given to start-render; ignored: the render is found by its files)' : '';
@@ -86,6 +93,9 @@ function renderOptions(cmd: Command, mode: 'start' | 'find'): Command {
     .option('--tv-weight <x>', `weight of the total variation loss${same}`, String(DEFAULT_SETTINGS.tvWeight))
     .option('--learning-rate <x>', `Adam learning rate${same}`, String(DEFAULT_SETTINGS.learningRate))
     .option('--size <px>', `long side of the frames, ${MIN_SIZE}–${MAX_SIZE}${same}`, String(DEFAULT_SETTINGS.size))
+    .option('--style-blend-weights <list>', `with several --style: their weights, e.g. 3,7 (normalised to sum 1; default equal)${same}`)
+    .option('--style-scale <x>', `the style image's long side is --size times this, above 0 and at most ${MAX_STYLE_SCALE} (default 1)${same}`)
+    .option('--original-colors', `keep the frames' own colours: only the luminance is stylized${same}`)
     .option('--window <n>', `frames scheduled at once${limit}`, String(DEFAULT_LIMITS.window))
     .option('--frames-per-run <n>', `frames per workflow run before continue-as-new${limit}`, String(DEFAULT_LIMITS.framesPerRun))
     .option('--frame-attempts <n>', `attempts per frame before it counts as failed${limit}`, String(DEFAULT_LIMITS.frameAttempts))

@@ -18,7 +18,7 @@ const CLI = resolve(__dirname, '../../src/client/cli.ts');
 describe('bad input', () => {
   let dir: string;
   let cleanup: () => Promise<void>;
-  let good: Required<Pick<RenderFlags, 'input' | 'style' | 'output'>>;
+  let good: { input: string; style: string; output: string };
 
   before(async () => {
     ({ dir, cleanup } = await tempDir('starry-bad'));
