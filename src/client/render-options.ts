@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileSha256 } from '../common/hash';
-import { DEFAULT_SETTINGS, normaliseBlendWeights, validateSettings, type StyleSettings } from '../engine/settings';
+import { DEFAULT_SETTINGS, normaliseBlendWeights, styleLongSide, validateSettings, type StyleSettings } from '../engine/settings';
+import { deepestLayer, minimumSideFor } from '../engine/vgg19-architecture';
 import { frameSizeFor } from '../engine/frame-size';
 import { MediaInputError, probeVideo, readImage, type VideoInfo } from '../media';
 import { DEFAULT_LIMITS, type RenderLimits, type RenderRequest } from '../workflows/contract';
@@ -227,12 +228,32 @@ export function framesKey(files: RenderFileSet, settings: StyleSettings): Promis
   return readableId(files, settings, {});
 }
 
+/**
+ * Every style image, read as the stylize activity reads it (long side `--size` × `--style-scale`),
+ * must reach the deepest style layer: a long, thin painting would otherwise fail every frame.
+ */
+async function checkStyleSizes(styles: readonly string[], given: readonly string[], settings: StyleSettings): Promise<void> {
+  const longSide = styleLongSide(settings, settings.size);
+  const min = minimumSideFor(settings.styleLayers);
+  for (const [i, style] of styles.entries()) {
+    const { width, height } = await readImage(style, { longSide });
+    if (Math.min(width, height) < min) {
+      const scale = settings.styleScale === undefined ? '' : ` × --style-scale ${settings.styleScale}`;
+      throw new UsageError(
+        `--style "${given[i] ?? style}" is ${width}×${height} at ${longSide} px on its long side (--size ${settings.size}${scale}), ` +
+          `but VGG19 layers down to ${deepestLayer(settings.styleLayers)} need at least ${min} pixels on each side; raise --style-scale or --size, or crop it closer to square`,
+      );
+    }
+  }
+}
+
 export async function buildRenderRequest(flags: RenderFlags): Promise<RenderRequest> {
   const { settings, limits } = parseSettings(flags);
   const { info, ...files } = await checkRenderFiles(flags);
   // The split checks this too (for any client); here it fails before a server or workflow exists.
   const { problem } = frameSizeFor(info.displayWidth, info.displayHeight, settings.size, [...settings.contentLayers, ...settings.styleLayers]);
   if (problem) throw new UsageError(problem);
+  if (settings.engine !== 'copy') await checkStyleSizes(files.styles ?? [files.style], styleFlags(flags), settings);
   const renderId = await renderIdFor(files, settings);
   const workDir = flags.workDir ? resolve(flags.workDir) : defaultWorkDir();
   // The work directory is named by the render id, so what `status` and `list` show is what is on disk.

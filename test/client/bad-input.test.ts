@@ -31,6 +31,7 @@ describe('bad input', () => {
     await writeFile(join(dir, 'text.jpg'), 'this is not an image');
     await makeClip({ path: join(dir, 'audio-only.m4a'), width: 2, height: 2, frames: 25, audioOnly: true });
     await makeClip({ path: join(dir, 'wide.mp4'), width: 64, height: 48, rate: '25', frames: 2 });
+    await makeStyleImage(join(dir, 'thin.png'), 64, 30);
   });
   after(() => cleanup?.());
 
@@ -53,6 +54,11 @@ describe('bad input', () => {
     ['negative --learning-rate', () => ({ ...good, learningRate: '-1' }), /--learning-rate must be a number above 0/],
     ['a missing second style file', () => ({ ...good, style: [good.style, join(dir, 'nope2.jpg')] }), /--style ".*nope2\.jpg" does not exist/],
     ['a second style that is not an image', () => ({ ...good, style: [good.style, join(dir, 'text.jpg')] }), /text\.jpg.*Give --style a JPEG or PNG/],
+    [
+      'a style image too thin for VGG19 at this size and scale',
+      () => ({ ...good, style: [good.style, join(dir, 'thin.png')], size: '32', styleScale: '0.75' }),
+      /^--style ".*thin\.png" is 24×11 at 24 px on its long side \(--size 32 × --style-scale 0\.75\), but VGG19 layers down to block5_conv1 need at least 16 pixels on each side; raise --style-scale or --size, or crop it closer to square$/,
+    ],
     ['--style-scale out of range', () => ({ ...good, styleScale: '0' }), /^--style-scale must be a number above 0 and at most 4 \(got 0\)$/],
   ];
   for (const [name, flags, message] of cases) {
