@@ -7,9 +7,10 @@ import { tempPathFor, writeFileAtomic } from '../common/atomic';
 import { fileSha256, sha256 } from '../common/hash';
 import type { StyleEngine } from '../engine/engine';
 import { isOutOfMemory } from '../engine/oom';
-import { DEFAULT_TEMPORAL_WEIGHT, InvalidSettingsError } from '../engine/settings';
 import { decodeGuide, encodeGuide, temporalGuide, type TemporalGuide } from '../engine/flow';
 import type { RgbImage } from '../media/types';
+import { transferOriginalColors } from '../engine/color';
+import { DEFAULT_TEMPORAL_WEIGHT, InvalidSettingsError, styleBlendWeightsFor, styleLongSide, type StyleSettings } from '../engine/settings';
 import { totalSteps } from '../engine/stylize';
 import { framePath, MediaInputError, readImage, resizeImage, writePng } from '../media';
 import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
@@ -126,6 +127,22 @@ async function temporalGuideFor(input: StylizeFrameInput, content: RgbImage): Pr
   return guide;
 }
 
+/**
+ * The style targets of a frame: every style image read at `size × styleScale` on its long side and
+ * blended with its weight, cached under a key naming each style's hash, size and weight.
+ */
+async function blendedStyleTargets(engine: StyleEngine, styles: readonly string[], hashes: readonly string[], settings: StyleSettings) {
+  const weights = styleBlendWeightsFor(settings, styles.length);
+  if (weights.length !== styles.length) {
+    throw new InvalidSettingsError(`${weights.length} style blend weights for ${styles.length} style images; give one weight per --style`);
+  }
+  const longSide = styleLongSide(settings, settings.size);
+  const key = sha256(JSON.stringify({ styles: hashes.map((hash, i) => [hash, longSide, weights[i]]), layers: settings.styleLayers }));
+  return engine.styleTargets(key, settings.styleLayers, async () =>
+    Promise.all(styles.map(async (path, i) => ({ image: await readImage(path, { longSide }), weight: weights[i] }))),
+  );
+}
+
 export function createStyleActivities({ engine, weightsId = '', faults = NO_FAULTS, paths }: StyleActivityDeps) {
   return {
     async stylizeFrame(given: StylizeFrameInput): Promise<FrameRecord> {
@@ -143,7 +160,10 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
         );
       }
       const files = frameFiles(input.renderDir, frame, input);
-      const styleHash = await fileSha256(input.style);
+      const styles = input.styles ?? [input.style];
+      const styleHashes = await Promise.all(styles.map((path) => fileSha256(path)));
+      // One style keeps the file's own hash, so frames of earlier releases keep their fingerprints.
+      const styleHash = styleHashes.length === 1 ? styleHashes[0] : sha256(styleHashes.join(','));
       const fingerprint = frameFingerprint(styleHash, weightsId, settings);
       const base = { frame, backend: engine.backend.name, attempt };
 
@@ -192,11 +212,7 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       let warnedSlowSteps = false;
       try {
         const content = reducedSize ? await readImage(files.content, { longSide: reducedSize }) : full;
-        const targets = await engine.styleTargets(
-          sha256(`${styleHash}:${workSize}:${settings.styleLayers.join(',')}`),
-          settings.styleLayers,
-          () => readImage(input.style, { longSide: workSize }),
-        );
+        const targets = await blendedStyleTargets(engine, styles, styleHashes, { ...settings, size: workSize });
         await mkdir(renderPaths(input.renderDir).checkpoints, { recursive: true });
         const result = await engine.stylize({
           content,
@@ -227,7 +243,9 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
             ctx.heartbeat(beat);
           },
         });
-        const image = reducedSize ? await resizeImage(result.image, full.width, full.height) : result.image;
+        const stylized = reducedSize ? await resizeImage(result.image, full.width, full.height) : result.image;
+        // After the optimisation, so checkpoints hold its own image and a resumed frame ends the same.
+        const image = settings.originalColors ? transferOriginalColors(stylized, full) : stylized;
         await mkdir(dirname(files.styled), { recursive: true });
         await writePng(files.styled, image);
         const sidecar: FrameSidecar = {

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { BackendUnavailableError } from '../engine/backend';
-import { DEFAULT_SETTINGS, DEFAULT_TEMPORAL_WEIGHT, INIT_MODES, InvalidSettingsError, MAX_SIZE, MIN_SIZE } from '../engine/settings';
+import { DEFAULT_SETTINGS, DEFAULT_TEMPORAL_WEIGHT, INIT_MODES, InvalidSettingsError, MAX_SIZE, MAX_STYLE_SCALE, MIN_SIZE } from '../engine/settings';
 import { DEFAULT_CHUNK_OPTIONS } from '../workflows/chunks';
 import { WeightsError } from '../engine/weights';
 import { MediaInputError } from '../media/errors';
@@ -57,6 +57,12 @@ function engineOptions(cmd: Command): Command {
     .addOption(new Option('--cache-dir <dir>', 'where downloaded weights are kept').env('STARRY_CACHE_DIR'));
 }
 
+/** A repeated --style gives every image in order; one --style stays a plain string, as it always was. */
+function collectStyles(value: string, previous: string | string[] | undefined): string | string[] {
+  if (previous === undefined) return value;
+  return [...(Array.isArray(previous) ? previous : [previous]), value];
+}
+
 /**
  * The flags that define a render. start-render requires -i/-s/-o; the other commands accept the
  * same flags to find the render they started (the id is derived from them), instead of its id.
@@ -64,12 +70,13 @@ function engineOptions(cmd: Command): Command {
 function renderOptions(cmd: Command, mode: 'start' | 'find'): Command {
   const files: Array<[string, string]> = [
     ['-i, --input <video>', 'video to stylize'],
-    ['-s, --style <image>', 'painting whose style to apply (JPEG or PNG)'],
+    ['-s, --style <image>', 'painting whose style to apply (JPEG or PNG); repeat it to blend several styles'],
     ['-o, --output <video>', 'stylized video to write (.mp4, .mov or .mkv)'],
   ];
   for (const [flags, text] of files) {
-    if (mode === 'start') cmd.requiredOption(flags, text);
-    else cmd.option(flags, `instead of <render-id>: the ${text.replace(/ \(.*\)$/, '')} start-render was given`);
+    const option = new Option(flags, mode === 'start' ? text : `instead of <render-id>: the ${text.replace(/ \(.*$/, '')} start-render was given`);
+    if (flags.includes('--style')) option.argParser(collectStyles);
+    cmd.addOption(mode === 'start' ? option.makeOptionMandatory() : option);
   }
   // Accepted so a start-render command line can be reused as is; the render is found by its files.
   const same = mode === 'find' ? ' (accepted as given to start-render; ignored: the render is found by its files)' : '';
@@ -98,6 +105,9 @@ function renderOptions(cmd: Command, mode: 'start' | 'find'): Command {
     .option('--open-chunks <n>', `chunks on disk at once (bounds the disk; with prev-warped, the chunks rendered in parallel)${limit}`, String(DEFAULT_CHUNK_OPTIONS.open))
     .option('--overlap <n>', `prev-warped: frames each chunk renders ahead of its start to cross-fade the seam${limit}`, String(DEFAULT_CHUNK_OPTIONS.overlap))
     .option('--keep-frames', `keep each chunk's frames and the segments after use${limit}`)
+    .option('--style-blend-weights <list>', `with several --style: their weights, e.g. 3,7 (normalised to sum 1; default equal)${same}`)
+    .option('--style-scale <x>', `the style image's long side is --size times this, above 0 and at most ${MAX_STYLE_SCALE} (default 1)${same}`)
+    .option('--original-colors', `keep the frames' own colours: only the luminance is stylized${same}`)
     .option('--window <n>', `frames scheduled at once${limit}`, String(DEFAULT_LIMITS.window))
     .option('--frames-per-run <n>', `frames per workflow run before continue-as-new${limit}`, String(DEFAULT_LIMITS.framesPerRun))
     .option('--frame-attempts <n>', `attempts per frame before it counts as failed${limit}`, String(DEFAULT_LIMITS.frameAttempts))

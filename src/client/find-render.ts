@@ -6,7 +6,7 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { existsSync, realpathSync } from 'node:fs';
 import { UsageError } from '../cli-common/errors';
-import { fromUserDir, type RenderFlags } from './render-options';
+import { fromUserDir, styleFlags, type RenderFlags } from './render-options';
 
 export interface RenderFiles {
   input?: string;
@@ -24,7 +24,9 @@ export function namesFiles(flags: RenderFlags): boolean {
 /** The files as start-render records them in the memo: absolute, from the user's directory. */
 export function filesOf(flags: RenderFlags): RenderFiles {
   const files: RenderFiles = {};
-  for (const f of FILE_FLAGS) if (flags[f]) files[f] = fromUserDir(flags[f]!);
+  // A blend's memo names its first --style, as every render's names its one.
+  const given = { input: flags.input, style: styleFlags(flags)[0], output: flags.output };
+  for (const f of FILE_FLAGS) if (given[f]) files[f] = fromUserDir(given[f]!);
   return files;
 }
 

@@ -87,6 +87,7 @@ export async function preview(opts: PreviewOptions, io: Io): Promise<PreviewOutc
         await run.stylize({
           renderDir,
           style: request.style,
+          ...(request.styles ? { styles: request.styles } : {}),
           frame,
           frameCount: split.frameCount,
           settings,

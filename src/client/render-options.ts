@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileSha256 } from '../common/hash';
-import { DEFAULT_SETTINGS, DEFAULT_TEMPORAL_WEIGHT, defaultLaterEpochs, validateSettings, type InitMode, type StyleSettings } from '../engine/settings';
+import { DEFAULT_SETTINGS, DEFAULT_TEMPORAL_WEIGHT, defaultLaterEpochs, normaliseBlendWeights, styleLongSide, validateSettings, type InitMode, type StyleSettings } from '../engine/settings';
 import { DEFAULT_CHUNK_OPTIONS, type ChunkOptions } from '../workflows/chunks';
+import { deepestLayer, minimumSideFor } from '../engine/vgg19-architecture';
 import { frameSizeFor } from '../engine/frame-size';
 import { MediaInputError, probeVideo, readImage, type VideoInfo } from '../media';
 import { DEFAULT_LIMITS, type RenderLimits, type RenderRequest } from '../workflows/contract';
@@ -14,7 +15,8 @@ export const OUTPUT_EXTENSIONS = ['.mp4', '.mov', '.mkv'];
 /** Flags as the command line hands them over: strings, unparsed. */
 export interface RenderFlags {
   input?: string;
-  style?: string;
+  /** One style image, or several (--style given more than once) to blend. */
+  style?: string | string[];
   output?: string;
   workDir?: string;
   /** `copy`: frames pass through unstylized (part of the settings, so of the render id). */
@@ -39,6 +41,16 @@ export interface RenderFlags {
   openChunks?: string;
   overlap?: string;
   keepFrames?: boolean;
+  /** Comma-separated, one per --style. */
+  styleBlendWeights?: string;
+  styleScale?: string;
+  originalColors?: boolean;
+}
+
+/** Every --style given, in order (commander collects a repeated --style into a list). */
+export function styleFlags(flags: Pick<RenderFlags, 'style'>): string[] {
+  if (flags.style === undefined) return [];
+  return Array.isArray(flags.style) ? flags.style : [flags.style];
 }
 
 export function defaultWorkDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -59,6 +71,29 @@ function parseWhole(value: string | undefined, flag: string, fallback: number, m
   const n = parseNumber(value, flag, fallback, problems);
   if (!Number.isInteger(n) || n < min) problems.push(`${flag} must be a whole number of at least ${min} (got ${value})`);
   return n;
+}
+
+/**
+ * The neural-style options, each present only when the user moved it off its default, so a render
+ * without them keeps the id and fingerprints it had before they existed.
+ */
+function styleOptions(flags: RenderFlags, problems: string[]): Pick<StyleSettings, 'originalColors' | 'styleBlendWeights' | 'styleScale'> {
+  const options: Pick<StyleSettings, 'originalColors' | 'styleBlendWeights' | 'styleScale'> = {};
+  if (flags.originalColors) options.originalColors = true;
+  if (flags.styleScale !== undefined) {
+    const scale = parseNumber(flags.styleScale, '--style-scale', 1, problems);
+    if (scale !== 1) options.styleScale = scale;
+  }
+  if (flags.styleBlendWeights !== undefined) {
+    const parts = flags.styleBlendWeights.split(',').map((w) => w.trim());
+    const weights = parts.map(Number);
+    if (parts.some((w) => w === '') || !weights.every(Number.isFinite)) {
+      problems.push(`--style-blend-weights must be comma-separated numbers above 0, one per --style, e.g. 3,7 (got "${flags.styleBlendWeights}")`);
+    } else {
+      options.styleBlendWeights = weights;
+    }
+  }
+  return options;
 }
 
 /** Settings and limits from flags; every problem is reported at once, not just the first. */
@@ -94,8 +129,16 @@ export function parseSettings(flags: RenderFlags): { settings: StyleSettings; li
     styleLayers: [...DEFAULT_SETTINGS.styleLayers],
     // Set only for the coherent mode, so renders in the seed's mode keep their ids and fingerprints.
     ...coherenceSettings(flags, problems),
+    ...styleOptions(flags, problems),
   };
-  if (problems.length === 0) problems.push(...validateSettings(settings));
+  // Without any --style the files check says so; the weights are then checked against one style.
+  if (problems.length === 0) problems.push(...validateSettings(settings, Math.max(1, styleFlags(flags).length)));
+  // Normalised only once valid: equal weights (the default) then leave the field out.
+  if (problems.length === 0 && settings.styleBlendWeights) {
+    const weights = normaliseBlendWeights(settings.styleBlendWeights);
+    if (weights) settings.styleBlendWeights = weights;
+    else delete settings.styleBlendWeights;
+  }
   const limits: RenderLimits = {
     window: parseWhole(flags.window, '--window', DEFAULT_LIMITS.window, 1, problems),
     framesPerRun: parseWhole(flags.framesPerRun, '--frames-per-run', DEFAULT_LIMITS.framesPerRun, 1, problems),
@@ -127,17 +170,24 @@ export function fromUserDir(p: string, env: NodeJS.ProcessEnv = process.env): st
 }
 
 /** Checks the files before anything starts, so bad input never leaves a half-made render behind. */
-export async function checkRenderFiles(flags: RenderFlags): Promise<{ input: string; style: string; output: string; info: VideoInfo }> {
+export async function checkRenderFiles(
+  flags: RenderFlags,
+): Promise<{ input: string; style: string; styles?: string[]; output: string; info: VideoInfo }> {
+  const givenStyles = styleFlags(flags);
   if (!flags.input) throw new UsageError('--input is required: the video to stylize');
-  if (!flags.style) throw new UsageError('--style is required: the painting (JPEG or PNG) whose style to apply');
+  if (givenStyles.length === 0 || givenStyles.some((s) => !s)) {
+    throw new UsageError('--style is required: the painting (JPEG or PNG) whose style to apply');
+  }
   if (!flags.output) throw new UsageError('--output is required: where to write the stylized video (.mp4, .mov or .mkv)');
   const input = fromUserDir(flags.input);
-  const style = fromUserDir(flags.style);
+  const styles = givenStyles.map((s) => fromUserDir(s));
   const output = fromUserDir(flags.output);
   // Name the path tried, so a relative path taken from the wrong directory is plain to see.
   const tried = (given: string, absolute: string) => (given === absolute ? '' : ` (looked for ${absolute})`);
   if (!existsSync(input)) throw new UsageError(`--input "${flags.input}" does not exist${tried(flags.input, input)}`);
-  if (!existsSync(style)) throw new UsageError(`--style "${flags.style}" does not exist${tried(flags.style, style)}`);
+  styles.forEach((style, i) => {
+    if (!existsSync(style)) throw new UsageError(`--style "${givenStyles[i]}" does not exist${tried(givenStyles[i], style)}`);
+  });
   if (!existsSync(dirname(output))) {
     throw new UsageError(`the directory of --output "${flags.output}" does not exist; create ${dirname(output)} first`);
   }
@@ -149,8 +199,8 @@ export async function checkRenderFiles(flags: RenderFlags): Promise<{ input: str
   }
   try {
     const info = await probeVideo(input);
-    await readImage(style, { longSide: 16 });
-    return { input, style, output, info };
+    for (const style of styles) await readImage(style, { longSide: 16 });
+    return { input, style: styles[0], ...(styles.length > 1 ? { styles } : {}), output, info };
   } catch (err) {
     if (err instanceof MediaInputError) throw new UsageError(err.message);
     throw err;
@@ -166,12 +216,17 @@ function slug(name: string): string {
   return s || 'video';
 }
 
+/** The files that name a render's frames: the video and every style image (`styles` only for a blend). */
+type RenderFileSet = { input: string; style: string; styles?: string[] };
+
 /** The input's name plus a short hash of `identity`: readable in the Web UI, stable across runs. */
-async function readableId(files: { input: string; style: string }, settings: StyleSettings, extra: object): Promise<string> {
+async function readableId(files: RenderFileSet, settings: StyleSettings, extra: object): Promise<string> {
   const inputStat = statSync(files.input);
   const identity = JSON.stringify({
     input: [realpathSync(files.input), inputStat.size, inputStat.mtimeMs],
     style: await fileSha256(files.style),
+    // Only a blend carries the list, so the id of a one-style render is what it always was.
+    ...(files.styles ? { styles: await Promise.all(files.styles.map((s) => fileSha256(s))) } : {}),
     settings,
     ...extra,
   });
@@ -185,7 +240,7 @@ async function readableId(files: { input: string; style: string }, settings: Sty
  * epochs are not, because set-epochs changes them while the render runs: the command line with the
  * old or the new value names the same render.
  */
-export function renderIdFor(files: { input: string; style: string; output: string }, settings: StyleSettings): Promise<string> {
+export function renderIdFor(files: RenderFileSet & { output: string }, settings: StyleSettings): Promise<string> {
   const { epochs: _epochs, ...rest } = settings;
   return readableId(files, rest as StyleSettings, { output: files.output });
 }
@@ -194,7 +249,7 @@ export function renderIdFor(files: { input: string; style: string; output: strin
  * The id releases before 0.2 derived, with the epochs in it: start-render attaches to a render
  * started under such an id rather than starting the same render a second time.
  */
-export function legacyRenderIdFor(files: { input: string; style: string; output: string }, settings: StyleSettings): Promise<string> {
+export function legacyRenderIdFor(files: RenderFileSet & { output: string }, settings: StyleSettings): Promise<string> {
   return readableId(files, settings, { output: files.output });
 }
 
@@ -202,8 +257,27 @@ export function legacyRenderIdFor(files: { input: string; style: string; output:
  * Renders with this key — the same video, style and settings, whatever the output — can share their
  * stylized frames (shared-frames.ts). It was the work directory's name before that became the id.
  */
-export function framesKey(files: { input: string; style: string }, settings: StyleSettings): Promise<string> {
+export function framesKey(files: RenderFileSet, settings: StyleSettings): Promise<string> {
   return readableId(files, settings, {});
+}
+
+/**
+ * Every style image, read as the stylize activity reads it (long side `--size` × `--style-scale`),
+ * must reach the deepest style layer: a long, thin painting would otherwise fail every frame.
+ */
+async function checkStyleSizes(styles: readonly string[], given: readonly string[], settings: StyleSettings): Promise<void> {
+  const longSide = styleLongSide(settings, settings.size);
+  const min = minimumSideFor(settings.styleLayers);
+  for (const [i, style] of styles.entries()) {
+    const { width, height } = await readImage(style, { longSide });
+    if (Math.min(width, height) < min) {
+      const scale = settings.styleScale === undefined ? '' : ` × --style-scale ${settings.styleScale}`;
+      throw new UsageError(
+        `--style "${given[i] ?? style}" is ${width}×${height} at ${longSide} px on its long side (--size ${settings.size}${scale}), ` +
+          `but VGG19 layers down to ${deepestLayer(settings.styleLayers)} need at least ${min} pixels on each side; raise --style-scale or --size, or crop it closer to square`,
+      );
+    }
+  }
 }
 
 export async function buildRenderRequest(flags: RenderFlags): Promise<RenderRequest> {
@@ -212,6 +286,7 @@ export async function buildRenderRequest(flags: RenderFlags): Promise<RenderRequ
   // The split checks this too (for any client); here it fails before a server or workflow exists.
   const { problem } = frameSizeFor(info.displayWidth, info.displayHeight, settings.size, [...settings.contentLayers, ...settings.styleLayers]);
   if (problem) throw new UsageError(problem);
+  if (settings.engine !== 'copy') await checkStyleSizes(files.styles ?? [files.style], styleFlags(flags), settings);
   const renderId = await renderIdFor(files, settings);
   const workDir = flags.workDir ? resolve(flags.workDir) : defaultWorkDir();
   // The work directory is named by the render id, so what `status` and `list` show is what is on disk.

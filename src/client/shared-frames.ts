@@ -26,7 +26,7 @@ async function keyOf(dir: string): Promise<string | undefined> {
  * frame's fingerprint, so a linked frame is used only if it was made with the same settings.
  * Returns how many frames were linked.
  */
-export async function shareStylizedFrames(request: Pick<RenderRequest, 'input' | 'style' | 'settings' | 'renderDir'>): Promise<number> {
+export async function shareStylizedFrames(request: Pick<RenderRequest, 'input' | 'style' | 'styles' | 'settings' | 'renderDir'>): Promise<number> {
   // A client with --address on a machine without the shared work directory has nothing to share.
   if (!existsSync(dirname(dirname(request.renderDir)))) return 0;
   try {
@@ -36,7 +36,7 @@ export async function shareStylizedFrames(request: Pick<RenderRequest, 'input' |
   }
 }
 
-async function linkSharedFrames(request: Pick<RenderRequest, 'input' | 'style' | 'settings' | 'renderDir'>): Promise<number> {
+async function linkSharedFrames(request: Pick<RenderRequest, 'input' | 'style' | 'styles' | 'settings' | 'renderDir'>): Promise<number> {
   const key = await framesKey(request, request.settings);
   await mkdir(request.renderDir, { recursive: true });
   if ((await keyOf(request.renderDir)) !== key) await writeFileAtomic(join(request.renderDir, KEY_FILE), JSON.stringify({ framesKey: key }));

@@ -2,7 +2,15 @@ import type { RgbImage } from '../media/types';
 import { DEFAULT_SETTINGS, InvalidSettingsError } from './settings';
 import { selectBackend, type BackendChoice, type BackendSelection } from './backend';
 import { deepestLayer, minimumSideFor } from './vgg19-architecture';
-import { computeStyleTargets, stylize, type StyleTargets, type StylizeRequest, type StylizeResult } from './stylize';
+import {
+  computeBlendedStyleTargets,
+  computeStyleTargets,
+  stylize,
+  type StyleTargets,
+  type StylizeRequest,
+  type StylizeResult,
+  type WeightedStyle,
+} from './stylize';
 import { tf } from './tf';
 import { StepGraph } from './step-graph';
 import { Vgg19 } from './vgg19';
@@ -71,8 +79,15 @@ export class StyleEngine {
     }
   }
 
-  /** Style targets for `key` (which must identify the style image, its size and the layers). */
-  async styleTargets(key: string, layers: readonly string[], loadStyle: () => Promise<RgbImage>): Promise<StyleTargets> {
+  /**
+   * Style targets for `key`, which must identify every style image, the size each is read at, its
+   * blend weight and the layers. `loadStyle` gives one image, or several weighted ones to blend.
+   */
+  async styleTargets(
+    key: string,
+    layers: readonly string[],
+    loadStyle: () => Promise<RgbImage | readonly WeightedStyle[]>,
+  ): Promise<StyleTargets> {
     const cached = this.styleCache.get(key);
     if (cached) {
       // Map order doubles as recency for the eviction below.
@@ -80,9 +95,10 @@ export class StyleEngine {
       this.styleCache.set(key, cached);
       return cached;
     }
-    const style = await loadStyle();
-    checkImageSize(style, layers, 'style image');
-    const targets = computeStyleTargets(this.model, style, layers);
+    const loaded = await loadStyle();
+    const styles: readonly WeightedStyle[] = 'data' in loaded ? [{ image: loaded, weight: 1 }] : loaded;
+    styles.forEach(({ image }, i) => checkImageSize(image, layers, styles.length === 1 ? 'style image' : `style image ${i + 1}`));
+    const targets = computeBlendedStyleTargets(this.model, styles, layers);
     this.styleCache.set(key, targets);
     while (this.styleCache.size > this.styleCacheSize) {
       const [oldestKey, oldest] = this.styleCache.entries().next().value as [string, StyleTargets];
@@ -114,7 +130,7 @@ function checkImageSize(image: RgbImage, layers: readonly string[], what: string
   const min = minimumSideFor(layers);
   if (Math.min(image.width, image.height) < min) {
     throw new InvalidSettingsError(
-      `${what} is ${image.width}×${image.height}, but VGG19 layers down to ${deepestLayer(layers)} need at least ${min} pixels on each side; raise --size`,
+      `${what} is ${image.width}×${image.height}, but VGG19 layers down to ${deepestLayer(layers)} need at least ${min} pixels on each side; raise --size${what.startsWith('style') ? ' or --style-scale' : ''}`,
     );
   }
 }

@@ -1,3 +1,5 @@
+import { deepestLayer, minimumSideFor } from './vgg19-architecture';
+
 /**
  * Optimisation settings. Defaults reproduce the seed script (Gatys et al. with the
  * TensorFlow tutorial's weights) so results stay comparable with it.
@@ -37,6 +39,21 @@ export interface StyleSettings {
   temporalWeight?: number;
   /** Epochs of a frame that starts from the warped previous result; absent means `epochs` (prev-warped only). */
   laterEpochs?: number;
+  /**
+   * The options below are absent at their defaults, so renders of earlier releases keep their ids
+   * and fingerprints.
+   *
+   * `--original-colors`: keep the content frame's colours — the stylized frame's luminance with the
+   * content's chrominance, applied to the finished frame (the optimisation is unchanged).
+   */
+  originalColors?: true;
+  /**
+   * `--style-blend-weights`: one weight per style image, normalised to sum 1; the style target of
+   * each layer is Σ wᵢ·Gramᵢ. Absent means equal weights (and is what a single style has).
+   */
+  styleBlendWeights?: number[];
+  /** `--style-scale`: the style image's long side is `size × styleScale` (absent: 1). */
+  styleScale?: number;
 }
 
 export type InitMode = 'content' | 'prev-warped';
@@ -76,9 +93,34 @@ export class InvalidSettingsError extends Error {
 
 export const MIN_SIZE = 16;
 export const MAX_SIZE = 4096;
+/** Above this the style image would be up to 4× the frame's side on a side, 16× its pixels: memory, not style. */
+export const MAX_STYLE_SCALE = 4;
 
-/** Returns one message per invalid field, naming the flag and what would be accepted. */
-export function validateSettings(s: StyleSettings): string[] {
+/** Long side of the style image for frames of long side `size`. */
+export function styleLongSide(s: Pick<StyleSettings, 'styleScale'>, size: number): number {
+  return Math.max(1, Math.round(size * (s.styleScale ?? 1)));
+}
+
+/** Each style's weight in the blend: the settings' weights, or equal ones. */
+export function styleBlendWeightsFor(s: Pick<StyleSettings, 'styleBlendWeights'>, styleCount: number): number[] {
+  return s.styleBlendWeights ?? Array.from({ length: styleCount }, () => 1 / styleCount);
+}
+
+/**
+ * Weights as given (`3,7`) made to sum 1; undefined when they are all equal, which is the default
+ * (so `--style-blend-weights 1,1` names the same render as no flag at all).
+ */
+export function normaliseBlendWeights(weights: readonly number[]): number[] | undefined {
+  const total = weights.reduce((sum, w) => sum + w, 0);
+  if (weights.every((w) => w === weights[0])) return undefined;
+  return weights.map((w) => w / total);
+}
+
+/**
+ * Returns one message per invalid field, naming the flag and what would be accepted. `styleCount`
+ * is the number of style images (one per --style) the blend weights must match.
+ */
+export function validateSettings(s: StyleSettings, styleCount = 1): string[] {
   const errors: string[] = [];
   const positiveInt = (v: number, flag: string) => {
     if (!Number.isInteger(v) || v < 1) errors.push(`${flag} must be a whole number of at least 1 (got ${v})`);
@@ -108,6 +150,36 @@ export function validateSettings(s: StyleSettings): string[] {
   if (s.init !== 'prev-warped' && (s.temporalWeight !== undefined || s.laterEpochs !== undefined)) {
     errors.push('--temporal-weight and --later-epochs apply to --init prev-warped only; add --init prev-warped or leave them out');
   }
+  errors.push(...styleOptionErrors(s, styleCount));
   if (s.engine !== undefined && !ENGINES.includes(s.engine)) errors.push(`--engine must be one of ${ENGINES.join(', ')} (got ${String(s.engine)})`);
+  return errors;
+}
+
+function styleOptionErrors(s: StyleSettings, styleCount: number): string[] {
+  const errors: string[] = [];
+  const weights = s.styleBlendWeights;
+  if (weights !== undefined) {
+    if (!Array.isArray(weights) || !weights.every((w) => Number.isFinite(w) && w > 0)) {
+      errors.push(`--style-blend-weights must be numbers above 0, one per --style, e.g. 3,7 (got ${String(weights)})`);
+    } else if (weights.length !== styleCount) {
+      errors.push(
+        `--style-blend-weights has ${weights.length} weight${weights.length === 1 ? '' : 's'} but ${styleCount} style image${styleCount === 1 ? ' was' : 's were'} given; give one weight per --style`,
+      );
+    }
+  }
+  if (s.styleScale !== undefined && !(Number.isFinite(s.styleScale) && s.styleScale > 0 && s.styleScale <= MAX_STYLE_SCALE)) {
+    errors.push(`--style-scale must be a number above 0 and at most ${MAX_STYLE_SCALE} (got ${s.styleScale})`);
+  } else if (Number.isInteger(s.size) && s.styleLayers.length > 0) {
+    const min = minimumSideFor(s.styleLayers);
+    const side = styleLongSide(s, s.size);
+    if (side < min) {
+      errors.push(
+        `--style-scale ${s.styleScale ?? 1} makes the style image ${side} px on its long side at --size ${s.size}, but VGG19 layers down to ${deepestLayer(s.styleLayers)} need at least ${min}; raise --style-scale or --size`,
+      );
+    }
+  }
+  if (s.originalColors !== undefined && s.originalColors !== true) {
+    errors.push(`--original-colors takes no value (got ${String(s.originalColors)})`);
+  }
   return errors;
 }

@@ -33,11 +33,42 @@ export function imageToTensor(image: RgbImage): tf.Tensor4D {
 
 /** Gram matrices of the style image: computed once per style and settings, shared by every frame. */
 export function computeStyleTargets(model: Vgg19, style: RgbImage, layers: readonly string[]): StyleTargets {
-  const grams = tf.tidy(() => {
+  const grams = styleGrams(model, style, layers);
+  return { layers, grams, dispose: () => tf.dispose(grams) };
+}
+
+function styleGrams(model: Vgg19, style: RgbImage, layers: readonly string[]): tf.Tensor3D[] {
+  return tf.tidy(() => {
     const features = model.extract(caffePreprocess(imageToTensor(style)), layers, { release: true });
     return layers.map((l) => gramMatrix(features[l]));
   });
-  return { layers, grams, dispose: () => tf.dispose(grams as tf.Tensor3D[]) };
+}
+
+/** One style image of a blend and its weight (the weights of a blend sum to 1). */
+export interface WeightedStyle {
+  image: RgbImage;
+  weight: number;
+}
+
+/**
+ * The targets of several styles blended as neural-style blends them: each layer's target is
+ * Σ wᵢ·Gramᵢ. A Gram matrix is C×C whatever the image's size, so the styles may differ in size.
+ * One style alone gives exactly computeStyleTargets' bits, whatever its weight says.
+ */
+export function computeBlendedStyleTargets(model: Vgg19, styles: readonly WeightedStyle[], layers: readonly string[]): StyleTargets {
+  if (styles.length === 0) throw new RangeError('a style blend needs at least one style image');
+  if (styles.length === 1) return computeStyleTargets(model, styles[0].image, layers);
+  let sums: tf.Tensor3D[] | undefined;
+  // One style's features at a time: the blend never holds more than one image's activations.
+  for (const { image, weight } of styles) {
+    const grams = styleGrams(model, image, layers);
+    const next = tf.tidy(() => grams.map((g, i) => (sums ? sums[i].add(g.mul(weight)) : g.mul(weight)) as tf.Tensor3D));
+    tf.dispose(grams);
+    if (sums) tf.dispose(sums);
+    sums = next;
+  }
+  const grams = sums!;
+  return { layers, grams, dispose: () => tf.dispose(grams) };
 }
 
 export interface StylizeRequest {

@@ -58,7 +58,10 @@ export const DEFAULT_LIMITS: Readonly<RenderLimits> = Object.freeze({
 export interface RenderRequest {
   renderId: string;
   input: string;
+  /** The style image; the first of `styles` when there are several. */
   style: string;
+  /** Every style image, in --style order, when more than one is blended (absent for one). */
+  styles?: string[];
   output: string;
   /** This render's own directory: frames, stylized frames, checkpoints. Shared storage when workers are remote. */
   renderDir: string;
@@ -89,7 +92,10 @@ export interface AssembleResult {
 
 export interface StylizeFrameInput {
   renderDir: string;
+  /** The style image; the first of `styles` when there are several. */
   style: string;
+  /** Every style image to blend (settings.styleBlendWeights), when more than one; absent means `[style]`. */
+  styles?: string[];
   frame: number;
   frameCount: number;
   settings: StyleSettings;

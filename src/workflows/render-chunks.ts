@@ -66,7 +66,7 @@ export async function renderInChunks(request: RenderRequest, carried: RenderStat
     if (lead) leadInFlight++;
     else frames.started(frame, Date.now());
     try {
-      const input = { renderDir: request.renderDir, style: request.style, frame, frameCount: video.frameCount, settings: steering.settings };
+      const input = { renderDir: request.renderDir, style: request.style, ...(request.styles ? { styles: request.styles } : {}), frame, frameCount: video.frameCount, settings: steering.settings };
       const result = await style.stylizeFrame.executeWithOptions({ summary: `${lead ? 'lead-in ' : ''}frame ${frame} of ${video.frameCount}` }, [
         { ...input, checkpointEvery: limits.checkpointEvery, degradeAfterOoms: limits.degradeAfterOoms, chunk: chunk.index, lead, previous },
       ]);

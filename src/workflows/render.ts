@@ -66,7 +66,7 @@ async function render(request: RenderRequest, carried: RenderState | undefined, 
   const runFrame = async (frame: number) => {
     frames.started(frame, Date.now());
     try {
-      const input = { renderDir: request.renderDir, style: request.style, frame, frameCount: frames.state.split.frameCount, settings: steering.settings };
+      const input = { renderDir: request.renderDir, style: request.style, ...(request.styles ? { styles: request.styles } : {}), frame, frameCount: frames.state.split.frameCount, settings: steering.settings };
       const result = await style.stylizeFrame.executeWithOptions({ summary: `frame ${frame} of ${input.frameCount}` }, [
         { ...input, checkpointEvery: limits.checkpointEvery, degradeAfterOoms: limits.degradeAfterOoms },
       ]);

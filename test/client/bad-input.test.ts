@@ -18,7 +18,7 @@ const CLI = resolve(__dirname, '../../src/client/cli.ts');
 describe('bad input', () => {
   let dir: string;
   let cleanup: () => Promise<void>;
-  let good: Required<Pick<RenderFlags, 'input' | 'style' | 'output'>>;
+  let good: { input: string; style: string; output: string };
 
   before(async () => {
     ({ dir, cleanup } = await tempDir('starry-bad'));
@@ -31,6 +31,7 @@ describe('bad input', () => {
     await writeFile(join(dir, 'text.jpg'), 'this is not an image');
     await makeClip({ path: join(dir, 'audio-only.m4a'), width: 2, height: 2, frames: 25, audioOnly: true });
     await makeClip({ path: join(dir, 'wide.mp4'), width: 64, height: 48, rate: '25', frames: 2 });
+    await makeStyleImage(join(dir, 'thin.png'), 64, 30);
   });
   after(() => cleanup?.());
 
@@ -51,6 +52,14 @@ describe('bad input', () => {
     ['absurd --size', () => ({ ...good, size: '100000' }), /--size must be a whole number of pixels from 16 to 4096/],
     ['--size whose frames VGG19 cannot take', () => ({ ...good, input: join(dir, 'wide.mp4'), size: '16' }), /^--size 16 makes 16×12 frames of this 64×48 video, but VGG19 down to block5_conv2 needs at least 16 pixels on each side; use --size 20 or more$/],
     ['negative --learning-rate', () => ({ ...good, learningRate: '-1' }), /--learning-rate must be a number above 0/],
+    ['a missing second style file', () => ({ ...good, style: [good.style, join(dir, 'nope2.jpg')] }), /--style ".*nope2\.jpg" does not exist/],
+    ['a second style that is not an image', () => ({ ...good, style: [good.style, join(dir, 'text.jpg')] }), /text\.jpg.*Give --style a JPEG or PNG/],
+    [
+      'a style image too thin for VGG19 at this size and scale',
+      () => ({ ...good, style: [good.style, join(dir, 'thin.png')], size: '32', styleScale: '0.75' }),
+      /^--style ".*thin\.png" is 24×11 at 24 px on its long side \(--size 32 × --style-scale 0\.75\), but VGG19 layers down to block5_conv1 need at least 16 pixels on each side; raise --style-scale or --size, or crop it closer to square$/,
+    ],
+    ['--style-scale out of range', () => ({ ...good, styleScale: '0' }), /^--style-scale must be a number above 0 and at most 4 \(got 0\)$/],
   ];
   for (const [name, flags, message] of cases) {
     test(name, async () => {
@@ -72,6 +81,14 @@ describe('bad input', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /^error: --size 16 makes 16×12 frames of this 64×48 video, .* use --size 20 or more$/m);
     assert.equal(existsSync(join(dir, 'work', 'temporal')), false, 'no server was started');
+  });
+
+  test('--style-blend-weights that are not numbers exit 2 with one line, before anything starts', async () => {
+    const r = await cli(['start-render', '-i', good.input, '-s', good.style, '--style', good.style, '-o', good.output, '--style-blend-weights', '3,x']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^error: --style-blend-weights must be comma-separated numbers above 0, one per --style, e\.g\. 3,7 \(got "3,x"\)$/m);
+    assert.equal(existsSync(join(dir, 'work', 'temporal')), false, 'no server was started');
+    assert.equal(existsSync(good.output), false);
   });
 
   test('weights that are not a VGG19 h5 file are refused before anything starts', async () => {
