@@ -17,9 +17,11 @@ import { writeVggH5 } from './tiny-vgg';
 
 /**
  * Settings small enough for a render to take seconds on the wasm backend: 32 px frames, one epoch
- * of two steps, two frames in flight, no continue-as-new. Tests override what they are about.
+ * of two steps, two frames in flight, no continue-as-new. The chunks' frames are kept
+ * (--keep-frames) so tests can compare them with the output; the scale test covers their deletion.
+ * Tests override what they are about.
  */
-export const TINY_RENDER: Readonly<RenderFlags> = Object.freeze({ epochs: '1', stepsPerEpoch: '2', size: '32', window: '2', framesPerRun: '100' });
+export const TINY_RENDER: Readonly<RenderFlags> = Object.freeze({ epochs: '1', stepsPerEpoch: '2', size: '32', window: '2', framesPerRun: '100', keepFrames: true });
 
 export interface RenderEnv {
   server: EmbeddedServer;

@@ -14,6 +14,7 @@ import { COPY_STYLE_QUEUE } from '../../src/workflows/contract';
 import { readStyled } from '../helpers/steering';
 import { computeStyleTargets } from '../../src/engine/stylize';
 import { framePath, quantise, readImage } from '../../src/media';
+import { renderPaths } from '../../src/common/render-paths';
 import type { RenderResult } from '../../src/workflows/contract';
 import { decodeFrame, makeClip, meanAbsDiff, probeStreams } from '../helpers/media-fixtures';
 import { TINY_RENDER, useRenderEnv } from '../helpers/render-env';
@@ -106,7 +107,7 @@ describe('render workflow (real server, real ffmpeg)', () => {
     const source = new Map<number, { data: Buffer }>();
     try {
       for (const k of checked) {
-        const content = await readImage(framePath(join(request.renderDir, 'frames'), k));
+        const content = await readImage(framePath(renderPaths(request.renderDir).chunk(0).frames, k));
         const out = await engine.stylize({ content, targets, settings });
         const styledPng = await readImage(framePath(join(request.renderDir, 'styled'), k));
         assert.deepEqual(quantise(styledPng), quantise(out.image), `frame ${k} on disk is the engine's output, bit for bit`);
@@ -147,15 +148,17 @@ describe('render workflow (real server, real ffmpeg)', () => {
       .events!.filter((e) => e.activityTaskScheduledEventAttributes)
       .map((e) => defaultPayloadConverter.fromPayload<string>(e.userMetadata!.summary! as Parameters<typeof defaultPayloadConverter.fromPayload>[0]));
     assert.deepEqual(summaries, [
-      'split the video into frames',
+      'list the frames of the video',
+      'extract frames 1-3 (chunk 1 of 1)',
       'frame 1 of 3',
       'frame 2 of 3',
       'frame 3 of 3',
-      'encode the stylized frames and mux the audio',
+      'encode frames 1-3 (chunk 1 of 1)',
+      'join the segments and mux the audio',
     ]);
   });
 
-  test('rendering the same video, style and settings to another output reuses every stylized frame', async () => {
+  test('rendering the same video, style and settings to another output reuses every stylized frame kept with --keep-frames', async () => {
     const clip = { path: join(fx.root, 'reuse.mp4'), width: 64, height: 48, rate: '25', frames: 3, audio: true };
     const first = await render('reuse-a', clip);
     const second = await render('reuse-b', clip);
@@ -201,7 +204,7 @@ describe('render workflow (real server, real ffmpeg)', () => {
       assert.ok(out.streams.some((st) => st.codec_type === 'audio'), 'the audio is kept');
       assert.ok(Math.abs(Number(out.format.duration) - Number(src.format.duration)) <= 0.04 + 0.025);
       for (const k of [1, 6]) {
-        const content = await readImage(framePath(join(request.renderDir, 'frames'), k));
+        const content = await readImage(framePath(renderPaths(request.renderDir).chunk(0).frames, k));
         const decoded = blockMeans(await decodeFrame(request.output, k - 1), 4);
         assert.ok(meanAbsDiff(decoded, blockMeans({ ...content, data: quantise(content) }, 4)) < 8, `frame ${k} is the input's frame ${k}`);
       }
