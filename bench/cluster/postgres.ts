@@ -84,7 +84,7 @@ export async function startPostgres(opts: { user?: string; password?: string; lo
     throw err;
   }
   opts.log?.(`postgresql ${version} on 127.0.0.1:${port} (data in ${dataDir})`);
-  let stopped = false;
+  let stopping: Promise<void> | undefined;
   return {
     host: '127.0.0.1',
     port: port!,
@@ -92,14 +92,15 @@ export async function startPostgres(opts: { user?: string; password?: string; lo
     password,
     version,
     dataDir,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      // Fast shutdown: disconnects clients (the Temporal server may still hold connections).
-      await exec('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', '-t', '30', 'stop']).catch(async () => {
-        await exec('pg_ctl', ['-D', dataDir, '-m', 'immediate', 'stop']).catch(() => undefined);
-      });
-      await cleanup();
+    stop() {
+      // Every caller waits for the one shutdown, however many ask.
+      return (stopping ??= (async () => {
+        // Fast shutdown: disconnects clients (the Temporal server may still hold connections).
+        await exec('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', '-t', '30', 'stop']).catch(async () => {
+          await exec('pg_ctl', ['-D', dataDir, '-m', 'immediate', 'stop']).catch(() => undefined);
+        });
+        await cleanup();
+      })());
     },
   };
 }

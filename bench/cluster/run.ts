@@ -47,13 +47,20 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<void> 
   let pg: Postgres | undefined;
   let server: TemporalServer | undefined;
   // Ctrl-C or a kill still stops the servers and workers started here and deletes their files.
-  const teardown = async () => {
-    stopAllProcesses();
-    await server?.stop();
-    await pg?.stop();
-    if (!opts.keep) await rm(dir, { recursive: true, force: true });
-  };
+  // One teardown however many ask (the signal handler and the failing main path both do), so
+  // neither exits the process while the other is still stopping PostgreSQL.
+  let tornDown: Promise<void> | undefined;
+  const teardown = () =>
+    (tornDown ??= (async () => {
+      stopAllProcesses();
+      await server?.stop();
+      await pg?.stop();
+      if (!opts.keep) await rm(dir, { recursive: true, force: true });
+    })());
+  let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
+    interrupted = true;
+    console.error(`${signal}: stopping the workers, the Temporal server and PostgreSQL, and deleting ${opts.keep ? 'nothing' : dir}`);
     void teardown().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
   process.once('SIGINT', onSignal);
@@ -87,7 +94,7 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<void> 
     });
     printReport(report, { bin, pgSeconds, schemaSeconds, serverSeconds, nsSeconds, totalSeconds: since(t0), pg, opts });
   } catch (err) {
-    if (server) console.error(`temporal server log (last lines):\n${server.proc.output().split('\n').slice(-20).join('\n')}`);
+    if (server && !interrupted) console.error(`temporal server log (last lines):\n${server.proc.output().split('\n').slice(-20).join('\n')}`);
     if (opts.keep) console.error(`kept ${dir}`);
     throw err;
   } finally {

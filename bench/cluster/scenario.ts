@@ -16,7 +16,7 @@ import { progressQuery, type FrameHeartbeat, type RenderProgress, type RenderRes
 import { makeClip, makeStyleImage, probeStreams } from '../../test/helpers/media-fixtures';
 import { startCli, type Proc } from '../../test/helpers/processes';
 import { writeVggH5 } from '../../test/helpers/tiny-vgg';
-import { pollUntil } from './sys';
+import { GiveUp, pollUntil } from './sys';
 
 export interface ScenarioOptions {
   address: string;
@@ -114,7 +114,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     const kill = await pollUntil(
       `${victim.name} to hold a frame with a checkpoint after some frames are done`,
       async () => {
-        if (render.child.exitCode !== null) throw new Error(`start-render ended before a kill point:\n${render.output()}`);
+        if (render.child.exitCode !== null) throw new GiveUp(`start-render ended before a kill point:\n${render.output()}`);
         const progress: RenderProgress = await handle.query(progressQuery);
         if (progress.phase !== 'styling' || progress.done < 2) return undefined;
         const frame = frameHeldBy((await handle.describe()).raw, victim.identity);

@@ -9,7 +9,7 @@ import { findTemporalCli } from '../../src/client/temporal-cli';
 import { startProcess, type Proc } from '../../test/helpers/processes';
 import type { Postgres } from './postgres';
 import type { TemporalBinaries } from './temporal-build';
-import { freePorts, pollUntil, run } from './sys';
+import { GiveUp, freePorts, pollUntil, run } from './sys';
 
 export const DATABASES = ['temporal', 'temporal_visibility'] as const;
 
@@ -50,7 +50,8 @@ export interface ServerPorts {
 }
 
 async function allocatePorts(): Promise<ServerPorts> {
-  const p = await freePorts(9);
+  // Below 32768: the cluster_membership table keeps rpc ports in a smallint.
+  const p = await freePorts(9, { below: 32768 });
   const [frontendGrpc, frontendHttp, frontendMembership, historyGrpc, historyMembership, matchingGrpc, matchingMembership, workerGrpc, workerMembership] = p as [
     number, number, number, number, number, number, number, number, number,
   ];
@@ -61,21 +62,22 @@ async function allocatePorts(): Promise<ServerPorts> {
  * What the image's docker/config_template.yaml renders to for the compose file's environment
  * (DB=postgres12, POSTGRES_SEEDS, DB_PORT, POSTGRES_USER/PWD, DBNAME=temporal,
  * VISIBILITY_DBNAME=temporal_visibility, DYNAMIC_CONFIG_FILE_PATH, LOG_LEVEL=info), with the template's
- * own defaults for the rest (4 history shards, pool sizes, no TLS, no metrics, archival as there),
- * except the ports, which are free ones here, and the bind address, loopback.
+ * own defaults for the rest (4 history shards, pool sizes, no TLS, no metrics), except: the ports,
+ * free ones here; the bind and broadcast address, loopback; and no archival provider (the template
+ * configures a filestore one, but namespaces are created with archival off, so nothing uses it).
  */
 export function serverConfigYaml(pg: Postgres, ports: ServerPorts, dynamicConfigPath: string): string {
   const store = (db: string, maxConns: number) => `
-        sql:
-            pluginName: "postgres12"
-            databaseName: "${db}"
-            connectAddr: "${pg.host}:${pg.port}"
-            connectProtocol: "tcp"
-            user: "${pg.user}"
-            password: "${pg.password}"
-            maxConns: ${maxConns}
-            maxIdleConns: ${maxConns}
-            maxConnLifetime: 1h`;
+            sql:
+                pluginName: "postgres12"
+                databaseName: "${db}"
+                connectAddr: "${pg.host}:${pg.port}"
+                connectProtocol: "tcp"
+                user: "${pg.user}"
+                password: "${pg.password}"
+                maxConns: ${maxConns}
+                maxIdleConns: ${maxConns}
+                maxConnLifetime: 1h`;
   const service = (grpc: number, membership: number, http?: number) => `
         rpc:
             grpcPort: ${grpc}
@@ -159,22 +161,26 @@ export async function startTemporalServer(bin: TemporalBinaries, pg: Postgres, d
   // The frontend has no authorizer, as in the compose file (the flag only silences the warning).
   const proc = startProcess(bin.server, ['--root', dir, '--config', 'config', '--env', 'development', '--allow-no-auth', 'start']);
   const address = `127.0.0.1:${ports.frontendGrpc}`;
-  const stop = async () => {
-    await writeFile(logFile, proc.output()).catch(() => undefined);
-    if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
-    proc.child.kill('SIGTERM');
-    const exited = await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 15_000, 'late'))]);
-    if (exited === 'late') {
-      proc.child.kill('SIGKILL');
-      await proc.exited;
-    }
-  };
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      if (proc.child.exitCode === null && proc.child.signalCode === null) {
+        proc.child.kill('SIGTERM');
+        const exited = await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 15_000, 'late'))]);
+        if (exited === 'late') {
+          proc.child.kill('SIGKILL');
+          await proc.exited;
+        }
+      }
+      // Kept with the other files when the bench is asked to keep them (--cluster-keep).
+      await writeFile(logFile, proc.output()).catch(() => undefined);
+    })());
   try {
     // The compose healthcheck: `temporal operator cluster health` answers SERVING.
     await pollUntil(
       `the Temporal server at ${address} to answer SERVING`,
       async () => {
-        if (proc.child.exitCode !== null) throw new Error(`the server exited (${proc.child.exitCode}):\n${proc.output().slice(-3000)}`);
+        if (proc.child.exitCode !== null) throw new GiveUp(`the server exited (${proc.child.exitCode}):\n${proc.output().slice(-3000)}`);
         const r = await temporalCli(['operator', 'cluster', 'health', '--address', address]);
         return /SERVING/.test(r.stdout) ? true : undefined;
       },
