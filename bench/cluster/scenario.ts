@@ -150,7 +150,9 @@ function check(result: RenderResult, killedFrame: number, output: string, o: Sce
   if (missing.length) problems.push(`stylized frames missing on disk: ${missing.join(', ')}`);
   const note = result.notable.find((n) => n.frame === killedFrame);
   if (!note || (note.attempt ?? 0) < 2) problems.push(`frame ${killedFrame} was not recorded as finished on a retry (${JSON.stringify(note)})`);
-  if (result.stats.retried < 1) problems.push('no frame counted as retried');
+  // It was killed holding a checkpoint (one every step): the next attempt must start from it, not over.
+  else if (note.resumedFromStep < 1) problems.push(`frame ${killedFrame} started over instead of resuming from its checkpoint`);
+  if (result.stats.retried < 1 || result.stats.resumed < 1) problems.push(`stats count ${result.stats.retried} retried and ${result.stats.resumed} resumed frames, expected at least 1 each`);
   if (result.output !== output) problems.push(`result names ${result.output}, expected ${output}`);
   if (problems.length) throw new Error(`the render through the cluster is wrong:\n  ${problems.join('\n  ')}`);
   return { frames: result.done, stats: result.stats, killedFrame: { attempt: note!.attempt, resumedFromStep: note!.resumedFromStep } };
