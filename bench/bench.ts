@@ -19,7 +19,7 @@
  * --sizes (default 64,128,256,512), each in a process of its own, with peak RSS and a check that
  * the losses agree.
  *
- * `cluster` (bench/cluster/run.ts; --cluster-frames 8 --cluster-size 48 --cluster-epochs 3 --cluster-steps 4
+ * `cluster` (bench/cluster/run.ts; --cluster-frames 8 --cluster-size 64 --cluster-epochs 3 --cluster-steps 12
  * --cluster-backend wasm --cluster-keep): docker-compose.yml's PostgreSQL + Temporal server without
  * Docker (the server built once from its Go module, then cached), a render through them with two
  * style worker processes, one SIGKILLed mid-frame. Not in the default set: the first run builds Go.

@@ -1,8 +1,8 @@
 /**
  * The production cluster of docker-compose.yml, without Docker, with a render through it:
  *
- *   npm run bench -- --only cluster [--cluster-frames 8 --cluster-size 48 --cluster-epochs 3
- *                                    --cluster-steps 4 --cluster-backend wasm]
+ *   npm run bench -- --only cluster [--cluster-frames 8 --cluster-size 64 --cluster-epochs 3
+ *                                    --cluster-steps 12 --cluster-backend wasm --cluster-keep]
  *   npx tsx bench/cluster/run.ts [same flags]
  *
  * Builds (once; then cached per version) the Temporal server and temporal-sql-tool at the release
@@ -31,7 +31,8 @@ export interface ClusterBenchOptions {
   keep?: boolean;
 }
 
-export const CLUSTER_DEFAULTS: ClusterBenchOptions = { frames: 8, size: 48, epochs: 3, stepsPerEpoch: 4, backend: 'wasm' };
+// A frame takes a second or two: long enough to catch a worker holding one, short enough for CI.
+export const CLUSTER_DEFAULTS: ClusterBenchOptions = { frames: 8, size: 64, epochs: 3, stepsPerEpoch: 12, backend: 'wasm' };
 
 const since = (t0: number) => (performance.now() - t0) / 1000;
 const log = (line: string) => console.log(`  ${line}`);

@@ -78,7 +78,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
   await Promise.all([inputs, workDir, outDir].map((d) => mkdir(d, { recursive: true })));
   const input = await makeClip({ path: join(inputs, 'clip.mp4'), width: 96, height: 64, rate: String(RATE), frames: o.frames, audio: true });
   const style = await makeStyleImage(join(inputs, 'style.png'), 48, 48);
-  // A narrow VGG19 (every layer, few channels): a frame costs about a second on one core.
+  // A narrow VGG19 (every layer, few channels): with the bench's defaults a frame costs a second or two on one core.
   const weights = join(inputs, 'tiny-vgg19.h5');
   await writeVggH5(weights);
   const output = join(outDir, 'clip-starry.mp4');
@@ -114,7 +114,12 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     const kill = await pollUntil(
       `${victim.name} to hold a frame with a checkpoint after some frames are done`,
       async () => {
-        if (render.child.exitCode !== null) throw new GiveUp(`start-render ended before a kill point:\n${render.output()}`);
+        if (render.child.exitCode !== null) {
+          throw new GiveUp(
+            `start-render ended before ${victim.name} held a frame with a checkpoint after 2 frames were done: frames too quick to catch ` +
+              `here; raise --cluster-steps or --cluster-size. Its output:\n${render.output()}`,
+          );
+        }
         const progress: RenderProgress = await handle.query(progressQuery);
         if (progress.phase !== 'styling' || progress.done < 2) return undefined;
         const frame = frameHeldBy((await handle.describe()).raw, victim.identity);
