@@ -22,6 +22,11 @@
  * each of --backends (default node (one TensorFlow graph per step), node-eager, wasm; wasm only up to --wasm-max-size, default 128 px) at
  * --sizes (default 64,128,256,512), each in a process of its own, with peak RSS and a check that
  * the losses agree.
+ *
+ * `cluster` (bench/cluster/run.ts; --cluster-frames 8 --cluster-size 64 --cluster-epochs 3 --cluster-steps 12
+ * --cluster-backend wasm --cluster-keep): docker-compose.yml's PostgreSQL + Temporal server without
+ * Docker (the server built once from its Go module, then cached), a render through them with two
+ * style worker processes, one SIGKILLed mid-frame. Not in the default set: the first run builds Go.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
@@ -43,6 +48,7 @@ import { tf } from '../src/engine/tf';
 import { progressQuery, type RenderProgress } from '../src/workflows/contract';
 import { makeClip, makeStyleImage } from '../test/helpers/media-fixtures';
 import { VGG19_WIDTHS, writeVggH5 } from '../test/helpers/tiny-vgg';
+import { CLUSTER_FLAGS, clusterOptionsFrom, runClusterBench } from './cluster/run';
 import { runCompare } from './compare';
 import { frameLevels, levelOf, renderAtScale } from '../test/helpers/scale-render';
 import { median, pattern, timeSteps } from './steps';
@@ -65,6 +71,7 @@ const { values: args } = parseArgs({
     'orch-frames': { type: 'string', default: '2000' },
     'scale-frames': { type: 'string', default: '20000' },
     'orch-window': { type: 'string', default: '8' },
+    ...CLUSTER_FLAGS,
   },
 });
 const sections = new Set(args.only!.split(','));
@@ -78,6 +85,9 @@ async function msPerStep(rt: StyleRuntime, size: number, steps: number): Promise
 
 async function main() {
   installRuntime('ERROR');
+  // Processes of its own (server, workers): nothing here needs this process's engine.
+  if (sections.has('cluster')) await runClusterBench(clusterOptionsFrom(args));
+  if ([...sections].every((s) => s === 'cluster')) return;
   const dir = await mkdtemp(join(tmpdir(), 'starry-bench-'));
   try {
     // First, before any weights exist in this process: its RSS is the orchestration's own.

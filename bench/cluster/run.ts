@@ -1,0 +1,170 @@
+/**
+ * The production cluster of docker-compose.yml, without Docker, with a render through it:
+ *
+ *   npm run bench -- --only cluster [--cluster-frames 8 --cluster-size 64 --cluster-epochs 3
+ *                                    --cluster-steps 12 --cluster-backend wasm --cluster-keep]
+ *   npx tsx bench/cluster/run.ts [same flags]
+ *
+ * Builds (once; then cached per version) the Temporal server and temporal-sql-tool at the release
+ * docker-compose.yml pins, starts a throwaway PostgreSQL from Debian's packages and the server on
+ * free loopback ports in a temporary directory, applies the schema and creates the namespace as
+ * the compose jobs do, then renders a generated clip with one media and two style workers, SIGKILLs
+ * one style worker mid-frame, and checks the video. Everything is torn down, also on failure or Ctrl-C.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { stopAllProcesses } from '../../test/helpers/processes';
+import { startPostgres, type Postgres } from './postgres';
+import { runScenario, type ScenarioReport } from './scenario';
+import { composeServerVersion, ensureTemporalBinaries, type TemporalBinaries } from './temporal-build';
+import { applySchema, ensureNamespace, startTemporalServer, type TemporalServer } from './temporal-server';
+
+export interface ClusterBenchOptions {
+  frames: number;
+  size: number;
+  epochs: number;
+  stepsPerEpoch: number;
+  backend: string;
+  /** Keep the temporary directory (server log, config, work files) for a look afterwards. */
+  keep?: boolean;
+}
+
+// A frame takes a second or two: long enough to catch a worker holding one, short enough for CI.
+export const CLUSTER_DEFAULTS: ClusterBenchOptions = { frames: 8, size: 64, epochs: 3, stepsPerEpoch: 12, backend: 'wasm' };
+
+const since = (t0: number) => (performance.now() - t0) / 1000;
+const log = (line: string) => console.log(`  ${line}`);
+
+export async function runClusterBench(opts: ClusterBenchOptions): Promise<void> {
+  const t0 = performance.now();
+  const version = await composeServerVersion();
+  console.log(`\n# cluster: docker-compose.yml's services without Docker (temporal server ${version}, postgres12 plugin), a render through them`);
+  const bin: TemporalBinaries = await ensureTemporalBinaries(version, { log });
+  log(`binaries: ${bin.built ? `built in ${bin.seconds.toFixed(0)} s (cold)` : `cached (${bin.seconds.toFixed(2)} s)`}: ${bin.server}`);
+
+  const dir = await mkdtemp(join(tmpdir(), 'starry-cluster-'));
+  let pg: Postgres | undefined;
+  let server: TemporalServer | undefined;
+  // Ctrl-C or a kill still stops the servers and workers started here and deletes their files.
+  // One teardown however many ask (the signal handler and the failing main path both do), so
+  // neither exits the process while the other is still stopping PostgreSQL.
+  let tornDown: Promise<void> | undefined;
+  const teardown = () =>
+    (tornDown ??= (async () => {
+      stopAllProcesses();
+      await server?.stop();
+      await pg?.stop();
+      if (!opts.keep) await rm(dir, { recursive: true, force: true });
+    })());
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupted = true;
+    console.error(`${signal}: stopping the workers, the Temporal server and PostgreSQL, and deleting ${opts.keep ? 'nothing' : dir}`);
+    void teardown().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    let t = performance.now();
+    pg = await startPostgres({ log });
+    const pgSeconds = since(t);
+    t = performance.now();
+    await applySchema(bin, pg, log);
+    const schemaSeconds = since(t);
+    t = performance.now();
+    server = await startTemporalServer(bin, pg, dir, log);
+    const serverSeconds = since(t);
+    t = performance.now();
+    const ns = await ensureNamespace(server.address, server.namespace);
+    const nsSeconds = since(t);
+    log(`namespace ${server.namespace} ${ns} and usable in ${nsSeconds.toFixed(1)} s`);
+
+    const report = await runScenario({
+      address: server.address,
+      namespace: server.namespace,
+      dir,
+      frames: opts.frames,
+      size: opts.size,
+      epochs: opts.epochs,
+      stepsPerEpoch: opts.stepsPerEpoch,
+      heartbeatTimeout: 6,
+      backend: opts.backend,
+      log,
+    });
+    printReport(report, { bin, pgSeconds, schemaSeconds, serverSeconds, nsSeconds, totalSeconds: since(t0), pg, opts });
+  } catch (err) {
+    if (server && !interrupted) console.error(`temporal server log (last lines):\n${server.proc.output().split('\n').slice(-20).join('\n')}`);
+    if (opts.keep) console.error(`kept ${dir}`);
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await teardown();
+  }
+}
+
+function printReport(
+  r: ScenarioReport,
+  m: { bin: TemporalBinaries; pgSeconds: number; schemaSeconds: number; serverSeconds: number; nsSeconds: number; totalSeconds: number; pg: Postgres; opts: ClusterBenchOptions },
+) {
+  const o = m.opts;
+  const s = r.stats;
+  console.log(`build: ${m.bin.built ? `${m.bin.seconds.toFixed(0)} s cold (go build of ./cmd/server and ./cmd/tools/sql)` : `cached, ${m.bin.seconds.toFixed(2)} s`}`);
+  console.log(
+    `start: postgresql ${m.pg.version} ${m.pgSeconds.toFixed(1)} s, schema (2 databases) ${m.schemaSeconds.toFixed(1)} s, ` +
+      `temporal server to SERVING ${m.serverSeconds.toFixed(1)} s, namespace ${m.nsSeconds.toFixed(1)} s, workers ${r.workerStartSeconds.toFixed(1)} s`,
+  );
+  console.log(
+    `render: ${r.frames} frames (${o.size} px, ${o.epochs}×${o.stepsPerEpoch} steps, ${o.backend}) in ${r.renderSeconds.toFixed(1)} s, ` +
+      `${(r.renderSeconds / r.frames).toFixed(2)} s/frame with the kill and its 6 s heartbeat timeout`,
+  );
+  console.log(
+    `kill: ${r.killed.name} (${r.killed.identity}) SIGKILLed ${r.killedAfterSeconds.toFixed(1)} s in, holding frame ${r.killed.frame}, ` +
+      `${r.killed.doneBefore} frames done; frame ${r.killed.frame} finished on attempt ${r.killedFrame.attempt}, ` +
+      (r.killedFrame.resumedFromStep > 0 ? `resumed from its checkpoint at step ${r.killedFrame.resumedFromStep}` : 'started over (no checkpoint used)'),
+  );
+  console.log(`stats: computed ${s.computed}, retried ${s.retried}, resumed ${s.resumed}, failures ${s.failures}`);
+  console.log(`video: ${r.video.frames} frames decoded, ${r.video.durationSeconds.toFixed(3)} s (expected ${r.video.expectedSeconds.toFixed(3)} s), audio ${r.video.audio}`);
+  const flags = `--cluster-frames ${o.frames} --cluster-size ${o.size} --cluster-epochs ${o.epochs} --cluster-steps ${o.stepsPerEpoch} --cluster-backend ${o.backend}`;
+  console.log(`total: ${m.totalSeconds.toFixed(1)} s   npm run bench -- --only cluster ${flags}`);
+}
+
+/** Flags shared by bench.ts and the standalone entry point. */
+export const CLUSTER_FLAGS = {
+  'cluster-frames': { type: 'string', default: String(CLUSTER_DEFAULTS.frames) },
+  'cluster-size': { type: 'string', default: String(CLUSTER_DEFAULTS.size) },
+  'cluster-epochs': { type: 'string', default: String(CLUSTER_DEFAULTS.epochs) },
+  'cluster-steps': { type: 'string', default: String(CLUSTER_DEFAULTS.stepsPerEpoch) },
+  'cluster-backend': { type: 'string', default: CLUSTER_DEFAULTS.backend },
+  'cluster-keep': { type: 'boolean', default: false },
+} as const;
+
+export function clusterOptionsFrom(values: Record<string, string | boolean | undefined>): ClusterBenchOptions {
+  const whole = (name: string, min: number) => {
+    const n = Number(values[name]);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number of at least ${min} (got ${values[name]})`);
+    return n;
+  };
+  return {
+    // At least 4 frames: two done before the kill, the killed one, and one after it.
+    frames: whole('cluster-frames', 4),
+    size: whole('cluster-size', 16),
+    epochs: whole('cluster-epochs', 1),
+    stepsPerEpoch: whole('cluster-steps', 2),
+    backend: String(values['cluster-backend']),
+    keep: Boolean(values['cluster-keep']),
+  };
+}
+
+if (require.main === module) {
+  const { values } = parseArgs({ options: CLUSTER_FLAGS });
+  runClusterBench(clusterOptionsFrom(values)).then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,180 @@
+/**
+ * The render the cluster bench runs: a generated clip through start-render --address, one media
+ * worker and two style workers as separate processes, one style worker SIGKILLed while it holds a
+ * frame that has a checkpoint; the render must still end with every frame, and the killed frame
+ * must have been taken over and resumed.
+ */
+import { Client, Connection, defaultPayloadConverter } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { renderPaths } from '../../src/common/render-paths';
+import { framePath } from '../../src/media';
+import { progressQuery, type FrameHeartbeat, type RenderProgress, type RenderResult } from '../../src/workflows/contract';
+import { makeClip, makeStyleImage, probeStreams } from '../../test/helpers/media-fixtures';
+import { startCli, type Proc } from '../../test/helpers/processes';
+import { writeVggH5 } from '../../test/helpers/tiny-vgg';
+import { GiveUp, pollUntil } from './sys';
+
+export interface ScenarioOptions {
+  address: string;
+  namespace: string;
+  dir: string;
+  frames: number;
+  size: number;
+  epochs: number;
+  stepsPerEpoch: number;
+  /** Seconds without a heartbeat before the server gives the killed worker's frame to another. */
+  heartbeatTimeout: number;
+  backend: string;
+  log: (line: string) => void;
+}
+
+export interface ScenarioReport {
+  frames: number;
+  renderSeconds: number;
+  /** From the start of the render to the moment the style worker was killed. */
+  killedAfterSeconds: number;
+  killed: { name: string; identity: string; frame: number; doneBefore: number };
+  /** The killed frame as the result records it: the attempt that finished it and the step it resumed from. */
+  killedFrame: { attempt: number | null; resumedFromStep: number };
+  stats: RenderResult['stats'];
+  video: { frames: number; durationSeconds: number; expectedSeconds: number; audio: string };
+  workerStartSeconds: number;
+}
+
+const RATE = 25;
+
+function startWorker(args: string[]): Proc {
+  return startCli(['worker', ...args]);
+}
+
+/** The identity the SDK gives a worker that names none (pid@host): what the server records for its tasks. */
+function sdkIdentity(proc: Proc): string {
+  return `${proc.child.pid}@${hostname()}`;
+}
+
+/**
+ * The frame this worker is computing right now: a started stylize activity it took, whose frame
+ * number comes from the activity's heartbeat (the first is sent as the frame starts).
+ */
+function frameHeldBy(description: temporal.api.workflowservice.v1.IDescribeWorkflowExecutionResponse, identity: string): number | undefined {
+  for (const a of description.pendingActivities ?? []) {
+    const started = a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+    const payload = a.heartbeatDetails?.payloads?.[0];
+    if (!started || a.lastWorkerIdentity !== identity || !payload) continue;
+    const beat = defaultPayloadConverter.fromPayload<FrameHeartbeat>(payload);
+    if (typeof beat?.frame === 'number') return beat.frame;
+  }
+  return undefined;
+}
+
+export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
+  const inputs = join(o.dir, 'inputs');
+  const workDir = join(o.dir, 'work');
+  const outDir = join(o.dir, 'out');
+  await Promise.all([inputs, workDir, outDir].map((d) => mkdir(d, { recursive: true })));
+  const input = await makeClip({ path: join(inputs, 'clip.mp4'), width: 96, height: 64, rate: String(RATE), frames: o.frames, audio: true });
+  const style = await makeStyleImage(join(inputs, 'style.png'), 48, 48);
+  // A narrow VGG19 (every layer, few channels): with the bench's defaults a frame costs a second or two on one core.
+  const weights = join(inputs, 'tiny-vgg19.h5');
+  await writeVggH5(weights);
+  const output = join(outDir, 'clip-starry.mp4');
+
+  const server = ['--address', o.address, '--namespace', o.namespace];
+  const t0 = performance.now();
+  const media = startWorker([...server, '--queues', 'media', '--work-dir', workDir, '--output-root', outDir]);
+  const styleWorkers = ['style-a', 'style-b'].map((name) => {
+    const proc = startWorker([...server, '--queues', 'style', '--work-dir', workDir, '--weights', weights, '--backend', o.backend]);
+    return { name, proc, identity: sdkIdentity(proc) };
+  });
+  await Promise.all([media, ...styleWorkers.map((w) => w.proc)].map((p) => p.waitFor(/worker serving/)));
+  const workerStartSeconds = (performance.now() - t0) / 1000;
+  o.log(`workers serving: media (${sdkIdentity(media)}), ${styleWorkers.map((w) => `${w.name} (${w.identity})`).join(', ')} in ${workerStartSeconds.toFixed(1)} s`);
+
+  const connection = await Connection.connect({ address: o.address });
+  try {
+    const client = new Client({ connection, namespace: o.namespace });
+    const renderStart = performance.now();
+    const render = startCli([
+      'start-render', ...server,
+      '-i', input, '-s', style, '-o', output, '--work-dir', workDir,
+      '--size', String(o.size), '--epochs', String(o.epochs), '--steps-per-epoch', String(o.stepsPerEpoch),
+      // A checkpoint every step: wherever the kill lands, the frame has one to resume from.
+      '--checkpoint-every', '1', '--heartbeat-timeout', String(o.heartbeatTimeout), '--window', '2',
+    ]);
+    const renderId = (await render.waitFor(/render (\S+) on /))[1]!;
+    const handle = client.workflow.getHandle(renderId);
+    o.log(`render ${renderId} started: ${o.frames} frames, ${o.size} px, ${o.epochs}×${o.stepsPerEpoch} steps`);
+
+    // The victim: style-a, once a frame or two are done and it holds a frame that has a checkpoint.
+    const victim = styleWorkers[0]!;
+    const kill = await pollUntil(
+      `${victim.name} to hold a frame with a checkpoint after some frames are done`,
+      async () => {
+        if (render.child.exitCode !== null) {
+          throw new GiveUp(
+            `start-render ended before ${victim.name} held a frame with a checkpoint after 2 frames were done: frames too quick to catch ` +
+              `here; raise --cluster-steps or --cluster-size. Its output:\n${render.output()}`,
+          );
+        }
+        const progress: RenderProgress = await handle.query(progressQuery);
+        if (progress.phase !== 'styling' || progress.done < 2) return undefined;
+        const frame = frameHeldBy((await handle.describe()).raw, victim.identity);
+        if (frame === undefined) return undefined;
+        const checkpoint = join(renderPaths(progress.renderDir).checkpoints, `frame_${String(frame).padStart(6, '0')}.ckpt`);
+        return existsSync(checkpoint) ? { frame, doneBefore: progress.done } : undefined;
+      },
+      600_000,
+      100,
+    );
+    victim.proc.child.kill('SIGKILL');
+    const killedAfterSeconds = (performance.now() - renderStart) / 1000;
+    await victim.proc.exited;
+    o.log(`SIGKILLed ${victim.name} (${victim.identity}) holding frame ${kill.frame}, ${kill.doneBefore} frames done, ${killedAfterSeconds.toFixed(1)} s into the render`);
+
+    const exit = await render.exited;
+    const renderSeconds = (performance.now() - renderStart) / 1000;
+    if (exit.code !== 0) throw new Error(`start-render exited ${exit.code ?? exit.signal}:\n${render.output()}`);
+    const result = (await handle.result()) as RenderResult;
+    return { ...check(result, kill.frame, output, o), renderSeconds, killedAfterSeconds, killed: { name: victim.name, identity: victim.identity, ...kill }, workerStartSeconds, video: await probeVideo(output, o.frames) };
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Every frame stylized and on disk, none failed, and the killed frame finished on a later attempt. */
+function check(result: RenderResult, killedFrame: number, output: string, o: ScenarioOptions) {
+  const problems: string[] = [];
+  if (result.total !== o.frames || result.done !== o.frames) problems.push(`${result.done}/${result.total} frames done, expected ${o.frames}`);
+  if (result.stats.failures !== 0) problems.push(`${result.stats.failures} frame failure(s)`);
+  const styled = renderPaths(result.renderDir).styled;
+  const missing = Array.from({ length: o.frames }, (_, i) => i + 1).filter((k) => !existsSync(framePath(styled, k)));
+  if (missing.length) problems.push(`stylized frames missing on disk: ${missing.join(', ')}`);
+  const note = result.notable.find((n) => n.frame === killedFrame);
+  if (!note || (note.attempt ?? 0) < 2) problems.push(`frame ${killedFrame} was not recorded as finished on a retry (${JSON.stringify(note)})`);
+  // It was killed holding a checkpoint (one every step): the next attempt must start from it, not over.
+  else if (note.resumedFromStep < 1) problems.push(`frame ${killedFrame} started over instead of resuming from its checkpoint`);
+  if (result.stats.retried < 1 || result.stats.resumed < 1) problems.push(`stats count ${result.stats.retried} retried and ${result.stats.resumed} resumed frames, expected at least 1 each`);
+  if (result.output !== output) problems.push(`result names ${result.output}, expected ${output}`);
+  if (problems.length) throw new Error(`the render through the cluster is wrong:\n  ${problems.join('\n  ')}`);
+  return { frames: result.done, stats: result.stats, killedFrame: { attempt: note!.attempt, resumedFromStep: note!.resumedFromStep } };
+}
+
+/** Frames counted by decoding, duration and audio of the output; wrong ones fail the bench. */
+async function probeVideo(output: string, frames: number): Promise<ScenarioReport['video']> {
+  const probe = await probeStreams(output);
+  const video = probe.streams.find((s) => s.codec_type === 'video');
+  const audio = probe.streams.find((s) => s.codec_type === 'audio');
+  const counted = Number(video?.nb_read_frames);
+  const durationSeconds = Number(video?.duration ?? probe.format.duration);
+  const expectedSeconds = frames / RATE;
+  const problems: string[] = [];
+  if (counted !== frames) problems.push(`${counted} video frames decoded, expected ${frames}`);
+  if (!(Math.abs(durationSeconds - expectedSeconds) < 1.5 / RATE)) problems.push(`video lasts ${durationSeconds} s, expected ${expectedSeconds} s`);
+  if (!audio) problems.push('no audio stream (the input has one)');
+  if (problems.length) throw new Error(`${output} is wrong:\n  ${problems.join('\n  ')}`);
+  return { frames: counted, durationSeconds, expectedSeconds, audio: `${audio!.codec_name} ${Number(audio!.duration).toFixed(2)} s` };
+}
