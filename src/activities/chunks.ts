@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { writeFileAtomic } from '../common/atomic';
-import { fingerprintFile, type OutputFingerprint } from '../common/output-fingerprint';
+import { fingerprintFile } from '../common/output-fingerprint';
 import { DEFAULT_SETTINGS } from '../engine/settings';
 import { frameSizeFor } from '../engine/frame-size';
 import {
@@ -69,7 +69,6 @@ export interface JoinInput {
   output: string;
   split: SplitResult;
   chunks: number;
-  keepFrames: boolean;
 }
 
 /** Written next to a segment once it is complete: what it holds. */
@@ -204,17 +203,15 @@ export function createChunkActivities(policy: PathPolicy) {
       }
     },
 
-    /** Joins the segments and muxes the input's audio and subtitles into the output; deletes the segments after. */
-    async joinChunks({ renderDir: givenDir, input, output: givenOutput, split, chunks, keepFrames }: JoinInput): Promise<AssembleResult> {
+    /**
+     * Joins the segments and muxes the input's audio and subtitles into the output. The segments are
+     * kept (about the output's size): a finished render whose output goes missing is re-joined from
+     * them rather than rendered again; `clean` deletes them with the rest of the render's directory.
+     */
+    async joinChunks({ renderDir: givenDir, input, output: givenOutput, split, chunks }: JoinInput): Promise<AssembleResult> {
       const renderDir = checkRenderDir(policy, givenDir);
       const output = checkOutput(policy, givenOutput);
       const paths = renderPaths(renderDir);
-      // A retry after the segments were deleted: the finished record says what was written.
-      const finished = await readJson<{ output: string; fingerprint: OutputFingerprint; streams: AssembleResult['streams'] }>(paths.finished);
-      if (finished?.output === output && finished.streams && existsSync(output)) {
-        const now = await fingerprintFile(output);
-        if (JSON.stringify(now) === JSON.stringify(finished.fingerprint)) return { streams: finished.streams, output: now };
-      }
       const segments = Array.from({ length: chunks }, (_, i) => paths.segment(i));
       const missing = segments.find((s) => !existsSync(s));
       if (missing) throw ApplicationFailure.nonRetryable(`segment ${missing} is missing; start the render again to encode it`, FAILURE_TYPES.missingFrame);
@@ -224,7 +221,6 @@ export function createChunkActivities(policy: PathPolicy) {
       const fingerprint = await fingerprintFile(output);
       // Marks the render's directory as finished, so `clean` may delete it (and nothing else).
       await writeFileAtomic(paths.finished, JSON.stringify({ output, frames: split.frameCount, fingerprint, streams, chunks }));
-      if (!keepFrames) await rm(paths.segments, { recursive: true, force: true });
       return { streams, output: fingerprint };
     },
   };

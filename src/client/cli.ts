@@ -104,7 +104,7 @@ function renderOptions(cmd: Command, mode: 'start' | 'find'): Command {
     .option('--chunk-frames <n>', `frames per chunk: extracted, stylized, encoded and deleted together${limit}`, String(DEFAULT_CHUNK_OPTIONS.frames))
     .option('--open-chunks <n>', `chunks on disk at once (bounds the disk; with prev-warped, the chunks rendered in parallel)${limit}`, String(DEFAULT_CHUNK_OPTIONS.open))
     .option('--overlap <n>', `prev-warped: frames each chunk renders ahead of its start to cross-fade the seam${limit}`, String(DEFAULT_CHUNK_OPTIONS.overlap))
-    .option('--keep-frames', `keep each chunk's frames and the segments after use${limit}`)
+    .option('--keep-frames', `keep each chunk's frames (content and stylized PNGs) after its segment is encoded${limit}`)
     .option('--style-blend-weights <list>', `with several --style: their weights, e.g. 3,7 (normalised to sum 1; default equal)${same}`)
     .option('--style-scale <x>', `the style image's long side is --size times this, above 0 and at most ${MAX_STYLE_SCALE} (default 1)${same}`)
     .option('--original-colors', `keep the frames' own colours: only the luminance is stylized${same}`)

@@ -22,7 +22,7 @@ export interface ChunkOptions {
   open: number;
   /** Sequential mode: frames each chunk renders ahead of its start to cross-fade with its predecessor. */
   overlap: number;
-  /** Keep each chunk's frames and the segments after use (they are deleted otherwise). */
+  /** Keep each chunk's frames once its segment is encoded (they are deleted otherwise; segments are always kept). */
   keepFrames: boolean;
 }
 

@@ -169,7 +169,7 @@ export async function renderInChunks(request: RenderRequest, carried: RenderStat
 
   steering.phase = 'assembling';
   const assembly = await media.joinChunks.executeWithOptions({ summary: 'join the segments and mux the audio' }, [
-    { renderDir: request.renderDir, input: request.input, output: request.output, split: video, chunks: chunks.state.count, keepFrames: chunks.state.options.keepFrames },
+    { renderDir: request.renderDir, input: request.input, output: request.output, split: video, chunks: chunks.state.count },
   ]);
   steering.phase = 'done';
   await condition(allHandlersFinished);

@@ -5,6 +5,7 @@
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import assert from 'node:assert/strict';
+import { renderPaths } from '../../src/common/render-paths';
 import { execFile } from 'node:child_process';
 import { copyFile, rename } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -211,8 +212,9 @@ describe('steering commands (real server, real workers)', () => {
   test('retry-failed and skip-failed', async (t) => {
     const flags = await flagsFor(4, { frameAttempts: '1' });
     const { req, handle } = await startFrom(flags, true);
-    await waitForProgress(handle, (p) => p.phase === 'styling', 'the split');
-    const frame3 = framePath(join(req.renderDir, 'frames'), 3);
+    // Paused: no frame starts, but the first chunk is extracted.
+    await waitForProgress(handle, (p) => p.chunks?.open[0]?.phase === 'styling', 'the first chunk extracted');
+    const frame3 = framePath(renderPaths(req.renderDir).chunk(0).frames, 3);
     await rename(frame3, `${frame3}.aside`);
     await styleWorker(t);
     let io = capture();

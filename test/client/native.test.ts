@@ -74,7 +74,7 @@ describe('native backend', { skip: nativeSkipReason() }, () => {
       const style = await makeStyleImage(join(dir, 'oom-style.png'), 40, 40);
       const request = await buildRenderRequest({
         input, style, output: join(dir, 'oom', 'oom.out.mp4'), workDir: env.workDir,
-        epochs: '1', stepsPerEpoch: '2', size: '32', window: '2',
+        epochs: '1', stepsPerEpoch: '2', size: '32', window: '2', keepFrames: true,
       });
       const r = await (await startOrAttach(env.server.env.client, request, {})).result();
       await workers.stop();

@@ -22,6 +22,7 @@ import {
   resumeSignal,
   retryFailedSignal,
   setEpochsSignal,
+  skipFailedSignal,
   updateEpochs,
   type RenderRequest,
 } from '../../src/workflows/contract';
@@ -40,6 +41,8 @@ interface Scenario {
   name: string;
   frames: number;
   flags?: RenderFlags;
+  /** Rendered as releases before chunks did (split, frames, assemble): the request carries no chunk options. */
+  unchunked?: boolean;
   /** Starts the render and drives it to its end; the media worker runs throughout. */
   run(env: RenderEnv, req: RenderRequest): Promise<Handle>;
 }
@@ -69,6 +72,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'plain',
     frames: 3,
+    unchunked: true,
     run: async (env, req) => finishWith(env, await startOrAttach(env.server.env.client, req, {})),
   },
   {
@@ -77,6 +81,7 @@ const SCENARIOS: Scenario[] = [
     // attempts, so the render waits in needs-attention until retry-failed.
     name: 'retry-resume',
     frames: 4,
+    unchunked: true,
     flags: { frameAttempts: '2' },
     run: async (env, req) => {
       const handle = await startOrAttach(env.server.env.client, req, {});
@@ -97,6 +102,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'continue-as-new',
     frames: 5,
+    unchunked: true,
     flags: { framesPerRun: '2' },
     run: async (env, req) => finishWith(env, await startOrAttach(env.server.env.client, req, {})),
   },
@@ -105,6 +111,7 @@ const SCENARIOS: Scenario[] = [
     // frames in flight (no style worker yet, so they stay in flight until the cancel is seen).
     name: 'steered-cancelled',
     frames: 6,
+    unchunked: true,
     run: async (env, req) => {
       const handle = await startPaused(env.server.env.client, req);
       await waitForProgress(handle, (p) => p.phase === 'styling', 'the split');
@@ -118,6 +125,33 @@ const SCENARIOS: Scenario[] = [
       await finishWith(env, handle).catch(() => undefined); // it ends RenderCancelled, on purpose
       return handle;
     },
+  },
+  {
+    // Chunks of 3 frames, continue-as-new every 4 frames; frame 5 runs out of its one attempt, so
+    // its chunk waits in needs-attention until skip-failed encodes it unstylized.
+    name: 'chunked',
+    frames: 7,
+    flags: { chunkFrames: '3', openChunks: '2', framesPerRun: '4', frameAttempts: '1' },
+    run: async (env, req) => {
+      const handle = await startOrAttach(env.server.env.client, req, {});
+      const style = await env.startWorkers(['style'], { faults: 'oom@5*1' });
+      try {
+        await waitForProgress(handle, (p) => p.phase === 'needs-attention', 'needs-attention', 120_000);
+        await handle.signal(skipFailedSignal);
+        await handle.result();
+      } finally {
+        await style.stop();
+      }
+      return handle;
+    },
+  },
+  {
+    // Frames in order within each chunk from the previous frame's warped result; each chunk after
+    // the first renders one lead-in frame that its predecessor cross-fades.
+    name: 'chunked-coherent',
+    frames: 7,
+    flags: { chunkFrames: '3', overlap: '1', init: 'prev-warped', laterEpochs: '1' },
+    run: async (env, req) => finishWith(env, await startOrAttach(env.server.env.client, req, {})),
   },
 ];
 
@@ -147,7 +181,7 @@ async function main(): Promise<void> {
     for (const scenario of SCENARIOS.filter((s) => only.length === 0 || only.includes(s.name))) {
       for (const old of (await readdir(HISTORIES_DIR)).filter((f) => f.startsWith(`${scenario.name}-run`))) await rm(join(HISTORIES_DIR, old));
       const input = await makeClip({ path: join(root, `${scenario.name}.mp4`), width: 32, height: 24, rate: '25', frames: scenario.frames });
-      const req = await buildRenderRequest({
+      const built = await buildRenderRequest({
         ...TINY,
         ...scenario.flags,
         input,
@@ -155,6 +189,8 @@ async function main(): Promise<void> {
         output: join(root, `${scenario.name}.out.mp4`),
         workDir: env.workDir,
       });
+      const { chunks: _chunks, ...unchunked } = built;
+      const req: RenderRequest = scenario.unchunked ? unchunked : built;
       const handle = await scenario.run(env, req);
       for (const line of await writeRuns(env.server.env.client, scenario.name, handle.workflowId)) console.log(`wrote ${line}`);
     }
