@@ -65,3 +65,17 @@ export function styleContentLoss(
   const tv = w.tvWeight === 0 ? tf.scalar(0) : (tf.mul(totalVariation(image01), w.tvWeight) as tf.Scalar);
   return { style, content: contentLoss, tv, total: tf.addN([style, contentLoss, tv]) as tf.Scalar };
 }
+
+/**
+ * Ruder et al.'s short-term temporal loss: the mean over pixels and channels of
+ * mask·(x − warped)², images in [0, 1] and `mask` [1, H, W, 1] broadcast over the channels.
+ *
+ * Scale: the paper's images are in [0, 255] (Caffe VGG), so its γ·(1/D)Σc(x − ω)² is
+ * γ·255²·(this) — its γ = 200 would be ≈ 1.3e7 here, but only relative to its own content
+ * weight α = 1 on relu4_2, while the seed weighs block5_conv2 by 1e4 and style by 1e-2 with
+ * Gram matrices normalised differently. The default is therefore set from measured loss terms
+ * (DEFAULT_TEMPORAL_WEIGHT), not carried over.
+ */
+export function temporalLoss(image01: tf.Tensor4D, warped01: tf.Tensor4D, mask: tf.Tensor4D): tf.Scalar {
+  return tf.tidy(() => tf.mean(tf.mul(mask, tf.squaredDifference(image01, warped01))) as tf.Scalar);
+}

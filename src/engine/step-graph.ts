@@ -39,12 +39,22 @@ export interface StepTensors {
  * formulas: test/engine pins both paths to Keras' numbers.
  */
 export class StepGraph {
-  private constructor(private readonly model: SavedModel) {}
+  private constructor(
+    private readonly model: SavedModel,
+    /** The same step with Ruder et al.'s temporal term (the SavedModel's `temporal` signature). */
+    private readonly temporalModel: SavedModel,
+  ) {}
 
-  /** Loads the SavedModel through tfjs-node; only the native backends can run it. */
+  /** Loads the SavedModel's two signatures through tfjs-node; only the native backends can run them. */
   static async load(nativePackage: string): Promise<StepGraph> {
     const native = require(nativePackage) as { node: { loadSavedModel(dir: string, tags: string[], sig: string): Promise<SavedModel> } };
-    return new StepGraph(await native.node.loadSavedModel(STEP_MODEL_DIR, ['serve'], 'serving_default'));
+    const model = await native.node.loadSavedModel(STEP_MODEL_DIR, ['serve'], 'serving_default');
+    try {
+      return new StepGraph(model, await native.node.loadSavedModel(STEP_MODEL_DIR, ['serve'], 'temporal'));
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
   }
 
   /** The graph hard-codes the seed's layers; other layer choices take the eager path. */
@@ -57,9 +67,14 @@ export class StepGraph {
    * The step for one frame: everything that stays the same from step to step (weights, targets,
    * hyper-parameters) is gathered once here, so each step only adds the image, the moments and
    * Adam's step size. `grams` are the style targets in GRAPH_STYLE_LAYERS order and `content` the
-   * content features of block5_conv2. Dispose the result when the frame is done.
+   * content features of block5_conv2; with `temporal`, each step runs the `temporal` signature
+   * (mask [1, H, W, 1]). Dispose the result when the frame is done.
    */
-  forFrame(vgg: Vgg19, targets: { grams: readonly tf.Tensor3D[]; content: tf.Tensor4D }, settings: StyleSettings): FrameStep {
+  forFrame(
+    vgg: Vgg19,
+    targets: { grams: readonly tf.Tensor3D[]; content: tf.Tensor4D; temporal?: { warped: tf.Tensor4D; mask: tf.Tensor4D; weight: number } },
+    settings: StyleSettings,
+  ): FrameStep {
     const hyper = {
       beta1: tf.scalar(settings.beta1),
       beta2: tf.scalar(settings.beta2),
@@ -67,8 +82,11 @@ export class StepGraph {
       style_weight: tf.scalar(settings.styleWeight),
       content_weight: tf.scalar(settings.contentWeight),
       tv_weight: tf.scalar(settings.tvWeight),
+      ...(targets.temporal && { temporal_weight: tf.scalar(targets.temporal.weight) }),
     };
     const fixed: Record<string, tf.Tensor> = { ...hyper, content: targets.content };
+    if (targets.temporal) Object.assign(fixed, { warped: targets.temporal.warped, mask: targets.temporal.mask });
+    const model = targets.temporal ? this.temporalModel : this.model;
     targets.grams.forEach((gram, i) => (fixed[`gram_${i}`] = gram));
     vgg.convsUpTo(GRAPH_DEEPEST).forEach((conv, i) => {
       fixed[`kernel_${i}`] = conv.kernel;
@@ -78,7 +96,7 @@ export class StepGraph {
       // Update number `t` (1-based); the inputs are left alone, the returned tensors are new.
       step: ({ image, m, v, t }) =>
         tf.tidy(() => {
-          const out = this.model.predict({ ...fixed, image, m, v, alpha: tf.scalar(adamAlpha(settings, t)) });
+          const out = model.predict({ ...fixed, image, m, v, alpha: tf.scalar(adamAlpha(settings, t)) });
           return { loss: out.loss as tf.Scalar, next: out.image as tf.Tensor4D, m: out.m as tf.Tensor4D, v: out.v as tf.Tensor4D };
         }),
       dispose: () => tf.dispose(Object.values(hyper)),
@@ -87,5 +105,6 @@ export class StepGraph {
 
   dispose(): void {
     this.model.dispose();
+    this.temporalModel.dispose();
   }
 }

@@ -1,6 +1,6 @@
 import type { RgbImage } from '../media/types';
 import { adamUpdate, type AdamMoments } from './adam';
-import { caffePreprocess, gramMatrix, styleContentLoss } from './losses';
+import { caffePreprocess, gramMatrix, styleContentLoss, temporalLoss } from './losses';
 import type { StyleSettings } from './settings';
 import { tf } from './tf';
 import { StepGraph } from './step-graph';
@@ -71,8 +71,27 @@ export function computeBlendedStyleTargets(model: Vgg19, styles: readonly Weight
   return { layers, grams, dispose: () => tf.dispose(grams) };
 }
 
+/**
+ * Ruder et al.'s temporal term: keeps the pixels of this frame that `mask` trusts close to the
+ * previous stylized frame warped onto this one (see flow.ts temporalGuide).
+ */
+export interface TemporalConstraint {
+  warped: RgbImage;
+  /** H·W weights in [0, 1], 1 = keep this pixel close to `warped`. */
+  mask: Float32Array;
+  /** Multiplies the mean over pixels and channels of mask·(x − warped)²; see DEFAULT_TEMPORAL_WEIGHT. */
+  weight: number;
+}
+
 export interface StylizeRequest {
   content: RgbImage;
+  /**
+   * The image the optimisation starts from instead of the content frame (e.g. the previous
+   * stylized frame warped onto this one); Adam's moments still start at zero, and the content
+   * loss still compares with `content`. Ignored when resuming: the checkpoint holds the image.
+   */
+  init?: RgbImage;
+  temporal?: TemporalConstraint;
   targets: StyleTargets;
   settings: StyleSettings;
   resumeFrom?: OptimisationCheckpoint;
@@ -113,6 +132,7 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
   if (resume && resume.image.length !== content.data.length) {
     throw new Error(`checkpoint is for a ${resume.image.length / 3}-pixel image, frame has ${content.data.length / 3}`);
   }
+  checkGuides(req);
 
   const contentLayers = settings.contentLayers;
   const styleLayers = targets.layers;
@@ -121,9 +141,15 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
     const f = model.extract(caffePreprocess(imageToTensor(content)), contentLayers, { release: true });
     return contentLayers.map((l) => f[l]);
   });
+  // Kept across steps like the content targets; freed with them.
+  const temporal = req.temporal && {
+    warped: imageToTensor(req.temporal.warped),
+    mask: tf.tensor4d(req.temporal.mask, [1, content.height, content.width, 1]),
+    weight: req.temporal.weight,
+  };
   const lossOf = (image: tf.Tensor4D) => {
     const f = model.extract(caffePreprocess(image), allLayers);
-    return styleContentLoss(
+    const total = styleContentLoss(
       styleLayers.map((l) => gramMatrix(f[l])),
       targets.grams,
       contentLayers.map((l) => f[l]),
@@ -131,14 +157,16 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
       image,
       settings,
     ).total;
+    // Without a temporal constraint the loss is the seed's, op for op (and so bit for bit).
+    return temporal ? (tf.add(total, tf.mul(temporalLoss(image, temporal.warped, temporal.mask), temporal.weight)) as tf.Scalar) : total;
   };
   const valueAndGrad = tf.valueAndGrad(lossOf);
   const graph =
     req.graph && StepGraph.supports({ styleLayers, contentLayers })
-      ? req.graph.forFrame(model, { grams: targets.grams, content: contentTargets[0] }, settings)
+      ? req.graph.forFrame(model, { grams: targets.grams, content: contentTargets[0], temporal }, settings)
       : undefined;
 
-  let image: tf.Tensor4D = resume ? tf.tensor4d(resume.image, size) : imageToTensor(content);
+  let image: tf.Tensor4D = resume ? tf.tensor4d(resume.image, size) : imageToTensor(req.init ?? content);
   let moments: AdamMoments<tf.Tensor> = resume
     ? { step: resume.step, m: tf.tensor4d(resume.m, size), v: tf.tensor4d(resume.v, size) }
     : { step: 0, m: tf.zerosLike(image), v: tf.zerosLike(image) };
@@ -182,5 +210,26 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
   } finally {
     graph?.dispose();
     tf.dispose([image, moments.m, moments.v, ...contentTargets]);
+    if (temporal) tf.dispose([temporal.warped, temporal.mask]);
+  }
+}
+
+/** init and the temporal guide must match the frame; a mismatch is a bug upstream, said plainly. */
+function checkGuides(req: StylizeRequest): void {
+  const { width, height } = req.content;
+  const same = (img: RgbImage, what: string) => {
+    if (img.width !== width || img.height !== height || img.data.length !== width * height * 3) {
+      throw new RangeError(`${what} is ${img.width}×${img.height} (${img.data.length} values), the frame ${width}×${height}: compute it from this frame's neighbours at this size`);
+    }
+  };
+  if (req.init) same(req.init, 'init image');
+  if (req.temporal) {
+    same(req.temporal.warped, 'temporal warped image');
+    if (req.temporal.mask.length !== width * height) {
+      throw new RangeError(`temporal mask has ${req.temporal.mask.length} values, the ${width}×${height} frame needs one per pixel (${width * height})`);
+    }
+    if (!(Number.isFinite(req.temporal.weight) && req.temporal.weight >= 0)) {
+      throw new RangeError(`temporal weight must be a number of at least 0 (got ${req.temporal.weight})`);
+    }
   }
 }

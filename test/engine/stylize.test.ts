@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { StyleEngine } from '../../src/engine/engine';
 import { DEFAULT_SETTINGS, InvalidSettingsError, type StyleSettings } from '../../src/engine/settings';
-import type { OptimisationCheckpoint } from '../../src/engine/stylize';
+import type { OptimisationCheckpoint, TemporalConstraint } from '../../src/engine/stylize';
 import type { RgbImage } from '../../src/media/types';
 import { engineBackends } from '../helpers/backends';
 import { tempDir } from '../helpers/media-fixtures';
@@ -15,6 +15,23 @@ const frame = (shift: number): RgbImage => {
   return { width: 24, height: 20, data };
 };
 const styleImage: RgbImage = { width: 16, height: 18, data: styleImageFormula(18, 16) };
+/** A guide as flow.ts would give one: another image to stay near, trusted on the left two thirds. */
+const guide = (weight: number): TemporalConstraint => {
+  const warped = { width: 24, height: 20, data: frame(7).data.map((v) => 1 - v) };
+  const mask = new Float32Array(24 * 20).map((_, p) => (p % 24 < 16 ? 1 : 0));
+  return { warped, mask, weight };
+};
+/** Mean over the trusted pixels of (x − warped)². */
+const distanceToGuide = (image: RgbImage, g: TemporalConstraint) => {
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < image.data.length; i++) {
+    const m = g.mask[Math.floor(i / 3)];
+    sum += m * (image.data[i] - g.warped.data[i]) ** 2;
+    n += m;
+  }
+  return sum / n;
+};
 
 for (const backend of engineBackends()) describe(`stylize on ${backend}`, () => {
   let engine: StyleEngine;
@@ -133,6 +150,55 @@ for (const backend of engineBackends()) describe(`stylize on ${backend}`, () => 
     const before = engine.tensorCount();
     await engine.warmUp();
     assert.equal(engine.tensorCount(), before);
+  });
+
+  test('init: the optimisation starts from the given image (init = content frame gives the same bits as no init)', async () => {
+    const plain = await engine.stylize({ content: frame(1), targets: await targets(), settings });
+    const same = await engine.stylize({ content: frame(1), init: frame(1), targets: await targets(), settings });
+    assert.deepEqual(same.image.data, plain.image.data);
+    const other = await engine.stylize({ content: frame(1), init: guide(0).warped, targets: await targets(), settings });
+    assert.notDeepEqual(other.image.data, plain.image.data);
+  });
+
+  test('a temporal term of weight 0 with a zero mask changes no bit', async () => {
+    const plain = await engine.stylize({ content: frame(1), targets: await targets(), settings });
+    const zero = { ...guide(0), mask: new Float32Array(24 * 20) };
+    const withZero = await engine.stylize({ content: frame(1), temporal: zero, targets: await targets(), settings });
+    assert.deepEqual(withZero.image.data, plain.image.data);
+  });
+
+  test('the temporal term pulls trusted pixels towards the warped image, the more the heavier it weighs', async () => {
+    const distances: number[] = [];
+    for (const weight of [0, 1e5, 1e7]) {
+      const g = guide(weight);
+      const r = await engine.stylize({ content: frame(1), temporal: g, targets: await targets(), settings });
+      distances.push(distanceToGuide(r.image, g));
+    }
+    assert.ok(distances[0] > distances[1] && distances[1] > distances[2], `distances ${distances.join(', ')}`);
+  });
+
+  test('with init and a temporal term: deterministic, resumes bit for bit, leaks no tensors', async () => {
+    const run = (extra: object = {}) =>
+      targets().then((t) => engine.stylize({ content: frame(2), init: guide(0).warped, temporal: guide(1e3), targets: t, settings, ...extra }));
+    const checkpoints: OptimisationCheckpoint[] = [];
+    const full = await run({ onCheckpoint: (c: OptimisationCheckpoint) => void checkpoints.push(c) });
+    const again = await run();
+    assert.deepEqual(again.image.data, full.image.data);
+    const before = engine.tensorCount();
+    const resumed = await run({ resumeFrom: checkpoints[0] });
+    assert.equal(resumed.resumedFromStep, 2);
+    assert.deepEqual(resumed.image.data, full.image.data);
+    for (let k = 0; k < 3; k++) await run();
+    assert.equal(engine.tensorCount(), before);
+  });
+
+  test('an init or temporal guide of another size is refused, saying which', async () => {
+    const small: RgbImage = { width: 12, height: 10, data: new Float32Array(12 * 10 * 3) };
+    await assert.rejects(engine.stylize({ content: frame(1), init: small, targets: await targets(), settings }), /init image is 12×10 .*frame 24×20/);
+    await assert.rejects(
+      engine.stylize({ content: frame(1), temporal: { ...guide(1), mask: new Float32Array(5) }, targets: await targets(), settings }),
+      /temporal mask has 5 values/,
+    );
   });
 
   test('a frame too small for block5 is refused with the fix', async () => {

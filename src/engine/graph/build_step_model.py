@@ -9,6 +9,11 @@ The graph holds no weights: kernels, biases, style Grams and content features ar
 model serves every weights file, style and frame size (H and W are dynamic). The formulas mirror
 src/engine/losses.ts and adam.ts one for one; test/engine tests pin both paths to Keras' numbers.
 Regenerate with TensorFlow 2.x (`npm run build-step-model`) after changing those formulas.
+
+Two signatures: `serving_default`, the seed's step, and `temporal`, the same step with Ruder et
+al.'s temporal term added to the loss (inputs `warped`, `mask` [1, H, W, 1] and `temporal_weight`;
+losses.ts temporalLoss). A second signature rather than an extra input of the first, so the seed's
+graph stays exactly what it was.
 """
 import sys
 
@@ -68,7 +73,24 @@ signature = dict(
 )
 
 
+TEMPORAL_SIGNATURE = dict(
+    signature,
+    warped=IMAGE,
+    mask=tf.TensorSpec([1, None, None, 1], tf.float32),
+    temporal_weight=SCALAR,
+)
+
+
 def step(**a):
+    return update(a, lambda image, value: value)
+
+
+def temporal_step(**a):
+    # Mean over pixels and channels of mask·(x − warped)², the mask broadcast over the channels.
+    return update(a, lambda image, value: value + a['temporal_weight'] * tf.reduce_mean(a['mask'] * tf.square(image - a['warped'])))
+
+
+def update(a, extra_loss):
     kernels = [a[f'kernel_{i}'] for i in range(len(CONVS))]
     biases = [a[f'bias_{i}'] for i in range(len(CONVS))]
     grams = [a[f'gram_{i}'] for i in range(len(STYLE))]
@@ -76,6 +98,7 @@ def step(**a):
     with tf.GradientTape() as tape:
         tape.watch(image)
         value = loss(image, kernels, biases, grams, a['content'], a['style_weight'], a['content_weight'], a['tv_weight'])
+        value = extra_loss(image, value)
     grad = tape.gradient(value, image)
     # Keras' Adam as in adam.ts: the bias correction is folded into alpha, ε is added to √v.
     m = a['m'] + (grad - a['m']) * (1 - a['beta1'])
@@ -88,4 +111,5 @@ if __name__ == '__main__':
     module = tf.Module()
     # Keyword arguments, so the signature's inputs are named after them (image, m, kernel_0, …).
     module.step = tf.function(step).get_concrete_function(**signature)
-    tf.saved_model.save(module, sys.argv[1], signatures={'serving_default': module.step})
+    module.temporal_step = tf.function(temporal_step).get_concrete_function(**TEMPORAL_SIGNATURE)
+    tf.saved_model.save(module, sys.argv[1], signatures={'serving_default': module.step, 'temporal': module.temporal_step})

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { computeFlow, decodeGuide, encodeGuide, loadOpenCv, temporalGuide, warpImage } from '../../src/engine/flow';
+import { movingSquare, translated } from '../helpers/moving-scenes';
+
+/** Mean endpoint error against a uniform true motion, away from the border (where content enters). */
+function meanEpe(flow: { width: number; height: number; dx: Float32Array; dy: Float32Array }, tx: number, ty: number, margin: number): number {
+  let sum = 0;
+  let n = 0;
+  for (let y = margin; y < flow.height - margin; y++) {
+    for (let x = margin; x < flow.width - margin; x++) {
+      const p = y * flow.width + x;
+      sum += Math.hypot(flow.dx[p] - tx, flow.dy[p] - ty);
+      n++;
+    }
+  }
+  return sum / n;
+}
+
+describe('optical flow', () => {
+  for (const [tx, ty] of [
+    [2, -1],
+    [0.5, 0.25],
+    [3.7, 1.3],
+  ]) {
+    test(`recovers a translation by (${tx}, ${ty}) px with a mean endpoint error under 0.1 px`, async () => {
+      const from = translated(128, 96, 0, 0);
+      const to = translated(128, 96, tx, ty);
+      const flow = await computeFlow(from, to);
+      const epe = meanEpe(flow, tx, ty, 8);
+      assert.ok(epe < 0.1, `mean EPE ${epe.toFixed(4)} px`);
+      // And the reverse flow is the opposite motion.
+      assert.ok(meanEpe(await computeFlow(to, from), -tx, -ty, 8) < 0.1);
+    });
+  }
+
+  test('is deterministic: the same frames give the same bits', async () => {
+    const a = translated(96, 64, 0, 0);
+    const b = translated(96, 64, 1.5, 0.5);
+    const [f, g] = [await computeFlow(a, b), await computeFlow(a, b)];
+    assert.deepEqual(f.dx, g.dx);
+    assert.deepEqual(f.dy, g.dy);
+  });
+
+  test('loading OpenCV leaves the process-wide error handlers as they were', async () => {
+    const count = () => process.listeners('uncaughtException').length + process.listeners('unhandledRejection').length;
+    const before = count();
+    await loadOpenCv();
+    assert.equal(count(), before);
+  });
+
+  test('refuses frames of different sizes, naming both', async () => {
+    await assert.rejects(computeFlow(translated(32, 24, 0, 0), translated(24, 32, 0, 0)), /32×24 and 24×32/);
+  });
+
+  test('warping the earlier frame along the backward flow reproduces the later frame', async () => {
+    const prev = translated(128, 96, 0, 0);
+    const next = translated(128, 96, 2.5, -1);
+    const warped = warpImage(prev, await computeFlow(next, prev));
+    let err = 0;
+    let n = 0;
+    for (let y = 8; y < 88; y++) for (let x = 8; x < 120; x++) for (let c = 0; c < 3; c++, n++) err += Math.abs(warped.data[(y * 128 + x) * 3 + c] - next.data[(y * 128 + x) * 3 + c]);
+    assert.ok(err / n < 0.01, `mean |warped − next| ${(err / n).toFixed(4)}`);
+  });
+});
+
+describe('temporal guide', () => {
+  // A 24-px square moves 6 px right over a static background: the strip it leaves is disoccluded.
+  const [W, H, side] = [96, 64, 24];
+  const prev = movingSquare(W, H, 30, 20, side);
+  const next = movingSquare(W, H, 36, 20, side);
+
+  test('marks the strip the moving square uncovered as untrusted, and trusts the static background far from it', async () => {
+    const strip = (mask: Float32Array) => {
+      let trusted = 0;
+      for (let y = next.top; y < next.top + side; y++) for (let x = prev.left; x < next.left; x++) trusted += mask[y * W + x];
+      return trusted / (side * (next.left - prev.left));
+    };
+    const guide = await temporalGuide(prev.image, next.image, prev.image);
+    // The rest are pixels where square and background happen to look alike (within 0.08 per channel).
+    assert.ok(strip(guide.mask) < 0.1, `${(100 * strip(guide.mask)).toFixed(1)}% of the uncovered strip trusted`);
+    // Why the photometric test: Farnebäck's smooth flow passes the paper's two tests on much of the strip.
+    const paperOnly = await temporalGuide(prev.image, next.image, prev.image, { photometricThreshold: Infinity });
+    assert.ok(strip(paperOnly.mask) > 0.1, `paper's tests alone trust ${(100 * strip(paperOnly.mask)).toFixed(1)}% of the strip`);
+    // Background at least a flow window (15 px) away from the square's old and new places, and 4 px
+    // in from the frame's edge: Farnebäck's flow wobbles there by a few hundredths of a pixel per
+    // pixel, which the paper's motion-boundary test (|∇ŵ|² > 0.002) rightly distrusts.
+    let far = 0;
+    let trusted = 0;
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const near = x >= prev.left - 15 && x < next.left + side + 15 && y >= prev.top - 15 && y < prev.top + side + 15;
+        const edge = x < 4 || y < 4 || x >= W - 4 || y >= H - 4;
+        if (near || edge) continue;
+        far++;
+        trusted += guide.mask[y * W + x];
+      }
+    }
+    assert.ok(trusted / far > 0.95, `${((100 * trusted) / far).toFixed(1)}% of the far background trusted`);
+  });
+
+  test('untrusted pixels of the warped image are the content frame; trusted ones follow the motion', async () => {
+    const guide = await temporalGuide(prev.image, next.image, prev.image);
+    let checkedTrusted = 0;
+    for (let p = 0; p < W * H; p++) {
+      for (let c = 0; c < 3; c++) {
+        const got = guide.warped.data[3 * p + c];
+        const content = next.image.data[3 * p + c];
+        if (guide.mask[p] === 0) assert.equal(got, content);
+        else if (Math.abs(got - content) > 0.14) assert.fail(`trusted pixel ${p} warped to ${got}, frame has ${content}`);
+      }
+      checkedTrusted += guide.mask[p];
+    }
+    assert.ok(checkedTrusted > (W * H) / 2);
+  });
+
+  test('encodes to bytes and decodes to exactly the same guide; refuses truncated bytes', async () => {
+    const guide = await temporalGuide(prev.image, next.image, translated(W, H, 0, 0));
+    const bytes = encodeGuide(guide);
+    const back = decodeGuide(bytes);
+    assert.equal(back.warped.width, W);
+    assert.equal(back.warped.height, H);
+    assert.deepEqual(back.warped.data, guide.warped.data);
+    assert.deepEqual(back.mask, guide.mask);
+    // A Buffer at an odd offset, as a slice of a larger read may be.
+    const odd = Buffer.concat([Buffer.from([1]), bytes]).subarray(1);
+    assert.deepEqual(decodeGuide(odd).mask, guide.mask);
+    assert.throws(() => decodeGuide(bytes.subarray(0, bytes.length - 4)), /truncated\?\); delete it/);
+    assert.throws(() => decodeGuide(Buffer.from('not a guide')), /not a temporal guide/);
+  });
+});
