@@ -156,7 +156,7 @@ export function parseSettings(flags: RenderFlags): { settings: StyleSettings; li
     overlap: parseWhole(flags.overlap, '--overlap', DEFAULT_CHUNK_OPTIONS.overlap, 0, problems),
     keepFrames: flags.keepFrames === true,
   };
-  if (chunks.overlap >= chunks.frames) problems.push(`--overlap must be less than --chunk-frames (got ${chunks.overlap} and ${chunks.frames})`);
+  if (settings.init === 'prev-warped' && chunks.overlap >= chunks.frames) problems.push(`--overlap must be less than --chunk-frames (got ${chunks.overlap} and ${chunks.frames})`);
   if (problems.length) throw new UsageError(problems.join('\n'));
   return { settings, limits, chunks };
 }
