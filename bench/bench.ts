@@ -17,6 +17,12 @@
  * ms per frame over the styling phase, and the worker's RSS and tfjs tensor count at the first frame
  * and at the end (both must stay flat).
  *
+ * `coherence` (bench/coherence.ts; not in the default --only): temporally coherent stylization
+ * (Ruder et al.: warped init and temporal loss) against frame-by-frame on a generated moving
+ * sequence — steps needed, warping error, flicker on still pixels, loss terms, flow time
+ * (--coherence-frames 6 --coherence-size 96 --coherence-steps 100 --coherence-later-steps 20 --temporal-weights 1e3,1e4
+ * --coherence-strip PATH.png).
+ *
  * `compare` (bench/compare.ts) times the seed's TF2 step (bench/reference/seed_step.py, tf.function
  * and eager; needs `python3 -m pip install tensorflow-cpu==2.21.0`, skipped without it) and ours on
  * each of --backends (default node (one TensorFlow graph per step), node-eager, wasm; wasm only up to --wasm-max-size, default 128 px) at
@@ -49,6 +55,7 @@ import { progressQuery, type RenderProgress } from '../src/workflows/contract';
 import { makeClip, makeStyleImage } from '../test/helpers/media-fixtures';
 import { VGG19_WIDTHS, writeVggH5 } from '../test/helpers/tiny-vgg';
 import { CLUSTER_FLAGS, clusterOptionsFrom, runClusterBench } from './cluster/run';
+import { runCoherence } from './coherence';
 import { runCompare } from './compare';
 import { frameLevels, levelOf, renderAtScale } from '../test/helpers/scale-render';
 import { median, pattern, timeSteps } from './steps';
@@ -72,6 +79,12 @@ const { values: args } = parseArgs({
     'scale-frames': { type: 'string', default: '20000' },
     'orch-window': { type: 'string', default: '8' },
     ...CLUSTER_FLAGS,
+    'coherence-frames': { type: 'string', default: '6' },
+    'coherence-size': { type: 'string', default: '96' },
+    'coherence-steps': { type: 'string', default: '100' },
+    'coherence-later-steps': { type: 'string', default: '20' },
+    'temporal-weights': { type: 'string', default: '1e3,1e4' },
+    'coherence-strip': { type: 'string' },
   },
 });
 const sections = new Set(args.only!.split(','));
@@ -183,6 +196,19 @@ async function main() {
       console.log(
         `write ${median(writes).toFixed(1)} ms, read ${median(reads).toFixed(1)} ms, ${((await stat(path)).size / 2 ** 20).toFixed(2)} MiB on disk while the frame is in flight   ${command('--only checkpoint')}`,
       );
+    }
+
+    if (sections.has('coherence')) {
+      const flags = ['frames', 'size', 'steps', 'later-steps'].map((k) => `--coherence-${k} ${args[`coherence-${k}` as 'coherence-size']}`).join(' ');
+      await runCoherence(rt.engine, {
+        frames: Number(args['coherence-frames']),
+        size: Number(args['coherence-size']),
+        steps: Number(args['coherence-steps']),
+        laterSteps: Number(args['coherence-later-steps']),
+        temporalWeights: args['temporal-weights']!.split(',').filter(Boolean).map(Number),
+        strip: args['coherence-strip'],
+        command: command(`--only coherence ${flags} --temporal-weights ${args['temporal-weights']}`),
+      });
     }
 
     if (sections.has('e2e')) {

@@ -79,8 +79,8 @@ describe('preview (real processes)', () => {
     assert.deepEqual(previewed, [1, 4, 7]);
     const mtimes = previewed.map((f) => statSync(framePath(join(renderDir, 'styled'), f)).mtimeMs);
 
-    // The render with the same flags: those three frames are reused, not computed again.
-    const r = await cli(['start-render', ...files, ...flags], env);
+    // The render with the same flags: those three frames are reused, not computed again (and kept, to check).
+    const r = await cli(['start-render', ...files, ...flags, '--keep-frames'], env);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Wrote .*out\.mp4\n {2}7 frames at 25\/1 fps/);
     assert.match(r.stdout, /\(3 frames reused from earlier work\)/);

@@ -213,6 +213,32 @@ describe('render workflow (real server, real ffmpeg)', () => {
     }
   });
 
+  test('--init prev-warped: frames in order from the warped previous result, fewer steps after each chunk\'s first, lead-ins cross-faded', async () => {
+    const clip = { path: join(fx.root, 'coherent.mp4'), width: 64, height: 48, rate: '25', frames: 7, audio: true };
+    const { request, result, handle } = await render('coherent', clip, { init: 'prev-warped', laterEpochs: '1', chunkFrames: '3', overlap: '1', window: '4' });
+    assert.equal(result.done, 7);
+    assert.equal(result.chunks?.sequential, true);
+    const spe = Number(TINY.stepsPerEpoch);
+    // Chunk 1 starts frame 1 from its content (2 epochs); every later frame starts warm (1 epoch),
+    // chunks 2 and 3 from the lead-in frame (3 and 6) each renders first from its content.
+    const { sidecars } = await readStyled(request.renderDir);
+    assert.deepEqual(
+      sidecars.map((s) => [s.frame, s.steps]),
+      [[1, 2 * spe], [2, spe], [3, spe], [4, spe], [5, spe], [6, spe], [7, spe]],
+    );
+    const paths = renderPaths(request.renderDir);
+    for (const [chunk, lead] of [[1, 3], [2, 6]]) {
+      assert.ok(existsSync(framePath(paths.chunk(chunk).lead, lead)), `chunk ${chunk + 1} rendered lead-in frame ${lead}`);
+    }
+    // Each warm frame's temporal guide was computed once and kept for a retry.
+    assert.ok(existsSync(join(paths.chunk(0).flow, 'frame_000002.guide')));
+    const history = await handle.fetchHistory();
+    const scheduled = history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'stylizeFrame');
+    assert.equal(scheduled.length, 7 + 2, 'seven frames and two lead-in frames');
+    const out = await probeStreams(request.output);
+    assert.equal(Number(out.streams.find((s) => s.codec_type === 'video')!.nb_read_frames), 7);
+  });
+
   test('a video without audio gives a video without audio', async () => {
     const { request, result } = await render('silent', { path: join(fx.root, 'silent.mp4'), width: 64, height: 48, rate: '24', frames: 4 });
     assert.equal(result.hasAudio, false);
