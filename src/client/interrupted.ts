@@ -4,7 +4,8 @@
  * split's frame count and the frames completed since.
  */
 import { defaultPayloadConverter, type WorkflowHandle } from '@temporalio/client';
-import type { RenderRequest, SplitResult } from '../workflows/contract';
+import type { IndexResult } from '../activities/chunks';
+import { FrameSet, type RenderRequest, type SplitResult, type StylizeFrameInput } from '../workflows/contract';
 import type { RenderState } from '../workflows/ledger';
 
 type Payload = Parameters<typeof defaultPayloadConverter.fromPayload>[0];
@@ -33,12 +34,19 @@ export async function interruptedProgress(handle: WorkflowHandle): Promise<Inter
   const typeOf = new Map<number, string>();
   for (const e of events) {
     const scheduled = e.activityTaskScheduledEventAttributes;
-    if (scheduled) typeOf.set(Number(e.eventId), scheduled.activityType?.name ?? '');
+    if (scheduled) {
+      // A chunk's lead-in frames are extra work, not frames of the video done.
+      const lead = decode<StylizeFrameInput>(scheduled.input?.payloads?.[0])?.lead === true;
+      typeOf.set(Number(e.eventId), lead ? 'lead-in' : (scheduled.activityType?.name ?? ''));
+    }
     const completed = e.activityTaskCompletedEventAttributes;
     if (!completed) continue;
     const type = typeOf.get(Number(completed.scheduledEventId));
     if (type === 'stylizeFrame') done++;
     if (type === 'splitVideo') total = decode<SplitResult>(completed.result?.payloads?.[0])?.frameCount ?? total;
+    if (type === 'indexVideo') total = decode<IndexResult>(completed.result?.payloads?.[0])?.split.frameCount ?? total;
+    // Frames of chunks an earlier run encoded count as done.
+    if (type === 'indexVideo' && request?.chunks) done += reusedFrames(decode<IndexResult>(completed.result?.payloads?.[0]), request.chunks.frames);
   }
   return {
     renderId: handle.workflowId,
@@ -49,6 +57,16 @@ export async function interruptedProgress(handle: WorkflowHandle): Promise<Inter
     total,
     runs: (carried?.runs ?? 0) + 1,
   };
+}
+
+function reusedFrames(index: IndexResult | undefined, framesPerChunk: number): number {
+  if (!index) return 0;
+  let frames = 0;
+  for (const number of FrameSet.unpack(index.reusedChunks)) {
+    const first = (number - 1) * framesPerChunk + 1;
+    frames += Math.min(index.split.frameCount, first + framesPerChunk - 1) - first + 1;
+  }
+  return frames;
 }
 
 export function describeInterrupted(p: InterruptedProgress): string {

@@ -248,6 +248,12 @@ export class ChunkBook {
     return this.skippedSet;
   }
 
+  /** Frames not started yet: in chunks not opened, or opened and not through. */
+  get framesLeft(): boolean {
+    const s = this.state;
+    return s.nextToOpen < s.count || s.open.some((c) => c.phase !== 'encoded' && c.cursor <= c.last);
+  }
+
   /** Anything in flight: extraction, frames or encoding. */
   get busy(): boolean {
     return this.state.open.some((c) => c.phase === 'extracting' || c.phase === 'encoding' || c.running > 0);

@@ -149,7 +149,7 @@ export async function renderInChunks(request: RenderRequest, carried: RenderStat
       throw fatal;
     }
     if (steering.cancelled || chunks.done) break;
-    if (startedThisRun >= limits.framesPerRun || workflowInfo().continueAsNewSuggested) {
+    if ((startedThisRun >= limits.framesPerRun || workflowInfo().continueAsNewSuggested) && (frames.hasRetry || chunks.framesLeft)) {
       // Keeps each run's history small; only with nothing in flight, so no result is lost.
       await condition(() => !chunks.busy && allHandlersFinished());
       if (fatal !== undefined) throw fatal;

@@ -13,6 +13,7 @@ import { retryFailedSignal, skipFailedSignal } from '../../src/workflows/contrac
 import { makeClip, probeStreams } from '../helpers/media-fixtures';
 import { TINY_RENDER, useRenderEnv } from '../helpers/render-env';
 import { waitForProgress } from '../helpers/steering';
+import { renderPaths } from '../../src/common/render-paths';
 
 const TINY: RenderFlags = { ...TINY_RENDER, epochs: '2' };
 
@@ -60,8 +61,9 @@ describe('out of memory and failed frames', () => {
 
   test('a corrupt frame fails fast, on its first attempt; once repaired, retry-failed finishes it', async () => {
     const { request, handle } = await start('corrupt');
-    await waitForProgress(handle, (p) => p.phase === 'styling', 'the split', 120_000);
-    const frame2 = framePath(join(request.renderDir, 'frames'), 2);
+    // No style worker yet: the first chunk is extracted and its frames wait.
+    await waitForProgress(handle, (p) => p.chunks?.open[0]?.phase === 'styling', 'the first chunk extracted', 120_000);
+    const frame2 = framePath(renderPaths(request.renderDir).chunk(0).frames, 2);
     const original = await readFile(frame2);
     await writeFile(frame2, 'not a png');
     const workers = await fx.env.startWorkers(['style']);

@@ -215,7 +215,7 @@ describe('render workflow (real server, real ffmpeg)', () => {
 
   test('--init prev-warped: frames in order from the warped previous result, fewer steps after each chunk\'s first, lead-ins cross-faded', async () => {
     const clip = { path: join(fx.root, 'coherent.mp4'), width: 64, height: 48, rate: '25', frames: 7, audio: true };
-    const { request, result, handle } = await render('coherent', clip, { init: 'prev-warped', laterEpochs: '1', chunkFrames: '3', overlap: '1', window: '4' });
+    const { request, result, handle } = await render('coherent', clip, { init: 'prev-warped', laterEpochs: '1', chunkFrames: '3', overlap: '1', window: '4', framesPerRun: '100' });
     assert.equal(result.done, 7);
     assert.equal(result.chunks?.sequential, true);
     const spe = Number(TINY.stepsPerEpoch);
