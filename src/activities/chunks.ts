@@ -20,8 +20,9 @@ import {
   type FrameRate,
   type FrameTimestamps,
 } from '../media';
-import { chunkCount } from '../workflows/chunks';
-import { FAILURE_TYPES, FrameSet, type AssembleResult, type PackedFrames, type SplitResult } from '../workflows/contract';
+import { FAILURE_TYPES, FrameSet, chunkCount, type AssembleResult, type IndexResult, type PackedFrames, type SplitResult } from '../workflows/contract';
+
+export type { IndexResult } from '../workflows/contract';
 import { checkOutput, checkRenderDir, renderPaths, type PathPolicy } from './paths';
 
 export interface IndexInput {
@@ -31,12 +32,6 @@ export interface IndexInput {
   /** The VGG19 layers the frames go through (the deepest sets the smallest frame). */
   layers?: string[];
   framesPerChunk: number;
-}
-
-export interface IndexResult {
-  split: SplitResult;
-  /** Chunks (by number, index + 1) whose segments an earlier run of this render left complete. */
-  reusedChunks: PackedFrames;
 }
 
 export interface ExtractChunkInput {

@@ -4,8 +4,7 @@
  * split's frame count and the frames completed since.
  */
 import { defaultPayloadConverter, type WorkflowHandle } from '@temporalio/client';
-import type { IndexResult } from '../activities/chunks';
-import { FrameSet, type RenderRequest, type SplitResult, type StylizeFrameInput } from '../workflows/contract';
+import { FrameSet, type IndexResult, type RenderRequest, type SplitResult, type StylizeFrameInput } from '../workflows/contract';
 import type { RenderState } from '../workflows/ledger';
 
 type Payload = Parameters<typeof defaultPayloadConverter.fromPayload>[0];

@@ -12,7 +12,7 @@
  *   `overlap` frames ahead of its start (its lead-in, from the content), which its predecessor
  *   cross-fades with its own last frames, so the fresh start of a chunk leaves no visible seam.
  */
-import type { ChunksView } from './contract';
+import { chunkCount, type ChunksView } from './contract';
 import { FrameSet, type PackedFrames } from './frame-set';
 
 export interface ChunkOptions {
@@ -67,10 +67,6 @@ export type ChunkWork =
   | { kind: 'extract'; chunk: ChunkRecord }
   | { kind: 'frame'; chunk: ChunkRecord; frame: number; lead: boolean; previous?: { frame: number; lead: boolean } }
   | { kind: 'encode'; chunk: ChunkRecord; blendWith?: { chunk: number; first: number; last: number } };
-
-export function chunkCount(frameCount: number, framesPerChunk: number): number {
-  return Math.max(1, Math.ceil(frameCount / framesPerChunk));
-}
 
 export class ChunkBook {
   private readonly reused: FrameSet;

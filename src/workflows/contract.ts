@@ -83,6 +83,18 @@ export interface SplitResult {
   durationSeconds: number;
 }
 
+/** What the index pass of a chunked render finds. */
+export interface IndexResult {
+  split: SplitResult;
+  /** Chunks (by number, index + 1) whose segments an earlier run of this render left complete. */
+  reusedChunks: PackedFrames;
+}
+
+/** Chunks of `framesPerChunk` frames (the last may be shorter) in a video of `frameCount` frames. */
+export function chunkCount(frameCount: number, framesPerChunk: number): number {
+  return Math.max(1, Math.ceil(frameCount / framesPerChunk));
+}
+
 export interface AssembleResult {
   /** What became of each audio and subtitle stream of the input: copied, re-encoded or dropped. */
   streams: StreamReport[];
