@@ -9,6 +9,7 @@
  */
 import { ApplicationFailure, WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import assert from 'node:assert/strict';
+import { renderPaths } from '../../src/common/render-paths';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -256,10 +257,11 @@ describe('steering a render (real server, real workers)', () => {
 
   test('progress: totals, settings, ETA, stats, and per-frame records for failed and retried frames', async (t) => {
     const { req, handle } = await startPaused(6, { frameAttempts: '2' });
-    await waitForProgress(handle, (p) => p.phase === 'styling', 'the split');
+    // Paused: no frame starts, but the first chunk is extracted.
+    await waitForProgress(handle, (p) => p.chunks?.open[0]?.phase === 'styling', 'the first chunk extracted');
     // Frame 3's input vanishes (a non-retryable error: it fails at once); frame 5's sidecar path is
     // blocked by a directory (a retryable error) until the test clears it after the first attempt.
-    const frame3 = framePath(join(req.renderDir, 'frames'), 3);
+    const frame3 = framePath(renderPaths(req.renderDir).chunk(0).frames, 3);
     await rename(frame3, `${frame3}.aside`);
     const blocker = join(req.renderDir, 'styled', 'frame_000005.json');
     await mkdir(blocker, { recursive: true });
