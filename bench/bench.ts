@@ -8,6 +8,13 @@
  * Without --weights it times a full-width VGG19 with synthetic weights (the arithmetic, and so the
  * time, is the same as with the ImageNet file).
  *
+ * `workers` (--workers-backends wasm,node --tp-frames 8 --tp-size 64 --tp-steps 4): the same clip
+ * rendered with one and two style worker processes on each backend. `fairness` (--fair-frames 1000):
+ * two copy renders sharing four worker slots, each one's progress while both run (bench/workers.ts).
+ *
+ * `disk` (--disk-frames 10000 --disk-size 512x288): peak disk of a copy render of a textured clip
+ * in chunks, against what a whole split would hold.
+ *
  * `scale` (--scale-frames 20000): the proof at scale — a generated clip rendered in 300-frame chunks
  * with the copy engine through the embedded server: every frame once and in order, history events
  * per run (read back from the server), peak disk and frame images on disk, time to the first frame.
@@ -57,6 +64,7 @@ import { VGG19_WIDTHS, writeVggH5 } from '../test/helpers/tiny-vgg';
 import { CLUSTER_FLAGS, clusterOptionsFrom, runClusterBench } from './cluster/run';
 import { runCoherence } from './coherence';
 import { runCompare } from './compare';
+import { benchFairness, benchThroughput } from './workers';
 import { frameLevels, levelOf, renderAtScale } from '../test/helpers/scale-render';
 import { median, pattern, timeSteps } from './steps';
 
@@ -77,7 +85,15 @@ const { values: args } = parseArgs({
     'e2e-steps': { type: 'string', default: '10' },
     'orch-frames': { type: 'string', default: '2000' },
     'scale-frames': { type: 'string', default: '20000' },
+    'fair-frames': { type: 'string', default: '1000' },
+    'disk-frames': { type: 'string', default: '10000' },
+    'disk-size': { type: 'string', default: '512x288' },
+    'workers-backends': { type: 'string', default: 'wasm,node' },
+    'tp-frames': { type: 'string', default: '8' },
+    'tp-size': { type: 'string', default: '64' },
+    'tp-steps': { type: 'string', default: '4' },
     'orch-window': { type: 'string', default: '8' },
+    'orch-engine': { type: 'string', default: 'copy' },
     ...CLUSTER_FLAGS,
     'coherence-frames': { type: 'string', default: '6' },
     'coherence-size': { type: 'string', default: '96' },
@@ -106,7 +122,10 @@ async function main() {
     // First, before any weights exist in this process: its RSS is the orchestration's own.
     if (sections.has('orchestration')) await benchOrchestration(dir);
     if (sections.has('scale')) await benchScale(dir);
-    if ([...sections].every((s) => s === 'orchestration' || s === 'scale')) return;
+    if (sections.has('fairness')) await benchFairness(dir, Number(args['fair-frames']));
+    if (sections.has('disk')) await benchDisk(dir);
+    const NO_WEIGHTS = ['orchestration', 'scale', 'fairness', 'disk'];
+    if ([...sections].every((s) => NO_WEIGHTS.includes(s))) return;
     let weights = args.weights;
     if (!weights) {
       weights = join(dir, 'vgg19-synthetic.h5');
@@ -114,6 +133,17 @@ async function main() {
     }
     console.log(`weights: ${args.weights ?? 'synthetic full-width VGG19 (timing only)'}`);
     const steps = Number(args.steps);
+    if (sections.has('workers')) {
+      // Processes of their own, before this process loads a backend.
+      await benchThroughput({
+        dir,
+        weights,
+        backends: args['workers-backends']!.split(','),
+        frames: Number(args['tp-frames']),
+        size: Number(args['tp-size']),
+        steps: Number(args['tp-steps']),
+      });
+    }
 
     if (sections.has('compare')) {
       // First, and before this process loads a backend: the children then have the machine to themselves.
@@ -138,7 +168,7 @@ async function main() {
         command: `npm run bench -- ${flags}`,
       });
     }
-    if ([...sections].every((s) => s === 'compare' || s === 'orchestration' || s === 'scale')) return;
+    if ([...sections].every((s) => s === 'compare' || s === 'workers' || NO_WEIGHTS.includes(s))) return;
 
     const rt = await createStyleRuntime({ weights, backend: args.backend });
     console.log(`\nbackend: ${rt.engine.backend.name}${rt.engine.backend.skipped.length ? ` (skipped ${rt.engine.backend.skipped.join('; ')})` : ''}`);
@@ -254,6 +284,21 @@ async function main() {
  * Orchestration overhead: a generated clip of tiny frames through the real workflow with the copy
  * engine, so what is left is Temporal, the workflow, the activities' file handling and continue-as-new.
  */
+/** Peak disk of a long render at a real frame size, against what a whole split would hold. */
+async function benchDisk(dir: string): Promise<void> {
+  const frames = Number(args['disk-frames']);
+  const [width, height] = args['disk-size']!.split('x').map(Number);
+  const r = await renderAtScale(dir, frames, { size: String(Math.max(width, height)) }, { width, height });
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  const split = r.meanContentFrameBytes * frames;
+  console.log(`\n# disk: ${frames} frames of ${width}×${height} (testsrc2, H.264), --engine copy, 300-frame chunks, 3 open`);
+  console.log(
+    `peak ${mib(r.peakDiskBytes)} in the render's directory (at most ${r.peakFrameFiles} frame images at once); a whole split would hold ` +
+      `${mib(split)} of extracted frames alone (${(r.meanContentFrameBytes / 1024).toFixed(0)} KiB a frame), and as many stylized ones; ` +
+      `${r.seconds.toFixed(0)} s in all   npm run bench -- --only disk --disk-frames ${frames} --disk-size ${width}x${height}`,
+  );
+}
+
 async function benchScale(dir: string): Promise<void> {
   const frames = Number(args['scale-frames']);
   const r = await renderAtScale(dir, frames);
@@ -271,19 +316,32 @@ async function benchScale(dir: string): Promise<void> {
 async function benchOrchestration(dir: string): Promise<void> {
   const frames = Number(args['orch-frames']);
   const window = args['orch-window']!;
+  // vgg19: a real style worker (synthetic full-width VGG19, 32 px, one step a frame), whose tensors must stay flat.
+  const stylized = args['orch-engine'] === 'vgg19';
+  let runtime: StyleRuntime | undefined;
+  if (stylized) {
+    const weights = args.weights ?? join(dir, 'vgg19-orch.h5');
+    if (!args.weights) await writeVggH5(weights, { widths: VGG19_WIDTHS });
+    runtime = await createStyleRuntime({ weights, backend: args.backend });
+  }
   const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
   const input = await makeClip({ path: join(dir, 'orch.mp4'), width: 32, height: 24, rate: '25', frames, audio: true });
   const style = await makeStyleImage(join(dir, 'style-orch.png'), 16, 16);
   const workDir = join(dir, 'orch-work');
   const server = await startEmbeddedServer(workDir);
   try {
-    const request = await buildRenderRequest({ input, style, output: join(dir, 'orch-out.mp4'), workDir, engine: 'copy', size: '32', window });
+    const request = await buildRenderRequest({
+      input, style, output: join(dir, 'orch-out.mp4'), workDir, size: '32', window,
+      ...(stylized ? { epochs: '1', stepsPerEpoch: '1' } : { engine: 'copy' }),
+    });
     const workers = await createWorkers({
       connection: server.env.nativeConnection,
       queues: ['media', 'style'],
-      engine: 'copy',
+      engine: stylized ? 'vgg19' : 'copy',
+      style: runtime,
       paths: { workRoot: workDir, outputRoots: [dir] },
-      styleConcurrency: request.limits.window,
+      // One frame at a time on a real engine, as a style worker on one machine runs.
+      styleConcurrency: stylized ? 1 : request.limits.window,
     });
     const running = runWorkers(workers);
     const cpuMs = () => {
@@ -327,12 +385,14 @@ async function benchOrchestration(dir: string): Promise<void> {
     for (const w of workers) w.shutdown();
     await running;
     const styling = (stylingTo - (stylingFrom ?? t0)) / frames;
-    console.log(`\n# orchestration: ${frames} frames of 32×24, --engine copy (nothing computed), window ${window}, embedded server, one worker process`);
+    console.log(
+      `\n# orchestration: ${frames} frames of 32×24, ${stylized ? `vgg19 on ${runtime!.engine.backend.name} (one step a frame)` : '--engine copy (nothing computed)'}, window ${window}, embedded server, one worker process`,
+    );
     console.log(
       `${styling.toFixed(1)} ms/frame over the styling phase (${((stylingTo - (stylingFrom ?? t0)) / 1000).toFixed(1)} s; ` +
         `busy ${r.stats.busySeconds.toFixed(1)} s in workflow time), worker CPU ${workerCpu.toFixed(1)} ms/frame, ` +
         `${((end.at - t0) / 1000).toFixed(1)} s in all with split and assembly, ${r.runs} runs   ` +
-        `npm run bench -- --only orchestration --orch-frames ${frames} --orch-window ${window}`,
+        `npm run bench -- --only orchestration --orch-frames ${frames} --orch-window ${window}${stylized ? ' --orch-engine vgg19' : ''}`,
     );
     console.log(
       `worker RSS ${first ? mib(first.rss) : '?'} at frame 1, ${mib(end.rss)} at the end; tfjs tensors ${first?.tensors ?? '?'} at frame 1, ${end.tensors} at the end`,
@@ -340,6 +400,7 @@ async function benchOrchestration(dir: string): Promise<void> {
     console.log(`  on the way: ${trend.map(([done, s]) => `${done} frames ${mib(s.rss)} ${s.tensors} tensors`).join(' · ')}`);
   } finally {
     await server.stop();
+    runtime?.engine.dispose();
   }
 }
 

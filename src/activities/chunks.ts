@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
@@ -13,7 +12,6 @@ import {
   framePath,
   indexFrames,
   joinSegments,
-  MediaInputError,
   probeVideo,
   readImage,
   writePng,
@@ -23,6 +21,7 @@ import {
 import { FAILURE_TYPES, FrameSet, chunkCount, type AssembleResult, type IndexResult, type PackedFrames, type SplitResult } from '../workflows/contract';
 
 export type { IndexResult } from '../workflows/contract';
+import { nonRetryable, withHeartbeat } from './long-running';
 import { checkOutput, checkRenderDir, renderPaths, type PathPolicy } from './paths';
 
 export interface IndexInput {
@@ -72,21 +71,6 @@ interface SegmentRecord {
   last: number;
 }
 
-/** Heartbeats while a long ffmpeg run is going, so a dead media worker is noticed. */
-async function withHeartbeat<T>(work: Promise<T>): Promise<T> {
-  const ctx = Context.current();
-  const timer = setInterval(() => ctx.heartbeat(), 5_000);
-  try {
-    return await work;
-  } finally {
-    clearInterval(timer);
-  }
-}
-
-function nonRetryable(err: unknown): never {
-  if (err instanceof MediaInputError) throw ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.mediaInput);
-  throw err;
-}
 
 async function readJson<T>(path: string): Promise<T | undefined> {
   try {

@@ -1,11 +1,11 @@
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, symlink } from 'node:fs/promises';
 import { DEFAULT_SETTINGS } from '../engine/settings';
-import { assembleVideo, extractFrames, framePath, MediaInputError, probeVideo, readFrameTimestamps } from '../media';
+import { assembleVideo, extractFrames, framePath, probeVideo, readFrameTimestamps } from '../media';
 import { frameSizeFor } from '../engine/frame-size';
 import { FAILURE_TYPES, FrameSet, type AssembleResult, type PackedFrames, type SplitResult } from '../workflows/contract';
+import { nonRetryable, withHeartbeat } from './long-running';
 import { checkOutput, checkRenderDir, renderPaths, type PathPolicy } from './paths';
 import { writeFileAtomic } from '../common/atomic';
 import { fingerprintFile } from '../common/output-fingerprint';
@@ -30,21 +30,6 @@ export interface AssembleInput {
   unstyled?: PackedFrames;
 }
 
-/** Heartbeats while a long ffmpeg run is going, so a dead media worker is noticed. */
-async function withHeartbeat<T>(work: Promise<T>): Promise<T> {
-  const ctx = Context.current();
-  const timer = setInterval(() => ctx.heartbeat(), 5_000);
-  try {
-    return await work;
-  } finally {
-    clearInterval(timer);
-  }
-}
-
-function nonRetryable(err: unknown): never {
-  if (err instanceof MediaInputError) throw ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES.mediaInput);
-  throw err;
-}
 
 /** Split and assemble; every path they write or delete is checked against `policy` first. */
 export function createMediaActivities(policy: PathPolicy) {

@@ -112,12 +112,17 @@ async function copyFrame(input: StylizeFrameInput, attempt: number, started: num
  * directory so a retried or resumed attempt reuses it. Undefined when there is no predecessor, or
  * its result is missing (it failed): the frame then starts from its content like the first one.
  */
+/** Where a frame's temporal guide is kept until the frame is done (16 bytes a pixel: 2.4 MB at 512×288). */
+function guidePath(input: StylizeFrameInput, chunk: number): string {
+  return join(renderPaths(input.renderDir).chunk(chunk).flow, `${input.lead ? 'lead' : 'frame'}_${String(input.frame).padStart(6, '0')}.guide`);
+}
+
 async function temporalGuideFor(input: StylizeFrameInput, content: RgbImage): Promise<TemporalGuide | undefined> {
   if (input.previous === undefined || input.chunk === undefined || input.settings.init !== 'prev-warped') return undefined;
   const previous = checkFrame(input.previous.frame);
   const prev = frameFiles(input.renderDir, previous, { chunk: input.chunk, lead: input.previous.lead });
   if (!existsSync(prev.styled) || !existsSync(prev.content)) return undefined;
-  const cache = join(renderPaths(input.renderDir).chunk(input.chunk).flow, `${input.lead ? 'lead' : 'frame'}_${String(input.frame).padStart(6, '0')}.guide`);
+  const cache = guidePath(input, input.chunk);
   const cached = await readFile(cache).then(decodeGuide, () => undefined);
   if (cached && cached.warped.width === content.width && cached.warped.height === content.height) return cached;
   const [prevContent, prevStyled] = await Promise.all([readImage(prev.content), readImage(prev.styled)]);
@@ -257,6 +262,8 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
         };
         await writeFileAtomic(files.sidecar, JSON.stringify(sidecar));
         await rm(files.checkpoint, { force: true });
+        // Kept only for a retry of this frame; at 2.4 MB a frame they would outgrow the chunk's PNGs.
+        if (guide) await rm(guidePath(input, input.chunk!), { force: true });
         return {
           ...base,
           reused: false,

@@ -5,7 +5,8 @@
 import { allHandlersFinished, condition, continueAsNew, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import { ChunkBook, type ChunkRecord, type ChunkWork } from './chunks';
 import { styleQueueFor, type RenderProgress, type RenderRequest, type RenderResult } from './contract';
-import { FrameLedger, emptySummary, type RenderState } from './ledger';
+import { FrameLedger, type RenderState } from './ledger';
+import { renderProgress } from './progress';
 import { media, styleActivities } from './proxies';
 import type { renderVideo } from './render';
 import { endCancelled, type Steering } from './steering';
@@ -24,15 +25,7 @@ export async function renderInChunks(request: RenderRequest, carried: RenderStat
   const segmentsDir = `${request.renderDir}/segments`;
   let ledger = carried && FrameLedger.resume(carried, Date.now());
   let book = carried?.chunks && ChunkBook.resume(carried.chunks);
-  const progress = (): RenderProgress => ({
-    renderId: request.renderId,
-    renderDir: request.renderDir,
-    ...steering.view(),
-    engine: steering.settings.engine ?? 'vgg19',
-    stylized: steering.settings.engine !== 'copy',
-    ...(ledger?.summary() ?? emptySummary()),
-    ...(book && { chunks: book.view(segmentsDir) }),
-  });
+  const progress = (): RenderProgress => ({ ...renderProgress(request, steering, ledger), ...(book && { chunks: book.view(segmentsDir) }) });
   steering.listen(progress);
 
   if (!ledger || !book) {

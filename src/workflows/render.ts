@@ -16,7 +16,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { styleQueueFor, type RenderProgress, type RenderRequest, type RenderResult } from './contract';
-import { FrameLedger, emptySummary, type RenderState } from './ledger';
+import { FrameLedger, type RenderState } from './ledger';
+import { renderProgress } from './progress';
 import { Steering, endCancelled } from './steering';
 import { media, styleActivities } from './proxies';
 import { renderInChunks } from './render-chunks';
@@ -46,14 +47,7 @@ export async function renderVideo(request: RenderRequest, carried?: RenderState)
 async function render(request: RenderRequest, carried: RenderState | undefined, steering: Steering): Promise<RenderResult> {
   const { limits } = request;
   let ledger = carried && FrameLedger.resume(carried, Date.now());
-  const progress = (): RenderProgress => ({
-    renderId: request.renderId,
-    renderDir: request.renderDir,
-    ...steering.view(),
-    engine: steering.settings.engine ?? 'vgg19',
-    stylized: steering.settings.engine !== 'copy',
-    ...(ledger?.summary() ?? emptySummary()),
-  });
+  const progress = (): RenderProgress => renderProgress(request, steering, ledger);
   steering.listen(progress);
 
   ledger ??= FrameLedger.start(await split(request, steering.settings), steering.settings, steering.paused, Date.now());

@@ -15,7 +15,7 @@ import { startOrAttach } from '../../src/client/start-render';
 import { ffmpegPaths } from '../../src/media';
 import { createWorkers, runWorkers } from '../../src/worker/workers';
 import type { RenderResult } from '../../src/workflows/contract';
-import { makeStyleImage } from './media-fixtures';
+import { makeClip, makeStyleImage } from './media-fixtures';
 
 const run = promisify(execFile);
 
@@ -45,16 +45,31 @@ export async function frameLevels(path: string): Promise<number[]> {
   return [...stdout.matchAll(/YAVG=([\d.]+)/g)].map((m) => Number(m[1]));
 }
 
-/** Bytes and frame images under `path`. */
-async function diskUse(path: string): Promise<{ bytes: number; frames: number }> {
+interface DiskUse {
+  bytes: number;
+  /** Frame images (content, stylized, encoder links). */
+  frames: number;
+  /** Extracted content frames and their bytes: what a whole split would hold for every frame. */
+  contentFrames: number;
+  contentBytes: number;
+}
+
+/** What is on disk under `path`. */
+async function diskUse(path: string): Promise<DiskUse> {
   const s = await lstat(path).catch(() => undefined);
-  if (!s) return { bytes: 0, frames: 0 };
-  if (!s.isDirectory()) return { bytes: s.size, frames: /frame_\d+\.png$/.test(path) ? 1 : 0 };
-  const total = { bytes: 0, frames: 0 };
+  const total: DiskUse = { bytes: 0, frames: 0, contentFrames: 0, contentBytes: 0 };
+  if (!s) return total;
+  if (!s.isDirectory()) {
+    const frame = /frame_\d+\.png$/.test(path);
+    const content = frame && s.isFile() && /[/\\]chunks[/\\]\d+[/\\]frames[/\\]/.test(path);
+    return { bytes: s.size, frames: frame ? 1 : 0, contentFrames: content ? 1 : 0, contentBytes: content ? s.size : 0 };
+  }
   for (const name of await readdir(path).catch(() => [] as string[])) {
     const u = await diskUse(join(path, name));
     total.bytes += u.bytes;
     total.frames += u.frames;
+    total.contentFrames += u.contentFrames;
+    total.contentBytes += u.contentBytes;
   }
   return total;
 }
@@ -80,13 +95,27 @@ export interface ScaleReport {
   peakDiskBytes: number;
   /** Most frame images (content, stylized, links) on disk at once. */
   peakFrameFiles: number;
+  /** Mean size of an extracted frame: a whole split would take frameCount times this. */
+  meanContentFrameBytes: number;
   seconds: number;
   /** Seconds from the start until the first frame was done (styling starts once the first chunk is extracted). */
   firstFrameSeconds: number;
 }
 
-export async function renderAtScale(dir: string, frames: number, flags: Partial<RenderFlags> = {}): Promise<ScaleReport> {
-  const input = await makeCountingClip(join(dir, `count-${frames}.mp4`), frames);
+/**
+ * Renders a generated clip of `frames` frames with the copy engine: the counting clip (32×24, each
+ * frame its own grey level) by default, or with `textured` a testsrc2 clip of that size, whose
+ * frames weigh what real frames do on disk.
+ */
+export async function renderAtScale(
+  dir: string,
+  frames: number,
+  flags: Partial<RenderFlags> = {},
+  textured?: { width: number; height: number },
+): Promise<ScaleReport> {
+  const input = textured
+    ? await makeClip({ path: join(dir, `textured-${frames}.mp4`), ...textured, rate: '25', frames, audio: true })
+    : await makeCountingClip(join(dir, `count-${frames}.mp4`), frames);
   const style = await makeStyleImage(join(dir, 'style.png'), 16, 16);
   const output = join(dir, `count-${frames}-out.mp4`);
   const workDir = join(dir, 'work');
@@ -106,6 +135,8 @@ export async function renderAtScale(dir: string, frames: number, flags: Partial<
       const handle = await startOrAttach(server.env.client, request, {});
       let peakDiskBytes = 0;
       let peakFrameFiles = 0;
+      let contentBytes = 0;
+      let contentFrames = 0;
       let firstFrameSeconds = NaN;
       let finished = false;
       const result = handle.result().finally(() => (finished = true));
@@ -113,6 +144,8 @@ export async function renderAtScale(dir: string, frames: number, flags: Partial<
         const use = await diskUse(request.renderDir);
         peakDiskBytes = Math.max(peakDiskBytes, use.bytes);
         peakFrameFiles = Math.max(peakFrameFiles, use.frames);
+        contentBytes += use.contentBytes;
+        contentFrames += use.contentFrames;
         if (Number.isNaN(firstFrameSeconds)) {
           const p = await handle.query('progress').catch(() => undefined) as { done?: number } | undefined;
           if (p?.done) firstFrameSeconds = (performance.now() - started) / 1000;
@@ -125,7 +158,7 @@ export async function renderAtScale(dir: string, frames: number, flags: Partial<
       const first = await server.env.client.workflow.getHandle(request.renderId).describe();
       const firstRunId = (first.raw.workflowExecutionInfo?.firstRunId as string | undefined) ?? description.runId;
       const eventsPerRun = await historyEventsPerRun(server.env.client, request.renderId, firstRunId);
-      return { result: done, input, output, eventsPerRun, peakDiskBytes, peakFrameFiles, seconds, firstFrameSeconds };
+      return { result: done, input, output, eventsPerRun, peakDiskBytes, peakFrameFiles, meanContentFrameBytes: contentFrames ? contentBytes / contentFrames : 0, seconds, firstFrameSeconds };
     } finally {
       for (const w of workers) w.shutdown();
       await running;
