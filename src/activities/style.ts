@@ -106,23 +106,33 @@ async function copyFrame(input: StylizeFrameInput, attempt: number, started: num
   return { ...base, reused: false, seconds: (Date.now() - started) / 1000 };
 }
 
-/**
- * The temporal guide of a frame that starts from its predecessor's result (Ruder et al.): computed
- * once from the two content frames and the previous stylized frame, kept in the chunk's flow/
- * directory so a retried or resumed attempt reuses it. Undefined when there is no predecessor, or
- * its result is missing (it failed): the frame then starts from its content like the first one.
- */
 /** Where a frame's temporal guide is kept until the frame is done (16 bytes a pixel: 2.4 MB at 512×288). */
 function guidePath(input: StylizeFrameInput, chunk: number): string {
   return join(renderPaths(input.renderDir).chunk(chunk).flow, `${input.lead ? 'lead' : 'frame'}_${String(input.frame).padStart(6, '0')}.guide`);
 }
 
-async function temporalGuideFor(input: StylizeFrameInput, content: RgbImage): Promise<TemporalGuide | undefined> {
+/**
+ * The predecessor's files when this frame starts from its result (Ruder et al.): coherent mode, and
+ * that result is on disk. Otherwise (the first frame of a chain, a predecessor that failed, a
+ * preview) the frame starts from its content like the first one.
+ */
+function warmStartFrom(input: StylizeFrameInput): ReturnType<typeof frameFiles> | undefined {
   if (input.previous === undefined || input.chunk === undefined || input.settings.init !== 'prev-warped') return undefined;
-  const previous = checkFrame(input.previous.frame);
-  const prev = frameFiles(input.renderDir, previous, { chunk: input.chunk, lead: input.previous.lead });
-  if (!existsSync(prev.styled) || !existsSync(prev.content)) return undefined;
-  const cache = guidePath(input, input.chunk);
+  const prev = frameFiles(input.renderDir, checkFrame(input.previous.frame), { chunk: input.chunk, lead: input.previous.lead });
+  return existsSync(prev.styled) && existsSync(prev.content) ? prev : undefined;
+}
+
+/** The settings as they identify a frame: in the coherent mode, whether it started warm or from its content. */
+function asStarted(settings: StyleSettings, warm: boolean): StyleSettings {
+  return settings.init ? { ...settings, init: warm ? 'prev-warped' : 'content' } : settings;
+}
+
+/**
+ * A warm frame's temporal guide: computed once from the two content frames and the previous
+ * stylized frame, and kept in the chunk's flow/ directory so a retried or resumed attempt reuses it.
+ */
+async function temporalGuideFor(input: StylizeFrameInput, prev: ReturnType<typeof frameFiles>, content: RgbImage): Promise<TemporalGuide> {
+  const cache = guidePath(input, input.chunk!);
   const cached = await readFile(cache).then(decodeGuide, () => undefined);
   if (cached && cached.warped.width === content.width && cached.warped.height === content.height) return cached;
   const [prevContent, prevStyled] = await Promise.all([readImage(prev.content), readImage(prev.styled)]);
@@ -169,7 +179,9 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       const styleHashes = await Promise.all(styles.map((path) => fileSha256(path)));
       // One style keeps the file's own hash, so frames of earlier releases keep their fingerprints.
       const styleHash = styleHashes.length === 1 ? styleHashes[0] : sha256(styleHashes.join(','));
-      const fingerprint = frameFingerprint(styleHash, weightsId, settings);
+      const warmFrom = warmStartFrom(input);
+      // A frame started warm is another frame than the same one started from its content (a preview's).
+      const fingerprint = frameFingerprint(styleHash, weightsId, asStarted(settings, warmFrom !== undefined));
       const base = { frame, backend: engine.backend.name, attempt };
 
       const done = await readJson<FrameSidecar>(files.sidecar);
@@ -191,10 +203,10 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       const reducedSize = degradedSize(settings.size, ooms, input.degradeAfterOoms ?? DEFAULT_DEGRADE_AFTER_OOMS, minLongSide);
       const workSize = reducedSize ?? settings.size;
       // Coherent mode: start from the previous frame's result warped along the flow (a degraded frame starts afresh).
-      const guide = reducedSize ? undefined : await temporalGuideFor(input, full);
+      const guide = reducedSize || !warmFrom ? undefined : await temporalGuideFor(input, warmFrom, full);
       const run = guide ? { ...settings, epochs: settings.laterEpochs ?? settings.epochs } : settings;
       // A warm start is another trajectory than a start from the content: their checkpoints never mix.
-      const trajectory = trajectoryFingerprint(styleHash, weightsId, { ...run, size: workSize, ...(settings.init && { init: guide ? 'prev-warped' : 'content' }) });
+      const trajectory = trajectoryFingerprint(styleHash, weightsId, { ...asStarted(run, guide !== undefined), size: workSize });
       const steps = totalSteps(run);
       let resumeFrom = await readCheckpoint(files.checkpoint, trajectory);
       if (resumeFrom && resumeFrom.step >= steps) resumeFrom = undefined;

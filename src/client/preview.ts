@@ -11,6 +11,7 @@ import { contactSheet } from './contact-sheet';
 import { defaultLocalWorkers } from './local-workers';
 import { formatDuration } from './progress';
 import { buildRenderRequest, type RenderFlags } from './render-options';
+import { chunkRange } from '../workflows/chunks';
 import { shareStylizedFrames } from './shared-frames';
 
 export interface PreviewOptions extends RenderFlags {
@@ -72,8 +73,15 @@ export async function preview(opts: PreviewOptions, io: Io): Promise<PreviewOutc
     const { settings, limits, renderDir } = request;
     // renderDir is <work>/renders/<id>. The same rule as an embedded start-render: write only in the work directory and next to the output.
     const run = localActivities(style, { workRoot: dirname(dirname(renderDir)), outputRoots: [dirname(request.output)] });
-    // The render's own split: same frames, same place; the render's split finds them done.
-    const split = await run.split({ input: request.input, renderDir, size: settings.size, layers: [...settings.contentLayers, ...settings.styleLayers] });
+    // The render's own index and chunks: same frames, same place; the render finds them done.
+    const chunking = request.chunks!;
+    const { split } = await run.index({
+      input: request.input,
+      renderDir,
+      size: settings.size,
+      layers: [...settings.contentLayers, ...settings.styleLayers],
+      framesPerChunk: chunking.frames,
+    });
     // Frames renders of the same video, style and settings to other outputs made are reused here too.
     await shareStylizedFrames(request);
     const frames = wanted ?? representativeFrames(split.frameCount);
@@ -81,10 +89,18 @@ export async function preview(opts: PreviewOptions, io: Io): Promise<PreviewOutc
     if (outside.length) throw new UsageError(`--frames ${outside.join(', ')}: the video has ${split.frameCount} frames (1–${split.frameCount})`);
 
     const records = [];
+    const overlap = settings.init === 'prev-warped' ? chunking.overlap : 0;
+    const chunkOf = (frame: number) => Math.floor((frame - 1) / chunking.frames);
     for (const frame of frames) {
+      // Only the chunk that holds the frame is extracted, exactly as the render will extract it.
+      const chunk = chunkOf(frame);
+      const range = chunkRange(chunk, split.frameCount, { frames: chunking.frames, overlap });
+      io.status(`preview: extracting frames ${range.leadFirst}-${range.last} for frame ${frame}`);
+      await run.extractChunk({ input: request.input, renderDir, chunk, first: range.leadFirst, last: range.last, width: split.width, height: split.height });
       io.status(`preview: stylizing frame ${frame} (${records.length + 1} of ${frames.length})`);
       records.push(
         await run.stylize({
+          chunk,
           renderDir,
           style: request.style,
           ...(request.styles ? { styles: request.styles } : {}),
@@ -101,7 +117,7 @@ export async function preview(opts: PreviewOptions, io: Io): Promise<PreviewOutc
     const sheet = previewPath(request.output);
     await writeFileAtomic(
       sheet,
-      await contactSheet(frames.map((frame) => ({ frame, original: framePath(paths.frames, frame), stylized: framePath(paths.styled, frame) }))),
+      await contactSheet(frames.map((frame) => ({ frame, original: framePath(paths.chunk(chunkOf(frame)).frames, frame), stylized: framePath(paths.styled, frame) }))),
     );
     const computed = records.filter((r) => !r.reused);
     const secondsPerFrame = computed.length ? computed.reduce((s, r) => s + r.seconds, 0) / computed.length : null;

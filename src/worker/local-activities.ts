@@ -1,20 +1,22 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createMediaActivities, type SplitInput } from '../activities/media';
+import { createMediaActivities } from '../activities/media';
 import type { PathPolicy } from '../activities/paths';
 import { createStyleActivities } from '../activities/style';
-import type { FrameRecord, SplitResult, StylizeFrameInput } from '../workflows/contract';
+import type { ExtractChunkInput, IndexInput } from '../activities/chunks';
+import type { FrameRecord, IndexResult, StylizeFrameInput } from '../workflows/contract';
 import type { StyleRuntime } from './engine';
 
 /**
- * The render's own split and stylize activities, run in this process without a server (for
- * `preview`): the same code writes the same files under the render's directory, with the same
+ * The render's own index, chunk extraction and stylize activities, run in this process without a
+ * server (for `preview`): the same code writes the same files under the render's directory, with the same
  * fingerprints, so the render that follows reuses what they made instead of computing it again.
  */
 export function localActivities(style: StyleRuntime, paths: PathPolicy) {
   const media = createMediaActivities(paths);
   const frames = createStyleActivities({ ...style, paths });
   return {
-    split: (input: SplitInput): Promise<SplitResult> => new MockActivityEnvironment().run(media.splitVideo, input),
+    index: (input: IndexInput): Promise<IndexResult> => new MockActivityEnvironment().run(media.indexVideo, input),
+    extractChunk: (input: ExtractChunkInput): Promise<number> => new MockActivityEnvironment().run(media.extractChunk, input),
     stylize: (input: StylizeFrameInput): Promise<FrameRecord> => new MockActivityEnvironment().run(frames.stylizeFrame, input),
   };
 }

@@ -68,6 +68,20 @@ export type ChunkWork =
   | { kind: 'frame'; chunk: ChunkRecord; frame: number; lead: boolean; previous?: { frame: number; lead: boolean } }
   | { kind: 'encode'; chunk: ChunkRecord; blendWith?: { chunk: number; first: number; last: number } };
 
+export interface ChunkRange {
+  first: number;
+  last: number;
+  /** First frame the chunk extracts and renders: `first` less its lead-in (sequential mode only). */
+  leadFirst: number;
+}
+
+/** The frames of chunk `index` (0-based); `overlap` is the lead-in, 0 when frames are independent. */
+export function chunkRange(index: number, frameCount: number, { frames, overlap }: Pick<ChunkOptions, 'frames' | 'overlap'>): ChunkRange {
+  const first = index * frames + 1;
+  const last = Math.min(frameCount, first + frames - 1);
+  return { first, last, leadFirst: Math.max(1, first - overlap) };
+}
+
 export class ChunkBook {
   private readonly reused: FrameSet;
   private readonly skippedSet: FrameSet;
@@ -109,11 +123,8 @@ export class ChunkBook {
     return this.reused.has(index + 1);
   }
 
-  rangeOf(index: number): { first: number; last: number; leadFirst: number } {
-    const { frames, overlap } = this.state.options;
-    const first = index * frames + 1;
-    const last = Math.min(this.state.frameCount, first + frames - 1);
-    return { first, last, leadFirst: Math.max(1, first - overlap) };
+  rangeOf(index: number): ChunkRange {
+    return chunkRange(index, this.state.frameCount, this.state.options);
   }
 
   /** Chunks using disk now: extracting, styling or encoding. */
