@@ -3,6 +3,11 @@
  * worker and two style workers as separate processes, one style worker SIGKILLed while it holds a
  * frame that has a checkpoint; the render must still end with every frame, and the killed frame
  * must have been taken over and resumed.
+ *
+ * The kill does not depend on timing: both style workers run with STARRY_FAULTS=stall@K:S, so
+ * whichever takes frame K stops at its step S on attempt 1 (still heartbeating) and holds it until
+ * it is killed. The other worker meanwhile finishes the frames before K, so the kill always lands
+ * mid-frame, with a checkpoint, after some frames are done, however fast or slow the machine is.
  */
 import { Client, Connection, defaultPayloadConverter } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
@@ -46,9 +51,12 @@ export interface ScenarioReport {
 }
 
 const RATE = 25;
+/** The frame the victim holds when it is killed, and the step it stalls at (a checkpoint every step: step S-1's is on disk). */
+export const STALLED_FRAME = 3;
+export const STALL_STEP = 5;
 
-function startWorker(args: string[]): Proc {
-  return startCli(['worker', ...args]);
+function startWorker(args: string[], env: Record<string, string> = {}): Proc {
+  return startCli(['worker', ...args], env);
 }
 
 /** The identity the SDK gives a worker that names none (pid@host): what the server records for its tasks. */
@@ -57,16 +65,19 @@ function sdkIdentity(proc: Proc): string {
 }
 
 /**
- * The frame this worker is computing right now: a started stylize activity it took, whose frame
- * number comes from the activity's heartbeat (the first is sent as the frame starts).
+ * Who computes `frame` right now, on attempt 1, and its last heartbeat: a started stylize activity
+ * whose heartbeat (the first is sent as the frame starts) names the frame.
  */
-function frameHeldBy(description: temporal.api.workflowservice.v1.IDescribeWorkflowExecutionResponse, identity: string): number | undefined {
+function holderOf(
+  description: temporal.api.workflowservice.v1.IDescribeWorkflowExecutionResponse,
+  frame: number,
+): { identity: string; beat: FrameHeartbeat } | undefined {
   for (const a of description.pendingActivities ?? []) {
     const started = a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
     const payload = a.heartbeatDetails?.payloads?.[0];
-    if (!started || a.lastWorkerIdentity !== identity || !payload) continue;
+    if (!started || a.attempt !== 1 || !a.lastWorkerIdentity || !payload) continue;
     const beat = defaultPayloadConverter.fromPayload<FrameHeartbeat>(payload);
-    if (typeof beat?.frame === 'number') return beat.frame;
+    if (beat?.frame === frame) return { identity: a.lastWorkerIdentity, beat };
   }
   return undefined;
 }
@@ -86,8 +97,10 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
   const server = ['--address', o.address, '--namespace', o.namespace];
   const t0 = performance.now();
   const media = startWorker([...server, '--queues', 'media', '--work-dir', workDir, '--output-root', outDir]);
+  // Both carry the stall: which one takes the frame is the server's choice, and either will do.
+  const faults = { STARRY_FAULTS: `stall@${STALLED_FRAME}:${STALL_STEP}` };
   const styleWorkers = ['style-a', 'style-b'].map((name) => {
-    const proc = startWorker([...server, '--queues', 'style', '--work-dir', workDir, '--weights', weights, '--backend', o.backend]);
+    const proc = startWorker([...server, '--queues', 'style', '--work-dir', workDir, '--weights', weights, '--backend', o.backend], faults);
     return { name, proc, identity: sdkIdentity(proc) };
   });
   await Promise.all([media, ...styleWorkers.map((w) => w.proc)].map((p) => p.waitFor(/worker serving/)));
@@ -104,49 +117,63 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
       '--size', String(o.size), '--epochs', String(o.epochs), '--steps-per-epoch', String(o.stepsPerEpoch),
       // A checkpoint every step: wherever the kill lands, the frame has one to resume from.
       '--checkpoint-every', '1', '--heartbeat-timeout', String(o.heartbeatTimeout), '--window', '2',
+      // Chunked renders delete a chunk's stylized frames once its segment is encoded; the check counts them.
+      '--keep-frames',
     ]);
     const renderId = (await render.waitFor(/render (\S+) on /))[1]!;
     const handle = client.workflow.getHandle(renderId);
     o.log(`render ${renderId} started: ${o.frames} frames, ${o.size} px, ${o.epochs}×${o.stepsPerEpoch} steps`);
 
-    // The victim: style-a, once a frame or two are done and it holds a frame that has a checkpoint.
-    const victim = styleWorkers[0]!;
+    // The victim: whichever worker holds the stalled frame at its stall step, once the frames
+    // before it are done. The stall holds it there (heartbeating) until the kill, so this comes.
+    const frame = STALLED_FRAME;
     const kill = await pollUntil(
-      `${victim.name} to hold a frame with a checkpoint after some frames are done`,
+      `a style worker to stall in frame ${frame} at step ${STALL_STEP} with the ${frame - 1} frames before it done`,
       async () => {
         if (render.child.exitCode !== null) {
-          throw new GiveUp(
-            `start-render ended before ${victim.name} held a frame with a checkpoint after 2 frames were done: frames too quick to catch ` +
-              `here; raise --cluster-steps or --cluster-size. Its output:\n${render.output()}`,
-          );
+          throw new GiveUp(`start-render ended before a style worker stalled in frame ${frame} (STARRY_FAULTS not applied?). Its output:\n${render.output()}`);
         }
         const progress: RenderProgress = await handle.query(progressQuery);
-        if (progress.phase !== 'styling' || progress.done < 2) return undefined;
-        const frame = frameHeldBy((await handle.describe()).raw, victim.identity);
-        if (frame === undefined) return undefined;
+        if (progress.done < frame - 1) return undefined;
+        const held = holderOf((await handle.describe()).raw, frame);
+        if (held?.beat.step !== STALL_STEP) return undefined;
+        const victim = styleWorkers.find((w) => w.identity === held.identity);
+        if (!victim) throw new GiveUp(`frame ${frame} is held by ${held.identity}, not by one of this scenario's style workers`);
         const checkpoint = join(renderPaths(progress.renderDir).checkpoints, `frame_${String(frame).padStart(6, '0')}.ckpt`);
-        return existsSync(checkpoint) ? { frame, doneBefore: progress.done } : undefined;
+        return existsSync(checkpoint) ? { victim, doneBefore: progress.done, checkpointStep: held.beat.checkpointStep } : undefined;
       },
       600_000,
-      100,
+      250,
     );
+    const { victim } = kill;
     victim.proc.child.kill('SIGKILL');
     const killedAfterSeconds = (performance.now() - renderStart) / 1000;
     await victim.proc.exited;
-    o.log(`SIGKILLed ${victim.name} (${victim.identity}) holding frame ${kill.frame}, ${kill.doneBefore} frames done, ${killedAfterSeconds.toFixed(1)} s into the render`);
+    o.log(
+      `SIGKILLed ${victim.name} (${victim.identity}) holding frame ${frame} at step ${STALL_STEP} (checkpoint at step ${kill.checkpointStep}), ` +
+        `${kill.doneBefore} frames done, ${killedAfterSeconds.toFixed(1)} s into the render`,
+    );
 
     const exit = await render.exited;
     const renderSeconds = (performance.now() - renderStart) / 1000;
     if (exit.code !== 0) throw new Error(`start-render exited ${exit.code ?? exit.signal}:\n${render.output()}`);
     const result = (await handle.result()) as RenderResult;
-    return { ...check(result, kill.frame, output, o), renderSeconds, killedAfterSeconds, killed: { name: victim.name, identity: victim.identity, ...kill }, workerStartSeconds, video: await probeVideo(output, o.frames) };
+    return {
+      ...check(result, { frame, checkpointStep: kill.checkpointStep }, output, o),
+      renderSeconds,
+      killedAfterSeconds,
+      killed: { name: victim.name, identity: victim.identity, frame, doneBefore: kill.doneBefore },
+      workerStartSeconds,
+      video: await probeVideo(output, o.frames),
+    };
   } finally {
     await connection.close();
   }
 }
 
 /** Every frame stylized and on disk, none failed, and the killed frame finished on a later attempt. */
-function check(result: RenderResult, killedFrame: number, output: string, o: ScenarioOptions) {
+function check(result: RenderResult, killed: { frame: number; checkpointStep: number }, output: string, o: ScenarioOptions) {
+  const killedFrame = killed.frame;
   const problems: string[] = [];
   if (result.total !== o.frames || result.done !== o.frames) problems.push(`${result.done}/${result.total} frames done, expected ${o.frames}`);
   if (result.stats.failures !== 0) problems.push(`${result.stats.failures} frame failure(s)`);
@@ -156,7 +183,10 @@ function check(result: RenderResult, killedFrame: number, output: string, o: Sce
   const note = result.notable.find((n) => n.frame === killedFrame);
   if (!note || (note.attempt ?? 0) < 2) problems.push(`frame ${killedFrame} was not recorded as finished on a retry (${JSON.stringify(note)})`);
   // It was killed holding a checkpoint (one every step): the next attempt must start from it, not over.
-  else if (note.resumedFromStep < 1) problems.push(`frame ${killedFrame} started over instead of resuming from its checkpoint`);
+  else if (note.resumedFromStep !== killed.checkpointStep) {
+    problems.push(`frame ${killedFrame} resumed from step ${note.resumedFromStep}, expected its checkpoint at step ${killed.checkpointStep}`);
+  }
+  // At least: a frame whose step outlasts the heartbeat timeout on a starved machine is retried too, harmlessly.
   if (result.stats.retried < 1 || result.stats.resumed < 1) problems.push(`stats count ${result.stats.retried} retried and ${result.stats.resumed} resumed frames, expected at least 1 each`);
   if (result.output !== output) problems.push(`result names ${result.output}, expected ${output}`);
   if (problems.length) throw new Error(`the render through the cluster is wrong:\n  ${problems.join('\n  ')}`);

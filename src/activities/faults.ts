@@ -6,22 +6,41 @@
  *   kill@K:S  the worker process kills itself with SIGKILL when frame K reaches step S on attempt 1
  *   kill@K:S#A  … on attempt A
  *   stall@K:S  frame K stops at step S on attempt 1 until the activity is cancelled (e.g. the worker
- *              is shutting down), to observe a frame in flight
+ *              is shutting down), to observe a frame in flight. It keeps heartbeating meanwhile: a
+ *              stalled frame is one held by a live worker, never one the server times out and
+ *              hands to another, so a test can take its time to act on it (stop or kill its worker).
  *
  * Several faults are separated by commas, e.g. STARRY_FAULTS="kill@2:5,kill@4:3,oom@3*2".
  */
 export interface FaultPlan {
-  /** After each optimisation step; throws, kills or stalls when a fault matches. */
-  onStep(frame: number, attempt: number, step: number, signal: AbortSignal): void | Promise<void>;
+  /**
+   * After each optimisation step; throws, kills or stalls when a fault matches. `heartbeat` is
+   * called while it stalls, so the server keeps the frame on this worker.
+   */
+  onStep(frame: number, attempt: number, step: number, signal: AbortSignal, heartbeat?: () => void): void | Promise<void>;
 }
+
+/** How often a stalled frame heartbeats: well inside the shortest heartbeat timeout renders allow. */
+export const STALL_HEARTBEAT_MS = 1000;
 
 export const NO_FAULTS: FaultPlan = { onStep() {} };
 
 type StepFault = { frame: number; step: number; attempt: number };
 const matches = (f: StepFault, frame: number, step: number, attempt: number) => f.frame === frame && f.step === step && f.attempt === attempt;
 
-function untilAborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+function untilAborted(signal: AbortSignal, heartbeat: () => void): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const beating = setInterval(heartbeat, STALL_HEARTBEAT_MS);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearInterval(beating);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }
 
 export function parseFaults(spec: string | undefined): FaultPlan {
@@ -39,9 +58,9 @@ export function parseFaults(spec: string | undefined): FaultPlan {
     }
   }
   return {
-    async onStep(frame, attempt, step, signal) {
+    async onStep(frame, attempt, step, signal, heartbeat = () => {}) {
       if (kills.some((k) => matches(k, frame, step, attempt))) process.kill(process.pid, 'SIGKILL');
-      if (stalls.some((k) => matches(k, frame, step, attempt))) await untilAborted(signal);
+      if (stalls.some((k) => matches(k, frame, step, attempt))) await untilAborted(signal, heartbeat);
       const left = ooms.get(frame) ?? 0;
       if (left > 0 && step === 1) {
         ooms.set(frame, left - 1);

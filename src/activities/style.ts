@@ -252,7 +252,7 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
             }
             beat = { ...beat, step, loss };
             ctx.heartbeat(beat);
-            await faults.onStep(frame, attempt, step, ctx.cancellationSignal);
+            await faults.onStep(frame, attempt, step, ctx.cancellationSignal, () => ctx.heartbeat(beat));
           },
           onCheckpoint: async (c) => {
             await writeCheckpoint(files.checkpoint, trajectory, c);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parseFaults, NO_FAULTS } from '../../src/activities/faults';
+import { parseFaults, NO_FAULTS, STALL_HEARTBEAT_MS } from '../../src/activities/faults';
 import { createStyleActivities, degradedSize } from '../../src/activities/style';
 import type { StyleEngine } from '../../src/engine/engine';
 import { isOutOfMemory } from '../../src/engine/oom';
@@ -46,6 +46,26 @@ test('fault injection is off unless asked for, and refuses what it cannot read',
   for (let i = 0; i < 2; i++) await assert.rejects(async () => plan.onStep(2, i + 1, 1, signal), /OOM when allocating/);
   assert.equal(await plan.onStep(2, 3, 1, signal), undefined, 'the third try is let through');
   assert.equal(await plan.onStep(1, 1, 1, signal), undefined, 'other frames are not touched');
+});
+
+test('a stalled frame heartbeats until its activity is cancelled, and only its own frame and attempt stall', async (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  const plan = parseFaults('stall@3:5');
+  const controller = new AbortController();
+  let beats = 0;
+  const heartbeat = () => beats++;
+  assert.equal(await plan.onStep(3, 2, 5, controller.signal, heartbeat), undefined, 'attempt 2 goes through');
+  assert.equal(await plan.onStep(3, 1, 4, controller.signal, heartbeat), undefined, 'step 4 goes through');
+  let ended = false;
+  const stalled = Promise.resolve(plan.onStep(3, 1, 5, controller.signal, heartbeat)).then(() => (ended = true));
+  t.mock.timers.tick(STALL_HEARTBEAT_MS * 3);
+  assert.equal(beats, 3, 'one heartbeat per interval while stalled');
+  await Promise.resolve();
+  assert.equal(ended, false, 'still stalled');
+  controller.abort();
+  await stalled;
+  t.mock.timers.tick(STALL_HEARTBEAT_MS * 3);
+  assert.equal(beats, 3, 'no heartbeats after the cancellation');
 });
 
 describe('stylizeFrame: which failures are retried', () => {
