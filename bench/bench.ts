@@ -20,7 +20,7 @@
  * `coherence` (bench/coherence.ts; not in the default --only): temporally coherent stylization
  * (Ruder et al.: warped init and temporal loss) against frame-by-frame on a generated clip with
  * camera noise — steps needed, warping error, flicker on still pixels, loss terms, flow time
- * (--coherence-frames 6 --coherence-size 96 --coherence-steps 100 --coherence-later-steps 33 --temporal-weights 0,1e4
+ * (--coherence-frames 6 --coherence-size 96 --coherence-steps 100 --coherence-later-steps 33 --temporal-weights 0,1e5
  * --coherence-noise 2.5 --coherence-crf 23 --coherence-thresholds default --coherence-strip PATH.png;
  * --coherence-noise 0 --coherence-crf none for the noiseless clip).
  *
@@ -85,7 +85,7 @@ const { values: args } = parseArgs({
     'coherence-size': { type: 'string', default: '96' },
     'coherence-steps': { type: 'string', default: '100' },
     'coherence-later-steps': { type: 'string', default: '33' },
-    'temporal-weights': { type: 'string', default: '0,1e4' },
+    'temporal-weights': { type: 'string', default: '0,1e5' },
     'coherence-noise': { type: 'string', default: '2.5' },
     'coherence-crf': { type: 'string', default: '23' },
     'coherence-thresholds': { type: 'string', default: 'default' },

@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- --only coherence [--coherence-frames 6 --coherence-size 96 --coherence-steps 100
- *   --coherence-later-steps 33 --temporal-weights 0,1e4 --coherence-noise 2.5 --coherence-crf 23
+ *   --coherence-later-steps 33 --temporal-weights 0,1e5 --coherence-noise 2.5 --coherence-crf 23
  *   --coherence-thresholds default --coherence-strip strip.png]`
  *
  * Ruder et al.'s temporally coherent stylization against the seed's frame-by-frame one, on a
@@ -158,6 +158,9 @@ async function runMode(engine: StyleEngine, frames: RgbImage[], targets: StyleTa
 interface Coherence {
   warpError: number;
   stillChange: number;
+  /** stillChange over the still pixels that the evaluation's mask trusts, and over those it does not (near the moving object). */
+  stillChangeTrusted: number;
+  stillChangeUntrusted: number;
 }
 
 /**
@@ -167,26 +170,29 @@ interface Coherence {
  * not change.
  */
 async function coherenceOf(clean: RgbImage[], images: RgbImage[]): Promise<Coherence> {
-  let warpError = 0;
-  let stillChange = 0;
+  const sum = { warpError: 0, stillChange: 0, stillChangeTrusted: 0, stillChangeUntrusted: 0 };
   for (let t = 1; t < clean.length; t++) {
     const g = await temporalGuide(clean[t - 1], clean[t], images[t - 1]);
     let e = 0;
-    let changed = 0;
-    let stillPixels = 0;
+    const changed = [0, 0]; // untrusted, trusted
+    const stillPixels = [0, 0];
     for (let p = 0; p < g.mask.length; p++) {
       const still = [0, 1, 2].every((c) => clean[t].data[3 * p + c] === clean[t - 1].data[3 * p + c]);
+      const trusted = g.mask[p] === 1 ? 1 : 0;
       for (let c = 0; c < 3; c++) {
         const i = 3 * p + c;
         e += g.mask[p] * (images[t].data[i] - g.warped.data[i]) ** 2;
-        if (still) changed += Math.abs(images[t].data[i] - images[t - 1].data[i]);
+        if (still) changed[trusted] += Math.abs(images[t].data[i] - images[t - 1].data[i]);
       }
-      if (still) stillPixels++;
+      if (still) stillPixels[trusted]++;
     }
-    warpError += e / (3 * g.mask.length);
-    stillChange += changed / (3 * Math.max(1, stillPixels));
+    sum.warpError += e / (3 * g.mask.length);
+    sum.stillChange += (changed[0] + changed[1]) / (3 * Math.max(1, stillPixels[0] + stillPixels[1]));
+    sum.stillChangeTrusted += changed[1] / (3 * Math.max(1, stillPixels[1]));
+    sum.stillChangeUntrusted += changed[0] / (3 * Math.max(1, stillPixels[0]));
   }
-  return { warpError: warpError / (clean.length - 1), stillChange: stillChange / (clean.length - 1) };
+  const n = clean.length - 1;
+  return { warpError: sum.warpError / n, stillChange: sum.stillChange / n, stillChangeTrusted: sum.stillChangeTrusted / n, stillChangeUntrusted: sum.stillChangeUntrusted / n };
 }
 
 /** How many updates it took for the loss to be at most `target` (trace[i] is the loss after i updates), or undefined. */
@@ -219,6 +225,7 @@ async function flowTiming(): Promise<string[]> {
   return lines;
 }
 
+const split = (c: Coherence) => `${c.stillChangeTrusted.toExponential(1)} / ${c.stillChangeUntrusted.toExponential(1)}`;
 const ratio = (x: number, of: number) => (of > 0 ? x / of : NaN);
 const seedLoss = (t: Terms) => t.style + t.content + t.tv;
 const meanOverLater = (r: ModeResult, f: (t: Terms) => number) => r.terms.slice(1).reduce((s, t) => s + f(t), 0) / (r.terms.length - 1);
@@ -251,10 +258,10 @@ export async function runCoherence(engine: StyleEngine, o: CoherenceOptions): Pr
   const input = await coherenceOf(clip.clean, clip.input);
   const baseCoherence = await coherenceOf(clip.clean, base.styled);
   console.log(
-    `| mode | steps to reach content-init's final loss, frames 2..${o.frames} | warping error (× content-init) | change on still pixels (× content-init) | seed's loss (× content-init) | temporal·weight / style |`,
+    `| mode | steps to reach content-init's final loss, frames 2..${o.frames} | warping error (× content-init) | change on still pixels (× content-init) | of which trusted / untrusted | seed's loss (× content-init) | temporal·weight / style |`,
   );
-  console.log('| --- | --- | ---: | ---: | ---: | ---: |');
-  console.log(`| input frames | | ${input.warpError.toExponential(2)} | ${input.stillChange.toExponential(2)} | | |`);
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
+  console.log(`| input frames | | ${input.warpError.toExponential(2)} | ${input.stillChange.toExponential(2)} | ${split(input)} | | |`);
   for (const r of results) {
     const needed = r.losses.slice(1).map((trace, i) => stepsToReach(trace, base.losses[i + 1].at(-1)!));
     const c = r === base ? baseCoherence : await coherenceOf(clip.clean, r.styled);
@@ -262,26 +269,29 @@ export async function runCoherence(engine: StyleEngine, o: CoherenceOptions): Pr
     const temporalShare = ratio(meanOverLater(r, (t) => t.temporal) * r.mode.weight, meanOverLater(r, (t) => t.style));
     console.log(
       `| ${r.mode.name} | ${neededText} | ${c.warpError.toExponential(2)} (${ratio(c.warpError, baseCoherence.warpError).toFixed(2)}) | ` +
-        `${c.stillChange.toExponential(2)} (${ratio(c.stillChange, baseCoherence.stillChange).toFixed(2)}) | ` +
+        `${c.stillChange.toExponential(2)} (${ratio(c.stillChange, baseCoherence.stillChange).toFixed(2)}) | ${split(c)} | ` +
         `${ratio(meanOverLater(r, seedLoss), meanOverLater(base, seedLoss)).toFixed(2)} | ${temporalShare.toFixed(2)} |`,
     );
   }
   console.log(
     'warping error: mean over consecutive frames of mask·(stylized_t − warp(stylized_t−1))², images in [0, 1], flow and mask from the noiseless frames; ' +
-      "change on still pixels: mean |Δ| between consecutive frames where the noiseless input did not change; seed's loss: style + content + tv of frames 2..N; " +
+      "change on still pixels: mean |Δ| between consecutive frames where the noiseless input did not change (trusted / untrusted: where that mask is 1 / 0); seed's loss: style + content + tv of frames 2..N; " +
       'the goal: warping error and change at most 0.33 × content-init with at most a third of the steps on frames 2..N',
   );
   for (const line of await flowTiming()) console.log(`flow ${line}`);
   if (o.strip) {
     const shown = results.find((r) => r.mode.init && r.mode.weight === DEFAULT_TEMPORAL_WEIGHT && r.mode.threshold === PHOTOMETRIC_THRESHOLD) ?? results.at(-1)!;
-    const rows = [clip.input, base.styled, changesOf(base.styled), shown.styled, changesOf(shown.styled)];
+    const rows = [clip.input, base.styled, changesOf(base.styled), shown.styled, changesOf(shown.styled)].map((row) => row.slice(0, STRIP_FRAMES));
     await writePng(o.strip, stripOf(rows));
     console.log(
-      `strip (columns: frames 1..${o.frames}; rows: input; ${base.mode.name}; its |frame − previous frame| ×${CHANGE_GAIN}; ${shown.mode.name}; its |frame − previous frame| ×${CHANGE_GAIN}): ${o.strip}`,
+      `strip (columns: frames 1..${Math.min(o.frames, STRIP_FRAMES)}; rows: input; ${base.mode.name}; its |frame − previous frame| ×${CHANGE_GAIN}; ${shown.mode.name}; its |frame − previous frame| ×${CHANGE_GAIN}): ${o.strip}`,
     );
   }
   console.log(`reproduce: ${o.command}`);
 }
+
+/** Frames in the strip: enough to see flicker, few enough that the noisy PNG stays small for the docs. */
+const STRIP_FRAMES = 4;
 
 /** How much the strip amplifies frame-to-frame change, so flicker a few levels deep shows. */
 const CHANGE_GAIN = 4;
