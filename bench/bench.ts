@@ -25,10 +25,11 @@
  * and at the end (both must stay flat).
  *
  * `coherence` (bench/coherence.ts; not in the default --only): temporally coherent stylization
- * (Ruder et al.: warped init and temporal loss) against frame-by-frame on a generated moving
- * sequence — steps needed, warping error, flicker on still pixels, loss terms, flow time
- * (--coherence-frames 6 --coherence-size 96 --coherence-steps 100 --coherence-later-steps 20 --temporal-weights 1e3,1e4
- * --coherence-strip PATH.png).
+ * (Ruder et al.: warped init and temporal loss) against frame-by-frame on a generated clip with
+ * camera noise — steps needed, warping error, flicker on still pixels, loss terms, flow time
+ * (--coherence-frames 6 --coherence-size 96 --coherence-steps 100 --coherence-later-steps 33 --temporal-weights 0,1e5
+ * --coherence-noise 2.5 --coherence-crf 23 --coherence-thresholds default --coherence-strip PATH.png;
+ * --coherence-noise 0 --coherence-crf none for the noiseless clip).
  *
  * `compare` (bench/compare.ts) times the seed's TF2 step (bench/reference/seed_step.py, tf.function
  * and eager; needs `python3 -m pip install tensorflow-cpu==2.21.0`, skipped without it) and ours on
@@ -52,6 +53,7 @@ import { renderPaths } from '../src/activities/paths';
 import { buildRenderRequest } from '../src/client/render-options';
 import { startEmbeddedServer } from '../src/client/embedded-server';
 import { startOrAttach } from '../src/client/start-render';
+import { PHOTOMETRIC_THRESHOLD } from '../src/engine/flow';
 import { DEFAULT_SETTINGS } from '../src/engine/settings';
 import { framePath, writePng } from '../src/media';
 import { createStyleRuntime, type StyleRuntime } from '../src/worker/engine';
@@ -98,8 +100,11 @@ const { values: args } = parseArgs({
     'coherence-frames': { type: 'string', default: '6' },
     'coherence-size': { type: 'string', default: '96' },
     'coherence-steps': { type: 'string', default: '100' },
-    'coherence-later-steps': { type: 'string', default: '20' },
-    'temporal-weights': { type: 'string', default: '1e3,1e4' },
+    'coherence-later-steps': { type: 'string', default: '33' },
+    'temporal-weights': { type: 'string', default: '0,1e5' },
+    'coherence-noise': { type: 'string', default: '2.5' },
+    'coherence-crf': { type: 'string', default: '23' },
+    'coherence-thresholds': { type: 'string', default: 'default' },
     'coherence-strip': { type: 'string' },
   },
 });
@@ -110,6 +115,15 @@ const command = (flags: string) => `npm run bench -- ${flags}${args.weights ? ` 
 /** Milliseconds per step after the first (which pays for kernel set-up). */
 async function msPerStep(rt: StyleRuntime, size: number, steps: number): Promise<number> {
   return (await timeSteps(rt.engine, size, steps)).msPerStep;
+}
+
+/** `default` (flow.ts PHOTOMETRIC_THRESHOLD), `off` (Ruder et al.'s tests only) or a squared RGB distance. */
+function parseThreshold(text: string): number {
+  if (text === 'default') return PHOTOMETRIC_THRESHOLD;
+  if (text === 'off') return Infinity;
+  const value = Number(text);
+  if (!(value > 0)) throw new Error(`--coherence-thresholds: "${text}" is not default, off or a positive number (a squared RGB distance, e.g. 0.0192)`);
+  return value;
 }
 
 async function main() {
@@ -229,13 +243,16 @@ async function main() {
     }
 
     if (sections.has('coherence')) {
-      const flags = ['frames', 'size', 'steps', 'later-steps'].map((k) => `--coherence-${k} ${args[`coherence-${k}` as 'coherence-size']}`).join(' ');
+      const flags = ['frames', 'size', 'steps', 'later-steps', 'noise', 'crf', 'thresholds'].map((k) => `--coherence-${k} ${args[`coherence-${k}` as 'coherence-size']}`).join(' ');
       await runCoherence(rt.engine, {
         frames: Number(args['coherence-frames']),
         size: Number(args['coherence-size']),
         steps: Number(args['coherence-steps']),
         laterSteps: Number(args['coherence-later-steps']),
         temporalWeights: args['temporal-weights']!.split(',').filter(Boolean).map(Number),
+        thresholds: args['coherence-thresholds']!.split(',').filter(Boolean).map(parseThreshold),
+        noise: Number(args['coherence-noise']),
+        crf: args['coherence-crf'] === 'none' ? undefined : Number(args['coherence-crf']),
         strip: args['coherence-strip'],
         command: command(`--only coherence ${flags} --temporal-weights ${args['temporal-weights']}`),
       });

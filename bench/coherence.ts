@@ -1,42 +1,59 @@
 /**
  * `npm run bench -- --only coherence [--coherence-frames 6 --coherence-size 96 --coherence-steps 100
- *   --coherence-later-steps 20 --temporal-weights 1e3,1e4 --coherence-strip strip.png]`
+ *   --coherence-later-steps 33 --temporal-weights 0,1e5 --coherence-noise 2.5 --coherence-crf 23
+ *   --coherence-thresholds default --coherence-strip strip.png]`
  *
  * Ruder et al.'s temporally coherent stylization against the seed's frame-by-frame one, on a
- * generated sequence with known motion (a textured square moving 3 px a frame over a static
- * textured background):
+ * generated clip made to look like camera footage (test/helpers/moving-scenes.ts videoScene): a
+ * static background with detail at several scales and a textured object moving 2.5 px a frame at
+ * sub-pixel positions, then what a camera adds — independent Gaussian sensor noise on every frame
+ * (--coherence-noise σ in 0..255 units, seeded, so runs repeat) and an H.264 round trip
+ * (--coherence-crf, libx264 in 4:2:0). `--coherence-noise 0 --coherence-crf none` is the
+ * noiseless clip, on which frame-by-frame stylization looks steadier than it ever is on real video:
+ * nearly identical inputs optimise to nearly identical outputs.
  *  - content-init: every frame optimised from its own content frame, the full step count;
- *  - warp-init: frames 2..N (with --coherence-later-steps steps) start from the previous stylized frame warped along the flow, no
- *    temporal loss — its loss is the same function as content-init's, so "steps to reach
- *    content-init's final loss" compares like with like;
- *  - warp-init + temporal (one per --temporal-weights): also the temporal loss; its loss includes
- *    that (non-negative) term, so reaching content-init's final loss is a stricter test.
- * For each: steps needed on frames 2..N, the temporal warping error (mean over consecutive frames
- * of mask·(stylized_t − warp(stylized_{t−1}))²), and the mean frame-to-frame change on pixels whose
- * input did not change. Also the loss terms' sizes (style, content, temporal) at the end, and the
- * flow's time per frame pair at 256×144 and 512×288.
+ *  - warp-init, temporal weight w (one per --temporal-weights; 0 = no temporal loss) and photometric
+ *    threshold (one per --coherence-thresholds: `default` is flow.ts PHOTOMETRIC_THRESHOLD, `off`
+ *    the paper's tests only, or a number): frames 2..N run --coherence-later-steps steps from the
+ *    previous stylized frame warped along the flow of the (noisy) input frames. Frame 1 is
+ *    content-init's (the same optimisation, so it is not run again).
+ * For each: steps on frames 2..N to reach content-init's final loss (with w > 0 the loss includes
+ * the non-negative temporal term, a stricter test), the temporal warping error (mean over consecutive
+ * frames of mask·(stylized_t − warp(stylized_{t−1}))², flow and mask from the NOISELESS frames, so
+ * every mode is judged against the true motion), the mean frame-to-frame change on pixels whose
+ * noiseless input did not change (a static background, which in real video still differs by its
+ * noise), each also as a ratio to content-init's, and the seed's loss (style + content + tv) of the
+ * final frames relative to content-init's. Also the flow's time per frame pair at 256×144 and 512×288.
  */
 import type { StyleEngine } from '../src/engine/engine';
-import { computeFlow, temporalGuide } from '../src/engine/flow';
+import { computeFlow, PHOTOMETRIC_THRESHOLD, temporalGuide } from '../src/engine/flow';
 import { caffePreprocess, gramMatrix, styleContentLoss, temporalLoss } from '../src/engine/losses';
-import { DEFAULT_SETTINGS, type StyleSettings } from '../src/engine/settings';
+import { DEFAULT_SETTINGS, DEFAULT_TEMPORAL_WEIGHT, type StyleSettings } from '../src/engine/settings';
 import { imageToTensor, type StyleTargets } from '../src/engine/stylize';
 import { tf } from '../src/engine/tf';
 import { writePng } from '../src/media';
 import type { RgbImage } from '../src/media/types';
-import { movingSquare, translated } from '../test/helpers/moving-scenes';
+import { h264RoundTrip } from '../test/helpers/media-fixtures';
+import { translated, videoScene, withSensorNoise } from '../test/helpers/moving-scenes';
 import { median, pattern } from './steps';
 
 export interface CoherenceOptions {
   frames: number;
-  /** Frame width; height is two thirds of it. */
+  /** Frame width; height is two thirds of it (even). */
   size: number;
-  /** Full optimisation steps per frame: content-init's, and every mode's on frame 1. */
+  /** Full optimisation steps per frame: content-init's, and frame 1 of every mode. */
   steps: number;
   /** Steps on frames 2..N in the warp-init modes (Ruder et al.: a warped start needs fewer). */
   laterSteps: number;
+  /** Temporal loss weights of the warp-init modes; 0 is warp-init alone. */
   temporalWeights: number[];
-  /** Where to write the PNG strip (rows: modes, columns: frames), if anywhere. */
+  /** Photometric thresholds of the warp-init modes' guides (Infinity: Ruder et al.'s tests only). */
+  thresholds: number[];
+  /** Sensor noise σ in 0..255 units, independent per frame; 0 for none. */
+  noise: number;
+  /** libx264 CRF of the H.264 round trip; undefined for none. */
+  crf?: number;
+  /** Where to write the PNG strip (input, each mode and its frame-to-frame change; columns: frames), if anywhere. */
   strip?: string;
   command: string;
 }
@@ -44,7 +61,15 @@ export interface CoherenceOptions {
 interface Mode {
   name: string;
   init: boolean;
-  weight?: number;
+  weight: number;
+  threshold: number;
+}
+
+interface Terms {
+  style: number;
+  content: number;
+  tv: number;
+  temporal: number;
 }
 
 interface ModeResult {
@@ -52,19 +77,36 @@ interface ModeResult {
   styled: RgbImage[];
   /** Loss before each step, per frame. */
   losses: number[][];
-  /** Style, content and temporal terms of each frame's final image. */
-  terms: Array<{ style: number; content: number; temporal: number }>;
+  /** Loss terms of each frame's final image (temporal unweighted). */
+  terms: Terms[];
 }
 
-function sequence(o: CoherenceOptions): RgbImage[] {
+interface Clip {
+  /** The scene as rendered, before any camera noise: what "did not change" means. */
+  clean: RgbImage[];
+  /** What the stylizer is given: the clean frames with sensor noise and compression. */
+  input: RgbImage[];
+}
+
+/** Seed of frame t's sensor noise: fixed, so every run (and machine) sees the same clip. */
+const NOISE_SEED = 20160428;
+
+async function clipOf(o: CoherenceOptions): Promise<Clip> {
   const width = o.size;
   const height = Math.round((o.size * 2) / 3 / 2) * 2;
-  const side = Math.round(height / 2.5);
-  return Array.from({ length: o.frames }, (_, t) => movingSquare(width, height, Math.round(width * 0.2) + 3 * t, Math.round(height * 0.3), side).image);
+  const clean = Array.from({ length: o.frames }, (_, t) => videoScene(width, height, t).image);
+  const noisy = o.noise > 0 ? clean.map((f, t) => withSensorNoise(f, o.noise, NOISE_SEED + t)) : clean;
+  const input = o.crf === undefined ? noisy : await h264RoundTrip(noisy, o.crf);
+  return { clean, input };
 }
 
-/** The seed's style and content terms and the temporal term (unweighted) of a finished image. */
-function lossTerms(engine: StyleEngine, image: RgbImage, content: RgbImage, targets: StyleTargets, settings: StyleSettings, guide?: { warped: RgbImage; mask: Float32Array }) {
+export function thresholdName(threshold: number): string {
+  if (threshold === PHOTOMETRIC_THRESHOLD) return 'default';
+  return Number.isFinite(threshold) ? threshold.toExponential(1) : 'off';
+}
+
+/** The seed's style, content and tv terms and the temporal term (unweighted) of a finished image. */
+function lossTerms(engine: StyleEngine, image: RgbImage, content: RgbImage, targets: StyleTargets, settings: StyleSettings, guide?: { warped: RgbImage; mask: Float32Array }): Terms {
   return tf.tidy(() => {
     const x = imageToTensor(image);
     const layers = [...targets.layers, ...settings.contentLayers];
@@ -79,16 +121,24 @@ function lossTerms(engine: StyleEngine, image: RgbImage, content: RgbImage, targ
       settings,
     );
     const temporal = guide ? temporalLoss(x, imageToTensor(guide.warped), tf.tensor4d(guide.mask, [1, image.height, image.width, 1])).dataSync()[0] : 0;
-    return { style: t.style.dataSync()[0], content: t.content.dataSync()[0], temporal };
+    return { style: t.style.dataSync()[0], content: t.content.dataSync()[0], tv: t.tv.dataSync()[0], temporal };
   });
 }
 
-async function runMode(engine: StyleEngine, frames: RgbImage[], targets: StyleTargets, settings: StyleSettings, laterSteps: number, mode: Mode): Promise<ModeResult> {
-  const styled: RgbImage[] = [];
-  const losses: number[][] = [];
-  const terms: ModeResult['terms'] = [];
+/**
+ * Stylizes the input frames in order in one mode. A warp-init mode takes frame 1 from `first`
+ * (content-init's run): frame 1 has no predecessor, so its optimisation is content-init's.
+ */
+async function runMode(engine: StyleEngine, frames: RgbImage[], targets: StyleTargets, settings: StyleSettings, laterSteps: number, mode: Mode, first?: ModeResult): Promise<ModeResult> {
+  const result: ModeResult = { mode, styled: [], losses: [], terms: [] };
   for (const [t, content] of frames.entries()) {
-    const guide = t > 0 && mode.init ? await temporalGuide(frames[t - 1], content, styled[t - 1]) : undefined;
+    if (t === 0 && first) {
+      result.styled.push(first.styled[0]);
+      result.losses.push(first.losses[0]);
+      result.terms.push(first.terms[0]);
+      continue;
+    }
+    const guide = t > 0 && mode.init ? await temporalGuide(frames[t - 1], content, result.styled[t - 1], { photometricThreshold: mode.threshold }) : undefined;
     const trace: number[] = [];
     const r = await engine.stylize({
       content,
@@ -98,35 +148,51 @@ async function runMode(engine: StyleEngine, frames: RgbImage[], targets: StyleTa
       temporal: guide && mode.weight ? { ...guide, weight: mode.weight } : undefined,
       onStep: ({ loss }) => void trace.push(loss),
     });
-    styled.push(r.image);
-    losses.push(trace);
-    terms.push(lossTerms(engine, r.image, content, targets, settings, guide));
+    result.styled.push(r.image);
+    result.losses.push(trace);
+    result.terms.push(lossTerms(engine, r.image, content, targets, settings, guide));
   }
-  return { mode, styled, losses, terms };
+  return result;
 }
 
-/** Temporal warping error and change on unchanged input pixels, over consecutive frames. */
-async function coherenceOf(frames: RgbImage[], styled: RgbImage[]): Promise<{ warpError: number; staticChange: number }> {
-  let warpError = 0;
-  let staticChange = 0;
-  for (let t = 1; t < frames.length; t++) {
-    const g = await temporalGuide(frames[t - 1], frames[t], styled[t - 1]);
+interface Coherence {
+  warpError: number;
+  stillChange: number;
+  /** stillChange over the still pixels that the evaluation's mask trusts, and over those it does not (near the moving object). */
+  stillChangeTrusted: number;
+  stillChangeUntrusted: number;
+}
+
+/**
+ * Temporal warping error and change on still pixels of `images` (stylized frames, or the input
+ * itself), over consecutive frames. The flow, the warp and the mask come from the clean frames, so
+ * every mode is measured against the same, true motion; "still" means the clean input pixel did
+ * not change.
+ */
+async function coherenceOf(clean: RgbImage[], images: RgbImage[]): Promise<Coherence> {
+  const sum = { warpError: 0, stillChange: 0, stillChangeTrusted: 0, stillChangeUntrusted: 0 };
+  for (let t = 1; t < clean.length; t++) {
+    const g = await temporalGuide(clean[t - 1], clean[t], images[t - 1]);
     let e = 0;
-    let changed = 0;
-    let unchangedPixels = 0;
+    const changed = [0, 0]; // untrusted, trusted
+    const stillPixels = [0, 0];
     for (let p = 0; p < g.mask.length; p++) {
-      const same = [0, 1, 2].every((c) => frames[t].data[3 * p + c] === frames[t - 1].data[3 * p + c]);
+      const still = [0, 1, 2].every((c) => clean[t].data[3 * p + c] === clean[t - 1].data[3 * p + c]);
+      const trusted = g.mask[p] === 1 ? 1 : 0;
       for (let c = 0; c < 3; c++) {
         const i = 3 * p + c;
-        e += g.mask[p] * (styled[t].data[i] - g.warped.data[i]) ** 2;
-        if (same) changed += Math.abs(styled[t].data[i] - styled[t - 1].data[i]);
+        e += g.mask[p] * (images[t].data[i] - g.warped.data[i]) ** 2;
+        if (still) changed[trusted] += Math.abs(images[t].data[i] - images[t - 1].data[i]);
       }
-      if (same) unchangedPixels++;
+      if (still) stillPixels[trusted]++;
     }
-    warpError += e / (3 * g.mask.length);
-    staticChange += changed / (3 * Math.max(1, unchangedPixels));
+    sum.warpError += e / (3 * g.mask.length);
+    sum.stillChange += (changed[0] + changed[1]) / (3 * Math.max(1, stillPixels[0] + stillPixels[1]));
+    sum.stillChangeTrusted += changed[1] / (3 * Math.max(1, stillPixels[1]));
+    sum.stillChangeUntrusted += changed[0] / (3 * Math.max(1, stillPixels[0]));
   }
-  return { warpError: warpError / (frames.length - 1), staticChange: staticChange / (frames.length - 1) };
+  const n = clean.length - 1;
+  return { warpError: sum.warpError / n, stillChange: sum.stillChange / n, stillChangeTrusted: sum.stillChangeTrusted / n, stillChangeUntrusted: sum.stillChangeUntrusted / n };
 }
 
 /** How many updates it took for the loss to be at most `target` (trace[i] is the loss after i updates), or undefined. */
@@ -159,42 +225,84 @@ async function flowTiming(): Promise<string[]> {
   return lines;
 }
 
+const split = (c: Coherence) => `${c.stillChangeTrusted.toExponential(1)} / ${c.stillChangeUntrusted.toExponential(1)}`;
+const ratio = (x: number, of: number) => (of > 0 ? x / of : NaN);
+const seedLoss = (t: Terms) => t.style + t.content + t.tv;
+const meanOverLater = (r: ModeResult, f: (t: Terms) => number) => r.terms.slice(1).reduce((s, t) => s + f(t), 0) / (r.terms.length - 1);
+
 export async function runCoherence(engine: StyleEngine, o: CoherenceOptions): Promise<void> {
   const settings: StyleSettings = { ...DEFAULT_SETTINGS, size: o.size, epochs: 1, stepsPerEpoch: o.steps };
-  const frames = sequence(o);
-  const { width, height } = frames[0];
+  const clip = await clipOf(o);
+  const { width, height } = clip.input[0];
+  const camera = o.noise > 0 || o.crf !== undefined ? `sensor noise σ ${o.noise}/255 per frame, ${o.crf === undefined ? 'no compression' : `H.264 CRF ${o.crf}`}` : 'noiseless (no sensor noise, no compression)';
   console.log(
-    `\n# temporal coherence: ${o.frames} frames of ${width}×${height}, a square moving 3 px a frame over a static background; ${o.steps} steps a frame, ` +
-      `${o.laterSteps} on frames 2..${o.frames} in the warp-init modes; ${engine.backend.name} (${engine.stepMode})`,
+    `\n# temporal coherence: ${o.frames} frames of ${width}×${height}, an object moving 2.5 px a frame over a static textured background, ${camera}; ` +
+      `${o.steps} steps a frame, ${o.laterSteps} on frames 2..${o.frames} in the warp-init modes; ${engine.backend.name} (${engine.stepMode})`,
   );
   const targets = await engine.styleTargets(`coherence-${o.size}`, settings.styleLayers, async () => pattern(o.size, o.size, 2));
   const modes: Mode[] = [
-    { name: 'content-init', init: false },
-    { name: 'warp-init', init: true },
-    ...o.temporalWeights.map((weight) => ({ name: `warp-init + temporal ${weight.toExponential(0)}`, init: true, weight })),
+    { name: 'content-init', init: false, weight: 0, threshold: PHOTOMETRIC_THRESHOLD },
+    ...o.thresholds.flatMap((threshold) =>
+      o.temporalWeights.map((weight) => ({
+        name: `warp-init, temporal ${weight === 0 ? '0' : weight.toExponential(0)}${o.thresholds.length > 1 ? `, photometric ${thresholdName(threshold)}` : ''}`,
+        init: true,
+        weight,
+        threshold,
+      })),
+    ),
   ];
-  const results: ModeResult[] = [];
-  for (const mode of modes) results.push(await runMode(engine, frames, targets, settings, o.laterSteps, mode));
+  const base = await runMode(engine, clip.input, targets, settings, o.laterSteps, modes[0]);
+  const results: ModeResult[] = [base];
+  for (const mode of modes.slice(1)) results.push(await runMode(engine, clip.input, targets, settings, o.laterSteps, mode, base));
 
-  const base = results[0];
-  console.log(`| mode | steps to reach content-init's final loss, frames 2..${o.frames} | warping error | change on unchanged input | final style / content / temporal·weight (mean over frames) |`);
-  console.log('| --- | --- | ---: | ---: | --- |');
+  const input = await coherenceOf(clip.clean, clip.input);
+  const baseCoherence = await coherenceOf(clip.clean, base.styled);
+  console.log(
+    `| mode | steps to reach content-init's final loss, frames 2..${o.frames} | warping error (× content-init) | change on still pixels (× content-init) | of which trusted / untrusted | seed's loss (× content-init) | temporal·weight / style |`,
+  );
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
+  console.log(`| input frames | | ${input.warpError.toExponential(2)} | ${input.stillChange.toExponential(2)} | ${split(input)} | | |`);
   for (const r of results) {
     const needed = r.losses.slice(1).map((trace, i) => stepsToReach(trace, base.losses[i + 1].at(-1)!));
-    const { warpError, staticChange } = await coherenceOf(frames, r.styled);
-    const mean = (k: 'style' | 'content' | 'temporal') => r.terms.slice(1).reduce((s, t) => s + t[k], 0) / (r.terms.length - 1);
+    const c = r === base ? baseCoherence : await coherenceOf(clip.clean, r.styled);
     const neededText = r === base ? `${o.steps} (by definition)` : needed.map((n) => (n === undefined ? `>${o.laterSteps}` : String(n))).join(', ');
+    const temporalShare = ratio(meanOverLater(r, (t) => t.temporal) * r.mode.weight, meanOverLater(r, (t) => t.style));
     console.log(
-      `| ${r.mode.name} | ${neededText} | ${warpError.toExponential(2)} | ${staticChange.toExponential(2)} | ${mean('style').toExponential(2)} / ${mean('content').toExponential(2)} / ${(mean('temporal') * (r.mode.weight ?? 0)).toExponential(2)} |`,
+      `| ${r.mode.name} | ${neededText} | ${c.warpError.toExponential(2)} (${ratio(c.warpError, baseCoherence.warpError).toFixed(2)}) | ` +
+        `${c.stillChange.toExponential(2)} (${ratio(c.stillChange, baseCoherence.stillChange).toFixed(2)}) | ${split(c)} | ` +
+        `${ratio(meanOverLater(r, seedLoss), meanOverLater(base, seedLoss)).toFixed(2)} | ${temporalShare.toFixed(2)} |`,
     );
   }
-  console.log('warping error: mean over consecutive frames of mask·(stylized_t − warp(stylized_t−1))², images in [0, 1]; change: mean |Δ| where the input pixel is unchanged');
+  console.log(
+    'warping error: mean over consecutive frames of mask·(stylized_t − warp(stylized_t−1))², images in [0, 1], flow and mask from the noiseless frames; ' +
+      "change on still pixels: mean |Δ| between consecutive frames where the noiseless input did not change (trusted / untrusted: where that mask is 1 / 0); seed's loss: style + content + tv of frames 2..N; " +
+      'the goal: warping error and change at most 0.33 × content-init with at most a third of the steps on frames 2..N',
+  );
   for (const line of await flowTiming()) console.log(`flow ${line}`);
   if (o.strip) {
-    await writePng(o.strip, stripOf(results.map((r) => [...r.styled])));
-    console.log(`strip (rows: ${modes.map((m) => m.name).join('; ')}; columns: frames 1..${o.frames}): ${o.strip}`);
+    const shown = results.find((r) => r.mode.init && r.mode.weight === DEFAULT_TEMPORAL_WEIGHT && r.mode.threshold === PHOTOMETRIC_THRESHOLD) ?? results.at(-1)!;
+    const rows = [clip.input, base.styled, changesOf(base.styled), shown.styled, changesOf(shown.styled)].map((row) => row.slice(0, STRIP_FRAMES));
+    await writePng(o.strip, stripOf(rows));
+    console.log(
+      `strip (columns: frames 1..${Math.min(o.frames, STRIP_FRAMES)}; rows: input; ${base.mode.name}; its |frame − previous frame| ×${CHANGE_GAIN}; ${shown.mode.name}; its |frame − previous frame| ×${CHANGE_GAIN}): ${o.strip}`,
+    );
   }
   console.log(`reproduce: ${o.command}`);
+}
+
+/** Frames in the strip: enough to see flicker, few enough that the noisy PNG stays small for the docs. */
+const STRIP_FRAMES = 4;
+
+/** How much the strip amplifies frame-to-frame change, so flicker a few levels deep shows. */
+const CHANGE_GAIN = 4;
+
+/** |frame t − frame t−1| × CHANGE_GAIN per channel (black for frame 1): flicker made visible. */
+function changesOf(images: RgbImage[]): RgbImage[] {
+  return images.map((img, t) => {
+    const data = new Float32Array(img.data.length);
+    if (t > 0) for (let i = 0; i < data.length; i++) data[i] = Math.min(1, CHANGE_GAIN * Math.abs(img.data[i] - images[t - 1].data[i]));
+    return { width: img.width, height: img.height, data };
+  });
 }
 
 /** Rows of equally sized images into one image, 2-px white gaps. */

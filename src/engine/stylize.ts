@@ -72,17 +72,6 @@ export function computeBlendedStyleTargets(model: Vgg19, styles: readonly Weight
 }
 
 /**
- * Weight of the temporal term (TemporalConstraint.weight) unless the caller knows better. Measured
- * (`npm run bench -- --only coherence --coherence-frames 4 --coherence-steps 50
- * --coherence-later-steps 10 --temporal-weights 1e2,1e3,1e4,1e5`, synthetic full-width VGG19, 96×64):
- * at 1e4 the weighted term ends at ~0.6 against a style term of ~4.4 and content ~4.5e-4 (without
- * it: 4.9 and 5.1e-4), so the seed's style/content balance holds while the warping error drops
- * (6.5e-5 → 6.2e-5); 1e5 halves the style term and the term itself dominates (4.1), so it rules the
- * result rather than steadying it. Re-measure with the ImageNet weights before relying on it.
- */
-export const DEFAULT_TEMPORAL_WEIGHT = 1e4;
-
-/**
  * Ruder et al.'s temporal term: keeps the pixels of this frame that `mask` trusts close to the
  * previous stylized frame warped onto this one (see flow.ts temporalGuide).
  */
@@ -90,7 +79,7 @@ export interface TemporalConstraint {
   warped: RgbImage;
   /** H·W weights in [0, 1], 1 = keep this pixel close to `warped`. */
   mask: Float32Array;
-  /** Multiplies the mean over pixels and channels of mask·(x − warped)²; see DEFAULT_TEMPORAL_WEIGHT. */
+  /** Multiplies the mean over pixels and channels of mask·(x − warped)²; see settings.ts DEFAULT_TEMPORAL_WEIGHT. */
   weight: number;
 }
 

@@ -2,13 +2,14 @@
  * Generates media inputs for tests by running the ffmpeg binary directly (not through
  * fluent-ffmpeg, so the code under test is not also the code making its inputs).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { ffmpegPaths } from '../../src/media/binaries';
+import type { RgbImage } from '../../src/media/types';
 
 const run = promisify(execFile);
 const MAX_BUFFER = 256 * 1024 * 1024;
@@ -275,4 +276,41 @@ export async function makeMultiStreamClip(
   await ffmpeg([...args, file]);
   if (subtitles) await rm(`${file}.srt`, { force: true });
   return file;
+}
+
+/**
+ * `frames` (even width and height) as they come back from an H.264 clip: encoded with libx264 at
+ * `crf` (23 is its default; lower is better) in 4:2:0 as cameras and phones record, and decoded to
+ * 8-bit RGB. Compression noise differs from frame to frame even where the scene does not, like
+ * sensor noise. Deterministic: one thread, a fixed preset.
+ */
+export async function h264RoundTrip(frames: readonly RgbImage[], crf: number): Promise<RgbImage[]> {
+  const { width, height } = frames[0];
+  if (width % 2 || height % 2) throw new RangeError(`h264RoundTrip: 4:2:0 needs even sizes, got ${width}×${height}`);
+  const { dir, cleanup } = await tempDir('h264-round-trip');
+  try {
+    const clip = path.join(dir, 'clip.mp4');
+    const raw = Buffer.alloc(frames.length * width * height * 3);
+    frames.forEach((f, t) => f.data.forEach((v, i) => (raw[t * width * height * 3 + i] = Math.round(255 * Math.min(1, Math.max(0, v))))));
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(ffmpegPaths().ffmpeg, [
+        '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
+        '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', '25', '-i', 'pipe:0',
+        '-c:v', 'libx264', '-preset', 'veryfast', '-crf', String(crf), '-threads', '1', '-pix_fmt', 'yuv420p', clip,
+      ], { stdio: ['pipe', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg (libx264 encode) exited ${code}: ${stderr.trim()}`))));
+      child.stdin.end(raw);
+    });
+    const decoded = await ffmpeg(['-threads', '1', '-i', clip, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-']);
+    const frameBytes = width * height * 3;
+    if (decoded.length !== frames.length * frameBytes) {
+      throw new Error(`h264RoundTrip: expected ${frames.length} frames back (${frames.length * frameBytes} bytes), got ${decoded.length} bytes`);
+    }
+    return frames.map((_, t) => ({ width, height, data: Float32Array.from(decoded.subarray(t * frameBytes, (t + 1) * frameBytes), (v) => v / 255) }));
+  } finally {
+    await cleanup();
+  }
 }

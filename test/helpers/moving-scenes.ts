@@ -42,3 +42,50 @@ export function movingSquare(width: number, height: number, left: number, top: n
   });
   return { image, left, top, side };
 }
+
+/**
+ * A frame of a clip that looks like video rather than a test card: a static background with detail
+ * at several scales (the smooth texture plus fine grain, as foliage or fabric would give) and a
+ * textured object that moves `speed` px a frame to the right and a third of that down, at sub-pixel
+ * positions (its texture is evaluated at exact coordinates, not resampled). The background is
+ * static so that "pixels whose input did not change" are the whole frame but the object's path.
+ */
+export function videoScene(width: number, height: number, t: number, speed = 2.5): SquareScene {
+  const side = Math.round(height / 2.5);
+  const left = Math.round(width * 0.15) + speed * t;
+  const top = Math.round(height * 0.25) + (speed / 3) * t;
+  const image = imageOf(width, height, (x, y, c) => {
+    const inside = x >= left && x < left + side && y >= top && y < top + side;
+    if (inside) return texture(x - left, y - top, c, 2.5) * 0.6 + 0.35;
+    const grain = 0.06 * Math.sin(1.9 * x + 0.7 * Math.sin(0.5 * y) + c) * Math.cos(1.3 * y - 0.4 * x + 0.8 * c);
+    return texture(x, y, c) * 0.75 + grain + 0.05;
+  });
+  return { image, left, top, side };
+}
+
+/** A seeded normal deviate generator (mulberry32 + Box–Muller): the same seed, the same noise, on every machine. */
+export function gaussian(seed: number): () => number {
+  let s = seed >>> 0;
+  const uniform = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let r = Math.imul(s ^ (s >>> 15), 1 | s);
+    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
+    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+}
+
+/**
+ * What a camera adds to `image`: independent Gaussian noise of `sigma255` (in 0..255 units) on every
+ * channel of every pixel, then 8-bit quantisation. Each frame of a clip needs its own `seed`: sensor
+ * noise is what makes a static background differ from one frame to the next.
+ */
+export function withSensorNoise(image: RgbImage, sigma255: number, seed: number): RgbImage {
+  const normal = gaussian(seed);
+  const data = new Float32Array(image.data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = image.data[i] + (sigma255 / 255) * normal();
+    data[i] = Math.round(255 * Math.min(1, Math.max(0, v))) / 255;
+  }
+  return { width: image.width, height: image.height, data };
+}
