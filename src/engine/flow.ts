@@ -237,9 +237,72 @@ export function consistencyMask(forward: Flow, backward: Flow): Float32Array {
  */
 export const PHOTOMETRIC_THRESHOLD = 3 * 0.08 ** 2;
 
+/**
+ * Farnebäck also leaks motion into the static background around a moving object (0.1–0.2 px at
+ * 96–128 px frames), so every warm start resampled the background a little and the background
+ * drifted from frame to frame. Where the two content frames agree around a pixel — the mean squared
+ * RGB difference over a 5×5 window under this, i.e. within about 5/255 a channel: sensor and
+ * compression noise, not motion — and the flow there is under a pixel, the flow is snapped to zero:
+ * a still pixel keeps the previous stylized pixel exactly.
+ */
+export const STILL_THRESHOLD = 3 * 0.02 ** 2;
+
 export interface GuideOptions {
   /** Squared RGB distance above which a warped pixel is untrusted (PHOTOMETRIC_THRESHOLD); Infinity: the paper's tests only. */
   photometricThreshold?: number;
+  /** Local mean squared difference under which a pixel counts as still (STILL_THRESHOLD); 0: no snapping. */
+  stillThreshold?: number;
+}
+
+/** Per pixel: the mean over a (2r+1)² window of the squared RGB difference of two same-size images (a box filter by summed areas). */
+function localDifference(a: RgbImage, b: RgbImage, r: number): Float32Array {
+  const { width: w, height: h } = a;
+  const sums = new Float64Array((w + 1) * (h + 1));
+  for (let y = 0; y < h; y++) {
+    let row = 0;
+    for (let x = 0; x < w; x++) {
+      const i = 3 * (y * w + x);
+      const d0 = a.data[i] - b.data[i];
+      const d1 = a.data[i + 1] - b.data[i + 1];
+      const d2 = a.data[i + 2] - b.data[i + 2];
+      row += d0 * d0 + d1 * d1 + d2 * d2;
+      sums[(y + 1) * (w + 1) + x + 1] = sums[y * (w + 1) + x + 1] + row;
+    }
+  }
+  const out = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const y0 = Math.max(0, y - r);
+    const y1 = Math.min(h, y + r + 1);
+    for (let x = 0; x < w; x++) {
+      const x0 = Math.max(0, x - r);
+      const x1 = Math.min(w, x + r + 1);
+      const total = sums[y1 * (w + 1) + x1] - sums[y0 * (w + 1) + x1] - sums[y1 * (w + 1) + x0] + sums[y0 * (w + 1) + x0];
+      out[y * w + x] = total / ((y1 - y0) * (x1 - x0));
+    }
+  }
+  return out;
+}
+
+/** Most flow (px) a still pixel may carry and still be snapped: more is taken for real motion of a flat surface. */
+const STILL_MAX_FLOW = 2;
+
+/**
+ * Zeroes both flows where the frames agree locally and the flow is small (see STILL_THRESHOLD);
+ * returns which pixels it snapped. Their zero flow is consistent by construction, and the
+ * motion-boundary test, which fires on the step between them and the moving object's own flow,
+ * says nothing about them: the caller trusts them (the photometric test still applies).
+ */
+function snapStill(prevContent: RgbImage, content: RgbImage, forward: Flow, backward: Flow, threshold: number): Uint8Array {
+  const snapped = new Uint8Array(forward.dx.length);
+  if (!(threshold > 0)) return snapped;
+  const difference = localDifference(prevContent, content, 2);
+  const small = (f: Flow, p: number) => f.dx[p] * f.dx[p] + f.dy[p] * f.dy[p] < STILL_MAX_FLOW * STILL_MAX_FLOW;
+  for (let p = 0; p < difference.length; p++) {
+    if (difference[p] >= threshold || !small(forward, p) || !small(backward, p)) continue;
+    for (const f of [forward, backward]) f.dx[p] = f.dy[p] = 0;
+    snapped[p] = 1;
+  }
+  return snapped;
 }
 
 /**
@@ -254,7 +317,9 @@ export async function temporalGuide(prevContent: RgbImage, content: RgbImage, pr
   const threshold = opts.photometricThreshold ?? PHOTOMETRIC_THRESHOLD;
   const backward = await computeFlow(content, prevContent);
   const forward = await computeFlow(prevContent, content);
+  const snapped = snapStill(prevContent, content, forward, backward, opts.stillThreshold ?? STILL_THRESHOLD);
   const mask = consistencyMask(forward, backward);
+  for (let p = 0; p < mask.length; p++) if (snapped[p]) mask[p] = 1;
   const warped = warpImage(prevStyled, backward);
   const warpedContent = Number.isFinite(threshold) ? warpImage(prevContent, backward).data : undefined;
   const c = content.data;
