@@ -8,7 +8,7 @@
  * Without --weights it times a full-width VGG19 with synthetic weights (the arithmetic, and so the
  * time, is the same as with the ImageNet file).
  *
- * `workers` (--workers-backends wasm,node --tp-frames 8 --tp-size 64 --tp-steps 4): the same clip
+ * `workers` (--workers-backends wasm,node --tp-frames 16 --tp-size 64 --tp-steps 4): the same clip
  * rendered with one and two style worker processes on each backend. `fairness` (--fair-frames 1000):
  * two copy renders sharing four worker slots, each one's progress while both run (bench/workers.ts).
  *
@@ -91,7 +91,7 @@ const { values: args } = parseArgs({
     'disk-frames': { type: 'string', default: '10000' },
     'disk-size': { type: 'string', default: '512x288' },
     'workers-backends': { type: 'string', default: 'wasm,node' },
-    'tp-frames': { type: 'string', default: '8' },
+    'tp-frames': { type: 'string', default: '16' },
     'tp-size': { type: 'string', default: '64' },
     'tp-steps': { type: 'string', default: '4' },
     'orch-window': { type: 'string', default: '8' },
