@@ -93,7 +93,8 @@ export class ChunkBook {
 
   static start(frameCount: number, options: ChunkOptions, sequential: boolean, reusedChunks: PackedFrames): ChunkBook {
     return new ChunkBook({
-      options: { ...options, overlap: sequential ? options.overlap : 0 },
+      // A sequential chunk encodes only once the next one has rendered its lead-in: two must fit.
+      options: { ...options, overlap: sequential ? options.overlap : 0, open: sequential ? Math.max(2, options.open) : options.open },
       sequential,
       frameCount,
       count: chunkCount(frameCount, options.frames),

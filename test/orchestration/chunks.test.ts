@@ -251,6 +251,11 @@ describe('ChunkBook', () => {
     assert.deepEqual(book.rangeOf(2), { first: 9, last: 11, leadFirst: 7 });
   });
 
+  test('sequential chunks keep two open whatever is asked, or the first could never encode', () => {
+    const book = ChunkBook.start(100, { ...DEFAULT_CHUNK_OPTIONS, frames: 10, open: 1, overlap: 2 }, true, { ranges: [] });
+    assert.equal(book.state.options.open, 2);
+  });
+
   test('independent mode has no lead-in whatever the overlap', () => {
     const book = ChunkBook.start(11, { ...DEFAULT_CHUNK_OPTIONS, frames: 4, overlap: 2 }, false, { ranges: [] });
     assert.deepEqual(book.rangeOf(1), { first: 5, last: 8, leadFirst: 5 });
