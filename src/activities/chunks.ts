@@ -18,7 +18,7 @@ import {
   type FrameRate,
   type FrameTimestamps,
 } from '../media';
-import { FAILURE_TYPES, FrameSet, chunkCount, type AssembleResult, type IndexResult, type PackedFrames, type SplitResult } from '../workflows/contract';
+import { FAILURE_TYPES, FrameSet, chunkCount, chunkRange, type AssembleResult, type IndexResult, type PackedFrames, type SplitResult } from '../workflows/contract';
 
 export type { IndexResult } from '../workflows/contract';
 import { nonRetryable, withHeartbeat } from './long-running';
@@ -114,8 +114,7 @@ export function createChunkActivities(policy: PathPolicy) {
       for (let index = 0; index < count; index++) {
         const segment = paths.segment(index);
         const record = await readJson<SegmentRecord>(segmentRecordPath(segment));
-        const first = index * framesPerChunk + 1;
-        const last = Math.min(frameCount, first + framesPerChunk - 1);
+        const { first, last } = chunkRange(index, frameCount, { frames: framesPerChunk, overlap: 0 });
         if (record?.first === first && record.last === last && existsSync(segment)) reused.add(index + 1);
       }
       const split: SplitResult = {

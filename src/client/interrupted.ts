@@ -4,7 +4,7 @@
  * split's frame count and the frames completed since.
  */
 import { defaultPayloadConverter, type WorkflowHandle } from '@temporalio/client';
-import { FrameSet, type IndexResult, type RenderRequest, type SplitResult, type StylizeFrameInput } from '../workflows/contract';
+import { FrameSet, chunkRange, type IndexResult, type RenderRequest, type SplitResult, type StylizeFrameInput } from '../workflows/contract';
 import type { RenderState } from '../workflows/ledger';
 
 type Payload = Parameters<typeof defaultPayloadConverter.fromPayload>[0];
@@ -62,8 +62,8 @@ function reusedFrames(index: IndexResult | undefined, framesPerChunk: number): n
   if (!index) return 0;
   let frames = 0;
   for (const number of FrameSet.unpack(index.reusedChunks)) {
-    const first = (number - 1) * framesPerChunk + 1;
-    frames += Math.min(index.split.frameCount, first + framesPerChunk - 1) - first + 1;
+    const { first, last } = chunkRange(number - 1, index.split.frameCount, { frames: framesPerChunk, overlap: 0 });
+    frames += last - first + 1;
   }
   return frames;
 }

@@ -11,7 +11,7 @@ import { contactSheet } from './contact-sheet';
 import { defaultLocalWorkers } from './local-workers';
 import { formatDuration } from './progress';
 import { buildRenderRequest, type RenderFlags } from './render-options';
-import { chunkRange } from '../workflows/chunks';
+import { chunkRange } from '../workflows/contract';
 import { shareStylizedFrames } from './shared-frames';
 
 export interface PreviewOptions extends RenderFlags {

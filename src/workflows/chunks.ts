@@ -12,7 +12,7 @@
  *   `overlap` frames ahead of its start (its lead-in, from the content), which its predecessor
  *   cross-fades with its own last frames, so the fresh start of a chunk leaves no visible seam.
  */
-import { chunkCount, type ChunksView } from './contract';
+import { chunkCount, chunkRange, type ChunkRange, type ChunksView } from './contract';
 import { FrameSet, type PackedFrames } from './frame-set';
 
 export interface ChunkOptions {
@@ -67,20 +67,6 @@ export type ChunkWork =
   | { kind: 'extract'; chunk: ChunkRecord }
   | { kind: 'frame'; chunk: ChunkRecord; frame: number; lead: boolean; previous?: { frame: number; lead: boolean } }
   | { kind: 'encode'; chunk: ChunkRecord; blendWith?: { chunk: number; first: number; last: number } };
-
-export interface ChunkRange {
-  first: number;
-  last: number;
-  /** First frame the chunk extracts and renders: `first` less its lead-in (sequential mode only). */
-  leadFirst: number;
-}
-
-/** The frames of chunk `index` (0-based); `overlap` is the lead-in, 0 when frames are independent. */
-export function chunkRange(index: number, frameCount: number, { frames, overlap }: Pick<ChunkOptions, 'frames' | 'overlap'>): ChunkRange {
-  const first = index * frames + 1;
-  const last = Math.min(frameCount, first + frames - 1);
-  return { first, last, leadFirst: Math.max(1, first - overlap) };
-}
 
 export class ChunkBook {
   private readonly reused: FrameSet;
@@ -244,12 +230,11 @@ export class ChunkBook {
     for (const f of frames) this.skippedSet.add(f);
   }
 
-  isSkipped(frame: number): boolean {
-    return this.skippedSet.has(frame);
-  }
-
+  /** The skipped frames from `first` to `last`, run by run (not frame by frame: the set may be large). */
   skippedIn(first: number, last: number): PackedFrames {
-    return FrameSet.of([...this.skippedSet].filter((f) => f >= first && f <= last)).pack();
+    const within = new FrameSet();
+    for (const [a, b] of this.skippedSet.ranges) if (a <= last && b >= first) within.addRun(Math.max(a, first), Math.min(b, last));
+    return within.pack();
   }
 
   get skipped(): FrameSet {
@@ -260,6 +245,11 @@ export class ChunkBook {
   get framesLeft(): boolean {
     const s = this.state;
     return s.nextToOpen < s.count || s.open.some((c) => c.phase !== 'encoded' && c.cursor <= c.last);
+  }
+
+  /** Frames in flight, lead-ins included. */
+  get framesInFlight(): number {
+    return this.state.open.reduce((n, c) => n + c.running, 0);
   }
 
   /** Anything in flight: extraction, frames or encoding. */

@@ -90,6 +90,20 @@ export interface IndexResult {
   reusedChunks: PackedFrames;
 }
 
+export interface ChunkRange {
+  first: number;
+  last: number;
+  /** First frame the chunk extracts and renders: `first` less its lead-in (sequential mode only). */
+  leadFirst: number;
+}
+
+/** The frames of chunk `index` (0-based); `overlap` is the lead-in, 0 when frames are independent. */
+export function chunkRange(index: number, frameCount: number, { frames, overlap }: { frames: number; overlap: number }): ChunkRange {
+  const first = index * frames + 1;
+  const last = Math.min(frameCount, first + frames - 1);
+  return { first, last, leadFirst: Math.max(1, first - overlap) };
+}
+
 /** Chunks of `framesPerChunk` frames (the last may be shorter) in a video of `frameCount` frames. */
 export function chunkCount(frameCount: number, framesPerChunk: number): number {
   return Math.max(1, Math.ceil(frameCount / framesPerChunk));

@@ -42,7 +42,6 @@ export async function renderInChunks(request: RenderRequest, carried: RenderStat
   steering.phase = 'styling';
 
   const style = styleActivities(limits, styleQueueFor(steering.settings));
-  let leadInFlight = 0;
   /** A failure that ends the render (a chunk that cannot be extracted or encoded), raised by the main loop. */
   let fatal: unknown;
   const guard = (work: Promise<void>) => void work.catch((err: unknown) => void (fatal ??= err));
@@ -56,8 +55,7 @@ export async function renderInChunks(request: RenderRequest, carried: RenderStat
 
   const runFrame = async ({ chunk, frame, lead, previous }: FrameWork) => {
     chunks.frameStarted(chunk, frame);
-    if (lead) leadInFlight++;
-    else frames.started(frame, Date.now());
+    if (!lead) frames.started(frame, Date.now());
     try {
       const input = { renderDir: request.renderDir, style: request.style, ...(request.styles ? { styles: request.styles } : {}), frame, frameCount: video.frameCount, settings: steering.settings };
       const result = await style.stylizeFrame.executeWithOptions({ summary: `${lead ? 'lead-in ' : ''}frame ${frame} of ${video.frameCount}` }, [
@@ -69,8 +67,7 @@ export async function renderInChunks(request: RenderRequest, carried: RenderStat
       if (!lead) frames.fail(frame, err, limits.frameAttempts);
     } finally {
       chunks.frameEnded(chunk);
-      if (lead) leadInFlight--;
-      else frames.ended(frame, Date.now());
+      if (!lead) frames.ended(frame, Date.now());
     }
   };
 
@@ -91,9 +88,13 @@ export async function renderInChunks(request: RenderRequest, carried: RenderStat
     chunks.encoded(chunk.index);
   };
 
-  /** A retried frame first, then the chunks' next frame: only while not paused and the window has room. */
+  /** New frames start only while not paused and fewer than the window (lead-ins included) are in flight. */
+  const mayStartFrame = () => !steering.paused && chunks.framesInFlight < limits.window;
+  const readyToEncode = () => chunks.nextEncode((first, last) => frames.unresolvedIn(first, last));
+
+  /** A retried frame first, then the chunks' next frame. */
   const nextFrame = (): FrameWork | undefined => {
-    if (steering.paused || frames.inFlight.size + leadInFlight >= limits.window) return undefined;
+    if (!mayStartFrame()) return undefined;
     const retry = frames.takeRetry();
     if (retry !== undefined) {
       const chunk = chunks.chunkOf(retry)!;
@@ -106,7 +107,7 @@ export async function renderInChunks(request: RenderRequest, carried: RenderStat
   const startWhatCan = (): number => {
     let started = 0;
     for (;;) {
-      const encoding = chunks.nextEncode((first, last) => frames.unresolvedIn(first, last));
+      const encoding = readyToEncode();
       if (encoding) {
         guard(encode(encoding));
         continue;
@@ -127,10 +128,7 @@ export async function renderInChunks(request: RenderRequest, carried: RenderStat
     }
   };
 
-  const canStart = () =>
-    chunks.nextEncode((first, last) => frames.unresolvedIn(first, last)) !== undefined ||
-    chunks.canOpen ||
-    (!steering.paused && frames.inFlight.size + leadInFlight < limits.window && (frames.hasRetry || chunks.nextFrame() !== undefined));
+  const canStart = () => readyToEncode() !== undefined || chunks.canOpen || (mayStartFrame() && (frames.hasRetry || chunks.nextFrame() !== undefined));
 
   let startedThisRun = 0;
   for (;;) {
