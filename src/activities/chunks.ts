@@ -3,8 +3,6 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { writeFileAtomic } from '../common/atomic';
 import { fingerprintFile } from '../common/output-fingerprint';
-import { DEFAULT_SETTINGS } from '../engine/settings';
-import { frameSizeFor } from '../engine/frame-size';
 import {
   blendImages,
   encodeSegment,
@@ -12,7 +10,6 @@ import {
   framePath,
   indexFrames,
   joinSegments,
-  probeVideo,
   readImage,
   writePng,
   type FrameRate,
@@ -21,7 +18,7 @@ import {
 import { FAILURE_TYPES, FrameSet, chunkCount, chunkRange, type AssembleResult, type IndexResult, type PackedFrames, type SplitResult } from '../workflows/contract';
 
 export type { IndexResult } from '../workflows/contract';
-import { nonRetryable, withHeartbeat } from './long-running';
+import { nonRetryable, probeForRender, withHeartbeat } from './media-common';
 import { checkOutput, checkRenderDir, renderPaths, type PathPolicy } from './paths';
 
 export interface IndexInput {
@@ -88,6 +85,40 @@ async function readTimestamps(renderDir: string): Promise<FrameTimestamps> {
   return index;
 }
 
+/** Whether a complete segment of frames first..last is on disk (written last, after the segment itself). */
+async function segmentDone(segment: string, first: number, last: number): Promise<boolean> {
+  const record = await readJson<SegmentRecord>(segmentRecordPath(segment));
+  return record?.first === first && record.last === last && existsSync(segment);
+}
+
+/**
+ * Fills the chunk's assembly directory with what its segment shows, frame by frame: the stylized
+ * frame, or the content where it was skipped, cross-faded over the overlap with the next chunk's
+ * lead-in (its share growing towards that chunk's own first frame).
+ */
+async function linkSegmentFrames(paths: ReturnType<typeof renderPaths>, input: EncodeChunkInput): Promise<void> {
+  const own = paths.chunk(input.chunk);
+  const unstyled = FrameSet.unpack(input.unstyled);
+  const blend = input.blendWith;
+  await rm(own.assembly, { recursive: true, force: true });
+  await mkdir(own.assembly, { recursive: true });
+  for (let frame = input.first; frame <= input.last; frame++) {
+    const skipped = unstyled.has(frame);
+    const source = skipped ? framePath(own.frames, frame) : framePath(paths.styled, frame);
+    if (!existsSync(source)) {
+      throw ApplicationFailure.nonRetryable(`frame ${frame} has no image at ${source}; run retry-failed to render it again`, FAILURE_TYPES.missingFrame);
+    }
+    const lead = blend && !skipped && frame >= blend.first && frame <= blend.last ? framePath(paths.chunk(blend.chunk).lead, frame) : undefined;
+    if (lead && existsSync(lead)) {
+      const weight = (frame - blend!.first + 1) / (blend!.last - blend!.first + 2);
+      const [mine, theirs] = await Promise.all([readImage(source), readImage(lead)]);
+      await writePng(framePath(own.assembly, frame), blendImages(mine, theirs, weight));
+    } else {
+      await symlink(source, framePath(own.assembly, frame));
+    }
+  }
+}
+
 /**
  * The media side of a chunked render (render-chunks.ts): list the frames, extract a chunk, encode
  * it into a segment and delete its frames, join the segments. Every path is checked against
@@ -99,10 +130,7 @@ export function createChunkActivities(policy: PathPolicy) {
     async indexVideo({ input, renderDir: givenDir, size, layers, framesPerChunk }: IndexInput): Promise<IndexResult> {
       const renderDir = checkRenderDir(policy, givenDir);
       const paths = renderPaths(renderDir);
-      const info = await probeVideo(input).catch(nonRetryable);
-      const { frame, problem } = frameSizeFor(info.displayWidth, info.displayHeight, size, layers ?? [...DEFAULT_SETTINGS.contentLayers, ...DEFAULT_SETTINGS.styleLayers]);
-      // Checked before anything is decoded: every frame would fail the same way, after hours of work on the others.
-      if (problem) throw ApplicationFailure.nonRetryable(problem, FAILURE_TYPES.invalidSettings);
+      const { info, frame } = await probeForRender(input, size, layers);
       const timestamps = await withHeartbeat(indexFrames({ input })).catch(nonRetryable);
       const frameCount = timestamps.pts.length;
       if (frameCount === 0) throw ApplicationFailure.nonRetryable(`"${input}" decoded to no frames. Give --input a video with at least one picture.`, FAILURE_TYPES.mediaInput);
@@ -112,10 +140,8 @@ export function createChunkActivities(policy: PathPolicy) {
       const reused = new FrameSet();
       const count = chunkCount(frameCount, framesPerChunk);
       for (let index = 0; index < count; index++) {
-        const segment = paths.segment(index);
-        const record = await readJson<SegmentRecord>(segmentRecordPath(segment));
         const { first, last } = chunkRange(index, frameCount, { frames: framesPerChunk, overlap: 0 });
-        if (record?.first === first && record.last === last && existsSync(segment)) reused.add(index + 1);
+        if (await segmentDone(paths.segment(index), first, last)) reused.add(index + 1);
       }
       const split: SplitResult = {
         frameCount,
@@ -146,27 +172,8 @@ export function createChunkActivities(policy: PathPolicy) {
       const { chunk, first, last } = input;
       const own = paths.chunk(chunk);
       const segment = paths.segment(chunk);
-      const record = await readJson<SegmentRecord>(segmentRecordPath(segment));
-      if (!(record?.first === first && record.last === last && existsSync(segment))) {
-        const unstyled = FrameSet.unpack(input.unstyled);
-        await rm(own.assembly, { recursive: true, force: true });
-        await mkdir(own.assembly, { recursive: true });
-        for (let frame = first; frame <= last; frame++) {
-          const source = unstyled.has(frame) ? framePath(own.frames, frame) : framePath(paths.styled, frame);
-          if (!existsSync(source)) {
-            throw ApplicationFailure.nonRetryable(`frame ${frame} has no image at ${source}; run retry-failed to render it again`, FAILURE_TYPES.missingFrame);
-          }
-          const lead = input.blendWith && frame >= input.blendWith.first && frame <= input.blendWith.last ? framePath(paths.chunk(input.blendWith.chunk).lead, frame) : undefined;
-          if (lead && existsSync(lead) && !unstyled.has(frame)) {
-            // Linear cross-fade: the next chunk's share grows towards its own first frame.
-            const { first: a, last: b } = input.blendWith!;
-            const weight = (frame - a + 1) / (b - a + 2);
-            const [mine, theirs] = await Promise.all([readImage(source), readImage(lead)]);
-            await writePng(framePath(own.assembly, frame), blendImages(mine, theirs, weight));
-          } else {
-            await symlink(source, framePath(own.assembly, frame));
-          }
-        }
+      if (!(await segmentDone(segment, first, last))) {
+        await linkSegmentFrames(paths, input);
         await mkdir(paths.segments, { recursive: true });
         await withHeartbeat(encodeSegment({ framesDir: own.assembly, first, last, timestamps: await readTimestamps(renderDir), frameRate: input.frameRate, output: segment }));
         await writeFileAtomic(segmentRecordPath(segment), JSON.stringify({ first, last } satisfies SegmentRecord));

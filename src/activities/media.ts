@@ -1,11 +1,9 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, symlink } from 'node:fs/promises';
-import { DEFAULT_SETTINGS } from '../engine/settings';
-import { assembleVideo, extractFrames, framePath, probeVideo, readFrameTimestamps } from '../media';
-import { frameSizeFor } from '../engine/frame-size';
+import { assembleVideo, extractFrames, framePath, readFrameTimestamps } from '../media';
 import { FAILURE_TYPES, FrameSet, type AssembleResult, type PackedFrames, type SplitResult } from '../workflows/contract';
-import { nonRetryable, withHeartbeat } from './long-running';
+import { nonRetryable, probeForRender, withHeartbeat } from './media-common';
 import { checkOutput, checkRenderDir, renderPaths, type PathPolicy } from './paths';
 import { writeFileAtomic } from '../common/atomic';
 import { fingerprintFile } from '../common/output-fingerprint';
@@ -38,10 +36,7 @@ export function createMediaActivities(policy: PathPolicy) {
     ...createChunkActivities(policy),
     async splitVideo({ input, renderDir: givenDir, size, layers }: SplitInput): Promise<SplitResult> {
       const renderDir = checkRenderDir(policy, givenDir);
-      const info = await probeVideo(input).catch(nonRetryable);
-      const { frame, problem } = frameSizeFor(info.displayWidth, info.displayHeight, size, layers ?? [...DEFAULT_SETTINGS.contentLayers, ...DEFAULT_SETTINGS.styleLayers]);
-      // Checked before splitting: every frame would fail the same way, after hours of work on the others.
-      if (problem) throw ApplicationFailure.nonRetryable(problem, FAILURE_TYPES.invalidSettings);
+      const { info, frame } = await probeForRender(input, size, layers);
       const { width, height } = frame;
       const frameCount = await withHeartbeat(extractFrames({ input, outDir: renderPaths(renderDir).frames, width, height })).catch(
         nonRetryable,
