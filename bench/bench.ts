@@ -27,8 +27,8 @@
  * `coherence` (bench/coherence.ts; not in the default --only): temporally coherent stylization
  * (Ruder et al.: warped init and temporal loss) against frame-by-frame on a generated clip with
  * camera noise — steps needed, warping error, flicker on still pixels, loss terms, flow time
- * (--coherence-frames 6 --coherence-size 96 --coherence-steps 100 --coherence-later-steps 33 --temporal-weights 0,1e5
- * --coherence-noise 2.5 --coherence-crf 23 --coherence-thresholds default --coherence-strip PATH.png;
+ * (--coherence-frames 6 --coherence-size 96 --coherence-steps 100 --coherence-later-steps 33 --temporal-weights 0,default
+ * --coherence-noise 2.5 --coherence-crf 23 --coherence-thresholds default --coherence-settle 3 --coherence-strip PATH.png;
  * --coherence-noise 0 --coherence-crf none for the noiseless clip).
  *
  * `compare` (bench/compare.ts) times the seed's TF2 step (bench/reference/seed_step.py, tf.function
@@ -54,7 +54,7 @@ import { buildRenderRequest } from '../src/client/render-options';
 import { startEmbeddedServer } from '../src/client/embedded-server';
 import { startOrAttach } from '../src/client/start-render';
 import { PHOTOMETRIC_THRESHOLD } from '../src/engine/flow';
-import { DEFAULT_SETTINGS } from '../src/engine/settings';
+import { DEFAULT_SETTINGS, defaultTemporalWeight } from '../src/engine/settings';
 import { framePath, writePng } from '../src/media';
 import { createStyleRuntime, type StyleRuntime } from '../src/worker/engine';
 import { installRuntime } from '../src/worker/runtime';
@@ -101,10 +101,11 @@ const { values: args } = parseArgs({
     'coherence-size': { type: 'string', default: '96' },
     'coherence-steps': { type: 'string', default: '100' },
     'coherence-later-steps': { type: 'string', default: '33' },
-    'temporal-weights': { type: 'string', default: '0,1e5' },
+    'temporal-weights': { type: 'string', default: '0,default' },
     'coherence-noise': { type: 'string', default: '2.5' },
     'coherence-crf': { type: 'string', default: '23' },
     'coherence-thresholds': { type: 'string', default: 'default' },
+    'coherence-settle': { type: 'string', default: '3' },
     'coherence-strip': { type: 'string' },
   },
 });
@@ -118,6 +119,20 @@ async function msPerStep(rt: StyleRuntime, size: number, steps: number): Promise
 }
 
 /** `default` (flow.ts PHOTOMETRIC_THRESHOLD), `off` (Ruder et al.'s tests only) or a squared RGB distance. */
+/** A --temporal-weights entry: a number of at least 0, or `default` (what a render at that size gets: settings.ts defaultTemporalWeight). */
+function parseTemporalWeight(text: string, size: number): number {
+  if (text === 'default') return defaultTemporalWeight(size);
+  const value = Number(text);
+  if (!(value >= 0)) throw new Error(`--temporal-weights: "${text}" is not default or a number of at least 0`);
+  return value;
+}
+
+function positiveInteger(text: string, flag: string): number {
+  const value = Number(text);
+  if (!(Number.isInteger(value) && value >= 1)) throw new Error(`${flag}: "${text}" is not a whole number of at least 1`);
+  return value;
+}
+
 function parseThreshold(text: string): number {
   if (text === 'default') return PHOTOMETRIC_THRESHOLD;
   if (text === 'off') return Infinity;
@@ -243,16 +258,17 @@ async function main() {
     }
 
     if (sections.has('coherence')) {
-      const flags = ['frames', 'size', 'steps', 'later-steps', 'noise', 'crf', 'thresholds'].map((k) => `--coherence-${k} ${args[`coherence-${k}` as 'coherence-size']}`).join(' ');
+      const flags = ['frames', 'size', 'steps', 'later-steps', 'noise', 'crf', 'thresholds', 'settle'].map((k) => `--coherence-${k} ${args[`coherence-${k}` as 'coherence-size']}`).join(' ');
       await runCoherence(rt.engine, {
         frames: Number(args['coherence-frames']),
         size: Number(args['coherence-size']),
         steps: Number(args['coherence-steps']),
         laterSteps: Number(args['coherence-later-steps']),
-        temporalWeights: args['temporal-weights']!.split(',').filter(Boolean).map(Number),
+        temporalWeights: args['temporal-weights']!.split(',').filter(Boolean).map((w) => parseTemporalWeight(w, Number(args['coherence-size']))),
         thresholds: args['coherence-thresholds']!.split(',').filter(Boolean).map(parseThreshold),
         noise: Number(args['coherence-noise']),
         crf: args['coherence-crf'] === 'none' ? undefined : Number(args['coherence-crf']),
+        settle: positiveInteger(args['coherence-settle']!, '--coherence-settle'),
         strip: args['coherence-strip'],
         command: command(`--only coherence ${flags} --temporal-weights ${args['temporal-weights']}`),
       });

@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- --only coherence [--coherence-frames 6 --coherence-size 96 --coherence-steps 100
- *   --coherence-later-steps 33 --temporal-weights 0,1e5 --coherence-noise 2.5 --coherence-crf 23
- *   --coherence-thresholds default --coherence-strip strip.png]`
+ *   --coherence-later-steps 33 --temporal-weights 0,default --coherence-noise 2.5 --coherence-crf 23
+ *   --coherence-thresholds default --coherence-settle 3 --coherence-strip strip.png]`
  *
  * Ruder et al.'s temporally coherent stylization against the seed's frame-by-frame one, on a
  * generated clip made to look like camera footage (test/helpers/moving-scenes.ts videoScene): a
@@ -12,8 +12,8 @@
  * noiseless clip, on which frame-by-frame stylization looks steadier than it ever is on real video:
  * nearly identical inputs optimise to nearly identical outputs.
  *  - content-init: every frame optimised from its own content frame, the full step count;
- *  - warp-init, temporal weight w (one per --temporal-weights; 0 = no temporal loss) and photometric
- *    threshold (one per --coherence-thresholds: `default` is flow.ts PHOTOMETRIC_THRESHOLD, `off`
+ *  - warp-init, temporal weight w (one per --temporal-weights; 0 = no temporal loss, `default` = what a
+ *    render at this size gets) and photometric threshold (one per --coherence-thresholds: `default` is flow.ts PHOTOMETRIC_THRESHOLD, `off`
  *    the paper's tests only, or a number): frames 2..N run --coherence-later-steps steps from the
  *    previous stylized frame warped along the flow of the (noisy) input frames. Frame 1 is
  *    content-init's (the same optimisation, so it is not run again).
@@ -28,7 +28,7 @@
 import type { StyleEngine } from '../src/engine/engine';
 import { computeFlow, PHOTOMETRIC_THRESHOLD, temporalGuide } from '../src/engine/flow';
 import { caffePreprocess, gramMatrix, styleContentLoss, temporalLoss } from '../src/engine/losses';
-import { DEFAULT_SETTINGS, DEFAULT_TEMPORAL_WEIGHT, type StyleSettings } from '../src/engine/settings';
+import { DEFAULT_SETTINGS, defaultTemporalWeight, type StyleSettings } from '../src/engine/settings';
 import { imageToTensor, type StyleTargets } from '../src/engine/stylize';
 import { tf } from '../src/engine/tf';
 import { writePng } from '../src/media';
@@ -53,6 +53,8 @@ export interface CoherenceOptions {
   noise: number;
   /** libx264 CRF of the H.264 round trip; undefined for none. */
   crf?: number;
+  /** The "settled" column of the frame-by-frame table averages the pairs from frame `settle` → `settle + 1` on. */
+  settle: number;
   /** Where to write the PNG strip (input, each mode and its frame-to-frame change; columns: frames), if anywhere. */
   strip?: string;
   command: string;
@@ -98,6 +100,11 @@ async function clipOf(o: CoherenceOptions): Promise<Clip> {
   const noisy = o.noise > 0 ? clean.map((f, t) => withSensorNoise(f, o.noise, NOISE_SEED + t)) : clean;
   const input = o.crf === undefined ? noisy : await h264RoundTrip(noisy, o.crf);
   return { clean, input };
+}
+
+/** 1e5, 7.1e5, 0: the way the flags write them. */
+function weightName(weight: number): string {
+  return weight === 0 ? '0' : weight.toExponential(1).replace('.0e', 'e').replace('+', '');
 }
 
 export function thresholdName(threshold: number): string {
@@ -161,6 +168,8 @@ interface Coherence {
   /** stillChange over the still pixels that the evaluation's mask trusts, and over those it does not (near the moving object). */
   stillChangeTrusted: number;
   stillChangeUntrusted: number;
+  /** stillChange and stillChangeTrusted of each consecutive pair: pair i is frames i+1 → i+2. */
+  pairs: { still: number; trusted: number }[];
 }
 
 /**
@@ -171,6 +180,7 @@ interface Coherence {
  */
 async function coherenceOf(clean: RgbImage[], images: RgbImage[]): Promise<Coherence> {
   const sum = { warpError: 0, stillChange: 0, stillChangeTrusted: 0, stillChangeUntrusted: 0 };
+  const pairs: Coherence['pairs'] = [];
   for (let t = 1; t < clean.length; t++) {
     const g = await temporalGuide(clean[t - 1], clean[t], images[t - 1]);
     let e = 0;
@@ -186,13 +196,15 @@ async function coherenceOf(clean: RgbImage[], images: RgbImage[]): Promise<Coher
       }
       if (still) stillPixels[trusted]++;
     }
+    const pair = { still: (changed[0] + changed[1]) / (3 * Math.max(1, stillPixels[0] + stillPixels[1])), trusted: changed[1] / (3 * Math.max(1, stillPixels[1])) };
+    pairs.push(pair);
     sum.warpError += e / (3 * g.mask.length);
-    sum.stillChange += (changed[0] + changed[1]) / (3 * Math.max(1, stillPixels[0] + stillPixels[1]));
-    sum.stillChangeTrusted += changed[1] / (3 * Math.max(1, stillPixels[1]));
+    sum.stillChange += pair.still;
+    sum.stillChangeTrusted += pair.trusted;
     sum.stillChangeUntrusted += changed[0] / (3 * Math.max(1, stillPixels[0]));
   }
   const n = clean.length - 1;
-  return { warpError: sum.warpError / n, stillChange: sum.stillChange / n, stillChangeTrusted: sum.stillChangeTrusted / n, stillChangeUntrusted: sum.stillChangeUntrusted / n };
+  return { warpError: sum.warpError / n, stillChange: sum.stillChange / n, stillChangeTrusted: sum.stillChangeTrusted / n, stillChangeUntrusted: sum.stillChangeUntrusted / n, pairs };
 }
 
 /** How many updates it took for the loss to be at most `target` (trace[i] is the loss after i updates), or undefined. */
@@ -244,7 +256,7 @@ export async function runCoherence(engine: StyleEngine, o: CoherenceOptions): Pr
     { name: 'content-init', init: false, weight: 0, threshold: PHOTOMETRIC_THRESHOLD },
     ...o.thresholds.flatMap((threshold) =>
       o.temporalWeights.map((weight) => ({
-        name: `warp-init, temporal ${weight === 0 ? '0' : weight.toExponential(0)}${o.thresholds.length > 1 ? `, photometric ${thresholdName(threshold)}` : ''}`,
+        name: `warp-init, temporal ${weightName(weight)}${o.thresholds.length > 1 ? `, photometric ${thresholdName(threshold)}` : ''}`,
         init: true,
         weight,
         threshold,
@@ -262,9 +274,11 @@ export async function runCoherence(engine: StyleEngine, o: CoherenceOptions): Pr
   );
   console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
   console.log(`| input frames | | ${input.warpError.toExponential(2)} | ${input.stillChange.toExponential(2)} | ${split(input)} | | |`);
+  const coherences = new Map<ModeResult, Coherence>([[base, baseCoherence]]);
+  for (const r of results.slice(1)) coherences.set(r, await coherenceOf(clip.clean, r.styled));
   for (const r of results) {
     const needed = r.losses.slice(1).map((trace, i) => stepsToReach(trace, base.losses[i + 1].at(-1)!));
-    const c = r === base ? baseCoherence : await coherenceOf(clip.clean, r.styled);
+    const c = coherences.get(r)!;
     const neededText = r === base ? `${o.steps} (by definition)` : needed.map((n) => (n === undefined ? `>${o.laterSteps}` : String(n))).join(', ');
     const temporalShare = ratio(meanOverLater(r, (t) => t.temporal) * r.mode.weight, meanOverLater(r, (t) => t.style));
     console.log(
@@ -278,9 +292,10 @@ export async function runCoherence(engine: StyleEngine, o: CoherenceOptions): Pr
       "change on still pixels: mean |Δ| between consecutive frames where the noiseless input did not change (trusted / untrusted: where that mask is 1 / 0); seed's loss: style + content + tv of frames 2..N; " +
       'the goal: warping error and change at most 0.33 × content-init with at most a third of the steps on frames 2..N',
   );
+  printByFrame(results, coherences, o.settle);
   for (const line of await flowTiming()) console.log(`flow ${line}`);
   if (o.strip) {
-    const shown = results.find((r) => r.mode.init && r.mode.weight === DEFAULT_TEMPORAL_WEIGHT && r.mode.threshold === PHOTOMETRIC_THRESHOLD) ?? results.at(-1)!;
+    const shown = results.find((r) => r.mode.init && r.mode.weight === defaultTemporalWeight(o.size) && r.mode.threshold === PHOTOMETRIC_THRESHOLD) ?? results.at(-1)!;
     const rows = [clip.input, base.styled, changesOf(base.styled), shown.styled, changesOf(shown.styled)].map((row) => row.slice(0, STRIP_FRAMES));
     await writePng(o.strip, stripOf(rows));
     console.log(
@@ -288,6 +303,34 @@ export async function runCoherence(engine: StyleEngine, o: CoherenceOptions): Pr
     );
   }
   console.log(`reproduce: ${o.command}`);
+}
+
+/**
+ * The change on still pixels pair by pair, as a ratio to content-init's: a warm-started chain
+ * settles over its first frames (frame 1 ran the full steps but is not converged, and the warm frames
+ * go on converging, so frames 2–3 still move), and a mean over a short clip hides how it does once
+ * settled, which is what most of a long video's frames are. "static" is the still pixels that the
+ * true flow's mask trusts: background away from the moving object.
+ */
+function printByFrame(results: ModeResult[], coherences: Map<ModeResult, Coherence>, settle: number): void {
+  const base = coherences.get(results[0])!;
+  const n = base.pairs.length;
+  const from = Math.max(1, Math.min(settle, n));
+  const settled = (pairs: Coherence['pairs'], key: 'still' | 'trusted') => {
+    const later = pairs.slice(from - 1);
+    return later.reduce((s, p) => s + p[key], 0) / later.length;
+  };
+  console.log(`\nchange on still pixels frame by frame, all / static (the still pixels the true flow trusts); content-init absolute, the others × content-init's:`);
+  console.log(`| mode | ${base.pairs.map((_, i) => `${i + 1}→${i + 2}`).join(' | ')} | settled (pairs from ${from}→${from + 1}) |`);
+  console.log(`| --- |${' ---: |'.repeat(n + 1)}`);
+  for (const r of results) {
+    const c = coherences.get(r)!;
+    const cell = (still: number, trusted: number, bs: number, bt: number) =>
+      r === results[0] ? `${still.toExponential(1)} / ${trusted.toExponential(1)}` : `${ratio(still, bs).toFixed(2)} / ${ratio(trusted, bt).toFixed(2)}`;
+    const cells = c.pairs.map((p, i) => cell(p.still, p.trusted, base.pairs[i].still, base.pairs[i].trusted));
+    const last = cell(settled(c.pairs, 'still'), settled(c.pairs, 'trusted'), settled(base.pairs, 'still'), settled(base.pairs, 'trusted'));
+    console.log(`| ${r.mode.name} | ${cells.join(' | ')} | ${last} |`);
+  }
 }
 
 /** Frames in the strip: enough to see flicker, few enough that the noisy PNG stays small for the docs. */

@@ -10,7 +10,7 @@ import { isOutOfMemory } from '../engine/oom';
 import { decodeGuide, encodeGuide, temporalGuide, type TemporalGuide } from '../engine/flow';
 import type { RgbImage } from '../media/types';
 import { transferOriginalColors } from '../engine/color';
-import { DEFAULT_TEMPORAL_WEIGHT, InvalidSettingsError, styleBlendWeightsFor, styleLongSide, type StyleSettings } from '../engine/settings';
+import { defaultTemporalWeight, InvalidSettingsError, styleBlendWeightsFor, styleLongSide, type StyleSettings } from '../engine/settings';
 import { totalSteps } from '../engine/stylize';
 import { framePath, MediaInputError, readImage, resizeImage, writePng } from '../media';
 import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
@@ -237,7 +237,7 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
           settings: { ...run, size: workSize },
           resumeFrom,
           init: guide?.warped,
-          temporal: guide && { warped: guide.warped, mask: guide.mask, weight: settings.temporalWeight ?? DEFAULT_TEMPORAL_WEIGHT },
+          temporal: guide && { warped: guide.warped, mask: guide.mask, weight: settings.temporalWeight ?? defaultTemporalWeight(settings.size) },
           checkpointEvery: input.checkpointEvery,
           signal: ctx.cancellationSignal,
           onStep: async ({ step, loss }) => {

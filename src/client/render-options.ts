@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileSha256 } from '../common/hash';
-import { DEFAULT_SETTINGS, DEFAULT_TEMPORAL_WEIGHT, defaultLaterEpochs, normaliseBlendWeights, styleLongSide, validateSettings, type InitMode, type StyleSettings } from '../engine/settings';
+import { DEFAULT_SETTINGS, defaultLaterEpochs, defaultTemporalWeight, normaliseBlendWeights, styleLongSide, validateSettings, type InitMode, type StyleSettings } from '../engine/settings';
 import { DEFAULT_CHUNK_OPTIONS, type ChunkOptions } from '../workflows/chunks';
 import { deepestLayer, minimumSideFor } from '../engine/vgg19-architecture';
 import { frameSizeFor } from '../engine/frame-size';
@@ -97,7 +97,7 @@ function styleOptions(flags: RenderFlags, problems: string[]): Pick<StyleSetting
 }
 
 /** Settings and limits from flags; every problem is reported at once, not just the first. */
-function coherenceSettings(flags: RenderFlags, problems: string[]): Partial<StyleSettings> {
+function coherenceSettings(flags: RenderFlags, size: number, problems: string[]): Partial<StyleSettings> {
   if (flags.init === undefined || flags.init === 'content') {
     if (flags.temporalWeight !== undefined || flags.laterEpochs !== undefined) {
       problems.push('--temporal-weight and --later-epochs apply to --init prev-warped only; add --init prev-warped or leave them out');
@@ -107,13 +107,14 @@ function coherenceSettings(flags: RenderFlags, problems: string[]): Partial<Styl
   const epochs = parseNumber(flags.epochs, '--epochs', DEFAULT_SETTINGS.epochs, problems);
   return {
     init: flags.init as InitMode,
-    temporalWeight: parseNumber(flags.temporalWeight, '--temporal-weight', DEFAULT_TEMPORAL_WEIGHT, problems),
+    temporalWeight: parseNumber(flags.temporalWeight, '--temporal-weight', defaultTemporalWeight(size), problems),
     laterEpochs: parseNumber(flags.laterEpochs, '--later-epochs', defaultLaterEpochs(epochs), problems),
   };
 }
 
 export function parseSettings(flags: RenderFlags): { settings: StyleSettings; limits: RenderLimits; chunks: ChunkOptions } {
   const problems: string[] = [];
+  const size = parseNumber(flags.size, '--size', DEFAULT_SETTINGS.size, problems);
   const settings: StyleSettings = {
     ...DEFAULT_SETTINGS,
     // Only a copy render carries the field: the ids and fingerprints of vgg19 renders stay as they were.
@@ -124,11 +125,11 @@ export function parseSettings(flags: RenderFlags): { settings: StyleSettings; li
     contentWeight: parseNumber(flags.contentWeight, '--content-weight', DEFAULT_SETTINGS.contentWeight, problems),
     tvWeight: parseNumber(flags.tvWeight, '--tv-weight', DEFAULT_SETTINGS.tvWeight, problems),
     learningRate: parseNumber(flags.learningRate, '--learning-rate', DEFAULT_SETTINGS.learningRate, problems),
-    size: parseNumber(flags.size, '--size', DEFAULT_SETTINGS.size, problems),
+    size,
     contentLayers: [...DEFAULT_SETTINGS.contentLayers],
     styleLayers: [...DEFAULT_SETTINGS.styleLayers],
     // Set only for the coherent mode, so renders in the seed's mode keep their ids and fingerprints.
-    ...coherenceSettings(flags, problems),
+    ...coherenceSettings(flags, size, problems),
     ...styleOptions(flags, problems),
   };
   // Without any --style the files check says so; the weights are then checked against one style.

@@ -74,7 +74,7 @@ export function styleContentLoss(
  * γ·255²·(this) — its γ = 200 would be ≈ 1.3e7 here, but only relative to its own content
  * weight α = 1 on relu4_2, while the seed weighs block5_conv2 by 1e4 and style by 1e-2 with
  * Gram matrices normalised differently. The default is therefore set from measured loss terms
- * (DEFAULT_TEMPORAL_WEIGHT), not carried over.
+ * (defaultTemporalWeight), not carried over.
  */
 export function temporalLoss(image01: tf.Tensor4D, warped01: tf.Tensor4D, mask: tf.Tensor4D): tf.Scalar {
   return tf.tidy(() => tf.mean(tf.mul(mask, tf.squaredDifference(image01, warped01))) as tf.Scalar);

@@ -59,17 +59,26 @@ export interface StyleSettings {
 export type InitMode = 'content' | 'prev-warped';
 
 /**
- * Temporal loss weight when --init prev-warped is given without --temporal-weight, chosen from
- * bench/coherence.ts on its camera-like clip (sensor noise σ 2.5/255, H.264 CRF 23; synthetic
- * full-width VGG19; README "Flicker-free video" has the table and the command). 1e5 is the weight
- * that steadies the frames beyond what the warped start alone does: at 128×86 warping error 0.31×
- * content-init's against 0.38× at 1e4 and 0.39× with no temporal loss, change on still pixels 1.18×
- * against 1.26× and 1.28×; at 96×64 0.43× against 0.52×; noiseless 0.45× against 0.81×. 1e4 is
- * hardly different from no temporal term; 1e6 stops later frames from reaching content-init's loss
- * within their third of the steps and flickers more near moving objects. The cost: the seed's loss
- * of later frames ends at 1.0–1.6× content-init's (less stylized). Re-measure with ImageNet weights.
+ * Temporal loss weight when --init prev-warped is given without --temporal-weight: 1e5 at a long
+ * side of 96 px, growing with the frame's area — 1e5 × (size / 96)², to two significant figures
+ * (7.1e5 at 256, 2.8e6 at the default 512). Measured with bench/coherence.ts on its camera-like
+ * clip (sensor noise σ 2.5/255, H.264 CRF 23; synthetic full-width VGG19; README "Flicker-free
+ * video" has the tables and the commands):
+ *  - at 96×64, 1e5 is the best weight: warping error 0.43× content-init's against 0.52× at 1e4 and
+ *    0.48× without the term; 1e6 stops later frames from reaching content-init's loss within their
+ *    third of the steps;
+ *  - at a fixed weight the term's share of the loss falls with the frame's area (temporal·weight /
+ *    style 0.23 at 96×64, 0.04 at 256×170 for 1e5), and at 256×170 (12 frames) the change on still
+ *    pixels goes 0.88× (1e5), 0.81× (3e5), 0.72× (1e6), 0.68× (3e6) with every later frame still
+ *    reaching content-init's loss within its steps, and with the seed's 250/84 steps 0.77× (1e5)
+ *    against 0.66× (7.1e5); so a weight fixed at 96 px's best is too weak for larger frames;
+ *  - against it: at 128×86 with 250/84 steps 1e5 did a little better than 1.8e5 (0.50× against 0.54×).
+ * 512 px is extrapolated. Re-measure with ImageNet weights and real footage.
  */
-export const DEFAULT_TEMPORAL_WEIGHT = 1e5;
+export function defaultTemporalWeight(size: number): number {
+  return Number((TEMPORAL_WEIGHT_AT_96 * (size / 96) ** 2).toPrecision(2));
+}
+const TEMPORAL_WEIGHT_AT_96 = 1e5;
 
 /** Epochs of a warm-started frame when --later-epochs is not given: a third of the first frame's, rounded up. */
 export function defaultLaterEpochs(epochs: number): number {

@@ -79,7 +79,7 @@ export interface TemporalConstraint {
   warped: RgbImage;
   /** H·W weights in [0, 1], 1 = keep this pixel close to `warped`. */
   mask: Float32Array;
-  /** Multiplies the mean over pixels and channels of mask·(x − warped)²; see settings.ts DEFAULT_TEMPORAL_WEIGHT. */
+  /** Multiplies the mean over pixels and channels of mask·(x − warped)²; see settings.ts defaultTemporalWeight. */
   weight: number;
 }
 
