@@ -27,7 +27,7 @@
  * `coherence` (bench/coherence.ts; not in the default --only): temporally coherent stylization
  * (Ruder et al.: warped init and temporal loss) against frame-by-frame on a generated clip with
  * camera noise — steps needed, warping error, flicker on still pixels, loss terms, flow time
- * (--coherence-frames 6 --coherence-size 96 --coherence-steps 100 --coherence-later-steps 33 --temporal-weights 0,default
+ * (--coherence-frames 6 --coherence-size 96 --coherence-steps 100 --coherence-later-steps 33 --coherence-first-steps (= steps) --temporal-weights 0,default
  * --coherence-noise 2.5 --coherence-crf 23 --coherence-thresholds default --coherence-settle 3 --coherence-strip PATH.png;
  * --coherence-noise 0 --coherence-crf none for the noiseless clip).
  *
@@ -101,6 +101,7 @@ const { values: args } = parseArgs({
     'coherence-size': { type: 'string', default: '96' },
     'coherence-steps': { type: 'string', default: '100' },
     'coherence-later-steps': { type: 'string', default: '33' },
+    'coherence-first-steps': { type: 'string' },
     'temporal-weights': { type: 'string', default: '0,default' },
     'coherence-noise': { type: 'string', default: '2.5' },
     'coherence-crf': { type: 'string', default: '23' },
@@ -264,13 +265,14 @@ async function main() {
         size: Number(args['coherence-size']),
         steps: Number(args['coherence-steps']),
         laterSteps: Number(args['coherence-later-steps']),
+        firstSteps: positiveInteger(args['coherence-first-steps'] ?? args['coherence-steps']!, '--coherence-first-steps'),
         temporalWeights: args['temporal-weights']!.split(',').filter(Boolean).map((w) => parseTemporalWeight(w, Number(args['coherence-size']))),
         thresholds: args['coherence-thresholds']!.split(',').filter(Boolean).map(parseThreshold),
         noise: Number(args['coherence-noise']),
         crf: args['coherence-crf'] === 'none' ? undefined : Number(args['coherence-crf']),
         settle: positiveInteger(args['coherence-settle']!, '--coherence-settle'),
         strip: args['coherence-strip'],
-        command: command(`--only coherence ${flags} --temporal-weights ${args['temporal-weights']}`),
+        command: command(`--only coherence ${flags}${args['coherence-first-steps'] ? ` --coherence-first-steps ${args['coherence-first-steps']}` : ''} --temporal-weights ${args['temporal-weights']}`),
       });
     }
 

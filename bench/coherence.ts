@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- --only coherence [--coherence-frames 6 --coherence-size 96 --coherence-steps 100
- *   --coherence-later-steps 33 --temporal-weights 0,default --coherence-noise 2.5 --coherence-crf 23
+ *   --coherence-later-steps 33 --coherence-first-steps 100 --temporal-weights 0,default --coherence-noise 2.5 --coherence-crf 23
  *   --coherence-thresholds default --coherence-settle 3 --coherence-strip strip.png]`
  *
  * Ruder et al.'s temporally coherent stylization against the seed's frame-by-frame one, on a
@@ -16,7 +16,9 @@
  *    render at this size gets) and photometric threshold (one per --coherence-thresholds: `default` is flow.ts PHOTOMETRIC_THRESHOLD, `off`
  *    the paper's tests only, or a number): frames 2..N run --coherence-later-steps steps from the
  *    previous stylized frame warped along the flow of the (noisy) input frames. Frame 1 is
- *    content-init's (the same optimisation, so it is not run again).
+ *    content-init's (the same optimisation, so it is not run again), or with
+ *    --coherence-first-steps the same optimisation run for that many steps: a chain's fresh start
+ *    given more steps, which shortens its settling.
  * For each: steps on frames 2..N to reach content-init's final loss (with w > 0 the loss includes
  * the non-negative temporal term, a stricter test), the temporal warping error (mean over consecutive
  * frames of mask·(stylized_t − warp(stylized_{t−1}))², flow and mask from the NOISELESS frames, so
@@ -45,6 +47,8 @@ export interface CoherenceOptions {
   steps: number;
   /** Steps on frames 2..N in the warp-init modes (Ruder et al.: a warped start needs fewer). */
   laterSteps: number;
+  /** Steps on frame 1 of the warp-init modes (a chain's fresh start); `steps` makes it content-init's frame 1. */
+  firstSteps: number;
   /** Temporal loss weights of the warp-init modes; 0 is warp-init alone. */
   temporalWeights: number[];
   /** Photometric thresholds of the warp-init modes' guides (Infinity: Ruder et al.'s tests only). */
@@ -249,7 +253,7 @@ export async function runCoherence(engine: StyleEngine, o: CoherenceOptions): Pr
   const camera = o.noise > 0 || o.crf !== undefined ? `sensor noise σ ${o.noise}/255 per frame, ${o.crf === undefined ? 'no compression' : `H.264 CRF ${o.crf}`}` : 'noiseless (no sensor noise, no compression)';
   console.log(
     `\n# temporal coherence: ${o.frames} frames of ${width}×${height}, an object moving 2.5 px a frame over a static textured background, ${camera}; ` +
-      `${o.steps} steps a frame, ${o.laterSteps} on frames 2..${o.frames} in the warp-init modes; ${engine.backend.name} (${engine.stepMode})`,
+      `${o.steps} steps a frame, ${o.firstSteps === o.steps ? '' : `${o.firstSteps} on frame 1 and `}${o.laterSteps} on frames 2..${o.frames} in the warp-init modes; ${engine.backend.name} (${engine.stepMode})`,
   );
   const targets = await engine.styleTargets(`coherence-${o.size}`, settings.styleLayers, async () => pattern(o.size, o.size, 2));
   const modes: Mode[] = [
@@ -265,7 +269,9 @@ export async function runCoherence(engine: StyleEngine, o: CoherenceOptions): Pr
   ];
   const base = await runMode(engine, clip.input, targets, settings, o.laterSteps, modes[0]);
   const results: ModeResult[] = [base];
-  for (const mode of modes.slice(1)) results.push(await runMode(engine, clip.input, targets, settings, o.laterSteps, mode, base));
+  // The warm chains' frame 1: content-init's own, or the same optimisation run longer (--coherence-first-steps).
+  const first = o.firstSteps === o.steps ? base : await runMode(engine, clip.input.slice(0, 1), targets, { ...settings, stepsPerEpoch: o.firstSteps }, o.laterSteps, modes[0]);
+  for (const mode of modes.slice(1)) results.push(await runMode(engine, clip.input, targets, settings, o.laterSteps, mode, first));
 
   const input = await coherenceOf(clip.clean, clip.input);
   const baseCoherence = await coherenceOf(clip.clean, base.styled);
