@@ -242,7 +242,7 @@ export const PHOTOMETRIC_THRESHOLD = 3 * 0.08 ** 2;
  * 96–128 px frames), so every warm start resampled the background a little and the background
  * drifted from frame to frame. Where the two content frames agree around a pixel — the mean squared
  * RGB difference over a 5×5 window under this, i.e. within about 5/255 a channel: sensor and
- * compression noise, not motion — and the flow there is under a pixel, the flow is snapped to zero:
+ * compression noise, not motion — and the flow there is under STILL_MAX_FLOW, the flow is snapped to zero:
  * a still pixel keeps the previous stylized pixel exactly.
  */
 export const STILL_THRESHOLD = 3 * 0.02 ** 2;

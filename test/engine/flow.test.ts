@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { computeFlow, decodeGuide, encodeGuide, loadOpenCv, temporalGuide, warpImage } from '../../src/engine/flow';
-import { movingSquare, translated } from '../helpers/moving-scenes';
+import { movingSquare, translated, videoScene, withSensorNoise } from '../helpers/moving-scenes';
 
 /** Mean endpoint error against a uniform true motion, away from the border (where content enters). */
 function meanEpe(flow: { width: number; height: number; dx: Float32Array; dy: Float32Array }, tx: number, ty: number, margin: number): number {
@@ -112,6 +112,28 @@ describe('temporal guide', () => {
       checkedTrusted += guide.mask[p];
     }
     assert.ok(checkedTrusted > (W * H) / 2);
+  });
+
+  test('a still background under sensor noise keeps the previous stylized pixels exactly; without snapping it is resampled', async () => {
+    // Camera-like frames: the object moves 2.5 px, every pixel gets its own noise (σ 2.5/255).
+    const scenes = [0, 1].map((t) => videoScene(W, H, t));
+    const [a, b] = scenes.map((s, t) => withSensorNoise(s.image, 2.5, 7 + t));
+    const styled = translated(W, H, 0.3, 0.7);
+    // Background 4 px or more from the object's old and new places (the still test looks 2 px around).
+    const background: number[] = [];
+    const [s0, s1] = scenes;
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const near = x >= s0.left - 4 && x < s1.left + s1.side + 4 && y >= s0.top - 4 && y < s1.top + s1.side + 4;
+        if (!near) background.push(y * W + x);
+      }
+    }
+    const kept = (guide: { warped: { data: Float32Array }; mask: Float32Array }) =>
+      background.filter((p) => guide.mask[p] === 1 && [0, 1, 2].every((c) => guide.warped.data[3 * p + c] === styled.data[3 * p + c])).length / background.length;
+    const snapped = kept(await temporalGuide(a, b, styled));
+    assert.ok(snapped > 0.95, `${(100 * snapped).toFixed(1)}% of the background kept exactly`);
+    const resampled = kept(await temporalGuide(a, b, styled, { stillThreshold: 0 }));
+    assert.ok(resampled < 0.5, `without snapping ${(100 * resampled).toFixed(1)}% kept exactly`);
   });
 
   test('encodes to bytes and decodes to exactly the same guide; refuses truncated bytes', async () => {
