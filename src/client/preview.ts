@@ -11,7 +11,7 @@ import { contactSheet } from './contact-sheet';
 import { defaultLocalWorkers } from './local-workers';
 import { formatDuration } from './progress';
 import { buildRenderRequest, type RenderFlags } from './render-options';
-import { chunkRange } from '../workflows/contract';
+import { chunkIndexOf, chunkRange } from '../workflows/contract';
 import { shareStylizedFrames } from './shared-frames';
 
 export interface PreviewOptions extends RenderFlags {
@@ -90,7 +90,7 @@ export async function preview(opts: PreviewOptions, io: Io): Promise<PreviewOutc
 
     const records = [];
     const overlap = settings.init === 'prev-warped' ? chunking.overlap : 0;
-    const chunkOf = (frame: number) => Math.floor((frame - 1) / chunking.frames);
+    const chunkOf = (frame: number) => chunkIndexOf(frame, chunking.frames);
     for (const frame of frames) {
       // Only the chunk that holds the frame is extracted, exactly as the render will extract it.
       const chunk = chunkOf(frame);

@@ -104,6 +104,11 @@ export function chunkRange(index: number, frameCount: number, { frames, overlap 
   return { first, last, leadFirst: Math.max(1, first - overlap) };
 }
 
+/** The chunk (0-based) holding `frame` as one of its own frames: chunkRange's inverse. */
+export function chunkIndexOf(frame: number, framesPerChunk: number): number {
+  return Math.floor((frame - 1) / framesPerChunk);
+}
+
 /** Chunks of `framesPerChunk` frames (the last may be shorter) in a video of `frameCount` frames. */
 export function chunkCount(frameCount: number, framesPerChunk: number): number {
   return Math.max(1, Math.ceil(frameCount / framesPerChunk));

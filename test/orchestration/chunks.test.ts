@@ -19,6 +19,9 @@ import { ChunkBook, DEFAULT_CHUNK_OPTIONS, type ChunkOptions } from '../../src/w
 import {
   DEFAULT_LIMITS,
   FrameSet,
+  chunkCount,
+  chunkIndexOf,
+  chunkRange,
   TASK_QUEUES,
   progressQuery,
   retryFailedSignal,
@@ -244,6 +247,16 @@ describe('chunked render orchestration (mocked activities)', () => {
 });
 
 describe('ChunkBook', () => {
+  test('chunkIndexOf finds the one chunk whose own frames hold a frame', () => {
+    for (const [frameCount, frames] of [[10, 3], [9, 3], [1, 300], [301, 300]]) {
+      for (let frame = 1; frame <= frameCount; frame++) {
+        const index = chunkIndexOf(frame, frames);
+        const { first, last } = chunkRange(index, frameCount, { frames, overlap: 2 });
+        assert.ok(index < chunkCount(frameCount, frames) && first <= frame && frame <= last, `frame ${frame} of ${frameCount} in chunk ${index} (${first}..${last})`);
+      }
+    }
+  });
+
   test('the ranges of chunks with a lead-in, and the last chunk short', () => {
     const book = ChunkBook.start(11, { ...DEFAULT_CHUNK_OPTIONS, frames: 4, overlap: 2 }, true, { ranges: [] });
     assert.equal(book.state.count, 3);
