@@ -68,7 +68,6 @@ interface SegmentRecord {
   last: number;
 }
 
-
 async function readJson<T>(path: string): Promise<T | undefined> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as T;

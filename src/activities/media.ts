@@ -28,7 +28,6 @@ export interface AssembleInput {
   unstyled?: PackedFrames;
 }
 
-
 /** Split and assemble; every path they write or delete is checked against `policy` first. */
 export function createMediaActivities(policy: PathPolicy) {
   return {
