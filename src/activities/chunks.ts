@@ -16,10 +16,10 @@ import {
   type FrameTimestamps,
 } from '../media';
 import { FAILURE_TYPES, FrameSet, chunkCount, chunkRange, type AssembleResult, type IndexResult, type PackedFrames, type SplitResult } from '../workflows/contract';
-
-export type { IndexResult } from '../workflows/contract';
 import { nonRetryable, probeForRender, withHeartbeat } from './media-common';
 import { checkOutput, checkRenderDir, renderPaths, type PathPolicy } from './paths';
+
+export type { IndexResult } from '../workflows/contract';
 
 export interface IndexInput {
   input: string;
