@@ -28,8 +28,12 @@
  * (Ruder et al.: warped init and temporal loss) against frame-by-frame on a generated clip with
  * camera noise — steps needed, warping error, flicker on still pixels, loss terms, flow time
  * (--coherence-frames 6 --coherence-size 96 --coherence-steps 100 --coherence-later-steps 33 --coherence-first-steps (= steps) --temporal-weights 0,default
- * --coherence-noise 2.5 --coherence-crf 23 --coherence-thresholds default --coherence-settle 3 --coherence-strip PATH.png;
+ * --coherence-noise 2.5 --coherence-crf 23 --coherence-thresholds default --coherence-still-ratios default --coherence-settle 3 --coherence-strip PATH.png;
  * --coherence-noise 0 --coherence-crf none for the noiseless clip).
+ *
+ * `scales` (bench/scales.ts; not in the default --only): coarse-to-fine against the seed's single
+ * size on one frame — full-size steps and time to the seed's final loss, and the loss along the way
+ * (--scales-size 256 --scales-steps 250 --scales-list 1,2,3 --scales-coarse-steps 100).
  *
  * `compare` (bench/compare.ts) times the seed's TF2 step (bench/reference/seed_step.py, tf.function
  * and eager; needs `python3 -m pip install tensorflow-cpu==2.21.0`, skipped without it) and ours on
@@ -53,7 +57,7 @@ import { renderPaths } from '../src/activities/paths';
 import { buildRenderRequest } from '../src/client/render-options';
 import { startEmbeddedServer } from '../src/client/embedded-server';
 import { startOrAttach } from '../src/client/start-render';
-import { PHOTOMETRIC_THRESHOLD } from '../src/engine/flow';
+import { PHOTOMETRIC_THRESHOLD, STILL_RATIO } from '../src/engine/flow';
 import { DEFAULT_SETTINGS, defaultTemporalWeight } from '../src/engine/settings';
 import { framePath, writePng } from '../src/media';
 import { createStyleRuntime, type StyleRuntime } from '../src/worker/engine';
@@ -66,6 +70,7 @@ import { VGG19_WIDTHS, writeVggH5 } from '../test/helpers/tiny-vgg';
 import { CLUSTER_FLAGS, clusterOptionsFrom, runClusterBench } from './cluster/run';
 import { runCoherence } from './coherence';
 import { runCompare } from './compare';
+import { runScales } from './scales';
 import { benchFairness, benchThroughput } from './workers';
 import { frameLevels, levelOf, renderAtScale } from '../test/helpers/scale-render';
 import { median, pattern, timeSteps } from './steps';
@@ -106,8 +111,13 @@ const { values: args } = parseArgs({
     'coherence-noise': { type: 'string', default: '2.5' },
     'coherence-crf': { type: 'string', default: '23' },
     'coherence-thresholds': { type: 'string', default: 'default' },
+    'coherence-still-ratios': { type: 'string', default: 'default' },
     'coherence-settle': { type: 'string', default: '3' },
     'coherence-strip': { type: 'string' },
+    'scales-size': { type: 'string', default: '256' },
+    'scales-steps': { type: 'string', default: '250' },
+    'scales-list': { type: 'string', default: '1,2,3' },
+    'scales-coarse-steps': { type: 'string', default: '100' },
   },
 });
 const sections = new Set(args.only!.split(','));
@@ -139,6 +149,15 @@ function parseThreshold(text: string): number {
   if (text === 'off') return Infinity;
   const value = Number(text);
   if (!(value > 0)) throw new Error(`--coherence-thresholds: "${text}" is not default, off or a positive number (a squared RGB distance, e.g. 0.0192)`);
+  return value;
+}
+
+/** `default` (flow.ts STILL_RATIO), `off` (the local-difference threshold alone) or a positive ratio. */
+function parseStillRatio(text: string): number {
+  if (text === 'default') return STILL_RATIO;
+  if (text === 'off') return 0;
+  const value = Number(text);
+  if (!(value > 0)) throw new Error(`--coherence-still-ratios: "${text}" is not default, off or a positive number (e.g. 1.5)`);
   return value;
 }
 
@@ -259,7 +278,7 @@ async function main() {
     }
 
     if (sections.has('coherence')) {
-      const flags = ['frames', 'size', 'steps', 'later-steps', 'noise', 'crf', 'thresholds', 'settle'].map((k) => `--coherence-${k} ${args[`coherence-${k}` as 'coherence-size']}`).join(' ');
+      const flags = ['frames', 'size', 'steps', 'later-steps', 'noise', 'crf', 'thresholds', 'still-ratios', 'settle'].map((k) => `--coherence-${k} ${args[`coherence-${k}` as 'coherence-size']}`).join(' ');
       await runCoherence(rt.engine, {
         frames: Number(args['coherence-frames']),
         size: Number(args['coherence-size']),
@@ -268,11 +287,23 @@ async function main() {
         firstSteps: positiveInteger(args['coherence-first-steps'] ?? args['coherence-steps']!, '--coherence-first-steps'),
         temporalWeights: args['temporal-weights']!.split(',').filter(Boolean).map((w) => parseTemporalWeight(w, Number(args['coherence-size']))),
         thresholds: args['coherence-thresholds']!.split(',').filter(Boolean).map(parseThreshold),
+        stillRatios: args['coherence-still-ratios']!.split(',').filter(Boolean).map(parseStillRatio),
         noise: Number(args['coherence-noise']),
         crf: args['coherence-crf'] === 'none' ? undefined : Number(args['coherence-crf']),
         settle: positiveInteger(args['coherence-settle']!, '--coherence-settle'),
         strip: args['coherence-strip'],
         command: command(`--only coherence ${flags}${args['coherence-first-steps'] ? ` --coherence-first-steps ${args['coherence-first-steps']}` : ''} --temporal-weights ${args['temporal-weights']}`),
+      });
+    }
+
+    if (sections.has('scales')) {
+      const flags = ['size', 'steps', 'list', 'coarse-steps'].map((k) => `--scales-${k} ${args[`scales-${k}` as 'scales-size']}`).join(' ');
+      await runScales(rt.engine, {
+        size: positiveInteger(args['scales-size']!, '--scales-size'),
+        steps: positiveInteger(args['scales-steps']!, '--scales-steps'),
+        scales: args['scales-list']!.split(',').map((n) => positiveInteger(n, '--scales-list')),
+        coarseSteps: positiveInteger(args['scales-coarse-steps']!, '--scales-coarse-steps'),
+        command: command(`--only scales ${flags}`),
       });
     }
 

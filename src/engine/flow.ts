@@ -247,11 +247,26 @@ export const PHOTOMETRIC_THRESHOLD = 3 * 0.08 ** 2;
  */
 export const STILL_THRESHOLD = 3 * 0.02 ** 2;
 
+/**
+ * Around a moving object a codec re-encodes the blocks, so the decoded background there changes by
+ * more than STILL_THRESHOLD between frames although nothing in it moved (H.264 at CRF 23: 0.035 a
+ * channel in a band 3–8 px wide, against 0.002 further out), and Farnebäck's smoothed flow leaks the
+ * object's motion into the same band. Those pixels failed every test: untrusted, they restarted from
+ * the content frame each frame and flickered 0.6–0.9× as much as frame-by-frame stylization. So a pixel is
+ * also still when zero motion explains its neighbourhood about as well as the flow does: the local
+ * difference without motion at most this many times the local difference after warping along the
+ * flow. Moving texture fails it (a 1-px shift of detail costs far more than the flow's residual);
+ * 1.5 is where the bench's gain levels off (bench/coherence.ts: 2 and 3 gain little more).
+ */
+export const STILL_RATIO = 1.5;
+
 export interface GuideOptions {
   /** Squared RGB distance above which a warped pixel is untrusted (PHOTOMETRIC_THRESHOLD); Infinity: the paper's tests only. */
   photometricThreshold?: number;
   /** Local mean squared difference under which a pixel counts as still (STILL_THRESHOLD); 0: no snapping. */
   stillThreshold?: number;
+  /** Still when zero motion's local difference is at most this times the flow's (STILL_RATIO); 0: only stillThreshold decides. */
+  stillRatio?: number;
 }
 
 /** Per pixel: the mean over a (2r+1)² window of the squared RGB difference of two same-size images (a box filter by summed areas). */
@@ -287,18 +302,33 @@ function localDifference(a: RgbImage, b: RgbImage, r: number): Float32Array {
 const STILL_MAX_FLOW = 2;
 
 /**
- * Zeroes both flows where the frames agree locally and the flow is small (see STILL_THRESHOLD);
- * returns which pixels it snapped. Their zero flow is consistent by construction, and the
+ * `earlier` warped along `backward`, with `later`'s own pixels where the flow leaves the frame: the
+ * warp has nothing to compare there, and counting it as a difference would make zero motion look
+ * better for the pixels around (STILL_RATIO); `inside` gets 0 at those pixels, which are never still
+ * by the ratio.
+ */
+function warpedWithin(earlier: RgbImage, later: RgbImage, backward: Flow, inside: Uint8Array): RgbImage {
+  const warped = warpImage(earlier, backward, inside);
+  for (let p = 0; p < inside.length; p++) if (!inside[p]) warped.data.set(later.data.subarray(3 * p, 3 * p + 3), 3 * p);
+  return warped;
+}
+
+/**
+ * Zeroes both flows where the pixel is still (see STILL_THRESHOLD and STILL_RATIO) and the flow is
+ * small; returns which pixels it snapped. Their zero flow is consistent by construction, and the
  * motion-boundary test, which fires on the step between them and the moving object's own flow,
  * says nothing about them: the caller trusts them (the photometric test still applies).
  */
-function snapStill(prevContent: RgbImage, content: RgbImage, forward: Flow, backward: Flow, threshold: number): Uint8Array {
+function snapStill(prevContent: RgbImage, content: RgbImage, forward: Flow, backward: Flow, threshold: number, ratio: number): Uint8Array {
   const snapped = new Uint8Array(forward.dx.length);
-  if (!(threshold > 0)) return snapped;
+  if (!(threshold > 0) && !(ratio > 0)) return snapped;
   const difference = localDifference(prevContent, content, 2);
+  const inside = new Uint8Array(forward.dx.length);
+  const alongFlow = ratio > 0 ? localDifference(warpedWithin(prevContent, content, backward, inside), content, 2) : undefined;
+  const still = (p: number) => difference[p] < threshold || (alongFlow !== undefined && inside[p] === 1 && difference[p] <= ratio * alongFlow[p]);
   const small = (f: Flow, p: number) => f.dx[p] * f.dx[p] + f.dy[p] * f.dy[p] < STILL_MAX_FLOW * STILL_MAX_FLOW;
   for (let p = 0; p < difference.length; p++) {
-    if (difference[p] >= threshold || !small(forward, p) || !small(backward, p)) continue;
+    if (!still(p) || !small(forward, p) || !small(backward, p)) continue;
     for (const f of [forward, backward]) f.dx[p] = f.dy[p] = 0;
     snapped[p] = 1;
   }
@@ -317,7 +347,7 @@ export async function temporalGuide(prevContent: RgbImage, content: RgbImage, pr
   const threshold = opts.photometricThreshold ?? PHOTOMETRIC_THRESHOLD;
   const backward = await computeFlow(content, prevContent);
   const forward = await computeFlow(prevContent, content);
-  const snapped = snapStill(prevContent, content, forward, backward, opts.stillThreshold ?? STILL_THRESHOLD);
+  const snapped = snapStill(prevContent, content, forward, backward, opts.stillThreshold ?? STILL_THRESHOLD, opts.stillRatio ?? STILL_RATIO);
   const mask = consistencyMask(forward, backward);
   for (let p = 0; p < mask.length; p++) if (snapped[p]) mask[p] = 1;
   const warped = warpImage(prevStyled, backward);

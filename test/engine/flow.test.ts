@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { computeFlow, decodeGuide, encodeGuide, loadOpenCv, temporalGuide, warpImage } from '../../src/engine/flow';
+import { h264RoundTrip } from '../helpers/media-fixtures';
 import { movingSquare, translated, videoScene, withSensorNoise } from '../helpers/moving-scenes';
 
 /** Mean endpoint error against a uniform true motion, away from the border (where content enters). */
@@ -132,9 +133,44 @@ describe('temporal guide', () => {
       background.filter((p) => guide.mask[p] === 1 && [0, 1, 2].every((c) => guide.warped.data[3 * p + c] === styled.data[3 * p + c])).length / background.length;
     const snapped = kept(await temporalGuide(a, b, styled));
     assert.ok(snapped > 0.95, `${(100 * snapped).toFixed(1)}% of the background kept exactly`);
-    const resampled = kept(await temporalGuide(a, b, styled, { stillThreshold: 0 }));
+    const resampled = kept(await temporalGuide(a, b, styled, { stillThreshold: 0, stillRatio: 0 }));
     assert.ok(resampled < 0.5, `without snapping ${(100 * resampled).toFixed(1)}% kept exactly`);
   });
+
+  test('a still background beside a moving object in H.264 video keeps the previous stylized pixels; without the still ratio it restarts', async () => {
+    // H.264 re-encodes the blocks around the moving object, so the decoded background next to it
+    // changes by more than the still threshold although nothing there moved.
+    const scenes = [0, 1].map((t) => videoScene(W, H, t));
+    const [a, b] = await h264RoundTrip(scenes.map((s, t) => withSensorNoise(s.image, 2.5, 11 + t)), 23);
+    const styled = translated(W, H, 0.3, 0.7);
+    // The band 2–8 px around the object's old and new places.
+    const band: number[] = [];
+    const [s0, s1] = scenes;
+    const within = (x: number, y: number, d: number) => x >= s0.left - d && x < s1.left + s1.side + d && y >= s0.top - d && y < s1.top + s1.side + d;
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if (within(x, y, 8) && !within(x, y, 2)) band.push(y * W + x);
+    const kept = (guide: { warped: { data: Float32Array }; mask: Float32Array }) =>
+      band.filter((p) => guide.mask[p] === 1 && [0, 1, 2].every((c) => guide.warped.data[3 * p + c] === styled.data[3 * p + c])).length / band.length;
+    const withRatio = kept(await temporalGuide(a, b, styled));
+    const thresholdOnly = kept(await temporalGuide(a, b, styled, { stillRatio: 0 }));
+    assert.ok(withRatio > 0.7, `${(100 * withRatio).toFixed(1)}% of the band kept exactly`);
+    assert.ok(thresholdOnly < withRatio - 0.15, `without the ratio ${(100 * thresholdOnly).toFixed(1)}% kept, with it ${(100 * withRatio).toFixed(1)}%`);
+  });
+
+  // Sub-pixel motion of smooth texture can fall under the still threshold itself; these motions do not.
+  for (const [tx, ty] of [
+    [1, 0.5],
+    [1.5, 0],
+  ]) {
+    test(`texture moving (${tx}, ${ty}) px, under the most flow a still pixel may carry, is warped along the motion, not held still`, async () => {
+      const a = translated(W, H, 0, 0);
+      const b = translated(W, H, tx, ty);
+      const styled = translated(W, H, 5, 3);
+      const guide = await temporalGuide(a, b, styled);
+      let held = 0;
+      for (let p = 0; p < W * H; p++) if ([0, 1, 2].every((c) => guide.warped.data[3 * p + c] === styled.data[3 * p + c])) held++;
+      assert.ok(held / (W * H) < 0.005, `${((100 * held) / (W * H)).toFixed(1)}% of the moving frame held still`);
+    });
+  }
 
   test('encodes to bytes and decodes to exactly the same guide; refuses truncated bytes', async () => {
     const guide = await temporalGuide(prev.image, next.image, translated(W, H, 0, 0));
