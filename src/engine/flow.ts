@@ -305,12 +305,20 @@ const STILL_MAX_FLOW = 2;
  * `earlier` warped along `backward`, with `later`'s own pixels where the flow leaves the frame: the
  * warp has nothing to compare there, and counting it as a difference would make zero motion look
  * better for the pixels around (STILL_RATIO); `inside` gets 0 at those pixels, which are never still
- * by the ratio.
+ * by the ratio (and are untrusted by consistencyMask unless snapped).
  */
 function warpedWithin(earlier: RgbImage, later: RgbImage, backward: Flow, inside: Uint8Array): RgbImage {
   const warped = warpImage(earlier, backward, inside);
   for (let p = 0; p < inside.length; p++) if (!inside[p]) warped.data.set(later.data.subarray(3 * p, 3 * p + 3), 3 * p);
   return warped;
+}
+
+/** The content frames and the previous one warped along the (unsnapped) backward flow: what snapStill compares. */
+interface StillEvidence {
+  prevContent: RgbImage;
+  content: RgbImage;
+  warpedContent: RgbImage;
+  inside: Uint8Array;
 }
 
 /**
@@ -319,12 +327,11 @@ function warpedWithin(earlier: RgbImage, later: RgbImage, backward: Flow, inside
  * motion-boundary test, which fires on the step between them and the moving object's own flow,
  * says nothing about them: the caller trusts them (the photometric test still applies).
  */
-function snapStill(prevContent: RgbImage, content: RgbImage, forward: Flow, backward: Flow, threshold: number, ratio: number): Uint8Array {
+function snapStill({ prevContent, content, warpedContent, inside }: StillEvidence, forward: Flow, backward: Flow, threshold: number, ratio: number): Uint8Array {
   const snapped = new Uint8Array(forward.dx.length);
   if (!(threshold > 0) && !(ratio > 0)) return snapped;
   const difference = localDifference(prevContent, content, 2);
-  const inside = new Uint8Array(forward.dx.length);
-  const alongFlow = ratio > 0 ? localDifference(warpedWithin(prevContent, content, backward, inside), content, 2) : undefined;
+  const alongFlow = ratio > 0 ? localDifference(warpedContent, content, 2) : undefined;
   const still = (p: number) => difference[p] < threshold || (alongFlow !== undefined && inside[p] === 1 && difference[p] <= ratio * alongFlow[p]);
   const small = (f: Flow, p: number) => f.dx[p] * f.dx[p] + f.dy[p] * f.dy[p] < STILL_MAX_FLOW * STILL_MAX_FLOW;
   for (let p = 0; p < difference.length; p++) {
@@ -347,15 +354,21 @@ export async function temporalGuide(prevContent: RgbImage, content: RgbImage, pr
   const threshold = opts.photometricThreshold ?? PHOTOMETRIC_THRESHOLD;
   const backward = await computeFlow(content, prevContent);
   const forward = await computeFlow(prevContent, content);
-  const snapped = snapStill(prevContent, content, forward, backward, opts.stillThreshold ?? STILL_THRESHOLD, opts.stillRatio ?? STILL_RATIO);
+  // One warp of the previous content frame serves the still ratio (before snapping) and the
+  // photometric test (after): a snapped pixel's zero flow warps to the earlier frame's own pixel.
+  const inside = new Uint8Array(backward.dx.length);
+  const warpedContent = warpedWithin(prevContent, content, backward, inside);
+  const snapped = snapStill({ prevContent, content, warpedContent, inside }, forward, backward, opts.stillThreshold ?? STILL_THRESHOLD, opts.stillRatio ?? STILL_RATIO);
   const mask = consistencyMask(forward, backward);
-  for (let p = 0; p < mask.length; p++) if (snapped[p]) mask[p] = 1;
   const warped = warpImage(prevStyled, backward);
-  const warpedContent = Number.isFinite(threshold) ? warpImage(prevContent, backward).data : undefined;
-  const c = content.data;
+  const [c, w] = [content.data, warpedContent.data];
   for (let p = 0, i = 0; p < mask.length; p++, i += 3) {
-    if (warpedContent && mask[p] === 1) {
-      const [r, g, b] = [warpedContent[i] - c[i], warpedContent[i + 1] - c[i + 1], warpedContent[i + 2] - c[i + 2]];
+    if (snapped[p]) {
+      mask[p] = 1;
+      for (let k = i; k < i + 3; k++) w[k] = prevContent.data[k];
+    }
+    if (Number.isFinite(threshold) && mask[p] === 1) {
+      const [r, g, b] = [w[i] - c[i], w[i + 1] - c[i + 1], w[i + 2] - c[i + 2]];
       if (r * r + g * g + b * b > threshold) mask[p] = 0;
     }
     if (mask[p] === 0) warped.data.set(c.subarray(i, i + 3), i);
