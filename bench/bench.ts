@@ -129,35 +129,32 @@ async function msPerStep(rt: StyleRuntime, size: number, steps: number): Promise
   return (await timeSteps(rt.engine, size, steps)).msPerStep;
 }
 
-/** `default` (flow.ts PHOTOMETRIC_THRESHOLD), `off` (Ruder et al.'s tests only) or a squared RGB distance. */
-/** A --temporal-weights entry: a number of at least 0, or `default` (what a render at that size gets: settings.ts defaultTemporalWeight). */
-function parseTemporalWeight(text: string, size: number): number {
-  if (text === 'default') return defaultTemporalWeight(size);
+/**
+ * An entry of a list flag: one of `keywords` by name, or a number `valid` accepts (`what` says which,
+ * for the error).
+ */
+function keywordOrNumber(text: string, flag: string, keywords: Record<string, number>, valid: (n: number) => boolean, what: string): number {
+  if (Object.hasOwn(keywords, text)) return keywords[text];
   const value = Number(text);
-  if (!(value >= 0)) throw new Error(`--temporal-weights: "${text}" is not default or a number of at least 0`);
+  if (!valid(value)) throw new Error(`${flag}: "${text}" is not ${Object.keys(keywords).join(', ')} or ${what}`);
   return value;
 }
+
+/** `default`: what a render at that size gets (settings.ts defaultTemporalWeight). */
+const parseTemporalWeight = (text: string, size: number) =>
+  keywordOrNumber(text, '--temporal-weights', { default: defaultTemporalWeight(size) }, (n) => n >= 0, 'a number of at least 0');
+
+/** `default`: flow.ts PHOTOMETRIC_THRESHOLD; `off`: Ruder et al.'s tests only. */
+const parseThreshold = (text: string) =>
+  keywordOrNumber(text, '--coherence-thresholds', { default: PHOTOMETRIC_THRESHOLD, off: Infinity }, (n) => n > 0, 'a positive squared RGB distance (e.g. 0.0192)');
+
+/** `default`: flow.ts STILL_RATIO; `off`: the local-difference threshold alone. */
+const parseStillRatio = (text: string) =>
+  keywordOrNumber(text, '--coherence-still-ratios', { default: STILL_RATIO, off: 0 }, (n) => n > 0, 'a positive ratio (e.g. 1.5)');
 
 function positiveInteger(text: string, flag: string): number {
   const value = Number(text);
   if (!(Number.isInteger(value) && value >= 1)) throw new Error(`${flag}: "${text}" is not a whole number of at least 1`);
-  return value;
-}
-
-function parseThreshold(text: string): number {
-  if (text === 'default') return PHOTOMETRIC_THRESHOLD;
-  if (text === 'off') return Infinity;
-  const value = Number(text);
-  if (!(value > 0)) throw new Error(`--coherence-thresholds: "${text}" is not default, off or a positive number (a squared RGB distance, e.g. 0.0192)`);
-  return value;
-}
-
-/** `default` (flow.ts STILL_RATIO), `off` (the local-difference threshold alone) or a positive ratio. */
-function parseStillRatio(text: string): number {
-  if (text === 'default') return STILL_RATIO;
-  if (text === 'off') return 0;
-  const value = Number(text);
-  if (!(value > 0)) throw new Error(`--coherence-still-ratios: "${text}" is not default, off or a positive number (e.g. 1.5)`);
   return value;
 }
 

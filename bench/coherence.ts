@@ -186,17 +186,17 @@ interface Coherence {
 }
 
 /**
- * Temporal warping error and change on still pixels of `images` (stylized frames, or the input
- * itself), over consecutive frames. The flow, the warp and the mask come from the clean frames, so
- * every mode is measured against the same, true motion; "still" means the clean input pixel did
- * not change.
- */
-/**
  * The evaluation's guide is pinned to the tests it had before STILL_RATIO existed, so that the judge
  * does not move with what it judges: the numbers stay comparable with those measured before.
  */
 const EVALUATION_GUIDE: GuideOptions = { photometricThreshold: PHOTOMETRIC_THRESHOLD, stillThreshold: STILL_THRESHOLD, stillRatio: 0 };
 
+/**
+ * Temporal warping error and change on still pixels of `images` (stylized frames, or the input
+ * itself), over consecutive frames. The flow, the warp and the mask come from the clean frames, so
+ * every mode is measured against the same, true motion; "still" means the clean input pixel did
+ * not change.
+ */
 async function coherenceOf(clean: RgbImage[], images: RgbImage[]): Promise<Coherence> {
   const sum = { warpError: 0, stillChange: 0, stillChangeTrusted: 0, stillChangeUntrusted: 0 };
   const pairs: Coherence['pairs'] = [];

@@ -8,7 +8,8 @@
  * bilinear), then at full size. The seed's run is N = 1: --scales-steps steps from the content
  * frame. Reported: the full-size steps and the wall time (coarse stages included) each schedule
  * needs to reach the seed's final loss, its loss after as many full-size steps as the seed ran, and
- * its loss along the way (all as the mean over a trailing window of a tenth of the steps).
+ * its loss along the way (all as the mean over a trailing window of a tenth of the steps), and the
+ * loss of the image the full-size stage starts from: the content frame, or the upsampled result.
  * The frame is the coherence bench's textured scene (test/helpers/moving-scenes.ts), the style the
  * bench pattern.
  */
@@ -96,15 +97,17 @@ export async function runScales(engine: StyleEngine, o: ScalesOptions): Promise<
   const window = Math.max(1, Math.round(o.steps / 10));
   const smoothed = (losses: number[]) => losses.map((_, i) => (i + 1 < window ? Infinity : mean(losses.slice(i + 1 - window, i + 1))));
   const target = smoothed(seed.losses).at(-1)!;
-  console.log(`| scales | coarse stages | full-size steps to the seed's final loss (mean of the last ${window}) | time to it | loss after as many full-size steps (× seed) |`);
-  console.log('| ---: | ---: | ---: | ---: | ---: |');
+  console.log(
+    `| scales | coarse stages | loss of the full-size start (× the seed's final) | full-size steps to the seed's final loss (mean of the last ${window}) | time to it | loss after as many full-size steps (× seed) |`,
+  );
+  console.log('| ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of runs) {
     const trace = smoothed(r.losses);
     const reached = trace.findIndex((l) => l <= target);
     const steps = reached < 0 ? `>${o.steps}` : String(reached);
     // losses[i] is the loss before update i+1, i.e. after i full-size steps; its time is that step's end.
     const time = reached < 0 ? '—' : `${(r.elapsedMs[reached] / 1000).toFixed(1)} s`;
-    console.log(`| ${r.scales} | ${(r.coarseMs / 1000).toFixed(1)} s | ${steps} | ${time} | ${(trace.at(-1)! / target).toFixed(2)} |`);
+    console.log(`| ${r.scales} | ${(r.coarseMs / 1000).toFixed(1)} s | ${(r.losses[0] / target).toFixed(0)} | ${steps} | ${time} | ${(trace.at(-1)! / target).toFixed(2)} |`);
   }
   const marks = Array.from({ length: Math.floor(o.steps / window) }, (_, i) => (i + 1) * window);
   console.log(`\nthe same mean × the seed's final, after so many full-size steps:\n| scales | ${marks.join(' | ')} |\n| ---: |${' ---: |'.repeat(marks.length)}`);
