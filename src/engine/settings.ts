@@ -58,12 +58,14 @@ export interface StyleSettings {
 
 export type InitMode = 'content' | 'prev-warped';
 
+const TEMPORAL_WEIGHT_AT_96 = 1e5;
+
 /**
  * Temporal loss weight when --init prev-warped is given without --temporal-weight: 1e5 at a long
  * side of 96 px, growing with the frame's area — 1e5 × (size / 96)², to two significant figures
  * (7.1e5 at 256, 2.8e6 at the default 512). Measured with bench/coherence.ts on its camera-like
  * clip (sensor noise σ 2.5/255, H.264 CRF 23; synthetic full-width VGG19; README "Flicker-free
- * video" has the tables and the commands):
+ * video" has the tables and the commands; these were measured before flow.ts STILL_RATIO):
  *  - at 96×64, 1e5 is the best weight: warping error 0.43× content-init's against 0.52× at 1e4 and
  *    0.48× without the term; 1e6 stops later frames from reaching content-init's loss within their
  *    third of the steps;
@@ -78,7 +80,6 @@ export type InitMode = 'content' | 'prev-warped';
 export function defaultTemporalWeight(size: number): number {
   return Number((TEMPORAL_WEIGHT_AT_96 * (size / 96) ** 2).toPrecision(2));
 }
-const TEMPORAL_WEIGHT_AT_96 = 1e5;
 
 /** Epochs of a warm-started frame when --later-epochs is not given: a third of the first frame's, rounded up. */
 export function defaultLaterEpochs(epochs: number): number {
