@@ -28,7 +28,7 @@
  * (Ruder et al.: warped init and temporal loss) against frame-by-frame on a generated clip with
  * camera noise — steps needed, warping error, flicker on still pixels, loss terms, flow time
  * (--coherence-frames 6 --coherence-size 96 --coherence-steps 100 --coherence-later-steps 33 --coherence-first-steps (= steps) --temporal-weights 0,default
- * --coherence-noise 2.5 --coherence-crf 23 --coherence-thresholds default --coherence-still-ratios default --coherence-settle 3 --coherence-strip PATH.png;
+ * --coherence-noise 2.5 --coherence-crf 23 --coherence-thresholds default --coherence-still-ratios default --coherence-run-ups default --coherence-settle 3 --coherence-strip PATH.png;
  * --coherence-noise 0 --coherence-crf none for the noiseless clip).
  *
  * `scales` (bench/scales.ts; not in the default --only): coarse-to-fine against the seed's single
@@ -58,7 +58,7 @@ import { buildRenderRequest } from '../src/client/render-options';
 import { startEmbeddedServer } from '../src/client/embedded-server';
 import { startOrAttach } from '../src/client/start-render';
 import { PHOTOMETRIC_THRESHOLD, STILL_RATIO } from '../src/engine/flow';
-import { DEFAULT_SETTINGS, defaultTemporalWeight } from '../src/engine/settings';
+import { DEFAULT_RUN_UP, DEFAULT_SETTINGS, defaultTemporalWeight } from '../src/engine/settings';
 import { framePath, writePng } from '../src/media';
 import { createStyleRuntime, type StyleRuntime } from '../src/worker/engine';
 import { installRuntime } from '../src/worker/runtime';
@@ -112,6 +112,7 @@ const { values: args } = parseArgs({
     'coherence-crf': { type: 'string', default: '23' },
     'coherence-thresholds': { type: 'string', default: 'default' },
     'coherence-still-ratios': { type: 'string', default: 'default' },
+    'coherence-run-ups': { type: 'string', default: 'default' },
     'coherence-settle': { type: 'string', default: '3' },
     'coherence-strip': { type: 'string' },
     'scales-size': { type: 'string', default: '256' },
@@ -151,6 +152,9 @@ const parseThreshold = (text: string) =>
 /** `default`: flow.ts STILL_RATIO; `off`: the local-difference threshold alone. */
 const parseStillRatio = (text: string) =>
   keywordOrNumber(text, '--coherence-still-ratios', { default: STILL_RATIO, off: 0 }, (n) => n > 0, 'a positive ratio (e.g. 1.5)');
+/** `default`: settings.ts DEFAULT_RUN_UP; `off` or 0: frame 1 is content-init's. */
+const parseRunUp = (text: string) =>
+  keywordOrNumber(text, '--coherence-run-ups', { default: DEFAULT_RUN_UP, off: 0 }, (n) => Number.isInteger(n) && n >= 0, 'a whole number of frames (e.g. 3)');
 
 function positiveInteger(text: string, flag: string): number {
   const value = Number(text);
@@ -275,7 +279,7 @@ async function main() {
     }
 
     if (sections.has('coherence')) {
-      const flags = ['frames', 'size', 'steps', 'later-steps', 'noise', 'crf', 'thresholds', 'still-ratios', 'settle'].map((k) => `--coherence-${k} ${args[`coherence-${k}` as 'coherence-size']}`).join(' ');
+      const flags = ['frames', 'size', 'steps', 'later-steps', 'noise', 'crf', 'thresholds', 'still-ratios', 'run-ups', 'settle'].map((k) => `--coherence-${k} ${args[`coherence-${k}` as 'coherence-size']}`).join(' ');
       await runCoherence(rt.engine, {
         frames: Number(args['coherence-frames']),
         size: Number(args['coherence-size']),
@@ -285,6 +289,7 @@ async function main() {
         temporalWeights: args['temporal-weights']!.split(',').filter(Boolean).map((w) => parseTemporalWeight(w, Number(args['coherence-size']))),
         thresholds: args['coherence-thresholds']!.split(',').filter(Boolean).map(parseThreshold),
         stillRatios: args['coherence-still-ratios']!.split(',').filter(Boolean).map(parseStillRatio),
+        runUps: args['coherence-run-ups']!.split(',').filter(Boolean).map(parseRunUp),
         noise: Number(args['coherence-noise']),
         crf: args['coherence-crf'] === 'none' ? undefined : Number(args['coherence-crf']),
         settle: positiveInteger(args['coherence-settle']!, '--coherence-settle'),

@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- --only coherence [--coherence-frames 6 --coherence-size 96 --coherence-steps 100
  *   --coherence-later-steps 33 --coherence-first-steps 100 --temporal-weights 0,default --coherence-noise 2.5 --coherence-crf 23
- *   --coherence-thresholds default --coherence-still-ratios default --coherence-settle 3 --coherence-strip strip.png]`
+ *   --coherence-thresholds default --coherence-still-ratios default --coherence-run-ups default --coherence-settle 3 --coherence-strip strip.png]`
  *
  * Ruder et al.'s temporally coherent stylization against the seed's frame-by-frame one, on a
  * generated clip made to look like camera footage (test/helpers/moving-scenes.ts videoScene): a
@@ -16,10 +16,12 @@
  *    render at this size gets), photometric threshold (one per --coherence-thresholds: `default` is flow.ts PHOTOMETRIC_THRESHOLD, `off`
  *    the paper's tests only, or a number) and still ratio (one per --coherence-still-ratios: `default` is
  *    flow.ts STILL_RATIO, `off` the local-difference threshold alone, or a number): frames 2..N run --coherence-later-steps steps from the
- *    previous stylized frame warped along the flow of the (noisy) input frames. Frame 1 is
- *    content-init's (the same optimisation, so it is not run again), or with
- *    --coherence-first-steps the same optimisation run for that many steps: a chain's fresh start
- *    given more steps, which shortens its settling.
+ *    previous stylized frame warped along the flow of the (noisy) input frames, and run-up (one per
+ *    --coherence-run-ups: `default` is settings.ts DEFAULT_RUN_UP, `off` or 0 none): frame 1 is
+ *    reached as a render reaches a chain's first frame, from frame 1 + run-up (content-init's, the
+ *    same optimisation, so it is not run again) warm back to frame 1. Without a run-up frame 1 is
+ *    content-init's, or with --coherence-first-steps the same optimisation run for that many steps
+ *    (a chain's fresh start given more steps; no run-up then).
  * For each: steps on frames 2..N to reach content-init's final loss (with w > 0 the loss includes
  * the non-negative temporal term, a stricter test), the temporal warping error (mean over consecutive
  * frames of mask·(stylized_t − warp(stylized_{t−1}))², flow and mask from the NOISELESS frames with
@@ -29,9 +31,9 @@
  * final frames relative to content-init's. Also the flow's time per frame pair at 256×144 and 512×288.
  */
 import type { StyleEngine } from '../src/engine/engine';
-import { computeFlow, type GuideOptions, PHOTOMETRIC_THRESHOLD, STILL_RATIO, STILL_THRESHOLD, temporalGuide } from '../src/engine/flow';
+import { computeFlow, type GuideOptions, PHOTOMETRIC_THRESHOLD, STILL_RATIO, STILL_THRESHOLD, temporalGuide, type TemporalGuide } from '../src/engine/flow';
 import { caffePreprocess, gramMatrix, styleContentLoss, temporalLoss } from '../src/engine/losses';
-import { DEFAULT_SETTINGS, defaultTemporalWeight, type StyleSettings } from '../src/engine/settings';
+import { DEFAULT_RUN_UP, DEFAULT_SETTINGS, defaultTemporalWeight, type StyleSettings } from '../src/engine/settings';
 import { imageToTensor, type StyleTargets } from '../src/engine/stylize';
 import { tf } from '../src/engine/tf';
 import { writePng } from '../src/media';
@@ -56,6 +58,8 @@ export interface CoherenceOptions {
   thresholds: number[];
   /** Still ratios of the warp-init modes' guides (flow.ts STILL_RATIO; 0: the local-difference threshold alone). */
   stillRatios: number[];
+  /** Run-ups of the warp-init modes (settings.ts DEFAULT_RUN_UP; 0: frame 1 is content-init's). */
+  runUps: number[];
   /** Sensor noise σ in 0..255 units, independent per frame; 0 for none. */
   noise: number;
   /** libx264 CRF of the H.264 round trip; undefined for none. */
@@ -73,6 +77,8 @@ interface Mode {
   weight: number;
   threshold: number;
   stillRatio: number;
+  /** Frames of a chain's run-up (settings.runUp). */
+  runUp: number;
 }
 
 interface Terms {
@@ -151,28 +157,61 @@ function lossTerms(engine: StyleEngine, image: RgbImage, content: RgbImage, targ
  */
 async function runMode(engine: StyleEngine, frames: RgbImage[], targets: StyleTargets, settings: StyleSettings, laterSteps: number, mode: Mode, first?: ModeResult): Promise<ModeResult> {
   const result: ModeResult = { mode, styled: [], losses: [], terms: [] };
+  const runUp = mode.init && first ? await runUpOf(engine, frames, targets, settings, laterSteps, mode, first) : undefined;
   for (const [t, content] of frames.entries()) {
+    if (t === 0 && runUp) {
+      result.styled.push(runUp.image);
+      result.losses.push(runUp.trace);
+      result.terms.push(lossTerms(engine, runUp.image, content, targets, settings));
+      continue;
+    }
     if (t === 0 && first) {
       result.styled.push(first.styled[0]);
       result.losses.push(first.losses[0]);
       result.terms.push(first.terms[0]);
       continue;
     }
-    const guide = t > 0 && mode.init ? await temporalGuide(frames[t - 1], content, result.styled[t - 1], { photometricThreshold: mode.threshold, stillRatio: mode.stillRatio }) : undefined;
-    const trace: number[] = [];
-    const r = await engine.stylize({
-      content,
-      targets,
-      settings: guide ? { ...settings, stepsPerEpoch: laterSteps } : settings,
-      init: guide?.warped,
-      temporal: guide && mode.weight ? { ...guide, weight: mode.weight } : undefined,
-      onStep: ({ loss }) => void trace.push(loss),
-    });
+    const guide = t > 0 && mode.init ? await guideOf(mode, frames[t - 1], content, result.styled[t - 1]) : undefined;
+    const r = await stylizeTraced(engine, content, targets, guide ? { ...settings, stepsPerEpoch: laterSteps } : settings, mode, guide);
     result.styled.push(r.image);
-    result.losses.push(trace);
+    result.losses.push(r.trace);
     result.terms.push(lossTerms(engine, r.image, content, targets, settings, guide));
   }
   return result;
+}
+
+function guideOf(mode: Mode, previousContent: RgbImage, content: RgbImage, previousStyled: RgbImage) {
+  return temporalGuide(previousContent, content, previousStyled, { photometricThreshold: mode.threshold, stillRatio: mode.stillRatio });
+}
+
+/** One frame's optimisation, from `guide`'s warped image with its temporal term when given; the loss before each step with it. */
+async function stylizeTraced(engine: StyleEngine, content: RgbImage, targets: StyleTargets, settings: StyleSettings, mode: Mode, guide?: TemporalGuide) {
+  const trace: number[] = [];
+  const r = await engine.stylize({
+    content,
+    targets,
+    settings,
+    init: guide?.warped,
+    temporal: guide && mode.weight ? { ...guide, weight: mode.weight } : undefined,
+    onStep: ({ loss }) => void trace.push(loss),
+  });
+  return { image: r.image, trace };
+}
+
+/**
+ * Frame 1 of a warm chain reached through its run-up, as a render does it (src/activities/style.ts):
+ * frame 1 + runUp is `first`'s (content-init's, the same optimisation) and the chain runs warm back
+ * to frame 1. Undefined without a run-up, or when `first` is not content-init's (--coherence-first-steps).
+ */
+async function runUpOf(engine: StyleEngine, frames: RgbImage[], targets: StyleTargets, settings: StyleSettings, laterSteps: number, mode: Mode, first: ModeResult) {
+  const from = Math.min(mode.runUp, frames.length - 1, first.styled.length - 1);
+  if (from === 0) return undefined;
+  let reached = { image: first.styled[from], trace: first.losses[from] };
+  for (let t = from - 1; t >= 0; t--) {
+    const guide = await guideOf(mode, frames[t + 1], frames[t], reached.image);
+    reached = await stylizeTraced(engine, frames[t], targets, { ...settings, stepsPerEpoch: laterSteps }, mode, guide);
+  }
+  return reached;
 }
 
 interface Coherence {
@@ -270,20 +309,26 @@ export async function runCoherence(engine: StyleEngine, o: CoherenceOptions): Pr
     `\n# temporal coherence: ${o.frames} frames of ${width}×${height}, an object moving 2.5 px a frame over a static textured background, ${camera}; ` +
       `${o.steps} steps a frame, ${o.firstSteps === o.steps ? '' : `${o.firstSteps} on frame 1 and `}${o.laterSteps} on frames 2..${o.frames} in the warp-init modes; ${engine.backend.name} (${engine.stepMode})`,
   );
+  if (o.firstSteps !== o.steps && o.runUps.some((r) => r > 0)) {
+    throw new Error('--coherence-first-steps gives a chain\'s frame 1 more steps in place of a run-up; add --coherence-run-ups off');
+  }
   const targets = await engine.styleTargets(`coherence-${o.size}`, settings.styleLayers, async () => pattern(o.size, o.size, 2));
   const modes: Mode[] = [
-    { name: 'content-init', init: false, weight: 0, threshold: PHOTOMETRIC_THRESHOLD, stillRatio: STILL_RATIO },
-    ...o.stillRatios.flatMap((stillRatio) =>
-      o.thresholds.flatMap((threshold) =>
-        o.temporalWeights.map((weight) => ({
-          name:
-            `warp-init, temporal ${weightName(weight)}${o.thresholds.length > 1 ? `, photometric ${thresholdName(threshold)}` : ''}` +
-            `${o.stillRatios.length > 1 ? `, still ratio ${stillRatioName(stillRatio)}` : ''}`,
-          init: true,
-          weight,
-          threshold,
-          stillRatio,
-        })),
+    { name: 'content-init', init: false, weight: 0, threshold: PHOTOMETRIC_THRESHOLD, stillRatio: STILL_RATIO, runUp: 0 },
+    ...o.runUps.flatMap((runUp) =>
+      o.stillRatios.flatMap((stillRatio) =>
+        o.thresholds.flatMap((threshold) =>
+          o.temporalWeights.map((weight) => ({
+            name:
+              `warp-init, temporal ${weightName(weight)}${o.thresholds.length > 1 ? `, photometric ${thresholdName(threshold)}` : ''}` +
+              `${o.stillRatios.length > 1 ? `, still ratio ${stillRatioName(stillRatio)}` : ''}${o.runUps.length > 1 ? `, run-up ${runUp}` : ''}`,
+            init: true,
+            weight,
+            threshold,
+            stillRatio,
+            runUp,
+          })),
+        ),
       ),
     ),
   ];
@@ -321,7 +366,9 @@ export async function runCoherence(engine: StyleEngine, o: CoherenceOptions): Pr
   printByFrame(results, coherences, o.settle, input);
   for (const line of await flowTiming()) console.log(`flow ${line}`);
   if (o.strip) {
-    const shown = results.find((r) => r.mode.init && r.mode.weight === defaultTemporalWeight(o.size) && r.mode.threshold === PHOTOMETRIC_THRESHOLD && r.mode.stillRatio === STILL_RATIO) ?? results.at(-1)!;
+    const shown =
+      results.find((r) => r.mode.init && r.mode.weight === defaultTemporalWeight(o.size) && r.mode.threshold === PHOTOMETRIC_THRESHOLD && r.mode.stillRatio === STILL_RATIO && r.mode.runUp === DEFAULT_RUN_UP) ??
+      results.at(-1)!;
     const rows = [clip.input, base.styled, changesOf(base.styled), shown.styled, changesOf(shown.styled)].map((row) => row.slice(0, STRIP_FRAMES));
     await writePng(o.strip, stripOf(rows));
     console.log(

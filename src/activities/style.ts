@@ -10,12 +10,13 @@ import { isOutOfMemory } from '../engine/oom';
 import { decodeGuide, encodeGuide, temporalGuide, type TemporalGuide } from '../engine/flow';
 import type { RgbImage } from '../media/types';
 import { transferOriginalColors } from '../engine/color';
-import { defaultTemporalWeight, InvalidSettingsError, styleBlendWeightsFor, styleLongSide, type StyleSettings } from '../engine/settings';
-import { totalSteps } from '../engine/stylize';
+import { DEFAULT_RUN_UP, defaultTemporalWeight, InvalidSettingsError, styleBlendWeightsFor, styleLongSide, type StyleSettings } from '../engine/settings';
+import { totalSteps, type OptimisationCheckpoint, type StylizeResult } from '../engine/stylize';
 import { framePath, MediaInputError, readImage, resizeImage, writePng } from '../media';
 import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { NO_FAULTS, type FaultPlan } from './faults';
+import { RunUpResults, runUpFrames, withRunUp } from './run-up';
 import { frameFingerprint, trajectoryFingerprint } from './fingerprint';
 import { checkChunk, checkFrame, checkRenderDir, renderPaths, type PathPolicy } from './paths';
 
@@ -122,6 +123,98 @@ function warmStartFrom(input: StylizeFrameInput): ReturnType<typeof frameFiles> 
   return existsSync(prev.styled) && existsSync(prev.content) ? prev : undefined;
 }
 
+/** A chained render's frame that starts from its content: a chain's first, or one whose predecessor has no result. */
+function startsChain(input: StylizeFrameInput): boolean {
+  return input.settings.init === 'prev-warped' && input.chunk !== undefined && !input.alone;
+}
+
+/** Content frame `frame` of the input's chunk (or of the render, unchunked). */
+function contentPath(input: StylizeFrameInput, frame: number): string {
+  return frameFiles(input.renderDir, frame, { chunk: input.chunk }).content;
+}
+
+/** An extracted frame, or a non-retryable failure that says how to get it back. */
+async function readContent(path: string, frame: number, attempt: number): Promise<RgbImage> {
+  return readImage(path, { hint: "The extracted frame is damaged; delete the render's frames/ directory and start the render again." }).catch((err: unknown) => {
+    if (err instanceof MediaInputError) {
+      throw ApplicationFailure.nonRetryable(`frame ${frame}, attempt ${attempt}: ${err.message}`, FAILURE_TYPES.mediaInput);
+    }
+    throw err;
+  });
+}
+
+/** The checkpoint to continue `trajectory` from, if one is on disk and short of its `steps`. */
+async function resumePoint(path: string, trajectory: string, steps: number): Promise<OptimisationCheckpoint | undefined> {
+  const checkpoint = await readCheckpoint(path, trajectory);
+  return checkpoint && checkpoint.step < steps ? checkpoint : undefined;
+}
+
+/** One optimisation of a frame's render: a frame of its run-up, or the frame itself. */
+interface Stage {
+  frame: number;
+  /** Starts from the previous result warped onto this frame, with the temporal term; otherwise from its content. */
+  warm: boolean;
+  /** The settings it runs: the later epochs when warm. */
+  run: StyleSettings;
+  steps: number;
+  /** Steps of the stages before it: where its steps count from in the frame's heartbeats. */
+  offset: number;
+}
+
+/** The run-up frames, farthest first (the first of them from its content), then the frame itself. */
+function stagesOf(frame: number, runUp: readonly number[], warm: boolean, settings: StyleSettings): Stage[] {
+  const later = { ...settings, epochs: settings.laterEpochs ?? settings.epochs };
+  const starts = [...runUp, frame].map((f, i) => ({ frame: f, warm: i > 0 || warm }));
+  let offset = 0;
+  return starts.map(({ frame: f, warm: w }) => {
+    const run = w ? later : settings;
+    const stage = { frame: f, warm: w, run, steps: totalSteps(run), offset };
+    offset += stage.steps;
+    return stage;
+  });
+}
+
+/**
+ * A frame's heartbeats: progress in steps across its stages, checkpoints, a warning when steps are
+ * too slow for the heartbeat timeout, and the test-only faults.
+ */
+class FrameBeats {
+  private lastStepAt = Date.now();
+  private warnedSlowSteps = false;
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly faults: FaultPlan,
+    private beat: FrameHeartbeat,
+  ) {
+    this.timeoutMs = ctx.info.heartbeatTimeoutMs ?? Infinity;
+    ctx.heartbeat(beat);
+  }
+
+  async step(step: number, loss: number): Promise<void> {
+    // A step is one synchronous tfjs call: nothing heartbeats during it. Warn when steps are so slow
+    // that fewer than three heartbeats fit in the timeout (large frames on the wasm/cpu backends).
+    const stepMs = Date.now() - this.lastStepAt;
+    this.lastStepAt = Date.now();
+    if (!this.warnedSlowSteps && stepMs > this.timeoutMs / 3) {
+      this.warnedSlowSteps = true;
+      this.ctx.log.warn(
+        `frame ${this.beat.frame}: one step took ${(stepMs / 1000).toFixed(1)} s, over a third of the ${this.timeoutMs / 1000} s heartbeat timeout; ` +
+          'raise --heartbeat-timeout or lower --size, or the frame may be retried as if its worker had died',
+      );
+    }
+    this.beat = { ...this.beat, step, loss };
+    this.ctx.heartbeat(this.beat);
+    await this.faults.onStep(this.beat.frame, this.ctx.info.attempt, step, this.ctx.cancellationSignal, () => this.ctx.heartbeat(this.beat));
+  }
+
+  checkpointed(step: number, path: string): void {
+    this.beat = { ...this.beat, checkpointStep: step, checkpoint: path };
+    this.ctx.heartbeat(this.beat);
+  }
+}
+
 /** The settings as they identify a frame: in the coherent mode, whether it started warm or from its content. */
 function asStarted(settings: StyleSettings, warm: boolean): StyleSettings {
   return settings.init ? { ...settings, init: warm ? 'prev-warped' : 'content' } : settings;
@@ -180,8 +273,10 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       // One style keeps the file's own hash, so frames of earlier releases keep their fingerprints.
       const styleHash = styleHashes.length === 1 ? styleHashes[0] : sha256(styleHashes.join(','));
       const warmFrom = warmStartFrom(input);
+      // A chain's first frame in the coherent mode is reached through its run-up (settings.runUp).
+      const runUp = warmFrom || !startsChain(input) ? [] : runUpFrames(frame, settings.runUp ?? DEFAULT_RUN_UP, (f) => existsSync(contentPath(input, f)));
       // A frame started warm is another frame than the same one started from its content (a preview's).
-      const fingerprint = frameFingerprint(styleHash, weightsId, asStarted(settings, warmFrom !== undefined));
+      const fingerprint = withRunUp(frameFingerprint(styleHash, weightsId, asStarted(settings, warmFrom !== undefined)), runUp);
       const base = { frame, backend: engine.backend.name, attempt };
 
       const done = await readJson<FrameSidecar>(files.sidecar);
@@ -190,85 +285,79 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       }
 
       const ooms = (await readJson<{ count: number }>(files.oomLog))?.count ?? 0;
-      const full = await readImage(files.content, {
-        hint: "The extracted frame is damaged; delete the render's frames/ directory and start the render again.",
-      }).catch((err: unknown) => {
-        if (err instanceof MediaInputError) {
-          throw ApplicationFailure.nonRetryable(`frame ${frame}, attempt ${attempt}: ${err.message}`, FAILURE_TYPES.mediaInput);
-        }
-        throw err;
-      });
+      const full = await readContent(files.content, frame, attempt);
       // VGG19 needs 16 px on the short side to reach block5, so a degraded frame keeps at least that.
       const minLongSide = Math.ceil((16 * Math.max(full.width, full.height)) / Math.min(full.width, full.height));
       const reducedSize = degradedSize(settings.size, ooms, input.degradeAfterOoms ?? DEFAULT_DEGRADE_AFTER_OOMS, minLongSide);
       const workSize = reducedSize ?? settings.size;
       // Coherent mode: start from the previous frame's result warped along the flow (a degraded frame starts afresh).
       const guide = reducedSize || !warmFrom ? undefined : await temporalGuideFor(input, warmFrom, full);
-      const run = guide ? { ...settings, epochs: settings.laterEpochs ?? settings.epochs } : settings;
-      // A warm start is another trajectory than a start from the content: their checkpoints never mix.
-      const trajectory = trajectoryFingerprint(styleHash, weightsId, { ...asStarted(run, guide !== undefined), size: workSize });
-      const steps = totalSteps(run);
-      let resumeFrom = await readCheckpoint(files.checkpoint, trajectory);
-      if (resumeFrom && resumeFrom.step >= steps) resumeFrom = undefined;
+      const runUpNow = reducedSize ? [] : runUp;
+      const runUpResults = runUpNow.length > 0 ? new RunUpResults(input.renderDir, input.chunk!, frame, fingerprint) : undefined;
+      const stages = stagesOf(frame, runUpNow, guide !== undefined, settings);
+      const steps = stages.reduce((sum, stage) => sum + stage.steps, 0);
+      // A warm start is another trajectory than a start from the content, and each run-up frame its own: their checkpoints never mix.
+      const trajectoryOf = (stage: Stage) => {
+        const trajectory = trajectoryFingerprint(styleHash, weightsId, { ...asStarted(stage.run, stage.warm), size: workSize });
+        return runUpNow.length === 0 ? trajectory : sha256(`${trajectory}:run-up ${runUpNow.join(',')} at ${stage.frame}`);
+      };
+      // Resume after the last run-up frame an earlier attempt finished, from the checkpoint of the stage after it.
+      const finished = await runUpResults?.lastDone(runUpNow);
+      let previous = finished && { content: await readContent(contentPath(input, finished.frame), finished.frame, attempt), styled: finished.styled };
+      const next = finished ? runUpNow.indexOf(finished.frame) + 1 : 0;
+      const resumeFrom = await resumePoint(files.checkpoint, trajectoryOf(stages[next]), stages[next].steps);
+      const resumedFromStep = stages[next].offset + (resumeFrom?.step ?? 0);
 
       const fail = (what: string, fix: string) => `frame ${frame} of ${input.frameCount}, attempt ${attempt}: ${what}. ${fix}`;
-      let beat: FrameHeartbeat = {
+      const beats = new FrameBeats(ctx, faults, {
         frame,
-        step: resumeFrom?.step ?? 0,
+        step: resumedFromStep,
         totalSteps: steps,
         loss: NaN,
-        checkpointStep: resumeFrom?.step ?? 0,
+        checkpointStep: resumedFromStep,
         checkpoint: resumeFrom ? files.checkpoint : undefined,
         degradedSize: reducedSize,
-      };
-      ctx.heartbeat(beat);
-      // A step is one synchronous tfjs call: nothing heartbeats during it. Warn when steps are so slow
-      // that fewer than three heartbeats fit in the timeout (large frames on the wasm/cpu backends).
-      const heartbeatTimeoutMs = ctx.info.heartbeatTimeoutMs ?? Infinity;
-      let lastStepAt = Date.now();
-      let warnedSlowSteps = false;
+      });
       try {
         const content = reducedSize ? await readImage(files.content, { longSide: reducedSize }) : full;
         const targets = await blendedStyleTargets(engine, styles, styleHashes, { ...settings, size: workSize });
         await mkdir(renderPaths(input.renderDir).checkpoints, { recursive: true });
-        const result = await engine.stylize({
-          content,
-          targets,
-          settings: { ...run, size: workSize },
-          resumeFrom,
-          init: guide?.warped,
-          temporal: guide && { warped: guide.warped, mask: guide.mask, weight: settings.temporalWeight ?? defaultTemporalWeight(settings.size) },
-          checkpointEvery: input.checkpointEvery,
-          signal: ctx.cancellationSignal,
-          onStep: async ({ step, loss }) => {
-            const stepMs = Date.now() - lastStepAt;
-            lastStepAt = Date.now();
-            if (!warnedSlowSteps && stepMs > heartbeatTimeoutMs / 3) {
-              warnedSlowSteps = true;
-              ctx.log.warn(
-                `frame ${frame}: one step took ${(stepMs / 1000).toFixed(1)} s, over a third of the ${heartbeatTimeoutMs / 1000} s heartbeat timeout; ` +
-                  'raise --heartbeat-timeout or lower --size, or the frame may be retried as if its worker had died',
-              );
-            }
-            beat = { ...beat, step, loss };
-            ctx.heartbeat(beat);
-            await faults.onStep(frame, attempt, step, ctx.cancellationSignal, () => ctx.heartbeat(beat));
-          },
-          onCheckpoint: async (c) => {
-            await writeCheckpoint(files.checkpoint, trajectory, c);
-            beat = { ...beat, checkpointStep: c.step, checkpoint: files.checkpoint };
-            ctx.heartbeat(beat);
-          },
-        });
-        const stylized = reducedSize ? await resizeImage(result.image, full.width, full.height) : result.image;
-        // After the optimisation, so checkpoints hold its own image and a resumed frame ends the same.
-        const image = settings.originalColors ? transferOriginalColors(stylized, full) : stylized;
+        let result: StylizeResult | undefined;
+        let image: RgbImage | undefined;
+        for (const stage of stages.slice(next)) {
+          const stageContent = stage.frame === frame ? content : await readContent(contentPath(input, stage.frame), stage.frame, attempt);
+          // The frame's own guide is cached (temporalGuideFor); a run-up frame's is computed again from the same files.
+          const stageGuide = runUpNow.length === 0 ? guide : previous && (await temporalGuide(previous.content, stageContent, previous.styled));
+          const trajectory = trajectoryOf(stage);
+          result = await engine.stylize({
+            content: stageContent,
+            targets,
+            settings: { ...stage.run, size: workSize },
+            resumeFrom: await resumePoint(files.checkpoint, trajectory, stage.steps),
+            init: stageGuide?.warped,
+            temporal: stageGuide && { warped: stageGuide.warped, mask: stageGuide.mask, weight: settings.temporalWeight ?? defaultTemporalWeight(settings.size) },
+            checkpointEvery: input.checkpointEvery,
+            signal: ctx.cancellationSignal,
+            onStep: ({ step, loss }) => beats.step(stage.offset + step, loss),
+            onCheckpoint: async (c) => {
+              await writeCheckpoint(files.checkpoint, trajectory, c);
+              beats.checkpointed(stage.offset + c.step, files.checkpoint);
+            },
+          });
+          const stylized = reducedSize ? await resizeImage(result.image, full.width, full.height) : result.image;
+          // After the optimisation, so checkpoints hold its own image and a resumed frame ends the same.
+          image = settings.originalColors ? transferOriginalColors(stylized, stage.frame === frame ? full : stageContent) : stylized;
+          if (stage.frame !== frame) {
+            previous = { content: stageContent, styled: await runUpResults!.write(stage.frame, image) };
+            await rm(files.checkpoint, { force: true });
+          }
+        }
         await mkdir(dirname(files.styled), { recursive: true });
-        await writePng(files.styled, image);
+        await writePng(files.styled, image!);
         const sidecar: FrameSidecar = {
           fingerprint,
-          loss: result.loss,
-          steps: result.steps,
+          loss: result!.loss,
+          steps,
           backend: engine.backend.name,
           degraded: reducedSize !== undefined,
         };
@@ -276,13 +365,14 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
         await rm(files.checkpoint, { force: true });
         // Kept only for a retry of this frame; at 2.4 MB a frame they would outgrow the chunk's PNGs.
         if (guide) await rm(guidePath(input, input.chunk!), { force: true });
+        await runUpResults?.remove();
         return {
           ...base,
           reused: false,
           seconds: (Date.now() - started) / 1000,
-          loss: result.loss,
-          steps: result.steps,
-          resumedFromStep: result.resumedFromStep,
+          loss: result!.loss,
+          steps,
+          resumedFromStep,
           degraded: sidecar.degraded,
         };
       } catch (err) {

@@ -107,6 +107,8 @@ export async function preview(opts: PreviewOptions, io: Io): Promise<PreviewOutc
           frame,
           frameCount: split.frameCount,
           settings,
+          // A look at the frame, not a chain's start: no run-up (the render computes its chain starts again).
+          alone: true,
           checkpointEvery: limits.checkpointEvery,
           degradeAfterOoms: limits.degradeAfterOoms,
         }),

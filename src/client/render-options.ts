@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileSha256 } from '../common/hash';
-import { DEFAULT_SETTINGS, defaultLaterEpochs, defaultTemporalWeight, normaliseBlendWeights, styleLongSide, validateSettings, type InitMode, type StyleSettings } from '../engine/settings';
+import { COHERENT_ONLY, DEFAULT_RUN_UP, DEFAULT_SETTINGS, defaultLaterEpochs, defaultTemporalWeight, normaliseBlendWeights, styleLongSide, validateSettings, type InitMode, type StyleSettings } from '../engine/settings';
 import { DEFAULT_CHUNK_OPTIONS, type ChunkOptions } from '../workflows/chunks';
 import { deepestLayer, minimumSideFor } from '../engine/vgg19-architecture';
 import { frameSizeFor } from '../engine/frame-size';
@@ -37,6 +37,7 @@ export interface RenderFlags {
   init?: string;
   temporalWeight?: string;
   laterEpochs?: string;
+  runUp?: string;
   chunkFrames?: string;
   openChunks?: string;
   overlap?: string;
@@ -99,16 +100,17 @@ function styleOptions(flags: RenderFlags, problems: string[]): Pick<StyleSetting
 /** Settings and limits from flags; every problem is reported at once, not just the first. */
 function coherenceSettings(flags: RenderFlags, size: number, problems: string[]): Partial<StyleSettings> {
   if (flags.init === undefined || flags.init === 'content') {
-    if (flags.temporalWeight !== undefined || flags.laterEpochs !== undefined) {
-      problems.push('--temporal-weight and --later-epochs apply to --init prev-warped only; add --init prev-warped or leave them out');
-    }
+    if (flags.temporalWeight !== undefined || flags.laterEpochs !== undefined || flags.runUp !== undefined) problems.push(COHERENT_ONLY);
     return {};
   }
   const epochs = parseNumber(flags.epochs, '--epochs', DEFAULT_SETTINGS.epochs, problems);
+  const runUp = parseNumber(flags.runUp, '--run-up', DEFAULT_RUN_UP, problems);
   return {
     init: flags.init as InitMode,
     temporalWeight: parseNumber(flags.temporalWeight, '--temporal-weight', defaultTemporalWeight(size), problems),
     laterEpochs: parseNumber(flags.laterEpochs, '--later-epochs', defaultLaterEpochs(epochs), problems),
+    // Absent at its default, so coherent renders of earlier releases keep their ids.
+    ...(runUp !== DEFAULT_RUN_UP && { runUp }),
   };
 }
 

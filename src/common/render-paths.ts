@@ -37,5 +37,7 @@ function chunkPaths(dir: string) {
     assembly: join(dir, 'assembly'),
     /** Optical flow between consecutive frames, kept so a retried frame reuses it. */
     flow: join(dir, 'flow'),
+    /** A chain start's run-up frames (settings.runUp), kept until its first frame is done. */
+    runUp: join(dir, 'run-up'),
   };
 }

@@ -40,6 +40,13 @@ export interface StyleSettings {
   /** Epochs of a frame that starts from the warped previous result; absent means `epochs` (prev-warped only). */
   laterEpochs?: number;
   /**
+   * Frames a chain's first frame is reached from, backwards (prev-warped only; absent means
+   * DEFAULT_RUN_UP, so renders of earlier releases keep their ids and fingerprints): the chain's
+   * optimisation starts `runUp` frames later, from that frame's content, and runs warm back to its
+   * first frame, which so starts the chain already settled. 0 starts it from its own content.
+   */
+  runUp?: number;
+  /**
    * The options below are absent at their defaults, so renders of earlier releases keep their ids
    * and fingerprints.
    *
@@ -85,6 +92,18 @@ export function defaultTemporalWeight(size: number): number {
 export function defaultLaterEpochs(epochs: number): number {
   return Math.ceil(epochs / 3);
 }
+/**
+ * A chain's run-up when --run-up is not given. A fresh start is not converged, so the warm frames
+ * after it go on converging and at first change nearly as much as independent frames do (frames
+ * 1→2 of a chain: 0.79× content-init's change on still pixels at 128 px with 100/33 steps, 0.96× at
+ * 256 px with 250/84). Rendering the chain's first frames backwards first leaves that settling
+ * behind: at 128 px over 6 frames, run-ups of 1, 2 and 3 frames give 0.36×, 0.29× and 0.25× over
+ * the clip against 0.47× without (1→2: 0.40×, 0.31×, 0.23×; bench/coherence.ts
+ * `--coherence-run-ups`, README "Flicker-free video"). It costs `runUp` warm frames' steps once per
+ * chain: about 1% of a 300-frame chunk.
+ */
+export const DEFAULT_RUN_UP = 3;
+
 export const INIT_MODES: readonly InitMode[] = ['content', 'prev-warped'];
 
 export const DEFAULT_SETTINGS: Readonly<StyleSettings> = Object.freeze({
@@ -136,6 +155,9 @@ export function normaliseBlendWeights(weights: readonly number[]): number[] | un
   return weights.map((w) => w / total);
 }
 
+/** The flags that only the coherent mode reads, given without it. */
+export const COHERENT_ONLY = '--temporal-weight, --later-epochs and --run-up apply to --init prev-warped only; add --init prev-warped or leave them out';
+
 /**
  * Returns one message per invalid field, naming the flag and what would be accepted. `styleCount`
  * is the number of style images (one per --style) the blend weights must match.
@@ -167,8 +189,9 @@ export function validateSettings(s: StyleSettings, styleCount = 1): string[] {
   if (s.init !== undefined && !INIT_MODES.includes(s.init)) errors.push(`--init must be one of ${INIT_MODES.join(', ')} (got ${String(s.init)})`);
   if (s.temporalWeight !== undefined) nonNegative(s.temporalWeight, '--temporal-weight');
   if (s.laterEpochs !== undefined) positiveInt(s.laterEpochs, '--later-epochs');
-  if (s.init !== 'prev-warped' && (s.temporalWeight !== undefined || s.laterEpochs !== undefined)) {
-    errors.push('--temporal-weight and --later-epochs apply to --init prev-warped only; add --init prev-warped or leave them out');
+  if (s.runUp !== undefined && !(Number.isInteger(s.runUp) && s.runUp >= 0)) errors.push(`--run-up must be a whole number of frames from 0 (got ${s.runUp})`);
+  if (s.init !== 'prev-warped' && (s.temporalWeight !== undefined || s.laterEpochs !== undefined || s.runUp !== undefined)) {
+    errors.push(COHERENT_ONLY);
   }
   errors.push(...styleOptionErrors(s, styleCount));
   if (s.engine !== undefined && !ENGINES.includes(s.engine)) errors.push(`--engine must be one of ${ENGINES.join(', ')} (got ${String(s.engine)})`);

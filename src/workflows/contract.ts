@@ -140,6 +140,8 @@ export interface StylizeFrameInput {
   lead?: boolean;
   /** Sequential (`init: prev-warped`) renders: the frame whose stylized result this one starts from, warped by the flow (a lead-in frame's result when `lead`). */
   previous?: { frame: number; lead: boolean };
+  /** A frame looked at on its own (`preview`), not the start of a chain: it runs no run-up (settings.runUp). */
+  alone?: boolean;
 }
 
 /**

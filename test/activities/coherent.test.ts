@@ -2,13 +2,14 @@
  * The stylize activity in the coherent mode (`--init prev-warped`), on the real engine (narrow
  * generated VGG19, cpu backend): a frame starts from its predecessor's warped result with the later
  * epochs, its temporal guide is read back from disk on a retry exactly as computed, it is deleted
- * once the frame is done, and a frame whose predecessor has no result starts from its content.
+ * once the frame is done; a chain's first frame (or one whose predecessor has no result) is reached
+ * through its run-up, which an attempt that dies resumes bit for bit.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createStyleActivities } from '../../src/activities/style';
@@ -17,6 +18,7 @@ import { StyleEngine } from '../../src/engine/engine';
 import { encodeGuide, temporalGuide } from '../../src/engine/flow';
 import { DEFAULT_SETTINGS, type StyleSettings } from '../../src/engine/settings';
 import { framePath, readImage, writePng } from '../../src/media';
+import type { FaultPlan } from '../../src/activities/faults';
 import type { FrameRecord, StylizeFrameInput } from '../../src/workflows/contract';
 import { tempDir } from '../helpers/media-fixtures';
 import { movingSquare } from '../helpers/moving-scenes';
@@ -43,38 +45,73 @@ describe('stylizeFrame, coherent mode (real engine)', () => {
     renderDir = join(root, 'work', 'renders', 'r');
     await mkdir(chunk().frames, { recursive: true });
     await mkdir(renderPaths(renderDir).styled, { recursive: true });
-    // Frame 2 is frame 1 with the square moved 3 px right.
-    await writePng(framePath(chunk().frames, 1), movingSquare(48, 36, 10, 10, 12).image);
-    await writePng(framePath(chunk().frames, 2), movingSquare(48, 36, 13, 10, 12).image);
+    // The square moves 3 px right a frame.
+    for (const frame of [1, 2, 3]) await writePng(framePath(chunk().frames, frame), movingSquare(48, 36, 7 + 3 * frame, 10, 12).image);
     style = join(root, 'style.png');
     await writePng(style, movingSquare(40, 40, 5, 5, 20).image);
-    activity = createStyleActivities({ engine, weightsId: 'w', paths: { workRoot: join(root, 'work'), outputRoots: [] } });
+    activity = activityWith();
   });
+  const activityWith = (faults?: FaultPlan) => createStyleActivities({ engine, weightsId: 'w', faults, paths: { workRoot: join(root, 'work'), outputRoots: [] } });
   after(async () => {
     engine?.dispose();
     await cleanup?.();
   });
 
-  const input = (frame: number, previous?: number): StylizeFrameInput => ({
+  const input = (frame: number, previous?: number, settings = SETTINGS): StylizeFrameInput => ({
     renderDir,
     style,
     frame,
-    frameCount: 2,
-    settings: SETTINGS,
+    frameCount: 3,
+    settings,
     chunk: 0,
+    checkpointEvery: 1,
     ...(previous !== undefined && { previous: { frame: previous, lead: false } }),
   });
-  const run = (i: StylizeFrameInput): Promise<FrameRecord> =>
-    new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') }).run(activity.stylizeFrame, i);
-  /** Forgets frame 2's result, so the next run computes it again. */
-  const forget = async () => {
-    await rm(styledFile(2));
-    await rm(styledFile(2).replace(/\.png$/, '.json'));
+  const run = (i: StylizeFrameInput, attempt = 1, use = activity): Promise<FrameRecord> =>
+    new MockActivityEnvironment({ attempt }, { logger: new DefaultLogger('ERROR') }).run(use.stylizeFrame, i);
+  /** Forgets a frame's result, so the next run computes it again. */
+  const forget = async (frame = 2) => {
+    await rm(styledFile(frame));
+    await rm(styledFile(frame).replace(/\.png$/, '.json'));
   };
+  const FULL = SETTINGS.epochs * SETTINGS.stepsPerEpoch;
+  const LATER = SETTINGS.laterEpochs! * SETTINGS.stepsPerEpoch;
+
+  test("a chain's first frame is reached through its run-up: frames 3 and 2 rendered backwards first, then gone", async () => {
+    const first = await run(input(1));
+    assert.equal(first.steps, FULL + 2 * LATER, 'frame 3 from its content, frames 2 and 1 warm');
+    assert.equal(existsSync(renderPaths(renderDir).chunk(0).runUp), true);
+    assert.deepEqual(await readdir(renderPaths(renderDir).chunk(0).runUp), [], 'the run-up results are deleted once the frame is done');
+    const runUpResult = await readFile(styledFile(1));
+
+    await forget(1);
+    const fromContent = await run(input(1, undefined, { ...SETTINGS, runUp: 0 }));
+    assert.equal(fromContent.steps, FULL, 'with --run-up 0 the first frame runs every epoch from its own content');
+    assert.ok(!(await readFile(styledFile(1))).equals(runUpResult), 'and is another frame');
+    // Frame 1 with its run-up again, for the tests below.
+    await forget(1);
+    assert.equal((await run(input(1))).reused, false);
+    assert.ok((await readFile(styledFile(1))).equals(runUpResult), 'the run-up gives the same frame every time');
+  });
+
+  test('an attempt that dies in the run-up resumes after the run-up frame it finished, bit for bit', async () => {
+    const whole = await readFile(styledFile(1));
+    await forget(1);
+    // Steps count across the run-up: 1..6 frame 3, 7..8 frame 2, 9..10 frame 1. Step 8 dies before its checkpoint.
+    const dying = activityWith({
+      onStep(frame, attempt, step) {
+        if (frame === 1 && attempt === 1 && step === FULL + LATER) throw new Error('worker lost (injected)');
+      },
+    });
+    await assert.rejects(run(input(1), 1, dying), /worker lost/);
+    assert.equal(existsSync(styledFile(1)), false);
+    const resumed = await run(input(1), 2);
+    assert.equal(resumed.resumedFromStep, FULL + LATER - 1, "frame 3's result and frame 2's checkpoint at its step 1 were kept");
+    assert.equal(resumed.steps, FULL + 2 * LATER);
+    assert.ok((await readFile(styledFile(1))).equals(whole), 'the resumed run-up ends on the same bits');
+  });
 
   test('frame 2 starts from frame 1 warped, runs the later epochs, and its guide is gone once it is done', async () => {
-    const first = await run(input(1));
-    assert.equal(first.steps, SETTINGS.epochs * SETTINGS.stepsPerEpoch, 'the first frame of a chain runs every epoch');
     const second = await run(input(2, 1));
     assert.equal(second.steps, SETTINGS.laterEpochs! * SETTINGS.stepsPerEpoch);
     assert.equal(existsSync(guideFile()), false);
@@ -101,11 +138,11 @@ describe('stylizeFrame, coherent mode (real engine)', () => {
     assert.ok(!(await readFile(styledFile(2))).equals(computed), 'a different cached guide gives a different frame: it was read');
   });
 
-  test('a predecessor without a result: the frame starts from its content with every epoch', async () => {
+  test('a predecessor without a result: the frame starts a chain again, through the run-up the chunk has room for', async () => {
     await rm(styledFile(1));
-    // Frame 2's warm result is on disk, but it is not what a start from the content makes: not reused.
+    // Frame 2's warm result is on disk, but it is not what a chain's first frame makes: not reused.
     const r = await run(input(2, 1));
     assert.equal(r.reused, false);
-    assert.equal(r.steps, SETTINGS.epochs * SETTINGS.stepsPerEpoch);
+    assert.equal(r.steps, FULL + LATER, 'frame 3 from its content, then frame 2 warm: the chunk ends at frame 3');
   });
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildRenderRequest, parseSettings } from '../../src/client/render-options';
 import { fileSha256, sha256 } from '../../src/common/hash';
-import { DEFAULT_SETTINGS } from '../../src/engine/settings';
+import { DEFAULT_RUN_UP, DEFAULT_SETTINGS } from '../../src/engine/settings';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
 
 test('without the new flags the settings are exactly the fields they always were', () => {
@@ -34,6 +34,19 @@ test('prev-warped: the temporal weight grows with the frame area unless given, a
   assert.equal(coherent({ size: '192', temporalWeight: '1e5' }).temporalWeight, 1e5, 'given, it is taken as given');
   assert.equal(coherent({ epochs: '5' }).laterEpochs, 2);
   assert.equal(parseSettings({ size: '192' }).settings.temporalWeight, undefined, 'content init carries no temporal weight');
+});
+
+test('--run-up: absent at its default (ids of earlier coherent renders stay), prev-warped only, a whole number from 0', () => {
+  const coherent = (flags: Parameters<typeof parseSettings>[0]) => parseSettings({ init: 'prev-warped', ...flags }).settings;
+  assert.equal('runUp' in coherent({}), false);
+  assert.equal('runUp' in coherent({ runUp: String(DEFAULT_RUN_UP) }), false);
+  assert.equal(coherent({ runUp: '0' }).runUp, 0);
+  assert.equal(coherent({ runUp: '5' }).runUp, 5);
+  const refused = (flags: Parameters<typeof parseSettings>[0], message: RegExp) =>
+    assert.throws(() => parseSettings(flags), (e: Error) => e.name === 'UsageError' && message.test(e.message));
+  refused({ runUp: '2' }, /--temporal-weight, --later-epochs and --run-up apply to --init prev-warped only; add --init prev-warped or leave them out/);
+  refused({ init: 'prev-warped', runUp: '1.5' }, /--run-up must be a whole number of frames from 0 \(got 1\.5\)/);
+  refused({ init: 'prev-warped', runUp: '-1' }, /--run-up must be a whole number of frames from 0 \(got -1\)/);
 });
 
 test('bad weights and scales are usage errors naming the flag', () => {

@@ -1,7 +1,8 @@
 /**
  * Real process faults against a real server: style workers are separate processes that get
- * SIGKILLed mid-frame (several times) or SIGTERMed, and the render still completes with frames
- * bit-identical to an uninterrupted render, losing at most one epoch per crash.
+ * SIGKILLed mid-frame (several times, also in a coherent render's run-up) or SIGTERMed, and the
+ * render still completes with frames bit-identical to an uninterrupted render, losing at most one
+ * epoch per crash.
  */
 import assert from 'node:assert/strict';
 import { copyFile, readFile } from 'node:fs/promises';
@@ -35,7 +36,7 @@ describe('worker faults (real processes)', () => {
   before(async () => {
     input = await makeClip({ path: join(fx.root, 'clip.mp4'), width: 48, height: 36, rate: '25', frames: FRAMES, audio: true });
     // Same video under other names: each render gets its own work directory (nothing to reuse).
-    for (const name of ['killed', 'terminated']) await copyFile(input, join(fx.root, `${name}.mp4`));
+    for (const name of ['killed', 'terminated', 'coherent', 'coherent-killed']) await copyFile(input, join(fx.root, `${name}.mp4`));
     // The uninterrupted render every faulty one is compared with.
     const styleWorker = await fx.env.startWorkers(['style']);
     const request = await buildRenderRequest({ ...SETTINGS, input, style: fx.style, output: join(fx.root, 'reference.mp4'), workDir: fx.env.workDir });
@@ -50,7 +51,6 @@ describe('worker faults (real processes)', () => {
       { frame: 4, step: 11 },
       { frame: 5, step: 3 },
     ];
-    const faults = kills.map((k) => `kill@${k.frame}:${k.step}`).join(',');
     const request = await buildRenderRequest({
       ...SETTINGS,
       input: join(fx.root, 'killed.mp4'),
@@ -58,6 +58,37 @@ describe('worker faults (real processes)', () => {
       output: join(fx.root, 'killed.out.mp4'),
       workDir: fx.env.workDir,
     });
+    const r = await renderKilled(request, kills);
+    assert.deepEqual(await styledPixels(request.renderDir), reference, 'every frame equals the uninterrupted render, bit for bit');
+    assert.equal(r.stats.retried, kills.length);
+  });
+
+  test('--init prev-warped: SIGKILL in a chain\'s run-up and in a warm frame, frames bit-identical, the run-up resumed after the frame it finished', async () => {
+    const coherent: RenderFlags = { ...SETTINGS, init: 'prev-warped', laterEpochs: '2' };
+    const uninterrupted = await buildRenderRequest({ ...coherent, input: join(fx.root, 'coherent.mp4'), style: fx.style, output: join(fx.root, 'coherent.out.mp4'), workDir: fx.env.workDir });
+    const styleWorker = await fx.env.startWorkers(['style']);
+    await (await startOrAttach(fx.env.server.env.client, uninterrupted, {})).result();
+    await styleWorker.stop();
+    const coherentReference = await styledPixels(uninterrupted.renderDir);
+
+    // Frame 1 runs its run-up first: frame 4 from its content (steps 1..12), frames 3 and 2 warm
+    // (13..20, 21..28), then itself (29..36). Step 26 is in frame 2's run-up stage, past its checkpoint at 24.
+    const kills = [
+      { frame: 1, step: 26 },
+      { frame: 3, step: 6 },
+    ];
+    const request = await buildRenderRequest({ ...coherent, input: join(fx.root, 'coherent-killed.mp4'), style: fx.style, output: join(fx.root, 'coherent-killed.out.mp4'), workDir: fx.env.workDir });
+    await renderKilled(request, kills);
+    assert.deepEqual(await styledPixels(request.renderDir), coherentReference, 'every frame equals the uninterrupted render, bit for bit');
+  });
+
+  /**
+   * Runs the render on style workers with `kills` injected, a new worker after each SIGKILL; checks
+   * each kill happened once, and that each killed frame finished on its second attempt from its
+   * last epoch checkpoint (steps counted across a run-up), the others on their first.
+   */
+  async function renderKilled(request: Awaited<ReturnType<typeof buildRenderRequest>>, kills: { frame: number; step: number }[]): Promise<RenderResult> {
+    const faults = kills.map((k) => `kill@${k.frame}:${k.step}`).join(',');
     const handle = await startOrAttach(fx.env.server.env.client, request, {});
     let finished = false;
     const result: Promise<RenderResult> = handle.result().finally(() => (finished = true));
@@ -75,8 +106,6 @@ describe('worker faults (real processes)', () => {
     }
     const r = await result;
     assert.equal(killed, kills.length, 'each injected SIGKILL happened once, and the worker was restarted after each');
-    assert.deepEqual(await styledPixels(request.renderDir), reference, 'every frame equals the uninterrupted render, bit for bit');
-
     assert.equal(r.done, FRAMES);
     const notable = new Map(r.notable.map((n) => [n.frame, n]));
     for (const k of kills) {
@@ -90,8 +119,8 @@ describe('worker faults (real processes)', () => {
     for (let frame = 1; frame <= FRAMES; frame++) {
       if (!kills.some((k) => k.frame === frame)) assert.equal(notable.get(frame), undefined, `frame ${frame} ran once, on its first attempt`);
     }
-    assert.equal(r.stats.retried, kills.length);
-  });
+    return r;
+  }
 
   test('SIGTERM: the worker checkpoints the step in flight, exits cleanly, and another worker continues the frame from there', async () => {
     const request = await buildRenderRequest({

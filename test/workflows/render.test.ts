@@ -219,12 +219,13 @@ describe('render workflow (real server, real ffmpeg)', () => {
     assert.equal(result.done, 7);
     assert.equal(result.chunks?.sequential, true);
     const spe = Number(TINY.stepsPerEpoch);
-    // Chunk 1 starts frame 1 from its content (2 epochs); every later frame starts warm (1 epoch),
-    // chunks 2 and 3 from the lead-in frame (3 and 6) each renders first from its content.
+    // Chunk 1 reaches frame 1 through its run-up: frame 3 from its content (2 epochs), frames 2 and 1
+    // warm (1 epoch each). Every later frame starts warm (1 epoch), chunks 2 and 3 from the lead-in
+    // frame (3 and 6) each renders first, through its own run-up.
     const { sidecars } = await readStyled(request.renderDir);
     assert.deepEqual(
       sidecars.map((s) => [s.frame, s.steps]),
-      [[1, 2 * spe], [2, spe], [3, spe], [4, spe], [5, spe], [6, spe], [7, spe]],
+      [[1, 4 * spe], [2, spe], [3, spe], [4, spe], [5, spe], [6, spe], [7, spe]],
     );
     const paths = renderPaths(request.renderDir);
     for (const [chunk, lead] of [[1, 3], [2, 6]]) {
@@ -232,6 +233,8 @@ describe('render workflow (real server, real ffmpeg)', () => {
     }
     // Each warm frame's temporal guide is kept for a retry only until the frame is done.
     assert.deepEqual(readdirSync(paths.chunk(0).flow), []);
+    // And a run-up's frames until the chain's first frame is done.
+    assert.deepEqual(readdirSync(paths.chunk(0).runUp), []);
     const history = await handle.fetchHistory();
     const scheduled = history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'stylizeFrame');
     assert.equal(scheduled.length, 7 + 2, 'seven frames and two lead-in frames');

@@ -1,0 +1,83 @@
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../common/atomic';
+import { sha256 } from '../common/hash';
+import { renderPaths } from '../common/render-paths';
+import { readImage, writePng } from '../media';
+import type { RgbImage } from '../media/types';
+
+/**
+ * A chain's run-up (settings.runUp): the frames after its first that are rendered before it,
+ * backwards and farthest first, as far as the chunk has frames (`hasContent`). Empty for 0.
+ */
+export function runUpFrames(first: number, runUp: number, hasContent: (frame: number) => boolean): number[] {
+  const frames: number[] = [];
+  for (let f = first + 1; f <= first + runUp && hasContent(f); f++) frames.push(f);
+  return frames.reverse();
+}
+
+/** A chain start's fingerprint names its run-up: the same frame started from its own content is another one. */
+export function withRunUp(fingerprint: string, runUp: readonly number[]): string {
+  return runUp.length === 0 ? fingerprint : sha256(`${fingerprint}:run-up ${runUp.join(',')}`);
+}
+
+/**
+ * The results of one chain start's run-up frames, kept in its chunk's run-up/ directory until the
+ * chain's first frame is done, so an attempt that dies in the run-up resumes after the last frame
+ * it finished. A result counts only with its sidecar's fingerprint, written after the PNG.
+ */
+export class RunUpResults {
+  private readonly dir: string;
+
+  constructor(
+    renderDir: string,
+    chunk: number,
+    start: number,
+    /** The chain's first frame's fingerprint (withRunUp): settings, steps and run-up. */
+    private readonly fingerprint: string,
+  ) {
+    this.dir = join(renderPaths(renderDir).chunk(chunk).runUp, `start_${String(start).padStart(6, '0')}`);
+  }
+
+  private files(frame: number) {
+    const png = join(this.dir, `frame_${String(frame).padStart(6, '0')}.png`);
+    return { png, sidecar: png.replace(/\.png$/, '.json') };
+  }
+
+  private fingerprintOf(frame: number): string {
+    return sha256(`${this.fingerprint}:${frame}`);
+  }
+
+  /** Of `frames` (farthest first), the last whose result an earlier attempt kept, and that result. */
+  async lastDone(frames: readonly number[]): Promise<{ frame: number; styled: RgbImage } | undefined> {
+    for (const frame of [...frames].reverse()) {
+      const styled = await this.read(frame);
+      if (styled) return { frame, styled };
+    }
+    return undefined;
+  }
+
+  /** The result of run-up frame `frame`, read back as the next frame will use it; undefined if not done. */
+  private async read(frame: number): Promise<RgbImage | undefined> {
+    const files = this.files(frame);
+    const sidecar = await readFile(files.sidecar, 'utf8').then((text) => JSON.parse(text) as { fingerprint?: string }, () => undefined);
+    if (sidecar?.fingerprint !== this.fingerprintOf(frame)) return undefined;
+    return readImage(files.png).catch(() => undefined);
+  }
+
+  /**
+   * Keeps a finished run-up frame and returns it as read back: the next frame starts from the PNG's
+   * 8-bit values whether or not the attempt dies in between, so a resumed run-up ends the same.
+   */
+  async write(frame: number, image: RgbImage): Promise<RgbImage> {
+    const files = this.files(frame);
+    await mkdir(this.dir, { recursive: true });
+    await writePng(files.png, image);
+    await writeFileAtomic(files.sidecar, JSON.stringify({ fingerprint: this.fingerprintOf(frame) }));
+    return readImage(files.png);
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
