@@ -292,8 +292,9 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       const workSize = reducedSize ?? settings.size;
       // Coherent mode: start from the previous frame's result warped along the flow (a degraded frame starts afresh).
       const guide = reducedSize || !warmFrom ? undefined : await temporalGuideFor(input, warmFrom, full);
+      // A degraded frame starts afresh, without its run-up (whose results, if any, are deleted at the end).
       const runUpNow = reducedSize ? [] : runUp;
-      const runUpResults = runUpNow.length > 0 ? new RunUpResults(input.renderDir, input.chunk!, frame, fingerprint) : undefined;
+      const runUpResults = runUp.length > 0 ? new RunUpResults(input.renderDir, input.chunk!, frame, fingerprint) : undefined;
       const stages = stagesOf(frame, runUpNow, guide !== undefined, settings);
       const steps = stages.reduce((sum, stage) => sum + stage.steps, 0);
       // A warm start is another trajectory than a start from the content, and each run-up frame its own: their checkpoints never mix.
@@ -302,7 +303,7 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
         return runUpNow.length === 0 ? trajectory : sha256(`${trajectory}:run-up ${runUpNow.join(',')} at ${stage.frame}`);
       };
       // Resume after the last run-up frame an earlier attempt finished, from the checkpoint of the stage after it.
-      const finished = await runUpResults?.lastDone(runUpNow);
+      const finished = runUpNow.length > 0 ? await runUpResults!.lastDone(runUpNow) : undefined;
       let previous = finished && { content: await readContent(contentPath(input, finished.frame), finished.frame, attempt), styled: finished.styled };
       const next = finished ? runUpNow.indexOf(finished.frame) + 1 : 0;
       const resumeFrom = await resumePoint(files.checkpoint, trajectoryOf(stages[next]), stages[next].steps);
