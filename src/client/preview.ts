@@ -11,7 +11,9 @@ import { contactSheet } from './contact-sheet';
 import { defaultLocalWorkers } from './local-workers';
 import { formatDuration } from './progress';
 import { buildRenderRequest, type RenderFlags } from './render-options';
-import { chunkIndexOf, chunkRange } from '../workflows/contract';
+import { chunkCount, chunkIndexOf, chunkRange } from '../workflows/contract';
+import type { ChunkOptions } from '../workflows/chunks';
+import { DEFAULT_RUN_UP, type StyleSettings } from '../engine/settings';
 import { shareStylizedFrames } from './shared-frames';
 
 export interface PreviewOptions extends RenderFlags {
@@ -32,11 +34,37 @@ export interface PreviewOutcome {
   renderDir: string;
   /** Mean seconds per computed frame; null when every frame was already rendered. */
   secondsPerFrame: number | null;
-  /** Seconds the whole render would take with `workers`; null without a measurement. */
+  /** Seconds the whole render would take with `workers` (projectRenderSeconds); null without a measurement. */
   projectedSeconds: number | null;
+  /** `--init prev-warped`: the render computes every frame again, in order. */
+  coherent: boolean;
   workers: number;
   reused: number;
   backend: string;
+}
+
+/**
+ * Seconds the render of the frames not yet rendered would take, from the seconds a previewed frame
+ * took (from its content, every epoch). Independent frames (`--init content`): the others, shared
+ * among the workers. Coherent ones (`--init prev-warped`): every frame again (they start from their
+ * predecessors, which a preview's frames do not), each chunk's chain one frame at a time — its
+ * first frame every epoch plus its run-up's later epochs, every other frame and lead-in the later
+ * epochs — with as many chains at once as workers and open chunks allow.
+ */
+export function projectRenderSeconds(
+  secondsPerFrame: number,
+  { frameCount, previewed, workers, settings, chunks }: { frameCount: number; previewed: number; workers: number; settings: StyleSettings; chunks: ChunkOptions },
+): number {
+  if (settings.init !== 'prev-warped') return ((frameCount - previewed) * secondsPerFrame) / workers;
+  const later = (settings.laterEpochs ?? settings.epochs) / settings.epochs;
+  const count = chunkCount(frameCount, chunks.frames);
+  let frames = 0; // in frames of every epoch
+  for (let i = 0; i < count; i++) {
+    const range = chunkRange(i, frameCount, chunks);
+    const chain = range.last - range.leadFirst + 1;
+    frames += 1 + Math.min(settings.runUp ?? DEFAULT_RUN_UP, chain - 1) * later + (chain - 1) * later;
+  }
+  return (frames * secondsPerFrame) / Math.max(1, Math.min(workers, chunks.open, count));
 }
 
 /** `out.mp4` → `out.preview.png`, next to the output. */
@@ -123,7 +151,8 @@ export async function preview(opts: PreviewOptions, io: Io): Promise<PreviewOutc
     );
     const computed = records.filter((r) => !r.reused);
     const secondsPerFrame = computed.length ? computed.reduce((s, r) => s + r.seconds, 0) / computed.length : null;
-    const projectedSeconds = secondsPerFrame === null ? null : ((split.frameCount - frames.length) * secondsPerFrame) / workers;
+    const projectedSeconds =
+      secondsPerFrame === null ? null : projectRenderSeconds(secondsPerFrame, { frameCount: split.frameCount, previewed: frames.length, workers, settings, chunks: { ...chunking, overlap } });
     return {
       sheet,
       frames,
@@ -132,6 +161,7 @@ export async function preview(opts: PreviewOptions, io: Io): Promise<PreviewOutc
       renderDir,
       secondsPerFrame,
       projectedSeconds,
+      coherent: settings.init === 'prev-warped',
       workers,
       reused: records.length - computed.length,
       backend: style.engine.backend.name,
@@ -148,9 +178,13 @@ export function describePreview(p: PreviewOutcome): string[] {
   } else {
     const workers = `${p.workers} style worker${p.workers === 1 ? '' : 's'}`;
     lines.push(`  ${p.secondsPerFrame.toFixed(2)} s per frame on this machine (${p.backend} backend)`);
+    const others = p.frameCount - p.frames.length;
     lines.push(
-      `  the whole video: about ${formatDuration(p.projectedSeconds!)} for the other ${p.frameCount - p.frames.length} frame${p.frameCount - p.frames.length === 1 ? '' : 's'} with ${workers}` +
-        ` (start-render with the same flags reuses these ${p.frames.length}: render ${p.renderId})`,
+      p.coherent
+        ? `  the whole video: about ${formatDuration(p.projectedSeconds!)} for its ${p.frameCount} frame${p.frameCount === 1 ? '' : 's'} with ${workers}` +
+            ` (prev-warped: start-render renders every frame in order, from its predecessor, with the later epochs after a chain's first: render ${p.renderId})`
+        : `  the whole video: about ${formatDuration(p.projectedSeconds!)} for the other ${others} frame${others === 1 ? '' : 's'} with ${workers}` +
+            ` (start-render with the same flags reuses these ${p.frames.length}: render ${p.renderId})`,
     );
   }
   return lines;

@@ -10,7 +10,9 @@ import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { sheetLayout } from '../../src/client/contact-sheet';
+import { projectRenderSeconds } from '../../src/client/preview';
 import { buildRenderRequest } from '../../src/client/render-options';
+import { DEFAULT_SETTINGS } from '../../src/engine/settings';
 import { framePath } from '../../src/media';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
 import { tinyWeights } from '../helpers/render-env';
@@ -19,6 +21,22 @@ import { runCli } from '../helpers/processes';
 
 
 const cli = runCli;
+
+test('the projection: independent frames share the workers; coherent ones run again in order, chains in parallel', () => {
+  const chunks = { frames: 300, open: 3, overlap: 4, keepFrames: false };
+  const content = { ...DEFAULT_SETTINGS };
+  const coherent = { ...DEFAULT_SETTINGS, init: 'prev-warped' as const, laterEpochs: 2 };
+  // Independent: the 597 other frames, 10 s each, over 2 workers.
+  assert.equal(projectRenderSeconds(10, { frameCount: 600, previewed: 3, workers: 2, settings: content, chunks }), 2985);
+  // Coherent, 600 frames in two chunks: chunk 1's chain is 300 frames, chunk 2's 304 with its lead-in;
+  // each chain's first frame every epoch (1), its run-up of 3 and its other frames 2/5 of one.
+  const chains = 1 + 3 * 0.4 + 299 * 0.4 + (1 + 3 * 0.4 + 303 * 0.4);
+  assert.ok(Math.abs(projectRenderSeconds(10, { frameCount: 600, previewed: 3, workers: 2, settings: coherent, chunks }) - (chains * 10) / 2) < 1e-9);
+  assert.ok(Math.abs(projectRenderSeconds(10, { frameCount: 600, previewed: 3, workers: 8, settings: coherent, chunks }) - (chains * 10) / 2) < 1e-9, 'two chains: two workers at a time');
+  // One chunk: one chain, whatever the workers; a chunk of 2 frames has room for a run-up of 1.
+  assert.ok(Math.abs(projectRenderSeconds(10, { frameCount: 2, previewed: 1, workers: 4, settings: coherent, chunks }) - (1 + 0.4 + 0.4) * 10) < 1e-9);
+  assert.ok(Math.abs(projectRenderSeconds(10, { frameCount: 2, previewed: 1, workers: 4, settings: { ...coherent, runUp: 0 }, chunks }) - (1 + 0.4) * 10) < 1e-9);
+});
 
 describe('preview (real processes)', () => {
   let root: string;
