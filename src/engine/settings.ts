@@ -98,7 +98,8 @@ export function defaultLaterEpochs(epochs: number): number {
  * 1→2 of a chain: 0.79× content-init's change on still pixels at 128 px with 100/33 steps, 0.96× at
  * 256 px with 250/84). Rendering the chain's first frames backwards first leaves that settling
  * behind: at 128 px over 6 frames, run-ups of 1, 2 and 3 frames give 0.36×, 0.29× and 0.25× over
- * the clip against 0.47× without (1→2: 0.40×, 0.31×, 0.23×; bench/coherence.ts
+ * the clip against 0.47× without (1→2: 0.40×, 0.31×, 0.23×); with 3 and the seed's 250/84 steps,
+ * 0.37× → 0.23× at 256 px over 16 frames and 0.58× → 0.38× at 512 px over 6 (bench/coherence.ts
  * `--coherence-run-ups`, README "Flicker-free video"). It costs `runUp` warm frames' steps once per
  * chain: about 1% of a 300-frame chunk.
  */
