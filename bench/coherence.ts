@@ -201,10 +201,10 @@ async function stylizeTraced(engine: StyleEngine, content: RgbImage, targets: St
 /**
  * Frame 1 of a warm chain reached through its run-up, as a render does it (src/activities/style.ts):
  * frame 1 + runUp is `first`'s (content-init's, the same optimisation) and the chain runs warm back
- * to frame 1. Undefined without a run-up, or when `first` is not content-init's (--coherence-first-steps).
+ * to frame 1. Undefined without a run-up.
  */
 async function runUpOf(engine: StyleEngine, frames: RgbImage[], targets: StyleTargets, settings: StyleSettings, laterSteps: number, mode: Mode, first: ModeResult) {
-  const from = Math.min(mode.runUp, frames.length - 1, first.styled.length - 1);
+  const from = Math.min(mode.runUp, frames.length - 1);
   if (from === 0) return undefined;
   let reached = { image: first.styled[from], trace: first.losses[from] };
   for (let t = from - 1; t >= 0; t--) {

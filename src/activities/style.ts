@@ -334,7 +334,8 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
             content: stageContent,
             targets,
             settings: { ...stage.run, size: workSize },
-            resumeFrom: await resumePoint(files.checkpoint, trajectory, stage.steps),
+            // Only the first stage to run can have a checkpoint: each finished run-up frame deletes its own.
+            resumeFrom: stage === stages[next] ? resumeFrom : undefined,
             init: stageGuide?.warped,
             temporal: stageGuide && { warped: stageGuide.warped, mask: stageGuide.mask, weight: settings.temporalWeight ?? defaultTemporalWeight(settings.size) },
             checkpointEvery: input.checkpointEvery,
