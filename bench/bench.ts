@@ -28,8 +28,9 @@
  * (Ruder et al.: warped init and temporal loss) against frame-by-frame on a generated clip with
  * camera noise — steps needed, warping error, flicker on still pixels, loss terms, flow time
  * (--coherence-frames 6 --coherence-size 96 --coherence-steps 100 --coherence-later-steps 33 --coherence-first-steps (= steps) --temporal-weights 0,default
- * --coherence-noise 2.5 --coherence-crf 23 --coherence-thresholds default --coherence-still-ratios default --coherence-run-ups default --coherence-settle 3 --coherence-strip PATH.png;
- * --coherence-noise 0 --coherence-crf none for the noiseless clip).
+ * --coherence-noise 2.5 --coherence-crf 23 --coherence-thresholds default --coherence-still-ratios default --coherence-in-place default
+ * --coherence-run-ups default --coherence-settle 3 --coherence-strip PATH.png; --coherence-noise 0 --coherence-crf none for the
+ * noiseless clip; content-init's run is cached between runs, --coherence-fresh recomputes it).
  *
  * `scales` (bench/scales.ts; not in the default --only): coarse-to-fine against the seed's single
  * size on one frame — full-size steps and time to the seed's final loss, and the loss along the way
@@ -57,7 +58,7 @@ import { renderPaths } from '../src/activities/paths';
 import { buildRenderRequest } from '../src/client/render-options';
 import { startEmbeddedServer } from '../src/client/embedded-server';
 import { startOrAttach } from '../src/client/start-render';
-import { PHOTOMETRIC_THRESHOLD, STILL_RATIO } from '../src/engine/flow';
+import { IN_PLACE_THRESHOLD, PHOTOMETRIC_THRESHOLD, STILL_RATIO } from '../src/engine/flow';
 import { DEFAULT_RUN_UP, DEFAULT_SETTINGS, defaultTemporalWeight } from '../src/engine/settings';
 import { framePath, writePng } from '../src/media';
 import { createStyleRuntime, type StyleRuntime } from '../src/worker/engine';
@@ -69,6 +70,7 @@ import { makeClip, makeStyleImage } from '../test/helpers/media-fixtures';
 import { VGG19_WIDTHS, writeVggH5 } from '../test/helpers/tiny-vgg';
 import { CLUSTER_FLAGS, clusterOptionsFrom, runClusterBench } from './cluster/run';
 import { runCoherence } from './coherence';
+import { weightsKey } from './run-cache';
 import { runCompare } from './compare';
 import { runScales } from './scales';
 import { benchFairness, benchThroughput } from './workers';
@@ -113,6 +115,8 @@ const { values: args } = parseArgs({
     'coherence-thresholds': { type: 'string', default: 'default' },
     'coherence-still-ratios': { type: 'string', default: 'default' },
     'coherence-run-ups': { type: 'string', default: 'default' },
+    'coherence-in-place': { type: 'string', default: 'default' },
+    'coherence-fresh': { type: 'boolean', default: false },
     'coherence-settle': { type: 'string', default: '3' },
     'coherence-strip': { type: 'string' },
     'scales-size': { type: 'string', default: '256' },
@@ -152,6 +156,9 @@ const parseThreshold = (text: string) =>
 /** `default`: flow.ts STILL_RATIO; `off`: the local-difference threshold alone. */
 const parseStillRatio = (text: string) =>
   keywordOrNumber(text, '--coherence-still-ratios', { default: STILL_RATIO, off: 0 }, (n) => n > 0, 'a positive ratio (e.g. 1.5)');
+/** `default`: flow.ts IN_PLACE_THRESHOLD; `off`: untrusted pixels always restart from the content. */
+const parseInPlace = (text: string) =>
+  keywordOrNumber(text, '--coherence-in-place', { default: IN_PLACE_THRESHOLD, off: 0 }, (n) => n > 0, 'a positive mean squared RGB difference (e.g. 0.0048)');
 /** `default`: settings.ts DEFAULT_RUN_UP; `off` or 0: frame 1 is content-init's. */
 const parseRunUp = (text: string) =>
   keywordOrNumber(text, '--coherence-run-ups', { default: DEFAULT_RUN_UP, off: 0 }, (n) => Number.isInteger(n) && n >= 0, 'a whole number of frames (e.g. 3)');
@@ -279,7 +286,7 @@ async function main() {
     }
 
     if (sections.has('coherence')) {
-      const flags = ['frames', 'size', 'steps', 'later-steps', 'noise', 'crf', 'thresholds', 'still-ratios', 'run-ups', 'settle'].map((k) => `--coherence-${k} ${args[`coherence-${k}` as 'coherence-size']}`).join(' ');
+      const flags = ['frames', 'size', 'steps', 'later-steps', 'noise', 'crf', 'thresholds', 'still-ratios', 'in-place', 'run-ups', 'settle'].map((k) => `--coherence-${k} ${args[`coherence-${k}` as 'coherence-size']}`).join(' ');
       await runCoherence(rt.engine, {
         frames: Number(args['coherence-frames']),
         size: Number(args['coherence-size']),
@@ -290,6 +297,9 @@ async function main() {
         thresholds: args['coherence-thresholds']!.split(',').filter(Boolean).map(parseThreshold),
         stillRatios: args['coherence-still-ratios']!.split(',').filter(Boolean).map(parseStillRatio),
         runUps: args['coherence-run-ups']!.split(',').filter(Boolean).map(parseRunUp),
+        inPlaces: args['coherence-in-place']!.split(',').filter(Boolean).map(parseInPlace),
+        weightsKey: await weightsKey(args.weights),
+        fresh: args['coherence-fresh']!,
         noise: Number(args['coherence-noise']),
         crf: args['coherence-crf'] === 'none' ? undefined : Number(args['coherence-crf']),
         settle: positiveInteger(args['coherence-settle']!, '--coherence-settle'),

@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- --only coherence [--coherence-frames 6 --coherence-size 96 --coherence-steps 100
  *   --coherence-later-steps 33 --coherence-first-steps 100 --temporal-weights 0,default --coherence-noise 2.5 --coherence-crf 23
- *   --coherence-thresholds default --coherence-still-ratios default --coherence-run-ups default --coherence-settle 3 --coherence-strip strip.png]`
+ *   --coherence-thresholds default --coherence-still-ratios default --coherence-in-place default --coherence-run-ups default
+ *   --coherence-settle 3 --coherence-strip strip.png --coherence-fresh]`
  *
  * Ruder et al.'s temporally coherent stylization against the seed's frame-by-frame one, on a
  * generated clip made to look like camera footage (test/helpers/moving-scenes.ts videoScene): a
@@ -15,7 +16,8 @@
  *  - warp-init, temporal weight w (one per --temporal-weights; 0 = no temporal loss, `default` = what a
  *    render at this size gets), photometric threshold (one per --coherence-thresholds: `default` is flow.ts PHOTOMETRIC_THRESHOLD, `off`
  *    the paper's tests only, or a number) and still ratio (one per --coherence-still-ratios: `default` is
- *    flow.ts STILL_RATIO, `off` the local-difference threshold alone, or a number): frames 2..N run --coherence-later-steps steps from the
+ *    flow.ts STILL_RATIO, `off` the local-difference threshold alone, or a number), in-place threshold (one per
+ *    --coherence-in-place: `default` is flow.ts IN_PLACE_THRESHOLD, `off` none, or a number): frames 2..N run --coherence-later-steps steps from the
  *    previous stylized frame warped along the flow of the (noisy) input frames, and run-up (one per
  *    --coherence-run-ups: `default` is settings.ts DEFAULT_RUN_UP, `off` or 0 none): frame 1 is
  *    reached as a render reaches a chain's first frame, from frame 1 + run-up (content-init's, the
@@ -31,7 +33,7 @@
  * final frames relative to content-init's. Also the flow's time per frame pair at 256×144 and 512×288.
  */
 import type { StyleEngine } from '../src/engine/engine';
-import { computeFlow, type GuideOptions, PHOTOMETRIC_THRESHOLD, STILL_RATIO, STILL_THRESHOLD, temporalGuide, type TemporalGuide } from '../src/engine/flow';
+import { computeFlow, type GuideOptions, IN_PLACE_THRESHOLD, PHOTOMETRIC_THRESHOLD, STILL_RATIO, STILL_THRESHOLD, temporalGuide, type TemporalGuide } from '../src/engine/flow';
 import { caffePreprocess, gramMatrix, styleContentLoss, temporalLoss } from '../src/engine/losses';
 import { DEFAULT_RUN_UP, DEFAULT_SETTINGS, defaultTemporalWeight, type StyleSettings } from '../src/engine/settings';
 import { imageToTensor, type StyleTargets } from '../src/engine/stylize';
@@ -40,6 +42,7 @@ import { writePng } from '../src/media';
 import type { RgbImage } from '../src/media/types';
 import { h264RoundTrip } from '../test/helpers/media-fixtures';
 import { translated, videoScene, withSensorNoise } from '../test/helpers/moving-scenes';
+import { cachedRun, runKey } from './run-cache';
 import { median, pattern } from './steps';
 
 export interface CoherenceOptions {
@@ -60,6 +63,12 @@ export interface CoherenceOptions {
   stillRatios: number[];
   /** Run-ups of the warp-init modes (settings.ts DEFAULT_RUN_UP; 0: frame 1 is content-init's). */
   runUps: number[];
+  /** In-place thresholds of the warp-init modes' guides (flow.ts IN_PLACE_THRESHOLD; 0: none). */
+  inPlaces: number[];
+  /** What identifies the VGG19 weights the engine loaded (run-cache.ts weightsKey): part of the key of content-init's cached run. */
+  weightsKey: string;
+  /** Recompute content-init's run even when it is cached. */
+  fresh: boolean;
   /** Sensor noise σ in 0..255 units, independent per frame; 0 for none. */
   noise: number;
   /** libx264 CRF of the H.264 round trip; undefined for none. */
@@ -77,6 +86,7 @@ interface Mode {
   weight: number;
   threshold: number;
   stillRatio: number;
+  inPlace: number;
   /** Frames of a chain's run-up (settings.runUp). */
   runUp: number;
 }
@@ -102,6 +112,8 @@ interface Clip {
   clean: RgbImage[];
   /** What the stylizer is given: the clean frames with sensor noise and compression. */
   input: RgbImage[];
+  /** The moving object's pixels in each frame. */
+  objects: number[][];
 }
 
 /** Seed of frame t's sensor noise: fixed, so every run (and machine) sees the same clip. */
@@ -110,10 +122,36 @@ const NOISE_SEED = 20160428;
 async function clipOf(o: CoherenceOptions): Promise<Clip> {
   const width = o.size;
   const height = Math.round((o.size * 2) / 3 / 2) * 2;
-  const clean = Array.from({ length: o.frames }, (_, t) => videoScene(width, height, t).image);
+  const scenes = Array.from({ length: o.frames }, (_, t) => videoScene(width, height, t));
+  const clean = scenes.map((s) => s.image);
   const noisy = o.noise > 0 ? clean.map((f, t) => withSensorNoise(f, o.noise, NOISE_SEED + t)) : clean;
   const input = o.crf === undefined ? noisy : await h264RoundTrip(noisy, o.crf);
-  return { clean, input };
+  const objects = scenes.map(({ left, top, side }) => {
+    const pixels: number[] = [];
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) if (x >= left && x < left + side && y >= top && y < top + side) pixels.push(y * width + x);
+    return pixels;
+  });
+  return { clean, input, objects };
+}
+
+/**
+ * The share of the moving object's pixels that a warm mode's guides hold in place (trusted, with the
+ * previous stylized frame's own pixel: zero motion) over frames 2..N: the risk of the still tests
+ * and the in-place rule, stylization that stays behind while the object moves. The guides are
+ * computed again as the mode computed them.
+ */
+async function heldOnObject(clip: Clip, mode: Mode, styled: RgbImage[]): Promise<number> {
+  let held = 0;
+  let pixels = 0;
+  for (let t = 1; t < styled.length; t++) {
+    const guide = await guideOf(mode, clip.input[t - 1], clip.input[t], styled[t - 1]);
+    const previous = styled[t - 1].data;
+    for (const p of clip.objects[t]) {
+      if (guide.mask[p] === 1 && [0, 1, 2].every((c) => guide.warped.data[3 * p + c] === previous[3 * p + c])) held++;
+    }
+    pixels += clip.objects[t].length;
+  }
+  return held / pixels;
 }
 
 /** 1e5, 7.1e5, 0: the way the flags write them. */
@@ -124,6 +162,11 @@ function weightName(weight: number): string {
 export function stillRatioName(ratio: number): string {
   if (ratio === STILL_RATIO) return 'default';
   return ratio > 0 ? String(ratio) : 'off';
+}
+
+export function inPlaceName(threshold: number): string {
+  if (threshold === IN_PLACE_THRESHOLD) return 'default';
+  return threshold > 0 ? threshold.toExponential(1) : 'off';
 }
 
 export function thresholdName(threshold: number): string {
@@ -181,7 +224,7 @@ async function runMode(engine: StyleEngine, frames: RgbImage[], targets: StyleTa
 }
 
 function guideOf(mode: Mode, previousContent: RgbImage, content: RgbImage, previousStyled: RgbImage) {
-  return temporalGuide(previousContent, content, previousStyled, { photometricThreshold: mode.threshold, stillRatio: mode.stillRatio });
+  return temporalGuide(previousContent, content, previousStyled, { photometricThreshold: mode.threshold, stillRatio: mode.stillRatio, inPlaceThreshold: mode.inPlace });
 }
 
 /** One frame's optimisation, from `guide`'s warped image with its temporal term when given; the loss before each step with it. */
@@ -214,6 +257,21 @@ async function runUpOf(engine: StyleEngine, frames: RgbImage[], targets: StyleTa
   return reached;
 }
 
+/** content-init's run, from the cache when an earlier bench run made it with the same inputs (bench/run-cache.ts). */
+async function contentInit(engine: StyleEngine, frames: RgbImage[], targets: StyleTargets, settings: StyleSettings, o: CoherenceOptions, mode: Mode): Promise<ModeResult> {
+  const grams = targets.grams.map((g) => {
+    const values = g.dataSync();
+    return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  });
+  const key = await runKey([JSON.stringify(settings), engine.backend.name, engine.stepMode, o.weightsKey, ...grams, ...frames]);
+  const run = await cachedRun(key, o.fresh, async () => {
+    const r = await runMode(engine, frames, targets, settings, o.laterSteps, mode);
+    return { styled: r.styled, extra: { losses: r.losses, terms: r.terms } };
+  });
+  console.log(run.fromCache ? `content-init: from the cache (key ${key}; --coherence-fresh recomputes it)` : `content-init: computed, cached under ${key}`);
+  return { mode, styled: run.styled, ...run.extra };
+}
+
 interface Coherence {
   warpError: number;
   stillChange: number;
@@ -225,10 +283,10 @@ interface Coherence {
 }
 
 /**
- * The evaluation's guide is pinned to the tests it had before STILL_RATIO existed, so that the judge
+ * The evaluation's guide is pinned to the tests it had before STILL_RATIO and IN_PLACE_THRESHOLD existed, so that the judge
  * does not move with what it judges: the numbers stay comparable with those measured before.
  */
-const EVALUATION_GUIDE: GuideOptions = { photometricThreshold: PHOTOMETRIC_THRESHOLD, stillThreshold: STILL_THRESHOLD, stillRatio: 0 };
+const EVALUATION_GUIDE: GuideOptions = { photometricThreshold: PHOTOMETRIC_THRESHOLD, stillThreshold: STILL_THRESHOLD, stillRatio: 0, inPlaceThreshold: 0 };
 
 /**
  * Temporal warping error and change on still pixels of `images` (stylized frames, or the input
@@ -314,25 +372,29 @@ export async function runCoherence(engine: StyleEngine, o: CoherenceOptions): Pr
   }
   const targets = await engine.styleTargets(`coherence-${o.size}`, settings.styleLayers, async () => pattern(o.size, o.size, 2));
   const modes: Mode[] = [
-    { name: 'content-init', init: false, weight: 0, threshold: PHOTOMETRIC_THRESHOLD, stillRatio: STILL_RATIO, runUp: 0 },
+    { name: 'content-init', init: false, weight: 0, threshold: PHOTOMETRIC_THRESHOLD, stillRatio: STILL_RATIO, inPlace: IN_PLACE_THRESHOLD, runUp: 0 },
     ...o.runUps.flatMap((runUp) =>
-      o.stillRatios.flatMap((stillRatio) =>
-        o.thresholds.flatMap((threshold) =>
-          o.temporalWeights.map((weight) => ({
-            name:
-              `warp-init, temporal ${weightName(weight)}${o.thresholds.length > 1 ? `, photometric ${thresholdName(threshold)}` : ''}` +
-              `${o.stillRatios.length > 1 ? `, still ratio ${stillRatioName(stillRatio)}` : ''}${o.runUps.length > 1 ? `, run-up ${runUp}` : ''}`,
-            init: true,
-            weight,
-            threshold,
-            stillRatio,
-            runUp,
-          })),
+      o.inPlaces.flatMap((inPlace) =>
+        o.stillRatios.flatMap((stillRatio) =>
+          o.thresholds.flatMap((threshold) =>
+            o.temporalWeights.map((weight) => ({
+              name:
+                `warp-init, temporal ${weightName(weight)}${o.thresholds.length > 1 ? `, photometric ${thresholdName(threshold)}` : ''}` +
+                `${o.stillRatios.length > 1 ? `, still ratio ${stillRatioName(stillRatio)}` : ''}${o.inPlaces.length > 1 ? `, in place ${inPlaceName(inPlace)}` : ''}` +
+                `${o.runUps.length > 1 ? `, run-up ${runUp}` : ''}`,
+              init: true,
+              weight,
+              threshold,
+              stillRatio,
+              inPlace,
+              runUp,
+            })),
+          ),
         ),
       ),
     ),
   ];
-  const base = await runMode(engine, clip.input, targets, settings, o.laterSteps, modes[0]);
+  const base = await contentInit(engine, clip.input, targets, settings, o, modes[0]);
   const results: ModeResult[] = [base];
   // The warm chains' frame 1: content-init's own, or the same optimisation run longer (--coherence-first-steps).
   const first = o.firstSteps === o.steps ? base : await runMode(engine, clip.input.slice(0, 1), targets, { ...settings, stepsPerEpoch: o.firstSteps }, o.laterSteps, modes[0]);
@@ -341,10 +403,10 @@ export async function runCoherence(engine: StyleEngine, o: CoherenceOptions): Pr
   const input = await coherenceOf(clip.clean, clip.input);
   const baseCoherence = await coherenceOf(clip.clean, base.styled);
   console.log(
-    `| mode | steps to reach content-init's final loss, frames 2..${o.frames} | warping error (× content-init) | change on still pixels (× content-init) | of which trusted / untrusted | seed's loss (× content-init) | temporal·weight / style |`,
+    `| mode | steps to reach content-init's final loss, frames 2..${o.frames} | warping error (× content-init) | change on still pixels (× content-init) | of which trusted / untrusted | seed's loss (× content-init) | temporal·weight / style | object pixels held in place |`,
   );
-  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
-  console.log(`| input frames | | ${input.warpError.toExponential(2)} | ${input.stillChange.toExponential(2)} | ${split(input)} | | |`);
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log(`| input frames | | ${input.warpError.toExponential(2)} | ${input.stillChange.toExponential(2)} | ${split(input)} | | | |`);
   const coherences = new Map<ModeResult, Coherence>([[base, baseCoherence]]);
   for (const r of results.slice(1)) coherences.set(r, await coherenceOf(clip.clean, r.styled));
   for (const r of results) {
@@ -352,22 +414,24 @@ export async function runCoherence(engine: StyleEngine, o: CoherenceOptions): Pr
     const c = coherences.get(r)!;
     const neededText = r === base ? `${o.steps} (by definition)` : needed.map((n) => (n === undefined ? `>${o.laterSteps}` : String(n))).join(', ');
     const temporalShare = ratio(meanOverLater(r, (t) => t.temporal) * r.mode.weight, meanOverLater(r, (t) => t.style));
+    const held = r.mode.init ? `${(100 * (await heldOnObject(clip, r.mode, r.styled))).toFixed(2)}%` : '';
     console.log(
       `| ${r.mode.name} | ${neededText} | ${c.warpError.toExponential(2)} (${ratio(c.warpError, baseCoherence.warpError).toFixed(2)}) | ` +
         `${c.stillChange.toExponential(2)} (${ratio(c.stillChange, baseCoherence.stillChange).toFixed(2)}) | ${split(c)} | ` +
-        `${ratio(meanOverLater(r, seedLoss), meanOverLater(base, seedLoss)).toFixed(2)} | ${temporalShare.toFixed(2)} |`,
+        `${ratio(meanOverLater(r, seedLoss), meanOverLater(base, seedLoss)).toFixed(2)} | ${temporalShare.toFixed(2)} | ${held} |`,
     );
   }
   console.log(
     'warping error: mean over consecutive frames of mask·(stylized_t − warp(stylized_t−1))², images in [0, 1], flow and mask from the noiseless frames; ' +
       "change on still pixels: mean |Δ| between consecutive frames where the noiseless input did not change (trusted / untrusted: where that mask is 1 / 0); seed's loss: style + content + tv of frames 2..N; " +
+      "object pixels held in place: the share of the moving object's pixels on frames 2..N that the mode's guides hold at the previous stylized pixel (zero motion), stylization left behind; " +
       'the goal: warping error and change at most 0.33 × content-init with at most a third of the steps on frames 2..N',
   );
   printByFrame(results, coherences, o.settle, input);
   for (const line of await flowTiming()) console.log(`flow ${line}`);
   if (o.strip) {
     const shown =
-      results.find((r) => r.mode.init && r.mode.weight === defaultTemporalWeight(o.size) && r.mode.threshold === PHOTOMETRIC_THRESHOLD && r.mode.stillRatio === STILL_RATIO && r.mode.runUp === DEFAULT_RUN_UP) ??
+      results.find((r) => r.mode.init && r.mode.weight === defaultTemporalWeight(o.size) && r.mode.threshold === PHOTOMETRIC_THRESHOLD && r.mode.stillRatio === STILL_RATIO && r.mode.inPlace === IN_PLACE_THRESHOLD && r.mode.runUp === DEFAULT_RUN_UP) ??
       results.at(-1)!;
     const rows = [clip.input, base.styled, changesOf(base.styled), shown.styled, changesOf(shown.styled)].map((row) => row.slice(0, STRIP_FRAMES));
     await writePng(o.strip, stripOf(rows));

@@ -260,6 +260,21 @@ export const STILL_THRESHOLD = 3 * 0.02 ** 2;
  */
 export const STILL_RATIO = 1.5;
 
+/**
+ * Where every test above leaves a pixel untrusted, the flow is wrong or unsure there, not
+ * necessarily the pixel moved: beside a moving object Farnebäck's smoothed flow carries the
+ * object's motion, the 5×5 window of the still tests takes in the object itself, and the
+ * motion-boundary test fires on the flow's own edge, so background next to the object restarted
+ * from the content frame every frame (at 512 px, half of what still pixels changed then). Such a
+ * pixel keeps the previous stylized pixel where it is (zero motion) when, over its 3×3
+ * neighbourhood, it changed in place by less than this (mean squared RGB difference: about 0.06 a
+ * channel, where H.264's re-encoded blocks change by 0.035) and by no more than it changed along
+ * the flow. A pixel the object uncovered or covered changes far more in place, so stays untrusted;
+ * the object's own texture is explained better by the flow (on the bench's clip, 0.25% of the
+ * object's pixels at 512 px are held in place against 0.07% without this; test/engine/flow.test.ts).
+ */
+export const IN_PLACE_THRESHOLD = 3 * 0.06 ** 2;
+
 export interface GuideOptions {
   /** Squared RGB distance above which a warped pixel is untrusted (PHOTOMETRIC_THRESHOLD); Infinity: the paper's tests only. */
   photometricThreshold?: number;
@@ -267,6 +282,8 @@ export interface GuideOptions {
   stillThreshold?: number;
   /** Still when zero motion's local difference is at most this times the flow's (STILL_RATIO); 0: only stillThreshold decides. */
   stillRatio?: number;
+  /** An otherwise untrusted pixel keeps the previous stylized pixel in place when its 3×3 difference in place is under this and under the one along the flow (IN_PLACE_THRESHOLD); 0: never. */
+  inPlaceThreshold?: number;
 }
 
 /** Per pixel: the mean over a (2r+1)² window of the squared RGB difference of two same-size images (a box filter by summed areas). */
@@ -342,11 +359,20 @@ function snapStill({ prevContent, content, warpedContent, inside }: StillEvidenc
   return snapped;
 }
 
+/** Which pixels pass the in-place test (IN_PLACE_THRESHOLD); `warpedContent` as warped along the unsnapped flow. */
+function inPlaceTest(prevContent: RgbImage, content: RgbImage, warpedContent: RgbImage, threshold: number): (p: number) => boolean {
+  if (!(threshold > 0)) return () => false;
+  const inPlace = localDifference(prevContent, content, 1);
+  const alongFlow = localDifference(warpedContent, content, 1);
+  return (p) => inPlace[p] < threshold && inPlace[p] <= alongFlow[p];
+}
+
 /**
  * The guide for stylizing `content` after `prevContent` was stylized as `prevStyled`: flows both
  * ways between the content frames, the previous stylized frame warped along the backward flow,
  * and the consistency mask (plus the photometric test above); untrusted pixels of `warped` are the
- * content frame's.
+ * content frame's, but those that did not change in place keep the previous stylized pixel
+ * (IN_PLACE_THRESHOLD).
  */
 export async function temporalGuide(prevContent: RgbImage, content: RgbImage, prevStyled: RgbImage, opts: GuideOptions = {}): Promise<TemporalGuide> {
   checkSameSize(prevContent, content, 'temporalGuide');
@@ -361,6 +387,7 @@ export async function temporalGuide(prevContent: RgbImage, content: RgbImage, pr
   const snapped = snapStill({ prevContent, content, warpedContent, inside }, forward, backward, opts.stillThreshold ?? STILL_THRESHOLD, opts.stillRatio ?? STILL_RATIO);
   const mask = consistencyMask(forward, backward);
   const warped = warpImage(prevStyled, backward);
+  const keepsInPlace = inPlaceTest(prevContent, content, warpedContent, opts.inPlaceThreshold ?? IN_PLACE_THRESHOLD);
   const [c, w] = [content.data, warpedContent.data];
   for (let p = 0, i = 0; p < mask.length; p++, i += 3) {
     if (snapped[p]) {
@@ -371,7 +398,13 @@ export async function temporalGuide(prevContent: RgbImage, content: RgbImage, pr
       const [r, g, b] = [w[i] - c[i], w[i + 1] - c[i + 1], w[i + 2] - c[i + 2]];
       if (r * r + g * g + b * b > threshold) mask[p] = 0;
     }
-    if (mask[p] === 0) warped.data.set(c.subarray(i, i + 3), i);
+    if (mask[p] === 1) continue;
+    if (keepsInPlace(p)) {
+      mask[p] = 1;
+      warped.data.set(prevStyled.data.subarray(i, i + 3), i);
+    } else {
+      warped.data.set(c.subarray(i, i + 3), i);
+    }
   }
   return { warped, mask };
 }

@@ -137,23 +137,55 @@ describe('temporal guide', () => {
     assert.ok(resampled < 0.5, `without snapping ${(100 * resampled).toFixed(1)}% kept exactly`);
   });
 
-  test('a still background beside a moving object in H.264 video keeps the previous stylized pixels; without the still ratio it restarts', async () => {
-    // H.264 re-encodes the blocks around the moving object, so the decoded background next to it
-    // changes by more than the still threshold although nothing there moved.
-    const scenes = [0, 1].map((t) => videoScene(W, H, t));
+  /**
+   * Two camera-like frames of size w×h (the object moves 2.5 px; sensor noise; an H.264 round trip,
+   * which re-encodes the blocks around the moving object, so the decoded background next to it
+   * changes by more than the still threshold although nothing there moved), and what fraction of a
+   * set of pixels a guide keeps exactly at the previous stylized frame's own pixel.
+   */
+  async function cameraPair(w: number, h: number) {
+    const scenes = [0, 1].map((t) => videoScene(w, h, t));
     const [a, b] = await h264RoundTrip(scenes.map((s, t) => withSensorNoise(s.image, 2.5, 11 + t)), 23);
-    const styled = translated(W, H, 0.3, 0.7);
-    // The band 2–8 px around the object's old and new places.
-    const band: number[] = [];
+    const styled = translated(w, h, 0.3, 0.7);
     const [s0, s1] = scenes;
-    const within = (x: number, y: number, d: number) => x >= s0.left - d && x < s1.left + s1.side + d && y >= s0.top - d && y < s1.top + s1.side + d;
-    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if (within(x, y, 8) && !within(x, y, 2)) band.push(y * W + x);
-    const kept = (guide: { warped: { data: Float32Array }; mask: Float32Array }) =>
-      band.filter((p) => guide.mask[p] === 1 && [0, 1, 2].every((c) => guide.warped.data[3 * p + c] === styled.data[3 * p + c])).length / band.length;
-    const withRatio = kept(await temporalGuide(a, b, styled));
-    const thresholdOnly = kept(await temporalGuide(a, b, styled, { stillRatio: 0 }));
+    const pixels = (inside: (x: number, y: number) => boolean) => {
+      const out: number[] = [];
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (inside(x, y)) out.push(y * w + x);
+      return out;
+    };
+    /** Pixels at most d px outside the box around the object's old and new places. */
+    const around = (x: number, y: number, d: number) => x >= s0.left - d && x < s1.left + s1.side + d && y >= s0.top - d && y < s1.top + s1.side + d;
+    const kept = (guide: { warped: { data: Float32Array }; mask: Float32Array }, of: number[]) =>
+      of.filter((p) => guide.mask[p] === 1 && [0, 1, 2].every((c) => guide.warped.data[3 * p + c] === styled.data[3 * p + c])).length / of.length;
+    const onObject = pixels((x, y) => x >= s1.left && x < s1.left + s1.side && y >= s1.top && y < s1.top + s1.side);
+    return { a, b, styled, pixels, around, kept, onObject };
+  }
+
+  test('a still background beside a moving object in H.264 video keeps the previous stylized pixels; without the still ratio it restarts', async () => {
+    const { a, b, styled, pixels, around, kept } = await cameraPair(W, H);
+    const band = pixels((x, y) => around(x, y, 8) && !around(x, y, 2));
+    // The in-place rule off: this is the still ratio's own share.
+    const withRatio = kept(await temporalGuide(a, b, styled, { inPlaceThreshold: 0 }), band);
+    const thresholdOnly = kept(await temporalGuide(a, b, styled, { stillRatio: 0, inPlaceThreshold: 0 }), band);
     assert.ok(withRatio > 0.7, `${(100 * withRatio).toFixed(1)}% of the band kept exactly`);
     assert.ok(thresholdOnly < withRatio - 0.15, `without the ratio ${(100 * thresholdOnly).toFixed(1)}% kept, with it ${(100 * withRatio).toFixed(1)}%`);
+  });
+
+  test('background the flow leaves untrusted next to a moving object keeps the previous stylized pixel where it did not change in place', async () => {
+    const { a, b, styled, pixels, around, kept } = await cameraPair(W, H);
+    // The 2 px next to the object's old and new places: the flow carries its motion there.
+    const nearest = pixels((x, y) => around(x, y, 2) && !around(x, y, 0));
+    const inPlace = kept(await temporalGuide(a, b, styled), nearest);
+    const without = kept(await temporalGuide(a, b, styled, { inPlaceThreshold: 0 }), nearest);
+    assert.ok(inPlace > 0.4, `${(100 * inPlace).toFixed(1)}% of the nearest band kept exactly`);
+    assert.ok(without < inPlace - 0.2, `without the in-place rule ${(100 * without).toFixed(1)}% kept, with it ${(100 * inPlace).toFixed(1)}%`);
+  });
+
+  test('the moving object itself is not held in place by the in-place rule', async () => {
+    // At 256×170 the object is 68 px and moves 2.5 px: its texture is explained better by the flow.
+    const { a, b, styled, kept, onObject } = await cameraPair(256, 170);
+    const held = kept(await temporalGuide(a, b, styled), onObject);
+    assert.ok(held < 0.01, `${(100 * held).toFixed(2)}% of the object's pixels held in place`);
   });
 
   // Sub-pixel motion of smooth texture can fall under the still threshold itself; these motions do not.
