@@ -99,7 +99,7 @@ function renderOptions(cmd: Command, mode: 'start' | 'find'): Command {
         INIT_MODES as string[],
       ),
     )
-    .option('--temporal-weight <x>', `prev-warped: weight of the temporal loss (default 1e5 × (size/96)²: ${defaultTemporalWeight(DEFAULT_SETTINGS.size).toExponential(1).replace('+', '')} at --size ${DEFAULT_SETTINGS.size})${same}`)
+    .option('--temporal-weight <x>', `prev-warped: weight of the temporal loss (default 1e5 × (size/96)^2.75: ${defaultTemporalWeight(DEFAULT_SETTINGS.size).toExponential(1).replace('+', '')} at --size ${DEFAULT_SETTINGS.size})${same}`)
     .option('--later-epochs <n>', `prev-warped: epochs of frames that start from the previous one (default: a third of --epochs, rounded up)${same}`)
     .option('--run-up <n>', `prev-warped: frames a chain's first frame is reached from, rendered backwards so the chain starts settled (default ${DEFAULT_RUN_UP}; 0: from its own content)${same}`)
     .option('--chunk-frames <n>', `frames per chunk: extracted, stylized, encoded and deleted together${limit}`, String(DEFAULT_CHUNK_OPTIONS.frames))

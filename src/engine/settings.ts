@@ -67,25 +67,32 @@ export type InitMode = 'content' | 'prev-warped';
 
 const TEMPORAL_WEIGHT_AT_96 = 1e5;
 
+/** How fast the default temporal weight grows with the long side: through 1e5 at 96 px and 1e7 at 512 px (measured below). */
+const TEMPORAL_WEIGHT_EXPONENT = 2.75;
+
 /**
  * Temporal loss weight when --init prev-warped is given without --temporal-weight: 1e5 at a long
- * side of 96 px, growing with the frame's area — 1e5 × (size / 96)², to two significant figures
- * (7.1e5 at 256, 2.8e6 at the default 512). Measured with bench/coherence.ts on its camera-like
- * clip (sensor noise σ 2.5/255, H.264 CRF 23; synthetic full-width VGG19; README "Flicker-free
- * video" has the tables and the commands; these were measured before flow.ts STILL_RATIO):
- *  - at 96×64, 1e5 is the best weight: warping error 0.43× content-init's against 0.52× at 1e4 and
- *    0.48× without the term; 1e6 stops later frames from reaching content-init's loss within their
- *    third of the steps;
+ * side of 96 px, growing a little faster than the frame's area — 1e5 × (size / 96)^2.75, to two
+ * significant figures (2.2e5 at 128, 1.5e6 at 256, 1e7 at the default 512). Measured with
+ * bench/coherence.ts on its camera-like clip (sensor noise σ 2.5/255, H.264 CRF 23; synthetic
+ * full-width VGG19; README "Flicker-free video" has the tables and the commands):
+ *  - at 96×64, 1e5 is the best weight (before flow.ts STILL_RATIO): warping error 0.43×
+ *    content-init's against 0.52× at 1e4 and 0.48× without the term; 1e6 stops later frames from
+ *    reaching content-init's loss within their third of the steps;
  *  - at a fixed weight the term's share of the loss falls with the frame's area (temporal·weight /
- *    style 0.23 at 96×64, 0.04 at 256×170 for 1e5), and at 256×170 (12 frames) the change on still
- *    pixels goes 0.88× (1e5), 0.81× (3e5), 0.72× (1e6), 0.68× (3e6) with every later frame still
- *    reaching content-init's loss within its steps, and with the seed's 250/84 steps 0.77× (1e5)
- *    against 0.66× (7.1e5); so a weight fixed at 96 px's best is too weak for larger frames;
- *  - against it: at 128×86 with 250/84 steps 1e5 did a little better than 1.8e5 (0.50× against 0.54×).
- * 512 px is extrapolated. Re-measure with ImageNet weights and real footage.
+ *    style 0.23 at 96×64, 0.04 at 256×170 for 1e5), so a weight fixed at 96 px's best is too weak
+ *    for larger frames: at 256×170 (12 frames, before STILL_RATIO) the change on still pixels went
+ *    0.88× (1e5), 0.81× (3e5), 0.72× (1e6), 0.68× (3e6);
+ *  - at 512×342 (6 frames, the seed's 250 steps and 84 later, with the run-up and the in-place rule)
+ *    the area's 2.8e6 leaves 0.33× content-init's change on still pixels and 1e7 0.23×, every later
+ *    frame still reaching content-init's loss at once; the same clip at 256 px gives 0.14× with
+ *    7.1e5 and 0.15× with 1.5e6, at 128 px 0.20× with 1.8e5 and with 2.2e5: no worse there;
+ *  - against it: at 128×86 with 250/84 steps 1e5 did a little better than 1.8e5 (0.50× against
+ *    0.54×, before STILL_RATIO).
+ * Re-measure with ImageNet weights and real footage.
  */
 export function defaultTemporalWeight(size: number): number {
-  return Number((TEMPORAL_WEIGHT_AT_96 * (size / 96) ** 2).toPrecision(2));
+  return Number((TEMPORAL_WEIGHT_AT_96 * (size / 96) ** TEMPORAL_WEIGHT_EXPONENT).toPrecision(2));
 }
 
 /** Epochs of a warm-started frame when --later-epochs is not given: a third of the first frame's, rounded up. */
