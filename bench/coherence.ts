@@ -105,6 +105,8 @@ interface ModeResult {
   losses: number[][];
   /** Loss terms of each frame's final image (temporal unweighted). */
   terms: Terms[];
+  /** The temporal guide of each of frames 2..N (warp-init modes; empty otherwise). */
+  guides: TemporalGuide[];
 }
 
 interface Clip {
@@ -135,16 +137,15 @@ async function clipOf(o: CoherenceOptions): Promise<Clip> {
 }
 
 /**
- * The share of the moving object's pixels that a warm mode's guides hold in place (trusted, with the
+ * The share of the moving object's pixels that a warm mode's guides held in place (trusted, with the
  * previous stylized frame's own pixel: zero motion) over frames 2..N: the risk of the still tests
- * and the in-place rule, stylization that stays behind while the object moves. The guides are
- * computed again as the mode computed them.
+ * and the in-place rule, stylization that stays behind while the object moves.
  */
-async function heldOnObject(clip: Clip, mode: Mode, styled: RgbImage[]): Promise<number> {
+function heldOnObject(clip: Clip, { guides, styled }: ModeResult): number {
   let held = 0;
   let pixels = 0;
-  for (let t = 1; t < styled.length; t++) {
-    const guide = await guideOf(mode, clip.input[t - 1], clip.input[t], styled[t - 1]);
+  for (const [i, guide] of guides.entries()) {
+    const t = i + 1;
     const previous = styled[t - 1].data;
     for (const p of clip.objects[t]) {
       if (guide.mask[p] === 1 && [0, 1, 2].every((c) => guide.warped.data[3 * p + c] === previous[3 * p + c])) held++;
@@ -159,19 +160,18 @@ function weightName(weight: number): string {
   return weight === 0 ? '0' : weight.toExponential(1).replace('.0e', 'e').replace('+', '');
 }
 
-export function stillRatioName(ratio: number): string {
-  if (ratio === STILL_RATIO) return 'default';
-  return ratio > 0 ? String(ratio) : 'off';
+/** A guide test's value the way the flags write it: `default`, `off` (0 or Infinity: the test left out), or the number. */
+function guideValueName(value: number, defaultValue: number): string {
+  if (value === defaultValue) return 'default';
+  return value > 0 && Number.isFinite(value) ? String(Number(value.toPrecision(2))) : 'off';
 }
 
-export function inPlaceName(threshold: number): string {
-  if (threshold === IN_PLACE_THRESHOLD) return 'default';
-  return threshold > 0 ? threshold.toExponential(1) : 'off';
-}
-
-export function thresholdName(threshold: number): string {
-  if (threshold === PHOTOMETRIC_THRESHOLD) return 'default';
-  return Number.isFinite(threshold) ? threshold.toExponential(1) : 'off';
+/** Every combination of one value from each list, the first list varying slowest. */
+function combinations<K extends string>(lists: Record<K, readonly number[]>): Record<K, number>[] {
+  return (Object.entries(lists) as [K, readonly number[]][]).reduce<Record<K, number>[]>(
+    (partial, [key, values]) => partial.flatMap((c) => values.map((v) => ({ ...c, [key]: v }))),
+    [{} as Record<K, number>],
+  );
 }
 
 /** The seed's style, content and tv terms and the temporal term (unweighted) of a finished image. */
@@ -199,7 +199,7 @@ function lossTerms(engine: StyleEngine, image: RgbImage, content: RgbImage, targ
  * (content-init's run): frame 1 has no predecessor, so its optimisation is content-init's.
  */
 async function runMode(engine: StyleEngine, frames: RgbImage[], targets: StyleTargets, settings: StyleSettings, laterSteps: number, mode: Mode, first?: ModeResult): Promise<ModeResult> {
-  const result: ModeResult = { mode, styled: [], losses: [], terms: [] };
+  const result: ModeResult = { mode, styled: [], losses: [], terms: [], guides: [] };
   const runUp = mode.init && first ? await runUpOf(engine, frames, targets, settings, laterSteps, mode, first) : undefined;
   for (const [t, content] of frames.entries()) {
     if (t === 0 && runUp) {
@@ -215,6 +215,7 @@ async function runMode(engine: StyleEngine, frames: RgbImage[], targets: StyleTa
       continue;
     }
     const guide = t > 0 && mode.init ? await guideOf(mode, frames[t - 1], content, result.styled[t - 1]) : undefined;
+    if (guide) result.guides.push(guide);
     const r = await stylizeTraced(engine, content, targets, guide ? { ...settings, stepsPerEpoch: laterSteps } : settings, mode, guide);
     result.styled.push(r.image);
     result.losses.push(r.trace);
@@ -269,7 +270,7 @@ async function contentInit(engine: StyleEngine, frames: RgbImage[], targets: Sty
     return { styled: r.styled, extra: { losses: r.losses, terms: r.terms } };
   });
   console.log(run.fromCache ? `content-init: from the cache (key ${key}; --coherence-fresh recomputes it)` : `content-init: computed, cached under ${key}`);
-  return { mode, styled: run.styled, ...run.extra };
+  return { mode, styled: run.styled, ...run.extra, guides: [] };
 }
 
 interface Coherence {
@@ -373,26 +374,18 @@ export async function runCoherence(engine: StyleEngine, o: CoherenceOptions): Pr
   const targets = await engine.styleTargets(`coherence-${o.size}`, settings.styleLayers, async () => pattern(o.size, o.size, 2));
   const modes: Mode[] = [
     { name: 'content-init', init: false, weight: 0, threshold: PHOTOMETRIC_THRESHOLD, stillRatio: STILL_RATIO, inPlace: IN_PLACE_THRESHOLD, runUp: 0 },
-    ...o.runUps.flatMap((runUp) =>
-      o.inPlaces.flatMap((inPlace) =>
-        o.stillRatios.flatMap((stillRatio) =>
-          o.thresholds.flatMap((threshold) =>
-            o.temporalWeights.map((weight) => ({
-              name:
-                `warp-init, temporal ${weightName(weight)}${o.thresholds.length > 1 ? `, photometric ${thresholdName(threshold)}` : ''}` +
-                `${o.stillRatios.length > 1 ? `, still ratio ${stillRatioName(stillRatio)}` : ''}${o.inPlaces.length > 1 ? `, in place ${inPlaceName(inPlace)}` : ''}` +
-                `${o.runUps.length > 1 ? `, run-up ${runUp}` : ''}`,
-              init: true,
-              weight,
-              threshold,
-              stillRatio,
-              inPlace,
-              runUp,
-            })),
-          ),
-        ),
-      ),
-    ),
+    ...combinations({ runUp: o.runUps, inPlace: o.inPlaces, stillRatio: o.stillRatios, threshold: o.thresholds, weight: o.temporalWeights }).map((c) => {
+      // A setting is named only where the run compares several of it.
+      const varied = (list: readonly number[], text: string) => (list.length > 1 ? `, ${text}` : '');
+      return {
+        ...c,
+        name:
+          `warp-init, temporal ${weightName(c.weight)}${varied(o.thresholds, `photometric ${guideValueName(c.threshold, PHOTOMETRIC_THRESHOLD)}`)}` +
+          `${varied(o.stillRatios, `still ratio ${guideValueName(c.stillRatio, STILL_RATIO)}`)}${varied(o.inPlaces, `in place ${guideValueName(c.inPlace, IN_PLACE_THRESHOLD)}`)}` +
+          `${varied(o.runUps, `run-up ${c.runUp}`)}`,
+        init: true,
+      };
+    }),
   ];
   const base = await contentInit(engine, clip.input, targets, settings, o, modes[0]);
   const results: ModeResult[] = [base];
@@ -414,7 +407,7 @@ export async function runCoherence(engine: StyleEngine, o: CoherenceOptions): Pr
     const c = coherences.get(r)!;
     const neededText = r === base ? `${o.steps} (by definition)` : needed.map((n) => (n === undefined ? `>${o.laterSteps}` : String(n))).join(', ');
     const temporalShare = ratio(meanOverLater(r, (t) => t.temporal) * r.mode.weight, meanOverLater(r, (t) => t.style));
-    const held = r.mode.init ? `${(100 * (await heldOnObject(clip, r.mode, r.styled))).toFixed(2)}%` : '';
+    const held = r.mode.init ? `${(100 * heldOnObject(clip, r)).toFixed(2)}%` : '';
     console.log(
       `| ${r.mode.name} | ${neededText} | ${c.warpError.toExponential(2)} (${ratio(c.warpError, baseCoherence.warpError).toFixed(2)}) | ` +
         `${c.stillChange.toExponential(2)} (${ratio(c.stillChange, baseCoherence.stillChange).toFixed(2)}) | ${split(c)} | ` +

@@ -2,16 +2,24 @@
  * The coherence bench's content-init run, kept between bench runs. It is the seed's frame-by-frame
  * optimisation of the clip (at 512 px, 30 of a run's 45 minutes) and deterministic on the CPU, so a
  * run that changes only the warm modes need not repeat it. The key hashes everything the run reads:
- * the input frames' bytes, the settings, the weights file's bytes, the backend and the engine's
- * source files; `--coherence-fresh` ignores the cache (and refreshes it).
+ * the input frames' bytes, the settings, the weights, the backend, and every file of the code it
+ * runs (ENGINE_CODE, the step graph included, and the installed packages' lock file);
+ * `--coherence-fresh` ignores the cache (and refreshes it).
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../src/common/atomic';
+import { defaultCacheDir } from '../src/common/cache-dir';
+import { fileSha256, sha256 } from '../src/common/hash';
 import type { RgbImage } from '../src/media/types';
 
-const CACHE_DIR = join('node_modules', '.cache', 'starry-render', 'coherence');
-const ENGINE_SOURCES = join('src', 'engine');
+/** Under the per-user cache, beside the VGG19 weights and libtensorflow (STARRY_CACHE_DIR moves it). */
+const CACHE_DIR = join(defaultCacheDir(), 'bench-coherence');
+
+/** The code content-init runs: the engine and what it imports, and the package versions. flow.ts is the warm modes' only. */
+const ENGINE_CODE = ['src/engine', 'src/native', 'src/media', 'src/common', 'package-lock.json'];
+const NOT_CONTENT_INIT = new Set([join('src', 'engine', 'flow.ts')]);
 const SYNTHETIC_WEIGHTS_SOURCE = join('test', 'helpers', 'tiny-vgg.ts');
 
 /** What a cached run holds: its frames and whatever plain JSON goes with them (loss traces, terms). */
@@ -26,11 +34,24 @@ export interface CachedRun<Extra> {
  * timestamps, not its weights).
  */
 export async function weightsKey(file: string | undefined): Promise<string> {
-  if (file) return createHash('sha256').update(await readFile(file)).digest('hex');
-  return `synthetic ${createHash('sha256').update(await readFile(SYNTHETIC_WEIGHTS_SOURCE)).digest('hex')}`;
+  return file ? fileSha256(file) : `synthetic ${sha256(await readFile(SYNTHETIC_WEIGHTS_SOURCE, 'utf8'))}`;
 }
 
-/** A key over `parts` (strings, bytes and frames) and the engine's source files other than the flow's, which content-init does not use. */
+/** The files under `paths` (each a file or a directory, searched all the way down), sorted. */
+async function filesUnder(paths: readonly string[]): Promise<string[]> {
+  const files: string[] = [];
+  const walk = async (path: string): Promise<void> => {
+    if (!(await stat(path)).isDirectory()) {
+      files.push(path);
+      return;
+    }
+    for (const name of await readdir(path)) await walk(join(path, name));
+  };
+  for (const path of paths) await walk(path);
+  return files.filter((f) => !NOT_CONTENT_INIT.has(f)).sort();
+}
+
+/** A key over `parts` (strings, bytes and frames) and the code content-init runs (ENGINE_CODE). */
 export async function runKey(parts: (string | Uint8Array | RgbImage)[]): Promise<string> {
   const hash = createHash('sha256');
   for (const part of parts) {
@@ -38,12 +59,11 @@ export async function runKey(parts: (string | Uint8Array | RgbImage)[]): Promise
     else hash.update(`${part.width}x${part.height}`).update(Buffer.from(part.data.buffer, part.data.byteOffset, part.data.byteLength));
     hash.update('\0');
   }
-  const sources = (await readdir(ENGINE_SOURCES)).filter((f) => f.endsWith('.ts') && f !== 'flow.ts').sort();
-  for (const f of sources) hash.update(f).update(await readFile(join(ENGINE_SOURCES, f)));
+  for (const file of await filesUnder(ENGINE_CODE)) hash.update(file).update(await readFile(file));
   return hash.digest('hex').slice(0, 32);
 }
 
-/** The run under `key`, computed by `compute` when it is not cached (or `fresh`); written under a temporary name and renamed. */
+/** The run under `key`, computed by `compute` when it is not cached (or `fresh`). */
 export async function cachedRun<Extra>(key: string, fresh: boolean, compute: () => Promise<CachedRun<Extra>>): Promise<CachedRun<Extra> & { fromCache: boolean }> {
   const [meta, pixels] = [join(CACHE_DIR, `${key}.json`), join(CACHE_DIR, `${key}.f32`)];
   if (!fresh) {
@@ -52,12 +72,9 @@ export async function cachedRun<Extra>(key: string, fresh: boolean, compute: () 
   }
   const run = await compute();
   await mkdir(CACHE_DIR, { recursive: true });
-  const bytes = Buffer.concat(run.styled.map((f) => Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength)));
-  await writeFile(`${pixels}.tmp`, bytes);
-  await rename(`${pixels}.tmp`, pixels);
+  await writeFileAtomic(pixels, Buffer.concat(run.styled.map((f) => Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength))));
   // The JSON last: it is what says the entry is whole.
-  await writeFile(`${meta}.tmp`, JSON.stringify({ sizes: run.styled.map((f) => [f.width, f.height]), extra: run.extra }));
-  await rename(`${meta}.tmp`, meta);
+  await writeFileAtomic(meta, JSON.stringify({ sizes: run.styled.map((f) => [f.width, f.height]), extra: run.extra }));
   return { ...run, fromCache: false };
 }
 

@@ -65,10 +65,11 @@ export interface StyleSettings {
 
 export type InitMode = 'content' | 'prev-warped';
 
+/** The measured points the default temporal weight runs through (see defaultTemporalWeight). */
 const TEMPORAL_WEIGHT_AT_96 = 1e5;
-
-/** How fast the default temporal weight grows with the long side: through 1e5 at 96 px and 1e7 at 512 px (measured below). */
-const TEMPORAL_WEIGHT_EXPONENT = 2.75;
+const TEMPORAL_WEIGHT_AT_512 = 1e7;
+/** How fast the default grows with the long side: the power through both points, 2.75. */
+const TEMPORAL_WEIGHT_EXPONENT = Math.log(TEMPORAL_WEIGHT_AT_512 / TEMPORAL_WEIGHT_AT_96) / Math.log(512 / 96);
 
 /**
  * Temporal loss weight when --init prev-warped is given without --temporal-weight: 1e5 at a long
