@@ -12,6 +12,7 @@ import {
   resumeSignal,
   retryFailedSignal,
   skipFailedSignal,
+  TASK_QUEUES,
   updateEpochs,
   type RenderProgress,
 } from '../workflows/contract';
@@ -26,8 +27,10 @@ import { wholeFlag } from '../cli-common/flags';
 import type { Io } from '../cli-common/io';
 import type { RenderFlags } from './render-options';
 import { filesOf, findRenderByFiles, namesFiles } from './find-render';
-import { describeEnding, settle, type Ending } from './ending';
-import { describeResult, followRender } from './start-render';
+import { cancelledFailure, describeEnding, settle, type Ending } from './ending';
+import { describeResult, followRender, type WorkerWatch } from './start-render';
+import { describeIdle, idleQueues, queuesOf } from './pollers';
+import { DEFAULT_NAMESPACE } from '../cli-common/connection';
 import { liveState } from './attention';
 import { commandHint, type HintTarget } from './hints';
 import { outputVerdict } from './own-output';
@@ -137,23 +140,44 @@ export async function statusCommand(id: string | undefined, opts: StatusOptions,
       else io.out(describeInterrupted(p));
       return 0;
     }
+    // On a cluster the workers are someone else's: say when none serves a queue this render needs.
+    const workers = opts.address ? await workerWatch(client, handle, opts) : undefined;
     if (status === 'RUNNING' && opts.json) {
+      const idle = workers ? await idleQueues(workers.client, workers.namespace, queuesOf(workers.settings)) : [];
+      const noWorkers = describeIdle(idle, { ...hintTarget(opts), workDir: opts.workDir });
+      // Without a media worker nothing answers the progress query: the JSON says why instead.
+      if (idle.some((q) => q.name === TASK_QUEUES.media)) {
+        io.out(JSON.stringify({ status, state: 'waiting-for-workers', noWorkers }, null, 2));
+        return 0;
+      }
       const progress = await handle.query(progressQuery);
-      io.out(JSON.stringify({ status, state: liveState(progress), ...progress }, null, 2));
+      io.out(JSON.stringify({ status, state: liveState(progress), ...progress, ...(noWorkers.length ? { noWorkers } : {}) }, null, 2));
       return 0;
     }
     if (status === 'RUNNING') {
-      return reportEnding(renderId, await settle(followRender(handle, io, opts.refreshSeconds, hintTarget(opts))), false, io);
+      const explain = { handle, where: hintTarget(opts) };
+      return reportEnding(renderId, await settle(followRender(handle, io, opts.refreshSeconds, hintTarget(opts), workers), explain), false, io);
     }
-    return reportEnding(renderId, await settle(handle.result()), Boolean(opts.json), io, status);
+    return reportEnding(renderId, await settle(handle.result(), { handle, where: hintTarget(opts) }), Boolean(opts.json), io, status);
   });
+}
+
+/** What status needs to tell whether anyone serves a render on a cluster; its engine is in its memo (copy renders say so). */
+async function workerWatch(client: Client, handle: RenderHandle, opts: StatusOptions): Promise<WorkerWatch> {
+  const memo = (await handle.describe()).memo ?? {};
+  const engine = memo.engine === 'copy' ? 'copy' : 'vgg19';
+  return { client, namespace: opts.namespace ?? DEFAULT_NAMESPACE, settings: { engine }, workDir: opts.workDir };
 }
 
 /** Prints how a render ended; returns 0 when it produced its video, 1 otherwise. */
 async function reportEnding(id: string, ending: Ending, json: boolean, io: Io, status?: string): Promise<number> {
   if (json) {
     const body =
-      ending.state === 'done' ? ending.result : ending.state === 'cancelled' ? { message: ending.message, ...ending.progress } : { message: ending.message };
+      ending.state === 'done'
+        ? ending.result
+        : ending.state === 'cancelled'
+          ? { message: ending.message, failure: cancelledFailure(ending.message), ...ending.progress }
+          : { message: ending.message, ...(ending.state === 'failed' && ending.failure ? { failure: ending.failure } : {}) };
     io.out(JSON.stringify({ status, state: ending.state, ...body }, null, 2));
   } else if (ending.state === 'done') {
     io.out(`render ${id} finished`);
