@@ -349,6 +349,8 @@ export const FAILURE_TYPES = Object.freeze({
   renderCancelled: 'RenderCancelled',
   /** An activity input names a path outside what the worker's operator allows (--work-root, --output-root); never retried. */
   pathNotAllowed: 'PathNotAllowed',
+  /** The work directory's or the output's filesystem is full; retried (space may be freed), its message says how much is needed. */
+  diskFull: 'DiskFull',
 });
 
 export const RENDER_CANCELLED = FAILURE_TYPES.renderCancelled;
@@ -366,6 +368,8 @@ export const FAILURE_FIXES: Readonly<Record<keyof typeof FAILURE_TYPES, string>>
   renderCancelled: 'cancelled on request; the finished frames are kept: {again} to resume',
   pathNotAllowed:
     "the workers write only inside their roots: start them with --output-root set to the output's directory (or --work-dir/--work-root for the work directory), or choose an --output inside the roots the message lists; then {again}",
+  diskFull:
+    'free the space the message names on that disk (npm run clean deletes finished renders), or use a --work-dir on a larger disk, or fewer --chunk-frames/--open-chunks; then {again} (nothing finished is lost), or {retry} when the render waits in needs-attention',
 });
 
 /** Failure types the SDK raises itself: a timeout of an activity, named by its kind. */
