@@ -106,7 +106,7 @@ async function linkSegmentFrames(paths: ReturnType<typeof renderPaths>, input: E
     const skipped = unstyled.has(frame);
     const source = skipped ? framePath(own.frames, frame) : framePath(paths.styled, frame);
     if (!existsSync(source)) {
-      throw ApplicationFailure.nonRetryable(`frame ${frame} has no image at ${source}; run retry-failed to render it again`, FAILURE_TYPES.missingFrame);
+      throw ApplicationFailure.nonRetryable(`frame ${frame} has no image at ${source}; run the same start-render command again to render it`, FAILURE_TYPES.missingFrame);
     }
     const lead = blend && !skipped && frame >= blend.first && frame <= blend.last ? framePath(paths.chunk(blend.chunk).lead, frame) : undefined;
     if (lead && existsSync(lead)) {

@@ -7,7 +7,7 @@
  */
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, WorkflowFailedError } from '@temporalio/client';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { failureOf } from '../../src/client/failure';
@@ -15,7 +15,9 @@ import { FAILURE_FIXES, FAILURE_TYPES, TIMEOUT_FAILURE_TYPES, TIMEOUT_FIXES } fr
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
 import { runCli, startCli, startWorkerProcess, stopAllProcesses, type Proc } from '../helpers/processes';
 import { startRenderEnv, type RenderEnv } from '../helpers/render-env';
-import { waitFor } from '../helpers/steering';
+import { waitFor, waitForProgress } from '../helpers/steering';
+import { framePath } from '../../src/media';
+import { renderPaths } from '../../src/common/render-paths';
 
 /** A render small enough to take seconds: 32 px frames, two steps a frame. */
 const SMALL = ['--size', '32', '--epochs', '1', '--steps-per-epoch', '2', '--window', '2'];
@@ -175,6 +177,34 @@ describe('every failure names its cause on screen, and a queue nobody serves is 
       await proc.exited;
       await healthy.stop();
     } finally {
+      await media.stop();
+    }
+  });
+
+  test('MissingFrameError: a stylized frame deleted before its chunk is encoded names the frame, encodeChunk and the fix', async () => {
+    const media = await env.startWorkers(['media'], { ownConnection: true });
+    // Frame 4 stops at its first step (heartbeating) until its worker stops: frames 1-3 are done by then.
+    const stalling = await env.startWorkers(['style'], { faults: 'stall@4:1', ownConnection: true });
+    let healthy: Awaited<ReturnType<RenderEnv['startWorkers']>> | undefined;
+    try {
+      const proc = startRender(await clip(), join(root, 'missing.mp4'));
+      const id = await renderIdOf(proc);
+      const handle = env.server.env.client.workflow.getHandle(id);
+      const progress = await waitForProgress(handle, (p) => p.done === 3 && p.inFlight.includes(4), 'frames 1-3 done, frame 4 held', 120_000);
+      await rm(framePath(renderPaths(progress.renderDir).styled, 2));
+      await stalling.stop();
+      healthy = await env.startWorkers(['style'], { ownConnection: true });
+      assert.equal((await proc.exited).code, 1, proc.output());
+      const text = proc.output();
+      assert.match(text, new RegExp(`render ${id} failed: MissingFrameError: frame 2 has no image at \\S+frame_000002\\.png`));
+      assert.match(text, /in activity encodeChunk \(encode frames 1-4 \(chunk 1 of 1\)\)/);
+      assert.match(text, /fix: a stylized frame was deleted before it was encoded: run the same start-render command again/);
+      const json = JSON.parse((await runCli(['status', id, ...server(), '--json'])).stdout);
+      assert.equal(json.failure.type, FAILURE_TYPES.missingFrame);
+      assert.equal(json.failure.activity, 'encodeChunk');
+    } finally {
+      await healthy?.stop();
+      await stalling.stop();
       await media.stop();
     }
   });
