@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { failureOf } from '../../src/client/failure';
+import { failureOf } from '../../src/client/report/failure';
 import { FAILURE_FIXES, FAILURE_TYPES, TIMEOUT_FAILURE_TYPES, TIMEOUT_FIXES } from '../../src/workflows/contract';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
 import { runCli, startCli, startWorkerProcess, stopAllProcesses, type Proc } from '../helpers/processes';

@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startEmbeddedServer, type EmbeddedServer } from '../../src/client/embedded-server';
+import { startEmbeddedServer, type EmbeddedServer } from '../../src/client/server/embedded-server';
 import { makeClip, makeStyleImage, probeStreams, tempDir } from '../helpers/media-fixtures';
 import { REPO } from '../helpers/processes';
 import { tinyWeights } from '../helpers/render-env';

@@ -11,7 +11,7 @@ import { mkdir, rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { startEmbeddedServer, type EmbeddedServer } from '../../src/client/embedded-server';
+import { startEmbeddedServer, type EmbeddedServer } from '../../src/client/server/embedded-server';
 import { ffmpegPaths } from '../../src/media/binaries';
 import { FAILURE_TYPES } from '../../src/workflows/contract';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';

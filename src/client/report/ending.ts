@@ -1,5 +1,5 @@
 import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { FAILURE_FIXES, RENDER_CANCELLED, type RenderProgress, type RenderResult } from '../workflows/contract';
+import { FAILURE_FIXES, RENDER_CANCELLED, type RenderProgress, type RenderResult } from '../../workflows/contract';
 import { describeFailureReport, explainFailure, type FailureReport } from './failure';
 import type { HintTarget } from './hints';
 

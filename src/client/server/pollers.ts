@@ -4,10 +4,10 @@
  * and names the queue and the `npm run worker` command that serves it.
  */
 import type { Client } from '@temporalio/client';
-import { COPY_STYLE_QUEUE, TASK_QUEUES, styleQueueFor } from '../workflows/contract';
-import type { StyleSettings } from '../engine/settings';
-import { DEFAULT_NAMESPACE } from '../cli-common/connection';
-import { shellQuote, type HintTarget } from './hints';
+import { COPY_STYLE_QUEUE, TASK_QUEUES, styleQueueFor } from '../../workflows/contract';
+import type { StyleSettings } from '../../engine/settings';
+import { DEFAULT_NAMESPACE } from '../../cli-common/connection';
+import { shellQuote, type HintTarget } from '../report/hints';
 
 /** temporal.api.enums.v1 values (the proto package is the client's, not ours to import). */
 const TaskQueueType = { TASK_QUEUE_TYPE_WORKFLOW: 1, TASK_QUEUE_TYPE_ACTIVITY: 2 } as const;
