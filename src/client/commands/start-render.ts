@@ -176,6 +176,8 @@ export async function followRender(
 ): Promise<RenderResult> {
   let finished = false;
   const result = handle.result().finally(() => (finished = true));
+  // Handled from now on: the render may fail while this loop awaits something else (the caller reads it).
+  result.catch(() => undefined);
   let lastPrinted = '';
   let attentionShown = '';
   const watch = workers && watchWorkers(handle, workers, where, io, () => (lastPrinted = ''));
