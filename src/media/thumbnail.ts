@@ -1,0 +1,31 @@
+import { rm } from 'node:fs/promises';
+import sharp from 'sharp';
+import { writeFileAtomic } from '../common/atomic';
+
+/** Long side of a frame's thumbnail on the watch page: small enough that a page of them weighs little. */
+export const THUMB_LONG_SIDE = 192;
+
+/**
+ * The files kept beside a frame's PNG for the watch page (frame_000042.png → frame_000042.thumb.webp,
+ * .orig.webp for its original, .view.json for its record), made once when the frame is written and
+ * deleted with it, so no page load reads a full-size PNG.
+ */
+export function thumbnailPaths(png: string) {
+  const stem = png.replace(/\.png$/, '');
+  return { thumb: `${stem}.thumb.webp`, original: `${stem}.orig.webp`, view: `${stem}.view.json` };
+}
+
+/** A small WebP of `source` (any image sharp reads) at `target`, long side at most THUMB_LONG_SIDE. */
+export async function writeThumbnail(source: string, target: string, longSide = THUMB_LONG_SIDE): Promise<void> {
+  const webp = await sharp(source)
+    .resize({ width: longSide, height: longSide, fit: 'inside', withoutEnlargement: true })
+    .webp({ quality: 70, effort: 0 })
+    .toBuffer();
+  await writeFileAtomic(target, webp);
+}
+
+/** Deletes a frame's thumbnails and record, if any. */
+export async function removeThumbnails(png: string): Promise<void> {
+  const { thumb, original, view } = thumbnailPaths(png);
+  await Promise.all([thumb, original, view].map((file) => rm(file, { force: true })));
+}
