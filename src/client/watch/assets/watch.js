@@ -5,8 +5,9 @@
 (() => {
   const token = document.querySelector('meta[name="starry-token"]').content;
   const $ = (id) => document.getElementById(id);
-  const el = (tag, props = {}, ...children) => {
+  const el = (tag, { dataset = {}, ...props } = {}, ...children) => {
     const node = Object.assign(document.createElement(tag), props);
+    Object.assign(node.dataset, dataset);
     for (const c of children) node.append(c);
     return node;
   };
@@ -71,8 +72,10 @@
     return el('div', { className: 'frame', dataset: { frame: f.frame } }, el('div', { className: 'frame-no', textContent: `frame ${f.frame}` }), pictures, el('div', { className: 'facts', textContent: facts }));
   }
 
+  // Only the newest segment loads its first picture: each loading video holds one of the
+  // browser's few connections to this server, which the page's refresh needs too.
   function segmentCard(s) {
-    const video = el('video', { src: s.url, controls: true, preload: 'metadata', muted: true });
+    const video = el('video', { src: s.url, controls: true, preload: 'none', muted: true });
     return el('div', { className: 'segment', dataset: { url: s.url } }, video, el('div', { className: 'facts', textContent: `chunk ${s.index + 1}: frames ${s.first}–${s.last}` }));
   }
 
@@ -123,6 +126,8 @@
     // New segments are appended; those already on the page keep playing.
     const shown = new Set([...$('segments').children].map((c) => c.dataset.url));
     for (const s of p.segments) if (!shown.has(s.url)) $('segments').append(segmentCard(s));
+    const newest = $('segments').lastElementChild;
+    if (newest && newest.firstChild.preload === 'none') newest.firstChild.preload = 'metadata';
     $('segment-count').textContent = p.segments.length ? `${p.segments.length} encoded, playable now` : '';
     $('video-section').hidden = !p.video;
     if (p.video && $('video').getAttribute('src') !== p.video) $('video').src = p.video;
