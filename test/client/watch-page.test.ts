@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { connectClient, DEFAULT_NAMESPACE } from '../../src/cli-common/connection';
-import { readServerFile } from '../../src/client/embedded-server';
+import { readServerFile } from '../../src/client/server/embedded-server';
 import { progressQuery } from '../../src/workflows/contract';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
 import { startCli, stopAllProcesses } from '../helpers/processes';

@@ -3,7 +3,13 @@
  * retry-failed, skip-failed): the same checks, the same workflow signals and update, the same answers.
  */
 import type { Io } from '../../cli-common/io';
-import { setEpochsCommand, signalCommand, steerCommand, type CommandServerOptions } from '../commands';
+import { cancelCommand } from '../commands/cancel';
+import { pauseCommand } from '../commands/pause';
+import type { CommandServerOptions } from '../commands/render-ref';
+import { resumeCommand } from '../commands/resume';
+import { retryFailedCommand } from '../commands/retry-failed';
+import { setEpochsCommand } from '../commands/set-epochs';
+import { skipFailedCommand } from '../commands/skip-failed';
 
 export const ACTIONS = ['pause', 'resume', 'cancel', 'set-epochs', 'retry-failed', 'skip-failed'] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -16,9 +22,14 @@ export function isAction(name: string): name is Action {
 export async function runAction(action: Action, id: string, body: { epochs?: unknown }, server: CommandServerOptions): Promise<string[]> {
   const lines: string[] = [];
   const io: Io = { out: (l) => lines.push(l), status: () => undefined, err: (l) => lines.push(l) };
-  if (action === 'set-epochs') await setEpochsCommand([id, String(body.epochs ?? '')], server, io);
-  else if (action === 'retry-failed') await signalCommand(id, 'retryFailed', server, io);
-  else if (action === 'skip-failed') await signalCommand(id, 'skipFailed', server, io);
-  else await steerCommand(action, id, server, io);
+  const run = {
+    pause: () => pauseCommand(id, server, io),
+    resume: () => resumeCommand(id, server, io),
+    cancel: () => cancelCommand(id, server, io),
+    'set-epochs': () => setEpochsCommand([id, String(body.epochs ?? '')], server, io),
+    'retry-failed': () => retryFailedCommand(id, server, io),
+    'skip-failed': () => skipFailedCommand(id, server, io),
+  } satisfies Record<Action, () => Promise<void>>;
+  await run[action]();
   return lines;
 }

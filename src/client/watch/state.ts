@@ -11,11 +11,11 @@ import type { FrameView } from '../../activities/frame-view';
 import { renderPaths } from '../../common/render-paths';
 import type { RenderProgress } from '../../workflows/contract';
 import { failedFramesOf, formatRanges, skippedFramesOf } from '../../workflows/frame-set';
-import { liveState, oneLineReason } from '../attention';
-import { listRenders, type ListedRender } from '../commands';
-import { settle, type Ending } from '../ending';
-import { interruptedProgress } from '../interrupted';
-import { readSnapshot } from '../progress';
+import { liveState, oneLineReason } from '../report/attention';
+import { listRenders, type ListedRender } from '../commands/list';
+import { settle, type Ending } from '../report/ending';
+import { interruptedProgress } from '../report/interrupted';
+import { readSnapshot } from '../report/progress';
 
 /** Frames shown, newest first. */
 export const LATEST_FRAMES = 12;
