@@ -1,6 +1,5 @@
 import { rm } from 'node:fs/promises';
 import sharp from 'sharp';
-import { writeFileAtomic } from '../common/atomic';
 
 /** Long side of a frame's thumbnail on the watch page: small enough that a page of them weighs little. */
 export const THUMB_LONG_SIDE = 192;
@@ -15,13 +14,16 @@ export function thumbnailPaths(png: string) {
   return { thumb: `${stem}.thumb.webp`, original: `${stem}.orig.webp`, view: `${stem}.view.json` };
 }
 
-/** A small WebP of `source` (any image sharp reads) at `target`, long side at most THUMB_LONG_SIDE. */
+/**
+ * A small WebP of `source` (any image sharp reads) at `target`, long side at most THUMB_LONG_SIDE.
+ * Written in place, not through a temporary file: readers go by the frame's `.view.json`, written
+ * (atomically) after its thumbnails, and a copy render makes one per frame in milliseconds.
+ */
 export async function writeThumbnail(source: string, target: string, longSide = THUMB_LONG_SIDE): Promise<void> {
-  const webp = await sharp(source)
+  await sharp(source)
     .resize({ width: longSide, height: longSide, fit: 'inside', withoutEnlargement: true })
     .webp({ quality: 70, effort: 0 })
-    .toBuffer();
-  await writeFileAtomic(target, webp);
+    .toFile(target);
 }
 
 /** Deletes a frame's thumbnails and record, if any. */
