@@ -1,22 +1,7 @@
 import { hostname } from 'node:os';
 import { writeFileAtomic } from '../common/atomic';
-import { thumbnailPaths, writeThumbnail } from '../media';
+import { thumbnailPaths, writeThumbnail, type FrameView } from '../media';
 import type { FrameRecord } from '../workflows/contract';
-
-/** What the watch page shows about a finished frame (its `.view.json`, beside the frame's PNG). */
-export interface FrameView {
-  frame: number;
-  steps: number;
-  seconds: number;
-  attempt: number;
-  /** The worker process that wrote it, as Temporal names workers by default (pid@host). */
-  worker: string;
-  backend: string;
-  degraded: boolean;
-  /** False when the frame is its original (copy engine): the page shows one picture. */
-  stylized: boolean;
-  finishedAt: string;
-}
 
 const WORKER = `${process.pid}@${hostname()}`;
 

@@ -26,4 +26,4 @@ export {
   type IndexOptions,
   type JoinOptions,
 } from './chunks';
-export { removeThumbnails, thumbnailPaths, writeThumbnail, THUMB_LONG_SIDE } from './thumbnail';
+export { removeThumbnails, thumbnailPaths, writeThumbnail, THUMB_LONG_SIDE, type FrameView } from './thumbnail';

@@ -1,6 +1,21 @@
 import { rm } from 'node:fs/promises';
 import sharp from 'sharp';
 
+/** What the watch page shows about a finished frame (its `.view.json`, beside the frame's PNG). */
+export interface FrameView {
+  frame: number;
+  steps: number;
+  seconds: number;
+  attempt: number;
+  /** The worker process that wrote it, as Temporal names workers by default (pid@host). */
+  worker: string;
+  backend: string;
+  degraded: boolean;
+  /** False when the frame is its original (copy engine): the page shows one picture. */
+  stylized: boolean;
+  finishedAt: string;
+}
+
 /** Long side of a frame's thumbnail on the watch page: small enough that a page of them weighs little. */
 export const THUMB_LONG_SIDE = 192;
 

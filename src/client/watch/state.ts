@@ -7,7 +7,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import type { FrameView } from '../../activities/frame-view';
+import { framePath, thumbnailPaths, type FrameView } from '../../media';
 import { renderPaths } from '../../common/render-paths';
 import type { RenderProgress } from '../../workflows/contract';
 import { failedFramesOf, formatRanges, skippedFramesOf } from '../../workflows/frame-set';
@@ -202,7 +202,7 @@ export async function renderPage(
   // Only files of the work directory are served, whatever a workflow's input names.
   const dir = renderDir && inside(workDir, renderDir) ? renderDir : join(workDir, 'renders', id);
   page.frames = (await views.latest(dir, LATEST_FRAMES)).map((v) => {
-    const { thumb, original } = { thumb: `frame_${String(v.frame).padStart(6, '0')}.thumb.webp`, original: `frame_${String(v.frame).padStart(6, '0')}.orig.webp` };
+    const { thumb, original } = thumbnailPaths(framePath('', v.frame));
     return { ...v, thumb: fileUrl(id, 'thumb', thumb), ...(v.stylized ? { original: fileUrl(id, 'thumb', original) } : {}) };
   });
   page.segments = (await segmentsOf(dir)).map((s) => ({ ...s, url: fileUrl(id, 'segment', String(s.index + 1)) }));
