@@ -479,7 +479,7 @@ async function benchOrchestration(dir: string): Promise<void> {
     );
     if (pageLoad) {
       console.log(
-        `watch page: ${pageLoad.refreshes} refreshes, ${pageLoad.meanMs.toFixed(1)} ms mean (max ${pageLoad.maxMs.toFixed(0)} ms) for the JSON and the new thumbnails, ` +
+        `watch page: ${pageLoad.refreshes} refreshes, the JSON in ${pageLoad.jsonMedianMs.toFixed(1)} ms (median), with the new thumbnails ${pageLoad.meanMs.toFixed(1)} ms mean (max ${pageLoad.maxMs.toFixed(0)} ms), ` +
           `${(pageLoad.meanJsonBytes / 1024).toFixed(1)} KiB JSON a refresh, ${pageLoad.thumbs} thumbnails fetched (${(pageLoad.thumbBytes / 1024).toFixed(0)} KiB)`,
       );
     }
