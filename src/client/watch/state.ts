@@ -160,6 +160,17 @@ async function endingOf(handle: WorkflowHandle, runId: string): Promise<Ending> 
   return ending;
 }
 
+/** An interrupted render's progress, read from its history once per history length (nothing adds to it until it is resumed). */
+const interrupted = new Map<string, Awaited<ReturnType<typeof interruptedProgress>>>();
+
+async function interruptedOf(handle: WorkflowHandle, key: string) {
+  const known = interrupted.get(key);
+  if (known) return known;
+  const p = await interruptedProgress(handle);
+  interrupted.set(key, p);
+  return p;
+}
+
 function fromEnding(id: string, ending: Ending): { page: RenderPage; renderDir?: string } {
   if (ending.state === 'done') {
     const page = { ...fromProgress(id, 'done', false, ending.result), output: ending.result.output };
@@ -190,7 +201,7 @@ export async function renderPage(
     page.live = snap.live.map((b) => ({ frame: b.frame, step: b.step, totalSteps: b.totalSteps }));
     renderDir = snap.progress.renderDir;
   } else if (status === 'RUNNING') {
-    const p = await interruptedProgress(handle);
+    const p = await interruptedOf(handle, `${description.runId}/${description.historyLength}`);
     page = { ...bare(id, 'interrupted', false), done: p.done, total: p.total, input: p.input ?? null, output: p.output ?? null };
     renderDir = p.renderDir;
   } else {
