@@ -135,6 +135,27 @@ export const DEFAULT_SETTINGS: Readonly<StyleSettings> = Object.freeze({
  */
 export class InvalidSettingsError extends Error {
   override name = 'InvalidSettingsError';
+  constructor(
+    message: string,
+    /** The setting at fault, for a caller that names settings otherwise (the command line: by its flags). */
+    readonly problem?: SettingProblem,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A setting that cannot work, said without naming a command-line flag: `message` writes each setting
+ * as `{key}` (`{size} 16 makes …`). The command line names them by their flags (option-table.ts);
+ * this layer and the ones below it by their keys.
+ */
+export interface SettingProblem {
+  key: keyof StyleSettings;
+  message: string;
+}
+
+export function describeSettingProblem(p: SettingProblem, nameOf: (key: string) => string = (key) => key): string {
+  return p.message.replace(/\{(\w+)\}/g, (_, key: string) => nameOf(key));
 }
 
 export const MIN_SIZE = 16;

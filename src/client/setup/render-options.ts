@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileSha256 } from '../../common/hash';
-import { styleLongSide, type StyleSettings } from '../../engine/settings';
+import { describeSettingProblem, styleLongSide, type StyleSettings } from '../../engine/settings';
 import type { ChunkOptions } from '../../workflows/chunks';
 import { deepestLayer, minimumSideFor } from '../../engine/vgg19-architecture';
 import { frameSizeFor } from '../../engine/frame-size';
 import { MediaInputError, probeVideo, readImage, type VideoInfo } from '../../media';
 import type { RenderLimits, RenderRequest } from '../../workflows/contract';
-import { canonicalSettings, optionValues, problemText, requestParts, withoutSteerable, type OptionFlags } from './render-option-values';
+import { canonicalSettings, flagOf, optionValues, problemText, requestParts, withoutSteerable, type OptionFlags } from './render-option-values';
 import { UsageError } from '../../cli-common/errors';
 
 export const OUTPUT_EXTENSIONS = ['.mp4', '.mov', '.mkv'];
@@ -164,7 +164,7 @@ export async function buildRenderRequest(flags: RenderFlags): Promise<RenderRequ
   const { info, ...files } = await checkRenderFiles(flags);
   // The split checks this too (for any client); here it fails before a server or workflow exists.
   const { problem } = frameSizeFor(info.displayWidth, info.displayHeight, settings.size, [...settings.contentLayers, ...settings.styleLayers]);
-  if (problem) throw new UsageError(problem);
+  if (problem) throw new UsageError(describeSettingProblem(problem, flagOf));
   if (settings.engine !== 'copy') await checkStyleSizes(files.styles ?? [files.style], styleFlags(flags), settings);
   const renderId = await renderIdFor(files, settings);
   const workDir = flags.workDir ? resolve(flags.workDir) : defaultWorkDir();
