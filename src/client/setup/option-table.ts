@@ -4,7 +4,8 @@
  * activities read, or the limits and chunk options the workflow reads) and how it takes part in the
  * render's identity. The command line's flags and --help, README's option table, the parsing and
  * validation of a command line, and the canonical settings object are all made from this table
- * (options.ts); nothing else names a render option's flag.
+ * (render-option-values.ts); no other code defines an option, and messages that name one get its
+ * flag from here (flagOf).
  *
  * To add an option: add its entry here (identity 'unless-default', so every existing render keeps its
  * id), read it where it takes effect, test it, and run `npm run readme-options`.
