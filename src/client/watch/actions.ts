@@ -5,7 +5,7 @@
 import type { Io } from '../../cli-common/io';
 import { cancelCommand } from '../commands/cancel';
 import { pauseCommand } from '../commands/pause';
-import type { CommandServerOptions } from '../commands/render-ref';
+import type { CommandServerOptions, RenderRefOptions } from '../commands/render-ref';
 import { resumeCommand } from '../commands/resume';
 import { retryFailedCommand } from '../commands/retry-failed';
 import { setEpochsCommand } from '../commands/set-epochs';
@@ -22,13 +22,15 @@ export function isAction(name: string): name is Action {
 export async function runAction(action: Action, id: string, body: { epochs?: unknown }, server: CommandServerOptions): Promise<string[]> {
   const lines: string[] = [];
   const io: Io = { out: (l) => lines.push(l), status: () => undefined, err: (l) => lines.push(l) };
+  // The render is named by its id: no render flags.
+  const opts: RenderRefOptions = { ...server };
   const run = {
-    pause: () => pauseCommand(id, server, io),
-    resume: () => resumeCommand(id, server, io),
-    cancel: () => cancelCommand(id, server, io),
-    'set-epochs': () => setEpochsCommand([id, String(body.epochs ?? '')], server, io),
-    'retry-failed': () => retryFailedCommand(id, server, io),
-    'skip-failed': () => skipFailedCommand(id, server, io),
+    pause: () => pauseCommand(id, opts, io),
+    resume: () => resumeCommand(id, opts, io),
+    cancel: () => cancelCommand(id, opts, io),
+    'set-epochs': () => setEpochsCommand([id, String(body.epochs ?? '')], opts, io),
+    'retry-failed': () => retryFailedCommand(id, opts, io),
+    'skip-failed': () => skipFailedCommand(id, opts, io),
   } satisfies Record<Action, () => Promise<void>>;
   await run[action]();
   return lines;
