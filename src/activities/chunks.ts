@@ -12,6 +12,7 @@ import {
   indexFrames,
   joinSegments,
   readImage,
+  removeThumbnails,
   writePng,
   type FrameRate,
   type FrameTimestamps,
@@ -194,6 +195,7 @@ export function createChunkActivities(policy: PathPolicy) {
         const styled = framePath(paths.styled, frame);
         await rm(styled, { force: true });
         await rm(styled.replace(/\.png$/, '.json'), { force: true });
+        await removeThumbnails(styled);
       }
     },
 
