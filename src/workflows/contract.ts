@@ -357,8 +357,9 @@ export const RENDER_CANCELLED = FAILURE_TYPES.renderCancelled;
 
 /**
  * What a person does about each failure: shown beside the type and message by start-render, status
- * and status --json. Keyed like FAILURE_TYPES, so a new type cannot ship without its fix. `{retry}`,
- * `{again}` and `{worker}` stand for the exact commands (with this render's id and server flags).
+ * and status --json. Keyed like FAILURE_TYPES, so a new type cannot ship without its fix. `{retry}`
+ * (retry-failed for a frame waiting in needs-attention; start-render again for a render that
+ * failed), `{again}` and `{worker}` stand for the exact commands (with this render's id and flags).
  */
 export const FAILURE_FIXES: Readonly<Record<keyof typeof FAILURE_TYPES, string>> = Object.freeze({
   mediaInput: 'give --input a readable video (ffprobe must list a video stream); once the file is repaired: {retry}',
@@ -369,7 +370,7 @@ export const FAILURE_FIXES: Readonly<Record<keyof typeof FAILURE_TYPES, string>>
   pathNotAllowed:
     "the workers write only inside their roots: start them with --output-root set to the output's directory (or --work-dir/--work-root for the work directory), or choose an --output inside the roots the message lists; then {again}",
   diskFull:
-    'free the space the message names on that disk (npm run clean deletes finished renders), or use a --work-dir on a larger disk, or fewer --chunk-frames/--open-chunks; then {again} (nothing finished is lost), or {retry} when the render waits in needs-attention',
+    'free the space the message names on that disk (npm run clean deletes finished renders), or use a --work-dir on a larger disk, or fewer --chunk-frames/--open-chunks; then {retry} (nothing finished is lost)',
 });
 
 /** Failure types the SDK raises itself: a timeout of an activity, named by its kind. */

@@ -23,20 +23,24 @@ export interface FailureReport {
   fix: string;
 }
 
-/** The fix for a failure type, with the commands for this render filled in; undefined for a type we do not raise. */
-export function fixFor(type: string, renderId: string, where: HintTarget): string | undefined {
+/**
+ * The fix for a failure type, with the commands for this render filled in; undefined for a type we do
+ * not raise. A failed frame waits in needs-attention for retry-failed; a failed render needs start-render again.
+ */
+export function fixFor(type: string, renderId: string, where: HintTarget, failed: 'frame' | 'render' = 'frame'): string | undefined {
   const key =
     (Object.keys(FAILURE_TYPES) as Array<keyof typeof FAILURE_TYPES>).find((k) => FAILURE_TYPES[k] === type) ??
     (Object.keys(TIMEOUT_FAILURE_TYPES) as Array<keyof typeof TIMEOUT_FAILURE_TYPES>).find((k) => TIMEOUT_FAILURE_TYPES[k] === type);
   if (!key) return undefined;
   const text = key in FAILURE_FIXES ? FAILURE_FIXES[key as keyof typeof FAILURE_FIXES] : TIMEOUT_FIXES[key as keyof typeof TIMEOUT_FIXES];
-  return fillCommands(text, renderId, where);
+  return fillCommands(text, renderId, where, failed);
 }
 
-function fillCommands(text: string, renderId: string, where: HintTarget): string {
+function fillCommands(text: string, renderId: string, where: HintTarget, failed: 'frame' | 'render'): string {
   const worker = `npm run worker -- ${where.address ? `--address ${where.address} ` : ''}--queues media,style`;
+  const retry = failed === 'frame' ? commandHint('retry-failed', renderId, where) : 'run the same start-render command again';
   return text
-    .replaceAll('{retry}', commandHint('retry-failed', renderId, where))
+    .replaceAll('{retry}', retry)
     .replaceAll('{again}', 'run the same start-render command again')
     .replaceAll('{worker}', worker);
 }
@@ -68,7 +72,7 @@ export function failureOf(err: unknown, renderId: string, where: HintTarget): Fa
     type,
     message,
     ...(activity?.activityType ? { activity: activity.activityType } : {}),
-    fix: fixFor(type, renderId, where) ?? unknownFix(where),
+    fix: fixFor(type, renderId, where, 'render') ?? unknownFix(where),
   };
 }
 
