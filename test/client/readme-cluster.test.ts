@@ -46,7 +46,7 @@ describe("the README's cluster commands work as written", () => {
     const commands = readmeClusterCommands().map((c) => c.replaceAll('temporal:7233', server.address));
     assert.equal(commands.length, 3);
     // One frame: the commands carry no settings, so it is computed at the defaults (512 px, 5×50 steps):
-    // 690 s measured on this 2-core machine at a load average of 22 (other sessions running).
+    // 386 s and 690 s in two runs on this 2-core machine, shared with other sessions.
     await makeClip({ path: join(dir, 'clip.mp4'), width: 32, height: 24, rate: '25', frames: 1 });
     await makeStyleImage(join(dir, 'style.jpg'), 32, 24);
     // The generated narrow VGG19 instead of the download: an environment variable, the commands unchanged.
