@@ -61,7 +61,16 @@ export interface StyleSettings {
   styleBlendWeights?: number[];
   /** `--style-scale`: the style image's long side is `size × styleScale` (absent: 1). */
   styleScale?: number;
+  /**
+   * `--optimizer`: what minimises the loss — `adam`, the seed's Keras Adam, or `lbfgs`, L-BFGS as
+   * neural-style runs it (lbfgs.ts). Absent means `adam`, so renders of earlier releases keep their
+   * ids and fingerprints.
+   */
+  optimizer?: OptimizerName;
 }
+
+export type OptimizerName = 'adam' | 'lbfgs';
+export const OPTIMIZERS: readonly OptimizerName[] = ['adam', 'lbfgs'];
 
 export type InitMode = 'content' | 'prev-warped';
 
@@ -203,6 +212,7 @@ export function validateSettings(s: StyleSettings, styleCount = 1): string[] {
     errors.push(COHERENT_ONLY);
   }
   errors.push(...styleOptionErrors(s, styleCount));
+  if (s.optimizer !== undefined && !OPTIMIZERS.includes(s.optimizer)) errors.push(`--optimizer must be one of ${OPTIMIZERS.join(', ')} (got ${String(s.optimizer)})`);
   if (s.engine !== undefined && !ENGINES.includes(s.engine)) errors.push(`--engine must be one of ${ENGINES.join(', ')} (got ${String(s.engine)})`);
   return errors;
 }
