@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { BackendUnavailableError } from '../engine/backend';
-import { DEFAULT_RUN_UP, DEFAULT_SETTINGS, defaultTemporalWeight, INIT_MODES, InvalidSettingsError, MAX_SIZE, MAX_STYLE_SCALE, MIN_SIZE } from '../engine/settings';
+import { DEFAULT_RUN_UP, DEFAULT_SETTINGS, defaultTemporalWeight, INIT_MODES, InvalidSettingsError, MAX_SIZE, MAX_STYLE_SCALE, MIN_SIZE, OPTIMIZERS } from '../engine/settings';
 import { DEFAULT_CHUNK_OPTIONS } from '../workflows/chunks';
 import { WeightsError } from '../engine/weights';
 import { MediaInputError } from '../media/errors';
@@ -93,6 +93,11 @@ function renderOptions(cmd: Command, mode: 'start' | 'find'): Command {
     .option('--content-weight <x>', `weight of the content loss${same}`, String(DEFAULT_SETTINGS.contentWeight))
     .option('--tv-weight <x>', `weight of the total variation loss${same}`, String(DEFAULT_SETTINGS.tvWeight))
     .option('--learning-rate <x>', `Adam learning rate${same}`, String(DEFAULT_SETTINGS.learningRate))
+    .addOption(
+      new Option('--optimizer <name>', `adam (the seed's Keras Adam, default) or lbfgs (L-BFGS as neural-style runs it, 100 curvature pairs; --learning-rate does not apply)${same}`).choices(
+        OPTIMIZERS as string[],
+      ),
+    )
     .option('--size <px>', `long side of the frames, ${MIN_SIZE}–${MAX_SIZE}${same}`, String(DEFAULT_SETTINGS.size))
     .addOption(
       new Option('--init <mode>', `where each frame starts: content (the seed's method, frames independent) or prev-warped (the previous stylized frame warped along the optical flow: far less flicker, fewer steps)${same}`).choices(

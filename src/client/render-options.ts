@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileSha256 } from '../common/hash';
-import { COHERENT_ONLY, DEFAULT_RUN_UP, DEFAULT_SETTINGS, defaultLaterEpochs, defaultTemporalWeight, normaliseBlendWeights, styleLongSide, validateSettings, type InitMode, type StyleSettings } from '../engine/settings';
+import { COHERENT_ONLY, DEFAULT_RUN_UP, DEFAULT_SETTINGS, defaultLaterEpochs, defaultTemporalWeight, normaliseBlendWeights, styleLongSide, validateSettings, type InitMode, type OptimizerName, type StyleSettings } from '../engine/settings';
 import { DEFAULT_CHUNK_OPTIONS, type ChunkOptions } from '../workflows/chunks';
 import { deepestLayer, minimumSideFor } from '../engine/vgg19-architecture';
 import { frameSizeFor } from '../engine/frame-size';
@@ -27,6 +27,8 @@ export interface RenderFlags {
   contentWeight?: string;
   tvWeight?: string;
   learningRate?: string;
+  /** `adam` (absent: the seed's) or `lbfgs`. */
+  optimizer?: string;
   size?: string;
   window?: string;
   framesPerRun?: string;
@@ -127,6 +129,8 @@ export function parseSettings(flags: RenderFlags): { settings: StyleSettings; li
     contentWeight: parseNumber(flags.contentWeight, '--content-weight', DEFAULT_SETTINGS.contentWeight, problems),
     tvWeight: parseNumber(flags.tvWeight, '--tv-weight', DEFAULT_SETTINGS.tvWeight, problems),
     learningRate: parseNumber(flags.learningRate, '--learning-rate', DEFAULT_SETTINGS.learningRate, problems),
+    // Absent for Adam, so renders of earlier releases (and explicit --optimizer adam) keep their ids.
+    ...(flags.optimizer !== undefined && flags.optimizer !== 'adam' ? { optimizer: flags.optimizer as OptimizerName } : {}),
     size,
     contentLayers: [...DEFAULT_SETTINGS.contentLayers],
     styleLayers: [...DEFAULT_SETTINGS.styleLayers],
