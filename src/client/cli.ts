@@ -94,7 +94,7 @@ function renderOptions(cmd: Command, mode: 'start' | 'find'): Command {
     .option('--tv-weight <x>', `weight of the total variation loss${same}`, String(DEFAULT_SETTINGS.tvWeight))
     .option('--learning-rate <x>', `Adam learning rate${same}`, String(DEFAULT_SETTINGS.learningRate))
     .addOption(
-      new Option('--optimizer <name>', `adam (the seed's Keras Adam, default) or lbfgs (L-BFGS as neural-style runs it, 100 curvature pairs; --learning-rate does not apply)${same}`).choices(
+      new Option('--optimizer <name>', `adam (the seed's Keras Adam, default) or lbfgs (L-BFGS as neural-style runs it, with 10 curvature pairs; --learning-rate does not apply)${same}`).choices(
         OPTIMIZERS as string[],
       ),
     )
