@@ -199,7 +199,9 @@ async function main() {
         backend: args.backend as BackendChoice | 'auto',
         sizes: args['lbfgs-sizes']!.split(',').map((n) => positiveInteger(n, '--lbfgs-sizes')),
         networks: args['lbfgs-networks']!.split(',').map((n) => {
-          if (!(LBFGS_NETWORKS as readonly string[]).includes(n)) throw new Error(`--lbfgs-networks: "${n}" is not one of ${LBFGS_NETWORKS.join(', ')}`);
+          if (!n.startsWith('file:') && !(LBFGS_NETWORKS as readonly string[]).includes(n)) {
+            throw new Error(`--lbfgs-networks: "${n}" is not one of ${LBFGS_NETWORKS.join(', ')} or file:PATH (a VGG19 weights file)`);
+          }
           return n as LbfgsNetwork;
         }),
         steps: positiveInteger(args['lbfgs-steps']!, '--lbfgs-steps'),

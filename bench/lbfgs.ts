@@ -15,7 +15,7 @@
  * landscape is not): `sinusoidal-narrow`, the tests' golden network (test/helpers/tiny-vgg.ts, widths
  * 4..8); `sinusoidal-full`, the same formula at VGG19's widths (what the other benches time);
  * `he-narrow` and `he-full`, He-initialised (normal, σ = √(2/fan-in), zero bias, seeded) at the narrow
- * and the full widths.
+ * and the full widths; `file:PATH` times a weights file of your own (ImageNet's notop file).
  */
 import { join } from 'node:path';
 import { StyleEngine } from '../src/engine/engine';
@@ -27,7 +27,8 @@ import { TINY_VGG_WIDTHS, VGG19_WIDTHS, writeVggH5 } from '../test/helpers/tiny-
 import { frameShape, median, pattern } from './steps';
 
 export const LBFGS_NETWORKS = ['sinusoidal-narrow', 'sinusoidal-full', 'he-narrow', 'he-full'] as const;
-export type LbfgsNetwork = (typeof LBFGS_NETWORKS)[number];
+/** A synthetic network by name, or `file:PATH`: a VGG19 weights file (e.g. ImageNet's). */
+export type LbfgsNetwork = (typeof LBFGS_NETWORKS)[number] | `file:${string}`;
 
 export interface LbfgsBenchOptions {
   dir: string;
@@ -49,7 +50,7 @@ function heKernel(l: number, cin: number, cout: number): Float32Array {
   return Float32Array.from({ length: 9 * cin * cout }, () => sigma * normal());
 }
 
-async function writeNetwork(network: LbfgsNetwork, path: string): Promise<void> {
+async function writeNetwork(network: (typeof LBFGS_NETWORKS)[number], path: string): Promise<void> {
   const widths = network.endsWith('narrow') ? TINY_VGG_WIDTHS : VGG19_WIDTHS;
   if (network.startsWith('he')) await writeVggH5(path, { widths, kernel: heKernel, bias: (_l, cout) => new Float32Array(cout) });
   else await writeVggH5(path, { widths });
@@ -99,8 +100,8 @@ export async function runLbfgsBench(o: LbfgsBenchOptions): Promise<void> {
   );
   console.log(`| --- | --- | ${' ---: |'.repeat(8 + FRACTIONS.length)}`);
   for (const network of o.networks) {
-    const weightsPath = join(o.dir, `lbfgs-${network}.h5`);
-    await writeNetwork(network, weightsPath);
+    const weightsPath = network.startsWith('file:') ? network.slice('file:'.length) : join(o.dir, `lbfgs-${network}.h5`);
+    if (!network.startsWith('file:')) await writeNetwork(network as (typeof LBFGS_NETWORKS)[number], weightsPath);
     const engine = await StyleEngine.create({ weightsPath, backend: o.backend });
     try {
       for (const size of o.sizes) {
