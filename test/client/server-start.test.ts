@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startEmbeddedServer } from '../../src/client/embedded-server';
+import { startEmbeddedServer } from '../../src/client/server/embedded-server';
 import { tempDir } from '../helpers/media-fixtures';
 import { startProcess, stopAllProcesses } from '../helpers/processes';
 

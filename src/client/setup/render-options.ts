@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { fileSha256 } from '../common/hash';
-import { COHERENT_ONLY, DEFAULT_RUN_UP, DEFAULT_SETTINGS, defaultLaterEpochs, defaultTemporalWeight, normaliseBlendWeights, styleLongSide, validateSettings, type InitMode, type StyleSettings } from '../engine/settings';
-import { DEFAULT_CHUNK_OPTIONS, type ChunkOptions } from '../workflows/chunks';
-import { deepestLayer, minimumSideFor } from '../engine/vgg19-architecture';
-import { frameSizeFor } from '../engine/frame-size';
-import { MediaInputError, probeVideo, readImage, type VideoInfo } from '../media';
-import { DEFAULT_LIMITS, type RenderLimits, type RenderRequest } from '../workflows/contract';
-import { UsageError } from '../cli-common/errors';
+import { fileSha256 } from '../../common/hash';
+import { COHERENT_ONLY, DEFAULT_RUN_UP, DEFAULT_SETTINGS, defaultLaterEpochs, defaultTemporalWeight, normaliseBlendWeights, styleLongSide, validateSettings, type InitMode, type StyleSettings } from '../../engine/settings';
+import { DEFAULT_CHUNK_OPTIONS, type ChunkOptions } from '../../workflows/chunks';
+import { deepestLayer, minimumSideFor } from '../../engine/vgg19-architecture';
+import { frameSizeFor } from '../../engine/frame-size';
+import { MediaInputError, probeVideo, readImage, type VideoInfo } from '../../media';
+import { DEFAULT_LIMITS, type RenderLimits, type RenderRequest } from '../../workflows/contract';
+import { UsageError } from '../../cli-common/errors';
 
 export const OUTPUT_EXTENSIONS = ['.mp4', '.mov', '.mkv'];
 
