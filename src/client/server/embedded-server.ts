@@ -288,9 +288,23 @@ export function serverStartMessage(outcome: 'exited' | 'timed out', seconds: num
 async function waitUntilServing(address: string, exited: Promise<void>, seconds: number): Promise<'serving' | 'exited' | 'timed out'> {
   let gone = false;
   void exited.then(() => (gone = true));
+  // gRPC's connection attempts hold no reference on the event loop: without this, a server that
+  // exits while one is pending would leave nothing to wake this loop up.
+  const awake = setInterval(() => undefined, 1000);
+  try {
+    return await poll(address, exited, () => gone, seconds);
+  } finally {
+    clearInterval(awake);
+  }
+}
+
+async function poll(address: string, exited: Promise<void>, gone: () => boolean, seconds: number): Promise<'serving' | 'exited' | 'timed out'> {
   const deadline = Date.now() + seconds * 1000;
-  while (!gone && Date.now() < deadline) {
-    const connection = await Connection.connect({ address, connectTimeout: '1s' }).catch(() => undefined);
+  while (!gone() && Date.now() < deadline) {
+    const attempt = Connection.connect({ address, connectTimeout: '1s' }).catch(() => undefined);
+    // A server that exits ends the wait at once, not after the attempt's own timeout.
+    const connection = await Promise.race([attempt, exited.then(() => undefined)]);
+    if (!connection) void attempt.then((late) => late?.close().catch(() => undefined));
     if (connection) {
       try {
         // Connected is not yet serving: ask for the namespace the workers use.
@@ -302,9 +316,9 @@ async function waitUntilServing(address: string, exited: Promise<void>, seconds:
         await connection.close().catch(() => undefined);
       }
     }
-    if (!gone) await Promise.race([exited, new Promise((r) => setTimeout(r, 200))]);
+    if (!gone()) await Promise.race([exited, new Promise((r) => setTimeout(r, 200))]);
   }
-  return gone ? 'exited' : 'timed out';
+  return gone() ? 'exited' : 'timed out';
 }
 
 /** The last non-empty line the server wrote after `from` bytes (this start's part of the log). */
