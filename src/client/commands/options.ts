@@ -4,9 +4,7 @@
  * that act on one render take them to find it).
  */
 import { Command, Option } from 'commander';
-import { DEFAULT_RUN_UP, DEFAULT_SETTINGS, defaultTemporalWeight, INIT_MODES, MAX_SIZE, MAX_STYLE_SCALE, MIN_SIZE } from '../../engine/settings';
-import { DEFAULT_CHUNK_OPTIONS } from '../../workflows/chunks';
-import { DEFAULT_LIMITS } from '../../workflows/contract';
+import { addRenderOptions } from '../setup/render-option-values';
 import { DEFAULT_NAMESPACE } from '../../cli-common/connection';
 
 export function serverOptions(cmd: Command): Command {
@@ -50,49 +48,7 @@ export function renderOptions(cmd: Command, mode: 'start' | 'find'): Command {
   }
   // Accepted so a start-render command line can be reused as is; the render is found by its files.
   const same = mode === 'find' ? ' (accepted as given to start-render; ignored: the render is found by its files)' : '';
-  const limit = same;
-  return cmd
-    .addOption(
-      new Option('--engine <name>', `vgg19 (style transfer), or copy: frames pass through NOT stylized, to check a long video or measure the orchestration${same}`)
-        .choices(['vgg19', 'copy'])
-        .default('vgg19'),
-    )
-    .option('--epochs <n>', `optimisation epochs per frame${same}`, String(DEFAULT_SETTINGS.epochs))
-    .option('--steps-per-epoch <n>', `Adam steps per epoch${same}`, String(DEFAULT_SETTINGS.stepsPerEpoch))
-    .option('--style-weight <x>', `weight of the style loss${same}`, String(DEFAULT_SETTINGS.styleWeight))
-    .option('--content-weight <x>', `weight of the content loss${same}`, String(DEFAULT_SETTINGS.contentWeight))
-    .option('--tv-weight <x>', `weight of the total variation loss${same}`, String(DEFAULT_SETTINGS.tvWeight))
-    .option('--learning-rate <x>', `Adam learning rate${same}`, String(DEFAULT_SETTINGS.learningRate))
-    .option('--size <px>', `long side of the frames, ${MIN_SIZE}–${MAX_SIZE}${same}`, String(DEFAULT_SETTINGS.size))
-    .addOption(
-      new Option('--init <mode>', `where each frame starts: content (the seed's method, frames independent) or prev-warped (the previous stylized frame warped along the optical flow: far less flicker, fewer steps)${same}`).choices(
-        INIT_MODES as string[],
-      ),
-    )
-    .option('--temporal-weight <x>', `prev-warped: weight of the temporal loss (default 1e5 × (size/96)^2.75: ${defaultTemporalWeight(DEFAULT_SETTINGS.size).toExponential(1).replace('+', '')} at --size ${DEFAULT_SETTINGS.size})${same}`)
-    .option('--later-epochs <n>', `prev-warped: epochs of frames that start from the previous one (default: a third of --epochs, rounded up)${same}`)
-    .option('--run-up <n>', `prev-warped: frames a chain's first frame is reached from, rendered backwards so the chain starts settled (default ${DEFAULT_RUN_UP}; 0: from its own content)${same}`)
-    .option('--chunk-frames <n>', `frames per chunk: extracted, stylized, encoded and deleted together${limit}`, String(DEFAULT_CHUNK_OPTIONS.frames))
-    .option('--open-chunks <n>', `chunks on disk at once (bounds the disk; with prev-warped, the chunks rendered in parallel)${limit}`, String(DEFAULT_CHUNK_OPTIONS.open))
-    .option('--overlap <n>', `prev-warped: frames each chunk renders ahead of its start to cross-fade the seam${limit}`, String(DEFAULT_CHUNK_OPTIONS.overlap))
-    .option('--keep-frames', `keep each chunk's frames (content and stylized PNGs) after its segment is encoded${limit}`)
-    .option('--style-blend-weights <list>', `with several --style: their weights, e.g. 3,7 (normalised to sum 1; default equal)${same}`)
-    .option('--style-scale <x>', `the style image's long side is --size times this, above 0 and at most ${MAX_STYLE_SCALE} (default 1)${same}`)
-    .option('--original-colors', `keep the frames' own colours: only the luminance is stylized${same}`)
-    .option('--window <n>', `frames scheduled at once${limit}`, String(DEFAULT_LIMITS.window))
-    .option('--frames-per-run <n>', `frames per workflow run before continue-as-new${limit}`, String(DEFAULT_LIMITS.framesPerRun))
-    .option('--frame-attempts <n>', `attempts per frame before it counts as failed${limit}`, String(DEFAULT_LIMITS.frameAttempts))
-    .option(
-      '--heartbeat-timeout <s>',
-      `seconds of silence before a worker is presumed dead${limit}`,
-      String(DEFAULT_LIMITS.heartbeatTimeoutSeconds),
-    )
-    .option('--checkpoint-every <steps>', `steps between a frame's checkpoints (default: one epoch)${limit}`)
-    .option(
-      '--degrade-after-ooms <n>',
-      `out-of-memory failures after which a frame is computed at reduced size${limit}`,
-      String(DEFAULT_LIMITS.degradeAfterOoms),
-    )
+  return addRenderOptions(cmd, same)
     .addOption(
       new Option(
         '--work-dir <dir>',
