@@ -10,10 +10,12 @@ export interface CheckpointHeader {
   fingerprint: string;
   step: number;
   elements: number;
+  /** A stopping frame's recent losses (OptimisationCheckpoint.recent); JSON keeps doubles exact. */
+  recent?: number[];
 }
 
 export async function writeCheckpoint(path: string, fingerprint: string, c: OptimisationCheckpoint): Promise<void> {
-  const header: CheckpointHeader = { fingerprint, step: c.step, elements: c.image.length };
+  const header: CheckpointHeader = { fingerprint, step: c.step, elements: c.image.length, ...(c.recent && { recent: c.recent }) };
   const head = Buffer.from(`${JSON.stringify(header)}\n`);
   const body = [c.image, c.m, c.v].map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength));
   await writeFileAtomic(path, Buffer.concat([head, ...body]));
@@ -40,5 +42,5 @@ export async function readCheckpoint(path: string, fingerprint: string): Promise
   const body = buf.subarray(newline + 1);
   // Copy into fresh, aligned buffers: the file's data starts at an arbitrary byte offset.
   const part = (i: number) => new Float32Array(new Uint8Array(body.subarray(i * bytes, (i + 1) * bytes)).buffer);
-  return { step: header.step, image: part(0), m: part(1), v: part(2) };
+  return { step: header.step, image: part(0), m: part(1), v: part(2), ...(header.recent && { recent: header.recent }) };
 }

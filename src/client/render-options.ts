@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileSha256 } from '../common/hash';
-import { COHERENT_ONLY, DEFAULT_RUN_UP, DEFAULT_SETTINGS, defaultLaterEpochs, defaultTemporalWeight, normaliseBlendWeights, styleLongSide, validateSettings, type InitMode, type StyleSettings } from '../engine/settings';
+import { COHERENT_ONLY, DEFAULT_RELATIVE_TEMPORAL_WEIGHT, DEFAULT_RUN_UP, DEFAULT_SETTINGS, DEFAULT_STOP_TOLERANCE, defaultLaterEpochs, normaliseBlendWeights, styleLongSide, validateSettings, type InitMode, type StyleSettings } from '../engine/settings';
 import { DEFAULT_CHUNK_OPTIONS, type ChunkOptions } from '../workflows/chunks';
 import { deepestLayer, minimumSideFor } from '../engine/vgg19-architecture';
 import { frameSizeFor } from '../engine/frame-size';
@@ -107,8 +107,11 @@ function coherenceSettings(flags: RenderFlags, size: number, problems: string[])
   const runUp = parseNumber(flags.runUp, '--run-up', DEFAULT_RUN_UP, problems);
   return {
     init: flags.init as InitMode,
-    temporalWeight: parseNumber(flags.temporalWeight, '--temporal-weight', defaultTemporalWeight(size), problems),
+    // Relative to the chain's loss scale (settings.ts temporalWeightFor), so it means the same on any network.
+    temporalWeight: parseNumber(flags.temporalWeight, '--temporal-weight', DEFAULT_RELATIVE_TEMPORAL_WEIGHT, problems),
     laterEpochs: parseNumber(flags.laterEpochs, '--later-epochs', defaultLaterEpochs(epochs), problems),
+    // The stop rule, and with it the relative weight and the warm frames' smaller learning rate.
+    stopTolerance: DEFAULT_STOP_TOLERANCE,
     // Absent at its default, so coherent renders of earlier releases keep their ids.
     ...(runUp !== DEFAULT_RUN_UP && { runUp }),
   };

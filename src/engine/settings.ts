@@ -35,8 +35,25 @@ export interface StyleSettings {
    * `content`, so renders of earlier releases keep their ids and fingerprints.
    */
   init?: InitMode;
-  /** Weight of the temporal loss that keeps warm-started frames close to the warped previous result (prev-warped only). */
+  /**
+   * Weight of the temporal loss that keeps warm-started frames close to the warped previous result
+   * (prev-warped only). With `stopTolerance` (renders of this release) it is relative and
+   * dimensionless (temporalWeightFor); without (earlier releases) the absolute weight they ran with.
+   */
   temporalWeight?: number;
+  /**
+   * A warm-started frame is done when its loss reaches its chain's first frame's or falls by less
+   * than this share over STOP_WINDOW steps (stopRuleFor); its presence also makes `temporalWeight`
+   * relative. Absent (renders of earlier releases): every warm frame runs its later epochs.
+   */
+  stopTolerance?: number;
+  /**
+   * Adam's learning rate on warm-started frames; absent: `learningRate` × LATER_LEARNING_RATE_SHARE
+   * with stopTolerance, `learningRate` without (earlier releases). A fresh
+   * Adam's first steps move every pixel by about the learning rate whatever the gradient's size, so
+   * the seed's 0.02 shakes a warm start that is already near its optimum (docs/coherence.md).
+   */
+  laterLearningRate?: number;
   /** Epochs of a frame that starts from the warped previous result; absent means `epochs` (prev-warped only). */
   laterEpochs?: number;
   /**
@@ -94,6 +111,61 @@ const TEMPORAL_WEIGHT_EXPONENT = Math.log(TEMPORAL_WEIGHT_AT_512 / TEMPORAL_WEIG
  */
 export function defaultTemporalWeight(size: number): number {
   return Number((TEMPORAL_WEIGHT_AT_96 * (size / 96) ** TEMPORAL_WEIGHT_EXPONENT).toPrecision(2));
+}
+
+/**
+ * The default relative temporal weight (--temporal-weight with the stop rule): the temporal term's
+ * absolute weight is this × the chain's loss scale × (size / 96)^2.75 (temporalWeightFor).
+ * Measured on real footage (vtest.avi, Starry Night) with a sinusoidal and two He-random networks
+ * whose loss scales differ (docs/coherence.md): 1e2 leaves the term too weak to hold still pixels,
+ * 1e3 and 1e4 hold them; 1e3 keeps every frame's loss nearer content-init's.
+ */
+export const DEFAULT_RELATIVE_TEMPORAL_WEIGHT = 1e3;
+/** Warm frames' learning rate as a share of the first frame's (settings.laterLearningRate): measured in docs/coherence.md. */
+export const LATER_LEARNING_RATE_SHARE = 0.25;
+
+/**
+ * The temporal term's absolute weight for a warm frame whose chain's first frame ended at
+ * style + content loss `scale`. The balance of the two terms' gradients scales with the
+ * style + content loss's own magnitude (which differs by orders of magnitude between networks), so
+ * a weight relative to it holds across networks where an absolute one cannot; the size factor is
+ * defaultTemporalWeight's, measured at a fixed network. Renders of earlier releases (no
+ * stopTolerance) keep their absolute weight.
+ */
+export function temporalWeightFor(s: Pick<StyleSettings, 'temporalWeight' | 'stopTolerance' | 'size'>, scale: number): number {
+  if (s.stopTolerance === undefined) return s.temporalWeight ?? defaultTemporalWeight(s.size);
+  return (s.temporalWeight ?? DEFAULT_RELATIVE_TEMPORAL_WEIGHT) * scale * (s.size / 96) ** TEMPORAL_WEIGHT_EXPONENT;
+}
+
+/** artistic-videos' -tol_loss_relative default is 1e-4 over 50 steps; Adam's steps here are coarser (see docs/coherence.md). */
+export const DEFAULT_STOP_TOLERANCE = 1e-3;
+/** Steps over which the tolerance compares the loss. */
+export const STOP_WINDOW = 10;
+/**
+ * A warm frame runs at least this × its untrusted share of its ceiling: 10 % of its pixels
+ * distrusted (disoccluded, changed) earns the whole ceiling. The global loss can sit below the
+ * target while such a patch is still the warped neighbour's paint; steps spent there are what
+ * optimises it, and few untrusted pixels (noise, a small moving object) cost few steps.
+ */
+export const UNTRUSTED_GAIN = 10;
+
+/**
+ * The stop rule of a warm frame (stylize.ts StopRule) whose chain's first frame ended at `target`,
+ * with temporal mask `mask` (1 = trusted) and `ceiling` steps; undefined for earlier releases'
+ * settings (no stopTolerance), which run every step.
+ */
+export function stopRuleFor(s: Pick<StyleSettings, 'stopTolerance'>, target: number, mask: Float32Array, ceiling: number) {
+  if (s.stopTolerance === undefined) return undefined;
+  let untrusted = 0;
+  for (const m of mask) untrusted += 1 - m;
+  const share = untrusted / Math.max(1, mask.length);
+  return { target, tolerance: s.stopTolerance, window: STOP_WINDOW, minSteps: Math.min(ceiling, Math.ceil(ceiling * share * UNTRUSTED_GAIN)) };
+}
+
+/** The settings a warm-started frame runs: its later epochs, and with the stop rule its own learning rate. */
+export function laterSettings(s: StyleSettings): StyleSettings {
+  const learningRate = s.laterLearningRate ?? (s.stopTolerance === undefined ? s.learningRate : s.learningRate * LATER_LEARNING_RATE_SHARE);
+  return { ...s, epochs: s.laterEpochs ?? s.epochs, learningRate };
 }
 
 /** Epochs of a warm-started frame when --later-epochs is not given: a third of the first frame's, rounded up. */
@@ -165,7 +237,7 @@ export function normaliseBlendWeights(weights: readonly number[]): number[] | un
 }
 
 /** The flags that only the coherent mode reads, given without it. */
-export const COHERENT_ONLY = '--temporal-weight, --later-epochs and --run-up apply to --init prev-warped only; add --init prev-warped or leave them out';
+export const COHERENT_ONLY = '--temporal-weight, --later-epochs, --run-up and --stop-tolerance apply to --init prev-warped only; add --init prev-warped or leave them out';
 
 /**
  * Returns one message per invalid field, naming the flag and what would be accepted. `styleCount`
@@ -198,8 +270,12 @@ export function validateSettings(s: StyleSettings, styleCount = 1): string[] {
   if (s.init !== undefined && !INIT_MODES.includes(s.init)) errors.push(`--init must be one of ${INIT_MODES.join(', ')} (got ${String(s.init)})`);
   if (s.temporalWeight !== undefined) nonNegative(s.temporalWeight, '--temporal-weight');
   if (s.laterEpochs !== undefined) positiveInt(s.laterEpochs, '--later-epochs');
+  if (s.stopTolerance !== undefined) nonNegative(s.stopTolerance, '--stop-tolerance');
+  if (s.laterLearningRate !== undefined && !(Number.isFinite(s.laterLearningRate) && s.laterLearningRate > 0)) {
+    errors.push(`the later learning rate must be a number above 0 (got ${s.laterLearningRate})`);
+  }
   if (s.runUp !== undefined && !(Number.isInteger(s.runUp) && s.runUp >= 0)) errors.push(`--run-up must be a whole number of frames from 0 (got ${s.runUp})`);
-  if (s.init !== 'prev-warped' && (s.temporalWeight !== undefined || s.laterEpochs !== undefined || s.runUp !== undefined)) {
+  if (s.init !== 'prev-warped' && (s.temporalWeight !== undefined || s.laterEpochs !== undefined || s.runUp !== undefined || s.stopTolerance !== undefined || s.laterLearningRate !== undefined)) {
     errors.push(COHERENT_ONLY);
   }
   errors.push(...styleOptionErrors(s, styleCount));

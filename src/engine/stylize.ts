@@ -13,6 +13,8 @@ export interface OptimisationCheckpoint {
   image: Float32Array;
   m: Float32Array;
   v: Float32Array;
+  /** The loss before each of the last StopRule.window steps (a stopping frame's only): the tolerance rule's memory. */
+  recent?: number[];
 }
 
 export interface StepProgress {
@@ -83,6 +85,24 @@ export interface TemporalConstraint {
   weight: number;
 }
 
+/**
+ * When a warm-started frame is done (settings.ts stopRuleFor): Ruder et al. run a fixed number of
+ * steps, but a frame that starts at its chain's loss needs none, and steps beyond it drift the look.
+ * Checked before each update from the image and `recent` alone, so a resumed frame stops at the same step.
+ */
+export interface StopRule {
+  /** Done once style + content + tv is at most target × (1 + tolerance): the chain's first frame's. */
+  target: number;
+  /** Done once the loss fell by less than tolerance × itself over the last `window` steps (artistic-videos' -tol_loss_relative). */
+  tolerance: number;
+  window: number;
+  /**
+   * Steps it runs whatever the loss says: a disoccluded region's share (the global loss can hide it).
+   * Those taken at the target update only the pixels the temporal mask distrusts.
+   */
+  minSteps: number;
+}
+
 export interface StylizeRequest {
   content: RgbImage;
   /**
@@ -100,14 +120,21 @@ export interface StylizeRequest {
   onStep?: (progress: StepProgress) => void | Promise<void>;
   onCheckpoint?: (checkpoint: OptimisationCheckpoint) => void | Promise<void>;
   signal?: AbortSignal;
+  /** Stop before the settings' steps when done (warm-started frames); absent: every step runs. */
+  stop?: StopRule;
+  /** Report the returned image's style + content + tv loss (implied by `stop`): a chain's first frame sets its chain's target with it. */
+  measureStyleContent?: boolean;
   /** Run each step as one TensorFlow graph (native backends, the seed's layers); eager tfjs ops otherwise. */
   graph?: StepGraph;
 }
 
 export interface StylizeResult {
   image: RgbImage;
-  /** Loss before the last update. */
+  /** Loss before the last update (with a stop rule: of the returned image). */
   loss: number;
+  /** Style + content + tv of the returned image (with a stop rule or measureStyleContent; otherwise NaN). */
+  styleContentLoss: number;
+  /** Updates made: the settings' steps, or fewer when the stop rule ended the frame. */
   steps: number;
   resumedFromStep: number;
 }
@@ -171,11 +198,13 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
     ? { step: resume.step, m: tf.tensor4d(resume.m, size), v: tf.tensor4d(resume.v, size) }
     : { step: 0, m: tf.zerosLike(image), v: tf.zerosLike(image) };
   let lastLoss = NaN;
+  let styleContent = NaN;
+  const recent = [...(resume?.recent ?? [])];
   let checkpointedStep = moments.step;
   const checkpoint = async () => {
     const [img, m, v] = await Promise.all([image.data(), moments.m.data(), moments.v.data()]);
     checkpointedStep = moments.step;
-    await req.onCheckpoint!({ step: moments.step, image: img as Float32Array, m: m as Float32Array, v: v as Float32Array });
+    await req.onCheckpoint!({ step: moments.step, image: img as Float32Array, m: m as Float32Array, v: v as Float32Array, ...(req.stop && { recent: [...recent] }) });
   };
   try {
     while (moments.step < steps) {
@@ -184,27 +213,52 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
         if (req.onCheckpoint && moments.step > checkpointedStep) await checkpoint();
         req.signal.throwIfAborted();
       }
-      const { loss, next, m, v } = graph
+      let { loss, next, m, v } = graph
         ? graph.step({ ...moments, image, t: moments.step + 1 })
         : tf.tidy(() => {
             const { value, grad } = valueAndGrad(image);
             const updated = adamUpdate(settings, image, grad, moments);
             return { loss: value, next: tf.clipByValue(updated.value, 0, 1), m: updated.state.m, v: updated.state.v };
           });
+      const lossNow = (await loss.data())[0];
+      loss.dispose();
+      if (req.stop) {
+        // The loss is the current image's: stopping here keeps that image, and drops the update just computed.
+        styleContent = temporal ? lossNow - temporal.weight * (await temporalValue(image, temporal)) : lossNow;
+        const decision = stopDecision(req.stop, moments.step, styleContent, lossNow, recent);
+        if (decision === 'stop') {
+          tf.dispose([next, m, v]);
+          lastLoss = lossNow;
+          break;
+        }
+        if (decision === 'untrusted' && temporal) {
+          // At its target already, the frame owes steps to its distrusted pixels only: the trusted ones keep their values (no drift).
+          const held = tf.tidy(() => tf.add(image, tf.mul(tf.sub(1, temporal.mask), tf.sub(next, image))) as tf.Tensor4D);
+          next.dispose();
+          next = held;
+        }
+        recent.push(lossNow);
+        if (recent.length > req.stop.window) recent.shift();
+        styleContent = NaN;
+      }
       tf.dispose([image, moments.m, moments.v]);
       image = next as tf.Tensor4D;
       moments = { step: moments.step + 1, m, v };
-      lastLoss = (await loss.data())[0];
-      loss.dispose();
+      lastLoss = lossNow;
       await req.onStep?.({ step: moments.step, totalSteps: steps, loss: lastLoss });
       if (req.onCheckpoint && moments.step % checkpointEvery === 0 && moments.step < steps) await checkpoint();
       await yieldToEventLoop();
     }
     const data = (await image.data()) as Float32Array;
+    if ((req.stop || req.measureStyleContent) && Number.isNaN(styleContent)) {
+      // Ran to the ceiling: the loss of the final image, for the chain's next frame's target.
+      styleContent = tf.tidy(() => lossOf(image).dataSync()[0]) - (temporal ? temporal.weight * (await temporalValue(image, temporal)) : 0);
+    }
     return {
       image: { width: content.width, height: content.height, data: Float32Array.from(data) },
       loss: lastLoss,
-      steps,
+      styleContentLoss: styleContent,
+      steps: moments.step,
       resumedFromStep: resume?.step ?? 0,
     };
   } finally {
@@ -212,6 +266,27 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
     tf.dispose([image, moments.m, moments.v, ...contentTargets]);
     if (temporal) tf.dispose([temporal.warped, temporal.mask]);
   }
+}
+
+/** The unweighted temporal term of `image`. */
+async function temporalValue(image: tf.Tensor4D, temporal: { warped: tf.Tensor4D; mask: tf.Tensor4D }): Promise<number> {
+  const t = temporalLoss(image, temporal.warped, temporal.mask);
+  const value = (await t.data())[0];
+  t.dispose();
+  return value;
+}
+
+/**
+ * The stop rule before update `step + 1`: `stop` at the target, or when the loss changed by less than
+ * the tolerance over the window (`recent` holds the losses before the last `window` updates, oldest
+ * first); before the minimum steps, `untrusted` (update only the distrusted pixels) at the target and
+ * `all` above it.
+ */
+export function stopDecision(rule: StopRule, step: number, styleContent: number, loss: number, recent: readonly number[]): 'stop' | 'untrusted' | 'all' {
+  const atTarget = styleContent <= rule.target * (1 + rule.tolerance);
+  if (step < rule.minSteps) return atTarget ? 'untrusted' : 'all';
+  if (atTarget) return 'stop';
+  return recent.length === rule.window && Math.abs(recent[0] - loss) <= rule.tolerance * Math.abs(loss) ? 'stop' : 'all';
 }
 
 /** init and the temporal guide must match the frame; a mismatch is a bug upstream, said plainly. */
