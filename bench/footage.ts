@@ -242,6 +242,8 @@ async function main() {
   );
   console.log(`steps per frame (frame 1 with its run-up): ${run.steps.join(' ')}; loss scale ${sc(baseTerms[Math.min(settings.runUp ?? DEFAULT_RUN_UP, frameCount - 1)]).toExponential(3)}; content-init ${content.fromCache ? 'cached' : 'computed'}`);
   console.log(`style + content per frame ÷ content-init's: ${terms.map((t, i) => (sc(t) / sc(baseTerms[i])).toFixed(2)).join(' ')}`);
+  console.log(`style/content per frame ÷ content-init's: ${terms.map((t, i) => `${(t.style / baseTerms[i].style).toFixed(2)}/${(t.content / baseTerms[i].content).toFixed(2)}`).join(' ')}`);
+  console.log(`content-init's style/content per frame ÷ its frame 1's: ${baseTerms.map((t) => `${(t.style / baseTerms[0].style).toFixed(2)}/${(t.content / baseTerms[0].content).toFixed(2)}`).join(' ')}`);
   console.log(`style/content per frame ÷ frame 1's: ${terms.map((t) => `${(t.style / terms[0].style).toFixed(2)}/${(t.content / terms[0].content).toFixed(2)}`).join(' ')}`);
   if (args.strip) await writePng(args.strip, stripOf([frames, baseRun.styled, run.styled].map((row) => row.slice(Math.max(0, frameCount - 4)))));
   engine.dispose();

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { BackendUnavailableError } from '../engine/backend';
-import { DEFAULT_RUN_UP, DEFAULT_SETTINGS, defaultTemporalWeight, INIT_MODES, InvalidSettingsError, MAX_SIZE, MAX_STYLE_SCALE, MIN_SIZE } from '../engine/settings';
+import { DEFAULT_RELATIVE_TEMPORAL_WEIGHT, DEFAULT_RUN_UP, DEFAULT_SETTINGS, INIT_MODES, InvalidSettingsError, MAX_SIZE, MAX_STYLE_SCALE, MIN_SIZE } from '../engine/settings';
 import { DEFAULT_CHUNK_OPTIONS } from '../workflows/chunks';
 import { WeightsError } from '../engine/weights';
 import { MediaInputError } from '../media/errors';
@@ -99,7 +99,7 @@ function renderOptions(cmd: Command, mode: 'start' | 'find'): Command {
         INIT_MODES as string[],
       ),
     )
-    .option('--temporal-weight <x>', `prev-warped: weight of the temporal loss (default 1e5 × (size/96)^2.75: ${defaultTemporalWeight(DEFAULT_SETTINGS.size).toExponential(1).replace('+', '')} at --size ${DEFAULT_SETTINGS.size})${same}`)
+    .option('--temporal-weight <x>', `prev-warped: weight of the temporal loss relative to the chain's style + content loss, dimensionless (default ${DEFAULT_RELATIVE_TEMPORAL_WEIGHT}; × (size/96)^2.75 where applied)${same}`)
     .option('--later-epochs <n>', `prev-warped: epochs of frames that start from the previous one (default: a third of --epochs, rounded up)${same}`)
     .option('--run-up <n>', `prev-warped: frames a chain's first frame is reached from, rendered backwards so the chain starts settled (default ${DEFAULT_RUN_UP}; 0: from its own content)${same}`)
     .option('--chunk-frames <n>', `frames per chunk: extracted, stylized, encoded and deleted together${limit}`, String(DEFAULT_CHUNK_OPTIONS.frames))

@@ -237,7 +237,7 @@ export function normaliseBlendWeights(weights: readonly number[]): number[] | un
 }
 
 /** The flags that only the coherent mode reads, given without it. */
-export const COHERENT_ONLY = '--temporal-weight, --later-epochs, --run-up and --stop-tolerance apply to --init prev-warped only; add --init prev-warped or leave them out';
+export const COHERENT_ONLY = '--temporal-weight, --later-epochs and --run-up apply to --init prev-warped only; add --init prev-warped or leave them out';
 
 /**
  * Returns one message per invalid field, naming the flag and what would be accepted. `styleCount`
@@ -270,13 +270,16 @@ export function validateSettings(s: StyleSettings, styleCount = 1): string[] {
   if (s.init !== undefined && !INIT_MODES.includes(s.init)) errors.push(`--init must be one of ${INIT_MODES.join(', ')} (got ${String(s.init)})`);
   if (s.temporalWeight !== undefined) nonNegative(s.temporalWeight, '--temporal-weight');
   if (s.laterEpochs !== undefined) positiveInt(s.laterEpochs, '--later-epochs');
-  if (s.stopTolerance !== undefined) nonNegative(s.stopTolerance, '--stop-tolerance');
+  if (s.stopTolerance !== undefined) nonNegative(s.stopTolerance, 'the stop tolerance');
   if (s.laterLearningRate !== undefined && !(Number.isFinite(s.laterLearningRate) && s.laterLearningRate > 0)) {
     errors.push(`the later learning rate must be a number above 0 (got ${s.laterLearningRate})`);
   }
   if (s.runUp !== undefined && !(Number.isInteger(s.runUp) && s.runUp >= 0)) errors.push(`--run-up must be a whole number of frames from 0 (got ${s.runUp})`);
-  if (s.init !== 'prev-warped' && (s.temporalWeight !== undefined || s.laterEpochs !== undefined || s.runUp !== undefined || s.stopTolerance !== undefined || s.laterLearningRate !== undefined)) {
+  if (s.init !== 'prev-warped' && (s.temporalWeight !== undefined || s.laterEpochs !== undefined || s.runUp !== undefined)) {
     errors.push(COHERENT_ONLY);
+  }
+  if (s.init !== 'prev-warped' && (s.stopTolerance !== undefined || s.laterLearningRate !== undefined)) {
+    errors.push('the stop rule and the later learning rate belong to --init prev-warped; these settings carry them without it');
   }
   errors.push(...styleOptionErrors(s, styleCount));
   if (s.engine !== undefined && !ENGINES.includes(s.engine)) errors.push(`--engine must be one of ${ENGINES.join(', ')} (got ${String(s.engine)})`);
