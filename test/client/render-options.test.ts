@@ -7,7 +7,7 @@ import { realpathSync, statSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { buildRenderRequest, parseSettings } from '../../src/client/render-options';
+import { buildRenderRequest, parseSettings } from '../../src/client/setup/render-options';
 import { fileSha256, sha256 } from '../../src/common/hash';
 import { DEFAULT_RELATIVE_TEMPORAL_WEIGHT, DEFAULT_RUN_UP, DEFAULT_SETTINGS, DEFAULT_STOP_TOLERANCE } from '../../src/engine/settings';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
@@ -45,7 +45,7 @@ test('--run-up: absent at its default (ids of earlier coherent renders stay), pr
   assert.equal(coherent({ runUp: '5' }).runUp, 5);
   const refused = (flags: Parameters<typeof parseSettings>[0], message: RegExp) =>
     assert.throws(() => parseSettings(flags), (e: Error) => e.name === 'UsageError' && message.test(e.message));
-  refused({ runUp: '2' }, /--temporal-weight, --later-epochs and --run-up apply to --init prev-warped only; add --init prev-warped or leave them out/);
+  refused({ runUp: '2' }, /--temporal-weight, --later-epochs, --run-up and --stop-tolerance apply to --init prev-warped only; add --init prev-warped or leave them out/);
   refused({ init: 'prev-warped', runUp: '1.5' }, /--run-up must be a whole number of frames from 0 \(got 1\.5\)/);
   refused({ init: 'prev-warped', runUp: '-1' }, /--run-up must be a whole number of frames from 0 \(got -1\)/);
 });

@@ -1,6 +1,6 @@
 import { defaultPayloadConverter, type WorkflowHandle } from '@temporalio/client';
-import { progressQuery, type FrameHeartbeat, type RenderProgress } from '../workflows/contract';
-import { failedFramesOf } from '../workflows/frame-set';
+import { progressQuery, type FrameHeartbeat, type RenderProgress } from '../../workflows/contract';
+import { failedFramesOf } from '../../workflows/frame-set';
 
 export interface Snapshot {
   progress: RenderProgress;
