@@ -9,7 +9,8 @@
  * seed's content-init, on real footage (.ci/bench-footage.sh installs Debian's opencv-doc, whose
  * examples hold vtest.avi, a static-camera street scene, and starry_night.jpg) and on VGG19 weights
  * of different scale: `sinusoidal` (the tests' formula weights, narrow), `he-narrow` and `he-full`
- * (He-normal random kernels, zero biases, seeded; the tests' narrow widths and VGG19's own).
+ * (He-normal random kernels, zero biases, seeded; the tests' narrow widths and VGG19's own), and
+ * `he-narrow-x2`, he-narrow at another scale (every kernel doubled).
  * Prints one table row: still-pixel change and warping error as ratios to content-init's, frames
  * 2..N's style and content loss against frame 1's (the worst of each), the clip's steps as a share
  * of the seed's (frames × epochs × steps), and the frames whose style + content loss is worse than
@@ -72,14 +73,17 @@ async function weightsFile(net: string, dir: string): Promise<string> {
   if (existsSync(file)) return file;
   await mkdir(dir, { recursive: true });
   if (net === 'sinusoidal') await writeVggH5(file);
-  else if (net === 'he-narrow' || net === 'he-full') {
+  else if (net === 'he-narrow' || net === 'he-full' || net === 'he-narrow-x2') {
     const normal = normals(net === 'he-full' ? 19 : 4);
+    // he-narrow-x2: he-narrow with every kernel doubled, so block l's activations are 2^l times as large
+    // (no biases) and the losses about 2^32 times: the same network at another scale.
+    const gain = net === 'he-narrow-x2' ? 2 : 1;
     await writeVggH5(file, {
       widths: net === 'he-full' ? VGG19_WIDTHS : TINY_VGG_WIDTHS,
-      kernel: (_l, cin, cout) => Float32Array.from({ length: 9 * cin * cout }, () => normal() * Math.sqrt(2 / (9 * cin))),
+      kernel: (_l, cin, cout) => Float32Array.from({ length: 9 * cin * cout }, () => gain * normal() * Math.sqrt(2 / (9 * cin))),
       bias: (_l, cout) => new Float32Array(cout),
     });
-  } else throw new Error(`--net must be sinusoidal, he-narrow or he-full (got ${net})`);
+  } else throw new Error(`--net must be sinusoidal, he-narrow, he-narrow-x2 or he-full (got ${net})`);
   return file;
 }
 
@@ -245,7 +249,10 @@ async function main() {
   console.log(`style/content per frame ÷ content-init's: ${terms.map((t, i) => `${(t.style / baseTerms[i].style).toFixed(2)}/${(t.content / baseTerms[i].content).toFixed(2)}`).join(' ')}`);
   console.log(`content-init's style/content per frame ÷ its frame 1's: ${baseTerms.map((t) => `${(t.style / baseTerms[0].style).toFixed(2)}/${(t.content / baseTerms[0].content).toFixed(2)}`).join(' ')}`);
   console.log(`style/content per frame ÷ frame 1's: ${terms.map((t) => `${(t.style / terms[0].style).toFixed(2)}/${(t.content / terms[0].content).toFixed(2)}`).join(' ')}`);
-  if (args.strip) await writePng(args.strip, stripOf([frames, baseRun.styled, run.styled].map((row) => row.slice(Math.max(0, frameCount - 4)))));
+  // Rows: input; content-init; its change from the previous frame ×4; the coherent chain; its change ×4 (the last 4 frames).
+  const changes = (images: RgbImage[]) => images.map((img, t) => ({ ...img, data: img.data.map((v, i) => (t === 0 ? 0 : Math.min(1, 4 * Math.abs(v - images[t - 1].data[i])))) }));
+  const rows = [frames, baseRun.styled, changes(baseRun.styled), run.styled, changes(run.styled)];
+  if (args.strip) await writePng(args.strip, stripOf(rows.map((row) => row.slice(Math.max(0, frameCount - 4)))));
   engine.dispose();
 }
 

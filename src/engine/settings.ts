@@ -91,7 +91,8 @@ const TEMPORAL_WEIGHT_EXPONENT = Math.log(TEMPORAL_WEIGHT_AT_512 / TEMPORAL_WEIG
  * side of 96 px, growing a little faster than the frame's area — 1e5 × (size / 96)^2.75, to two
  * significant figures (2.2e5 at 128, 1.5e6 at 256, 1e7 at the default 512). Measured with
  * bench/coherence.ts on its camera-like clip (sensor noise σ 2.5/255, H.264 CRF 23; synthetic
- * full-width VGG19; README "Flicker-free video" has the tables and the commands):
+ * full-width VGG19; docs/coherence.md has the tables and the commands). Renders of this release use
+ * temporalWeightFor instead; this is what renders of earlier releases (no stopTolerance) ran with:
  *  - at 96×64, 1e5 is the best weight (before flow.ts STILL_RATIO): warping error 0.43×
  *    content-init's against 0.52× at 1e4 and 0.48× without the term; 1e6 stops later frames from
  *    reaching content-init's loss within their third of the steps;
@@ -178,7 +179,7 @@ export function defaultLaterEpochs(epochs: number): number {
  * behind: at 128 px over 6 frames, run-ups of 1, 2 and 3 frames give 0.36×, 0.29× and 0.25× over
  * the clip against 0.47× without (1→2: 0.40×, 0.31×, 0.23×); with 3 and the seed's 250/84 steps,
  * 0.37× → 0.23× at 256 px over 16 frames and 0.58× → 0.38× at 512 px over 6 (bench/coherence.ts
- * `--coherence-run-ups`, README "Flicker-free video"). It costs `runUp` warm frames' steps once per
+ * `--coherence-run-ups`, docs/coherence.md). It costs `runUp` warm frames' steps once per
  * chain: about 1% of a 300-frame chunk.
  */
 export const DEFAULT_RUN_UP = 3;
