@@ -11,6 +11,7 @@ import {
   indexFrames,
   joinSegments,
   readImage,
+  removeThumbnails,
   writePng,
   type FrameRate,
   type FrameTimestamps,
@@ -184,6 +185,7 @@ export function createChunkActivities(policy: PathPolicy) {
         const styled = framePath(paths.styled, frame);
         await rm(styled, { force: true });
         await rm(styled.replace(/\.png$/, '.json'), { force: true });
+        await removeThumbnails(styled);
       }
     },
 

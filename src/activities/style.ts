@@ -15,6 +15,7 @@ import { totalSteps, type OptimisationCheckpoint, type StylizeResult } from '../
 import { framePath, MediaInputError, readImage, resizeImage, writePng } from '../media';
 import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
+import { writeFrameView } from './frame-view';
 import { NO_FAULTS, type FaultPlan } from './faults';
 import { RunUpResults, runUpFrames, withRunUp } from './run-up';
 import { frameFingerprint, trajectoryFingerprint } from './fingerprint';
@@ -111,7 +112,9 @@ async function copyFrame(input: StylizeFrameInput, attempt: number, started: num
   await rename(temp, files.styled);
   const sidecar: FrameSidecar = { fingerprint, loss: 0, steps: 0, backend: COPY_BACKEND, degraded: false, stylized: false };
   await writeFileAtomic(files.sidecar, JSON.stringify(sidecar));
-  return { ...base, reused: false, seconds: (Date.now() - started) / 1000 };
+  const record = { ...base, reused: false, seconds: (Date.now() - started) / 1000 };
+  await writeFrameView(files, record, { stylized: false, warn: (m) => Context.current().log.warn(m) });
+  return record;
 }
 
 /** Where a frame's temporal guide is kept until the frame is done (16 bytes a pixel: 2.4 MB at 512×288). */
@@ -391,15 +394,9 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
         // Kept only for a retry of this frame; at 2.4 MB a frame they would outgrow the chunk's PNGs.
         if (guide) await rm(guidePath(input, input.chunk!), { force: true });
         await runUpResults?.remove();
-        return {
-          ...base,
-          reused: false,
-          seconds: (Date.now() - started) / 1000,
-          loss: result!.loss,
-          steps: sidecar.steps,
-          resumedFromStep,
-          degraded: sidecar.degraded,
-        };
+        const record = { ...base, reused: false, seconds: (Date.now() - started) / 1000, loss: result!.loss, steps: sidecar.steps, resumedFromStep, degraded: sidecar.degraded };
+        await writeFrameView(files, record, { stylized: true, warn: (m) => ctx.log.warn(m) });
+        return record;
       } catch (err) {
         if (ctx.cancellationSignal.aborted) throw err;
         if (isOutOfMemory(err)) {
