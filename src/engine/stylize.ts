@@ -1,19 +1,30 @@
 import type { RgbImage } from '../media/types';
 import { adamUpdate, type AdamMoments } from './adam';
+import { Lbfgs, LBFGS_HISTORY, type LbfgsArrays } from './lbfgs';
 import { caffePreprocess, gramMatrix, styleContentLoss, temporalLoss } from './losses';
 import type { StyleSettings } from './settings';
 import { tf } from './tf';
-import { StepGraph } from './step-graph';
+import { StepGraph, type FrameStep } from './step-graph';
 import type { Vgg19 } from './vgg19';
 
 /** Everything needed to continue a frame's optimisation exactly where it stopped. */
-export interface OptimisationCheckpoint {
+export type OptimisationCheckpoint = AdamCheckpoint | LbfgsCheckpoint;
+
+export interface AdamCheckpoint {
   /** Steps completed. */
   step: number;
   image: Float32Array;
   m: Float32Array;
   v: Float32Array;
   /** The loss before each of the last StopRule.window steps (a stopping frame's only): the tolerance rule's memory. */
+  recent?: number[];
+}
+
+/** --optimizer lbfgs: the image and L-BFGS's history (lbfgs.ts). */
+export interface LbfgsCheckpoint {
+  step: number;
+  image: Float32Array;
+  lbfgs: LbfgsArrays;
   recent?: number[];
 }
 
@@ -126,6 +137,8 @@ export interface StylizeRequest {
   measureStyleContent?: boolean;
   /** Run each step as one TensorFlow graph (native backends, the seed's layers); eager tfjs ops otherwise. */
   graph?: StepGraph;
+  /** L-BFGS's curvature pairs (--optimizer lbfgs); LBFGS_HISTORY unless a measurement varies it (bench/lbfgs.ts). */
+  lbfgsHistory?: number;
 }
 
 export interface StylizeResult {
@@ -148,7 +161,7 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 
 /**
  * The seed's optimisation (Gatys et al.): starts from the content frame and minimises the
- * style/content loss with Keras-style Adam, clipping to [0, 1] after each step.
+ * style/content loss with Keras-style Adam (or L-BFGS, --optimizer lbfgs), clipping to [0, 1] after each step.
  */
 export async function stylize(model: Vgg19, req: StylizeRequest): Promise<StylizeResult> {
   const { content, targets, settings } = req;
@@ -158,6 +171,10 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
   const resume = req.resumeFrom;
   if (resume && resume.image.length !== content.data.length) {
     throw new Error(`checkpoint is for a ${resume.image.length / 3}-pixel image, frame has ${content.data.length / 3}`);
+  }
+  const lbfgs = settings.optimizer === 'lbfgs';
+  if (resume && ('lbfgs' in resume) !== lbfgs) {
+    throw new Error(`the checkpoint at step ${resume.step} is ${lbfgs ? "Adam's" : "L-BFGS's"}, the settings ask for ${lbfgs ? 'L-BFGS' : 'Adam'}`);
   }
   checkGuides(req);
 
@@ -193,87 +210,175 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
       ? req.graph.forFrame(model, { grams: targets.grams, content: contentTargets[0], temporal }, settings)
       : undefined;
 
-  let image: tf.Tensor4D = resume ? tf.tensor4d(resume.image, size) : imageToTensor(req.init ?? content);
-  let moments: AdamMoments<tf.Tensor> = resume
-    ? { step: resume.step, m: tf.tensor4d(resume.m, size), v: tf.tensor4d(resume.v, size) }
-    : { step: 0, m: tf.zerosLike(image), v: tf.zerosLike(image) };
+  const optimiser = lbfgs ? lbfgsOptimiser(req, size, valueAndGrad, graph) : adamOptimiser(req, size, valueAndGrad, graph, temporal?.mask);
   let lastLoss = NaN;
   let styleContent = NaN;
-  const recent = [...(resume?.recent ?? [])];
-  let checkpointedStep = moments.step;
-  const checkpoint = async () => {
-    const [img, m, v] = await Promise.all([image.data(), moments.m.data(), moments.v.data()]);
-    checkpointedStep = moments.step;
-    await req.onCheckpoint!({ step: moments.step, image: img as Float32Array, m: m as Float32Array, v: v as Float32Array, ...(req.stop && { recent: [...recent] }) });
-  };
-  try {
-    while (moments.step < steps) {
-      if (req.signal?.aborted) {
-        // Cancelled (worker shutting down, or the activity cancelled): keep the work done so far.
-        if (req.onCheckpoint && moments.step > checkpointedStep) await checkpoint();
-        req.signal.throwIfAborted();
-      }
-      let { loss, next, m, v } = graph
-        ? graph.step({ ...moments, image, t: moments.step + 1 })
-        : tf.tidy(() => {
-            const { value, grad } = valueAndGrad(image);
-            const updated = adamUpdate(settings, image, grad, moments);
-            return { loss: value, next: tf.clipByValue(updated.value, 0, 1), m: updated.state.m, v: updated.state.v };
-          });
-      const lossNow = (await loss.data())[0];
-      loss.dispose();
-      if (req.stop) {
-        // The loss is the current image's: stopping here keeps that image, and drops the update just computed.
-        styleContent = temporal ? lossNow - temporal.weight * (await temporalValue(image, temporal)) : lossNow;
-        const decision = stopDecision(req.stop, moments.step, styleContent, lossNow, recent);
-        if (decision === 'stop') {
-          tf.dispose([next, m, v]);
-          lastLoss = lossNow;
-          break;
-        }
-        if (decision === 'untrusted' && temporal) {
-          // At its target already, the frame owes steps to its distrusted pixels only: the trusted ones keep their values (no drift).
-          const held = tf.tidy(() => tf.add(image, tf.mul(tf.sub(1, temporal.mask), tf.sub(next, image))) as tf.Tensor4D);
-          next.dispose();
-          next = held;
-        }
+  const recent = [...(req.resumeFrom?.recent ?? [])];
+  // The stop rule, asked before each update with the loss of the current image.
+  const gate: Gate | undefined =
+    req.stop &&
+    ((loss, image) => {
+      const lossNow = loss.dataSync()[0];
+      styleContent = temporal ? lossNow - temporal.weight * temporalValue(image, temporal) : lossNow;
+      const decision = stopDecision(req.stop!, optimiser.step, styleContent, lossNow, recent);
+      if (decision !== 'stop') {
         recent.push(lossNow);
-        if (recent.length > req.stop.window) recent.shift();
+        if (recent.length > req.stop!.window) recent.shift();
         styleContent = NaN;
       }
-      tf.dispose([image, moments.m, moments.v]);
-      image = next as tf.Tensor4D;
-      moments = { step: moments.step + 1, m, v };
-      lastLoss = lossNow;
-      await req.onStep?.({ step: moments.step, totalSteps: steps, loss: lastLoss });
-      if (req.onCheckpoint && moments.step % checkpointEvery === 0 && moments.step < steps) await checkpoint();
+      return decision;
+    });
+  let checkpointedStep = optimiser.step;
+  const checkpoint = async () => {
+    const c = await optimiser.checkpoint();
+    checkpointedStep = c.step;
+    await req.onCheckpoint!({ ...c, ...(req.stop && { recent: [...recent] }) });
+  };
+  try {
+    while (optimiser.step < steps) {
+      if (req.signal?.aborted) {
+        // Cancelled (worker shutting down, or the activity cancelled): keep the work done so far.
+        if (req.onCheckpoint && optimiser.step > checkpointedStep) await checkpoint();
+        req.signal.throwIfAborted();
+      }
+      const { loss, stopped } = optimiser.advance(gate);
+      lastLoss = (await loss.data())[0];
+      loss.dispose();
+      if (stopped) break;
+      await req.onStep?.({ step: optimiser.step, totalSteps: steps, loss: lastLoss });
+      if (req.onCheckpoint && optimiser.step % checkpointEvery === 0 && optimiser.step < steps) await checkpoint();
       await yieldToEventLoop();
     }
+    const image = optimiser.image;
     const data = (await image.data()) as Float32Array;
     if ((req.stop || req.measureStyleContent) && Number.isNaN(styleContent)) {
       // Ran to the ceiling: the loss of the final image, for the chain's next frame's target.
-      styleContent = tf.tidy(() => lossOf(image).dataSync()[0]) - (temporal ? temporal.weight * (await temporalValue(image, temporal)) : 0);
+      styleContent = tf.tidy(() => lossOf(image).dataSync()[0]) - (temporal ? temporal.weight * temporalValue(image, temporal) : 0);
     }
     return {
       image: { width: content.width, height: content.height, data: Float32Array.from(data) },
       loss: lastLoss,
       styleContentLoss: styleContent,
-      steps: moments.step,
+      steps: optimiser.step,
       resumedFromStep: resume?.step ?? 0,
     };
   } finally {
     graph?.dispose();
-    tf.dispose([image, moments.m, moments.v, ...contentTargets]);
+    optimiser.dispose();
+    tf.dispose(contentTargets);
     if (temporal) tf.dispose([temporal.warped, temporal.mask]);
   }
 }
 
+/** What the stop rule says before an update (stopDecision). */
+type Gate = (loss: tf.Scalar, image: tf.Tensor4D) => 'stop' | 'untrusted' | 'all';
+
+/**
+ * One optimiser's state for a frame: `advance` takes one step and returns the loss before it, or,
+ * when `gate` says stop, leaves the image as it is (`stopped`).
+ */
+interface Optimiser {
+  readonly step: number;
+  readonly image: tf.Tensor4D;
+  advance(gate?: Gate): { loss: tf.Scalar; stopped: boolean };
+  checkpoint(): Promise<OptimisationCheckpoint>;
+  dispose(): void;
+}
+
+type ValueAndGrad = (image: tf.Tensor4D) => { value: tf.Scalar; grad: tf.Tensor };
+type Shape = [number, number, number, number];
+
+/** The seed's Keras Adam, as one graph per step where there is one. */
+function adamOptimiser(req: StylizeRequest, size: Shape, valueAndGrad: ValueAndGrad, graph: FrameStep | undefined, mask?: tf.Tensor4D): Optimiser {
+  // stylize checked that a checkpoint is this optimiser's.
+  const resume = req.resumeFrom as AdamCheckpoint | undefined;
+  let image: tf.Tensor4D = resume ? tf.tensor4d(resume.image, size) : imageToTensor(req.init ?? req.content);
+  let moments: AdamMoments<tf.Tensor> = resume
+    ? { step: resume.step, m: tf.tensor4d(resume.m, size), v: tf.tensor4d(resume.v, size) }
+    : { step: 0, m: tf.zerosLike(image), v: tf.zerosLike(image) };
+  return {
+    get step() {
+      return moments.step;
+    },
+    get image() {
+      return image;
+    },
+    advance(gate) {
+      let { loss, next, m, v } = graph
+        ? graph.step({ ...moments, image, t: moments.step + 1 })
+        : tf.tidy(() => {
+            const { value, grad } = valueAndGrad(image);
+            const updated = adamUpdate(req.settings, image, grad, moments);
+            return { loss: value, next: tf.clipByValue(updated.value, 0, 1), m: updated.state.m, v: updated.state.v };
+          });
+      // The loss is the current image's: stopping here keeps that image, and drops the update just computed.
+      const decision = gate?.(loss, image) ?? 'all';
+      if (decision === 'stop') {
+        tf.dispose([next, m, v]);
+        return { loss, stopped: true };
+      }
+      if (decision === 'untrusted' && mask) {
+        // At its target already, the frame owes steps to its distrusted pixels only: the trusted ones keep their values (no drift).
+        const held = tf.tidy(() => tf.add(image, tf.mul(tf.sub(1, mask), tf.sub(next, image))) as tf.Tensor4D);
+        next.dispose();
+        next = held;
+      }
+      tf.dispose([image, moments.m, moments.v]);
+      image = next as tf.Tensor4D;
+      moments = { step: moments.step + 1, m, v };
+      return { loss, stopped: false };
+    },
+    async checkpoint() {
+      const [img, m, v] = await Promise.all([image.data(), moments.m.data(), moments.v.data()]);
+      return { step: moments.step, image: img as Float32Array, m: m as Float32Array, v: v as Float32Array };
+    },
+    dispose: () => tf.dispose([image, moments.m, moments.v]),
+  };
+}
+
+/** L-BFGS (lbfgs.ts): the gradient from the step graph where there is one, the update in tfjs ops. */
+function lbfgsOptimiser(req: StylizeRequest, size: Shape, valueAndGrad: ValueAndGrad, graph: FrameStep | undefined): Optimiser {
+  const resume = req.resumeFrom as LbfgsCheckpoint | undefined;
+  const history = req.lbfgsHistory ?? LBFGS_HISTORY;
+  let image: tf.Tensor4D = resume ? tf.tensor4d(resume.image, size) : imageToTensor(req.init ?? req.content);
+  const lbfgs = resume ? Lbfgs.restore(resume.lbfgs, size, history) : Lbfgs.fresh(history);
+  return {
+    get step() {
+      return lbfgs.step;
+    },
+    get image() {
+      return image;
+    },
+    advance(gate) {
+      const { loss, grad } = graph
+        ? graph.gradient(image)
+        : tf.tidy(() => {
+            const { value, grad } = valueAndGrad(image);
+            return { loss: value, grad };
+          });
+      // L-BFGS's line search owns its step: the stop rule may end the frame, but not hold pixels ('untrusted' runs as 'all').
+      if (gate?.(loss, image) === 'stop') {
+        grad.dispose();
+        return { loss, stopped: true };
+      }
+      const next = lbfgs.update(image, grad, loss) as tf.Tensor4D;
+      tf.dispose([image, grad]);
+      image = next;
+      return { loss, stopped: false };
+    },
+    async checkpoint() {
+      return { step: lbfgs.step, image: Float32Array.from((await image.data()) as Float32Array), lbfgs: await lbfgs.arrays() };
+    },
+    dispose: () => {
+      image.dispose();
+      lbfgs.dispose();
+    },
+  };
+}
+
 /** The unweighted temporal term of `image`. */
-async function temporalValue(image: tf.Tensor4D, temporal: { warped: tf.Tensor4D; mask: tf.Tensor4D }): Promise<number> {
-  const t = temporalLoss(image, temporal.warped, temporal.mask);
-  const value = (await t.data())[0];
-  t.dispose();
-  return value;
+function temporalValue(image: tf.Tensor4D, temporal: { warped: tf.Tensor4D; mask: tf.Tensor4D }): number {
+  return tf.tidy(() => temporalLoss(image, temporal.warped, temporal.mask).dataSync()[0]);
 }
 
 /**

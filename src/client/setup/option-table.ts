@@ -22,6 +22,7 @@ import {
   MAX_STYLE_SCALE,
   MIN_SIZE,
   normaliseBlendWeights,
+  OPTIMIZERS,
   STOP_WINDOW,
   styleLongSide,
 } from '../../engine/settings';
@@ -181,6 +182,18 @@ export const RENDER_OPTIONS: readonly RenderOption[] = [
     into: 'settings',
     readBy: 'engine',
     identity: 'always',
+  },
+  {
+    key: 'optimizer',
+    flag: '--optimizer <name>',
+    help: "adam (the seed's Keras Adam) or lbfgs (L-BFGS as neural-style runs it, 10 curvature pairs; --learning-rate is Adam's; docs/lbfgs.md)",
+    type: 'choice',
+    choices: OPTIMIZERS,
+    default: 'adam',
+    showDefault: true,
+    into: 'settings',
+    readBy: 'engine',
+    identity: 'unless-default',
   },
   {
     key: 'size',
