@@ -63,7 +63,7 @@ export function createMediaActivities(policy: PathPolicy) {
         const source = framePath(unstyled.has(frame) ? paths.frames : paths.styled, frame);
         if (!existsSync(source)) {
           throw ApplicationFailure.nonRetryable(
-            `frame ${frame} has no image at ${source}; run retry-failed to render it again`,
+            `frame ${frame} has no image at ${source}; run the same start-render command again to render it`,
             FAILURE_TYPES.missingFrame,
           );
         }

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { tempPathFor, writeFileAtomic } from '../common/atomic';
 import { fileSha256, sha256 } from '../common/hash';
@@ -17,6 +17,7 @@ import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type Fr
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { writeFrameView } from './frame-view';
 import { NO_FAULTS, type FaultPlan } from './faults';
+import { diskFullFailure, isDiskFull } from './media-common';
 import { RunUpResults, runUpFrames, withRunUp } from './run-up';
 import { frameFingerprint, trajectoryFingerprint } from './fingerprint';
 import { checkChunk, checkFrame, checkRenderDir, renderPaths, type PathPolicy } from './paths';
@@ -87,6 +88,12 @@ async function readJson<T>(path: string): Promise<T | undefined> {
 export function degradedSize(size: number, ooms: number, degradeAfter: number, minLongSide = 16): number | undefined {
   if (ooms < degradeAfter) return undefined;
   return Math.min(size, Math.max(minLongSide, Math.round(size / 2 ** (ooms - degradeAfter + 1))));
+}
+
+/** `err`, or a DiskFull failure in its place when the disk is full: a frame's stylized PNG and checkpoint are each about its content PNG's size. */
+async function frameDiskFull(err: unknown, renderDir: string, frame: number, content: string): Promise<unknown> {
+  if (!isDiskFull(err)) return err;
+  return diskFullFailure(renderDir, async () => ({ bytes: 2 * (await stat(content)).size, what: `frame ${frame} (its stylized PNG and checkpoint)` }));
 }
 
 /**
@@ -274,7 +281,11 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       const input = { ...given, renderDir: checkRenderDir(paths, given.renderDir), frame: checkFrame(given.frame) };
       const { settings, frame } = input;
       const attempt = ctx.info.attempt;
-      if (settings.engine === 'copy') return copyFrame(input, attempt, started);
+      if (settings.engine === 'copy') {
+        return copyFrame(input, attempt, started).catch(async (err: unknown) => {
+          throw await frameDiskFull(err, input.renderDir, frame, frameFiles(input.renderDir, frame, input).content);
+        });
+      }
       if (!engine) {
         throw ApplicationFailure.nonRetryable(
           `frame ${frame}: this worker runs --engine copy and cannot stylize; start workers without --engine copy for this render`,
@@ -414,7 +425,7 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
         if (err instanceof InvalidSettingsError) {
           throw ApplicationFailure.nonRetryable(fail('invalid settings', err.message), FAILURE_TYPES.invalidSettings);
         }
-        throw err;
+        throw await frameDiskFull(err, input.renderDir, frame, files.content);
       }
     },
   };

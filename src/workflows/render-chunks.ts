@@ -44,7 +44,14 @@ export async function renderInChunks(request: RenderRequest, carried: RenderStat
   const style = styleActivities(limits, styleQueueFor(steering.settings));
   /** A failure that ends the render (a chunk that cannot be extracted or encoded), raised by the main loop. */
   let fatal: unknown;
-  const guard = (work: Promise<void>) => void work.catch((err: unknown) => void (fatal ??= err));
+  /** Extracts and encodes running: a failed one leaves its chunk in its phase, so the chunks cannot tell. */
+  let mediaRunning = 0;
+  const guard = (work: Promise<void>) => {
+    mediaRunning++;
+    void work.catch((err: unknown) => void (fatal ??= err)).finally(() => void mediaRunning--);
+  };
+  /** Nothing of this run is in flight: after a fatal failure, every other activity has ended (its chunk may stay mid-phase). */
+  const quiet = () => (fatal === undefined ? !chunks.busy : mediaRunning === 0 && !chunks.framesRunning);
 
   const extract = async (chunk: ChunkRecord) => {
     await media.extractChunk.executeWithOptions({ summary: `extract frames ${chunk.leadFirst}-${chunk.last} (chunk ${chunk.index + 1} of ${chunks.state.count})` }, [
@@ -136,13 +143,13 @@ export async function renderInChunks(request: RenderRequest, carried: RenderStat
     // Wait for something to start, the end, a failure that stops the render, or a stall that needs a person.
     await condition(() => fatal !== undefined || steering.cancelled || chunks.done || canStart() || (!chunks.busy && !steering.paused));
     if (fatal !== undefined) {
-      await condition(() => !chunks.busy);
+      await condition(quiet);
       throw fatal;
     }
     if (steering.cancelled || chunks.done) break;
     if ((startedThisRun >= limits.framesPerRun || workflowInfo().continueAsNewSuggested) && (frames.hasRetry || chunks.framesLeft)) {
       // Keeps each run's history small; only with nothing in flight, so no result is lost.
-      await condition(() => !chunks.busy && allHandlersFinished());
+      await condition(() => quiet() && allHandlersFinished());
       if (fatal !== undefined) throw fatal;
       if (steering.cancelled) break;
       await continueAsNew<typeof renderVideo>(request, { ...frames.carry(steering.settings, steering.paused), chunks: chunks.carry() });
