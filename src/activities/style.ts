@@ -10,7 +10,7 @@ import { isOutOfMemory } from '../engine/oom';
 import { decodeGuide, encodeGuide, temporalGuide, type TemporalGuide } from '../engine/flow';
 import type { RgbImage } from '../media/types';
 import { transferOriginalColors } from '../engine/color';
-import { DEFAULT_RUN_UP, defaultTemporalWeight, InvalidSettingsError, styleBlendWeightsFor, styleLongSide, type StyleSettings } from '../engine/settings';
+import { DEFAULT_RUN_UP, InvalidSettingsError, laterSettings, stopRuleFor, temporalWeightFor, styleBlendWeightsFor, styleLongSide, type StyleSettings } from '../engine/settings';
 import { totalSteps, type OptimisationCheckpoint, type StylizeResult } from '../engine/stylize';
 import { framePath, MediaInputError, readImage, resizeImage, writePng } from '../media';
 import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
@@ -44,6 +44,13 @@ interface FrameSidecar {
   degraded: boolean;
   /** False for a frame the copy engine passed through. */
   stylized?: boolean;
+  /**
+   * Coherent renders with the stop rule: the style + content loss of this frame's result, and its
+   * chain's target (the chain's first optimisation's final one), which the next frame inherits as
+   * its target and loss scale (settings.ts stopRuleFor, temporalWeightFor).
+   */
+  styleContentLoss?: number;
+  target?: number;
 }
 
 /**
@@ -127,10 +134,14 @@ function guidePath(input: StylizeFrameInput, chunk: number): string {
  * that result is on disk. Otherwise (the first frame of a chain, a predecessor that failed, a
  * preview) the frame starts from its content like the first one.
  */
-function warmStartFrom(input: StylizeFrameInput): ReturnType<typeof frameFiles> | undefined {
+async function warmStartFrom(input: StylizeFrameInput): Promise<(ReturnType<typeof frameFiles> & { target?: number }) | undefined> {
   if (input.previous === undefined || input.chunk === undefined || input.settings.init !== 'prev-warped') return undefined;
   const prev = frameFiles(input.renderDir, checkFrame(input.previous.frame), { chunk: input.chunk, lead: input.previous.lead });
-  return existsSync(prev.styled) && existsSync(prev.content) ? prev : undefined;
+  if (!existsSync(prev.styled) || !existsSync(prev.content)) return undefined;
+  if (input.settings.stopTolerance === undefined) return prev;
+  // The stop rule needs the chain's target: a predecessor without one (copied, or an earlier release's) starts a chain.
+  const target = (await readJson<FrameSidecar>(prev.sidecar))?.target;
+  return target !== undefined && Number.isFinite(target) && target > 0 ? { ...prev, target } : undefined;
 }
 
 /** A chained render's frame that starts from its content: a chain's first, or one whose predecessor has no result. */
@@ -173,7 +184,7 @@ interface Stage {
 
 /** The run-up frames, farthest first (the first of them from its content), then the frame itself. */
 function stagesOf(frame: number, runUp: readonly number[], warm: boolean, settings: StyleSettings): Stage[] {
-  const later = { ...settings, epochs: settings.laterEpochs ?? settings.epochs };
+  const later = laterSettings(settings);
   const starts = [...runUp, frame].map((f, i) => ({ frame: f, warm: i > 0 || warm }));
   let offset = 0;
   return starts.map(({ frame: f, warm: w }) => {
@@ -286,7 +297,7 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       const styleHashes = await Promise.all(styles.map((path) => fileSha256(path)));
       // One style keeps the file's own hash, so frames of earlier releases keep their fingerprints.
       const styleHash = styleHashes.length === 1 ? styleHashes[0] : sha256(styleHashes.join(','));
-      const warmFrom = warmStartFrom(input);
+      const warmFrom = await warmStartFrom(input);
       // A chain's first frame in the coherent mode is reached through its run-up (settings.runUp).
       const runUp = warmFrom || !startsChain(input) ? [] : runUpFrames(frame, settings.runUp ?? DEFAULT_RUN_UP, (f) => existsSync(contentPath(input, f)));
       // A frame started warm is another frame than the same one started from its content (a preview's).
@@ -318,6 +329,8 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       };
       // Resume after the last run-up frame an earlier attempt finished, from the checkpoint of the stage after it.
       const finished = runUpNow.length > 0 ? await runUpResults!.lastDone(runUpNow) : undefined;
+      // The chain's target: inherited, or set by the first optimisation from content (kept with the run-up's results).
+      let target = warmFrom?.target ?? finished?.target;
       let previous = finished && { content: await readContent(contentPath(input, finished.frame), finished.frame, attempt), styled: finished.styled };
       const next = finished ? runUpNow.indexOf(finished.frame) + 1 : 0;
       const resumeFrom = await resumePoint(files.checkpoint, trajectoryOf(stages[next]), stages[next].steps);
@@ -339,6 +352,9 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
         await mkdir(renderPaths(input.renderDir).checkpoints, { recursive: true });
         let result: StylizeResult | undefined;
         let image: RgbImage | undefined;
+        // Steps this frame's stages took: a finished run-up's from its results, a checkpoint's own.
+        const stopping = settings.stopTolerance !== undefined && settings.init === 'prev-warped';
+        let stepsRun = (finished?.steps ?? stages[next].offset) + (resumeFrom?.step ?? 0);
         for (const stage of stages.slice(next)) {
           const stageContent = stage.frame === frame ? content : await readContent(contentPath(input, stage.frame), stage.frame, attempt);
           // The frame's own guide is cached (temporalGuideFor); a run-up frame's is computed again from the same files.
@@ -351,7 +367,9 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
             // Only the first stage to run can have a checkpoint: each finished run-up frame deletes its own.
             resumeFrom: stage === stages[next] ? resumeFrom : undefined,
             init: stageGuide?.warped,
-            temporal: stageGuide && { warped: stageGuide.warped, mask: stageGuide.mask, weight: settings.temporalWeight ?? defaultTemporalWeight(settings.size) },
+            temporal: stageGuide && { warped: stageGuide.warped, mask: stageGuide.mask, weight: temporalWeightFor(settings, target ?? NaN) },
+            stop: stageGuide && target !== undefined ? stopRuleFor(settings, target, stageGuide.mask, stage.steps) : undefined,
+            measureStyleContent: stopping && !stage.warm,
             checkpointEvery: input.checkpointEvery,
             signal: ctx.cancellationSignal,
             onStep: ({ step, loss }) => beats.step(stage.offset + step, loss),
@@ -360,11 +378,14 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
               beats.checkpointed(stage.offset + c.step, files.checkpoint);
             },
           });
+          stepsRun += result.steps - (stage === stages[next] ? (resumeFrom?.step ?? 0) : 0);
+          // A chain's first optimisation from content sets the chain's target and loss scale.
+          if (!stage.warm && stopping) target = result.styleContentLoss;
           const stylized = reducedSize ? await resizeImage(result.image, full.width, full.height) : result.image;
           // After the optimisation, so checkpoints hold its own image and a resumed frame ends the same.
           image = settings.originalColors ? transferOriginalColors(stylized, stage.frame === frame ? full : stageContent) : stylized;
           if (stage.frame !== frame) {
-            previous = { content: stageContent, styled: await runUpResults!.write(stage.frame, image) };
+            previous = { content: stageContent, styled: await runUpResults!.write(stage.frame, image, { target, steps: stepsRun }) };
             await rm(files.checkpoint, { force: true });
           }
         }
@@ -373,16 +394,18 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
         const sidecar: FrameSidecar = {
           fingerprint,
           loss: result!.loss,
-          steps,
+          // With the stop rule, the steps this frame's stages took (every attempt's); otherwise what its settings plan.
+          steps: stopping ? stepsRun : steps,
           backend: engine.backend.name,
           degraded: reducedSize !== undefined,
+          ...(stopping && { styleContentLoss: result!.styleContentLoss, target }),
         };
         await writeFileAtomic(files.sidecar, JSON.stringify(sidecar));
         await rm(files.checkpoint, { force: true });
         // Kept only for a retry of this frame; at 2.4 MB a frame they would outgrow the chunk's PNGs.
         if (guide) await rm(guidePath(input, input.chunk!), { force: true });
         await runUpResults?.remove();
-        const record = { ...base, reused: false, seconds: (Date.now() - started) / 1000, loss: result!.loss, steps, resumedFromStep, degraded: sidecar.degraded };
+        const record = { ...base, reused: false, seconds: (Date.now() - started) / 1000, loss: result!.loss, steps: sidecar.steps, resumedFromStep, degraded: sidecar.degraded };
         await writeFrameView(files, record, { stylized: true, warn: (m) => ctx.log.warn(m) });
         return record;
       } catch (err) {
