@@ -32,6 +32,7 @@ import type { RgbImage } from '../src/media/types';
 import { createStyleRuntime } from '../src/worker/engine';
 import { TINY_VGG_WIDTHS, VGG19_WIDTHS, writeVggH5 } from '../test/helpers/tiny-vgg';
 import { cachedRun, runKey, weightsKey } from './run-cache';
+import { lossTerms, type Terms } from './coherence';
 
 const { values: args } = parseArgs({
   options: {
@@ -97,29 +98,6 @@ async function clipFrames(clip: string, size: number, frames: number, dir: strin
   }
   const names = (await readdir(out)).filter((n) => n.endsWith('.png')).sort();
   return Promise.all(names.slice(0, frames).map((n) => readImage(join(out, n))));
-}
-
-interface Terms {
-  style: number;
-  content: number;
-  tv: number;
-}
-
-function termsOf(engine: StyleEngine, image: RgbImage, content: RgbImage, targets: StyleTargets, settings: StyleSettings): Terms {
-  return tf.tidy(() => {
-    const x = imageToTensor(image);
-    const f = engine.model.extract(caffePreprocess(x), [...targets.layers, ...settings.contentLayers]);
-    const fc = engine.model.extract(caffePreprocess(imageToTensor(content)), settings.contentLayers);
-    const t = styleContentLoss(
-      targets.layers.map((l) => gramMatrix(f[l])),
-      targets.grams,
-      settings.contentLayers.map((l) => f[l]),
-      settings.contentLayers.map((l) => fc[l]),
-      x,
-      settings,
-    );
-    return { style: t.style.dataSync()[0], content: t.content.dataSync()[0], tv: t.tv.dataSync()[0] };
-  });
 }
 
 /** What a frame written as PNG reads back as: the next frame of a render starts from these 8-bit values. */
@@ -226,11 +204,11 @@ async function main() {
     return { styled, extra: {} };
   });
   const baseRun: Run = { styled: content.styled, steps: frames.map(() => totalSteps(base)) };
-  const baseTerms = frames.map((f, t) => termsOf(engine, baseRun.styled[t], f, targets, base));
+  const baseTerms = frames.map((f, t) => lossTerms(engine, baseRun.styled[t], f, targets, base));
   const started = performance.now();
   const run = await coherentRun(engine, frames, targets, settings, baseRun, baseTerms);
   const seconds = (performance.now() - started) / 1000;
-  const terms = frames.map((f, t) => termsOf(engine, run.styled[t], f, targets, base));
+  const terms = frames.map((f, t) => lossTerms(engine, run.styled[t], f, targets, base));
 
   const [cb, cr] = [await coherenceOf(frames, baseRun.styled), await coherenceOf(frames, run.styled)];
   const worst = (xs: Terms[], k: 'style' | 'content') => Math.max(...xs.slice(1).map((x) => Math.abs(x[k] / xs[0][k] - 1)));
