@@ -195,11 +195,9 @@ export class ServerStartError extends UsageError {
 
 async function startLocked(workRoot: string, dbDir: string, env: NodeJS.ProcessEnv, owner: Omit<ServerHolder, 'pid'>): Promise<EmbeddedServer> {
   await stopOrphanedServers(join(dbDir, 'dev.sqlite'));
-  const cli = findTemporalCli(env);
-  const [port, uiPort] = [await freePort(), await freePort()];
+  const { started, port, uiPort } = await startOnFreePorts(findTemporalCli(env), dbDir, env);
   const address = `127.0.0.1:${port}`;
   const uiUrl = `http://127.0.0.1:${uiPort}`;
-  const started = cli ? await startDevServer(cli, dbDir, port, uiPort, env) : await startDownloadedServer(dbDir, port, uiPort);
   // Lets `status`, `set-epochs` and friends find this server without being told its port.
   const advert = serverFilePath(workRoot);
   await writeFileAtomic(advert, JSON.stringify({ address, uiUrl, pid: process.pid, ...owner }));
@@ -219,6 +217,27 @@ async function startLocked(workRoot: string, dbDir: string, env: NodeJS.ProcessE
         }
       })()),
   };
+}
+
+/** How many times a server whose port another process took in the meantime is started on others. */
+const PORT_TAKEN_ATTEMPTS = 3;
+
+/**
+ * Free ports are picked here and bound by the server a moment later: another process may take one
+ * in between (seen with several renders and tests starting servers at once), so a server that exits
+ * because its address is in use is started again on other ports.
+ */
+async function startOnFreePorts(cli: string | undefined, dbDir: string, env: NodeJS.ProcessEnv) {
+  for (let attempt = 1; ; attempt++) {
+    const [port, uiPort] = [await freePort(), await freePort()];
+    try {
+      const started = cli ? await startDevServer(cli, dbDir, port, uiPort, env) : await startDownloadedServer(dbDir, port, uiPort);
+      return { started, port, uiPort };
+    } catch (e) {
+      const portTaken = e instanceof ServerStartError && /address already in use/.test(e.message);
+      if (!portTaken || attempt >= PORT_TAKEN_ATTEMPTS) throw e;
+    }
+  }
 }
 
 /** The arguments the SDK starts its dev server with (updates enabled), on our ports and database. */
