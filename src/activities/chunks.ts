@@ -119,11 +119,11 @@ async function linkSegmentFrames(paths: ReturnType<typeof renderPaths>, input: E
 }
 
 /**
- * The media side of a chunked render (render-chunks.ts): list the frames, extract a chunk, encode
+ * The media side of a render (render-chunks.ts): list the frames, extract a chunk, encode
  * it into a segment and delete its frames, join the segments. Every path is checked against
  * `policy` first.
  */
-export function createChunkActivities(policy: PathPolicy) {
+export function createMediaActivities(policy: PathPolicy) {
   return {
     /** Probes the video and lists every frame's time (a decode pass that writes no pictures). */
     async indexVideo({ input, renderDir: givenDir, size, layers, framesPerChunk }: IndexInput): Promise<IndexResult> {

@@ -17,7 +17,7 @@ import {
 } from '../workflows/contract';
 import type { renderVideo } from '../workflows/render';
 import { epochsError } from '../workflows/validation';
-import { failedFramesOf, formatRanges } from '../workflows/frame-set';
+import { formatRanges } from '../workflows/frame-set';
 import type { ServerOptions } from '../cli-common/connection';
 import { NoRendersHereError, openSession, type Session } from './session';
 import { describeInterrupted, interruptedProgress } from './interrupted';
@@ -247,7 +247,7 @@ export async function signalCommand(id: string | undefined, signal: 'retryFailed
     const handle = await runningRender(client, renderId, verb);
     mustBeServed(session, renderId, verb);
     const progress = await handle.query(progressQuery);
-    const failed = failedFramesOf(progress);
+    const failed = progress.failedFrames;
     if (failed.count === 0) {
       io.out(`render ${renderId} has no failed frames`);
       return;

@@ -5,7 +5,7 @@ import { createStyleRuntime, type StyleRuntime } from '../worker/engine';
 import { createWorkers, runWorkers } from '../worker/workers';
 import { logToFile } from '../worker/runtime';
 import type { StreamReport } from '../media/types';
-import { failedFramesOf, formatRanges, skippedFramesOf } from '../workflows/frame-set';
+import { formatRanges } from '../workflows/frame-set';
 import { TASK_QUEUES, type RenderRequest, type RenderResult } from '../workflows/contract';
 import type { renderVideo } from '../workflows/render';
 import { defaultLocalWorkers, spawnLocalStyleWorkers, type LocalWorkers } from './local-workers';
@@ -17,13 +17,13 @@ import { WorkDirBusyError, readServerFile, startEmbeddedServer, type EmbeddedSer
 import { currentHolder, waitOnHolder, type ServerHolder } from './server-lock';
 import { UsageError } from '../cli-common/errors';
 import { formatDuration, formatProgressLine, readSnapshot } from './progress';
-import { buildRenderRequest, defaultWorkDir, legacyIdOf, type RenderFlags } from './render-options';
+import { buildRenderRequest, defaultWorkDir, type RenderFlags } from './render-options';
 import type { Io } from '../cli-common/io';
 import { settle, type Ending } from './ending';
 import { describeNeedsAttention } from './attention';
 import { shareStylizedFrames } from './shared-frames';
 import type { HintTarget } from './hints';
-import { checkOutputFree, idOnServer, outputVerdict, recordOutput, refuseReplaced, startAgain, type Restored } from './own-output';
+import { checkOutputFree, outputVerdict, recordOutput, refuseReplaced, startAgain, type Restored } from './own-output';
 
 export interface StartRenderOptions extends RenderFlags, Partial<ServerOptions> {
   weights?: string;
@@ -87,7 +87,7 @@ async function finish(
 }
 
 async function sameRender(holder: ServerHolder, request: RenderRequest): Promise<boolean> {
-  return holder.role === 'render' && holder.renderId !== undefined && [request.renderId, await legacyIdOf(request)].includes(holder.renderId);
+  return holder.role === 'render' && holder.renderId !== undefined && holder.renderId === request.renderId;
 }
 
 /**
@@ -173,7 +173,7 @@ export async function followRender(
       const snap = await readSnapshot(handle);
       const p = snap.progress;
       // Keyed by the failures so far: a retry that fails again is announced again.
-      const attention = p.phase === 'needs-attention' ? `${formatRanges(failedFramesOf(p))}/${p.stats?.failures}` : '';
+      const attention = p.phase === 'needs-attention' ? `${formatRanges(p.failedFrames)}/${p.stats?.failures}` : '';
       if (attention && attention !== attentionShown) {
         for (const line of describeNeedsAttention(handle.workflowId, p, where)) io.out(line);
         lastPrinted = '';
@@ -214,7 +214,7 @@ export function describeResult(r: RenderResult, renderDir: string): string[] {
       (r.meanSecondsPerFrame !== null ? `, ${r.meanSecondsPerFrame.toFixed(2)} s per computed frame` : ''),
     `  work files: ${renderDir}`,
   ];
-  const skipped = skippedFramesOf(r);
+  const skipped = r.skipped;
   if (skipped.count) lines.push(`  unstylized (failed, skipped): ${skipped.count} frame(s): ${formatRanges(skipped)}`);
   return lines;
 }
@@ -237,7 +237,6 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
   const memo = { input: request.input, style: request.style, output: request.output, startedAt: new Date().toISOString() };
   if (opts.address) {
     const client = await connectClient({ address: opts.address, namespace: opts.namespace ?? DEFAULT_NAMESPACE, ...opts });
-    request.renderId = await idOnServer(client, request);
     const handle = await startOrAttach(client, request, memo);
     io.out(`render ${request.renderId} on ${opts.address} (workers run separately: npm run worker)`);
     if (opts.detach) return { request };
@@ -313,7 +312,6 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
       await helpers.ready;
       io.out(`${localCount} style workers on this machine (${style!.engine.backend.name} computes on one core each)`);
     }
-    request.renderId = await idOnServer(server.env.client, request);
     const handle = await startOrAttach(server.env.client, request, { ...memo, backend: style ? style.engine.backend.name : 'copy (not stylized)' });
     const handedOver = await failAttemptsOfDeadWorkers(server.env.client, handle);
     if (handedOver.length) io.out(`resuming ${handedOver.length} frame(s) the previous run was computing, from their checkpoints`);

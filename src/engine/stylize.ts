@@ -1,7 +1,7 @@
 import type { RgbImage } from '../media/types';
 import { adamUpdate, type AdamMoments } from './adam';
 import { caffePreprocess, gramMatrix, styleContentLoss, temporalLoss } from './losses';
-import type { StyleSettings } from './settings';
+import { totalSteps, type StyleSettings } from './settings';
 import { tf } from './tf';
 import { StepGraph } from './step-graph';
 import type { Vgg19 } from './vgg19';
@@ -112,9 +112,8 @@ export interface StylizeResult {
   resumedFromStep: number;
 }
 
-export function totalSteps(settings: Pick<StyleSettings, 'epochs' | 'stepsPerEpoch'>): number {
-  return settings.epochs * settings.stepsPerEpoch;
-}
+// Defined with the settings, so code that plans steps needs no tfjs; re-exported for the engine's callers.
+export { totalSteps };
 
 /** Lets timers, heartbeats, signals and cancellation run between optimisation steps. */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

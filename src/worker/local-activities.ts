@@ -1,8 +1,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createMediaActivities } from '../activities/media';
+import { createMediaActivities, type ExtractChunkInput, type IndexInput } from '../activities/chunks';
 import type { PathPolicy } from '../activities/paths';
 import { createStyleActivities } from '../activities/style';
-import type { ExtractChunkInput, IndexInput } from '../activities/chunks';
 import type { FrameRecord, IndexResult, StylizeFrameInput } from '../workflows/contract';
 import type { StyleRuntime } from './engine';
 

@@ -14,7 +14,7 @@ export type { FailedFramesView, FailureGroup, FrameRange, FramesView, PackedFram
 export { FrameSet } from './frame-set';
 
 export const TASK_QUEUES = Object.freeze({
-  /** Workflow tasks, split and assemble: CPU and disk. */
+  /** Workflow tasks and the media activities (index, extract, encode, join): CPU and disk. */
   media: 'starry-media',
   /** One stylize activity per frame: the accelerator. */
   style: 'starry-style',
@@ -67,11 +67,8 @@ export interface RenderRequest {
   renderDir: string;
   settings: StyleSettings;
   limits: RenderLimits;
-  /**
-   * Render in chunks (extract, stylize, encode and delete a few hundred frames at a time). Absent in
-   * requests of earlier releases, which split the whole video first and assemble at the end.
-   */
-  chunks?: ChunkOptions;
+  /** How the video is cut into chunks (extracted, stylized, encoded and deleted a few hundred frames at a time). */
+  chunks: ChunkOptions;
 }
 
 export interface SplitResult {
@@ -196,8 +193,6 @@ export interface FrameNote {
   steps: number;
   /** Times this frame ran out of attempts (and was retried with retry-failed, when it has finished since). */
   failures: number;
-  /** Earlier releases only (set while the frame was failed): its error. Errors now live in `failedFrames.errors`. */
-  error?: string;
 }
 
 /** Aggregates over every frame, notable or not. */
@@ -223,12 +218,6 @@ export interface FrameStats {
  */
 export const MAX_NOTABLE_FRAMES = 200;
 
-/** A failed frame as renders of earlier releases listed them (one entry per frame, unbounded). */
-export interface FailedFrame {
-  frame: number;
-  error: string;
-}
-
 export type RenderPhase = 'splitting' | 'styling' | 'needs-attention' | 'assembling' | 'done' | 'cancelled';
 
 export interface RenderProgress {
@@ -248,8 +237,6 @@ export interface RenderProgress {
    * entry per distinct message, capped, with a count and sample frames). Bounded whatever fails.
    */
   failedFrames: FailedFramesView;
-  /** Earlier releases only: one entry per failed frame. Read both with `failedFramesOf` (client). */
-  failed?: FailedFrame[];
   inFlight: number[];
   settings: StyleSettings;
   /** What computes the frames (absent in results of earlier releases: vgg19). */
@@ -273,11 +260,11 @@ export interface RenderProgress {
   notableOmitted: number;
   /** Workflow runs so far (continue-as-new); each holds at most limits.framesPerRun frames. */
   runs: number;
-  /** Chunked renders: where the chunks stand (absent for renders of earlier releases). */
+  /** Where the chunks stand (absent until the index pass has listed the frames). */
   chunks?: ChunksView;
 }
 
-/** The chunks of a chunked render, as the progress shows them. */
+/** The render's chunks, as the progress shows them. */
 export interface ChunksView {
   total: number;
   framesPerChunk: number;
@@ -299,8 +286,6 @@ export interface RenderResult extends RenderProgress {
   hasAudio: boolean;
   /** Frames assembled unstylized because the user chose to skip their failures. */
   skipped: FramesView;
-  /** Earlier releases only: the skipped frames one by one. */
-  skippedFailed?: number[];
   /** Each audio and subtitle stream of the input and what assembly did with it (absent in older results). */
   streams?: StreamReport[];
   /** Wall time from the first run's start to the end of assembly, across restarts. */
