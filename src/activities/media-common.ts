@@ -1,16 +1,16 @@
-/** What the split, index, extract, encode and join activities share: heartbeats while ffmpeg runs, input errors, the probe. */
-import { Context } from '@temporalio/activity';
+/** What the index, extract, encode and join activities share: heartbeats while ffmpeg runs, input errors, the probe. */
 import { ApplicationFailure } from '@temporalio/common';
 import { DEFAULT_SETTINGS } from '../engine/settings';
 import { frameSizeFor } from '../engine/frame-size';
 import { MediaInputError, probeVideo, type VideoInfo } from '../media';
 import type { Size } from '../media/geometry';
 import { FAILURE_TYPES } from '../workflows/contract';
+import { activityScope } from './scope';
 
 /** Heartbeats while a long ffmpeg run is going, so a dead media worker is noticed. */
 export async function withHeartbeat<T>(work: Promise<T>): Promise<T> {
-  const ctx = Context.current();
-  const timer = setInterval(() => ctx.heartbeat(), 5_000);
+  const scope = activityScope();
+  const timer = setInterval(() => scope.heartbeat(), 5_000);
   try {
     return await work;
   } finally {

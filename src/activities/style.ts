@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
@@ -16,6 +15,7 @@ import { framePath, MediaInputError, readImage, resizeImage, writePng } from '..
 import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { NO_FAULTS, type FaultPlan } from './faults';
+import { activityScope, type ActivityScope } from './scope';
 import { RunUpResults } from './run-up';
 import { frameFingerprint } from './fingerprint';
 import { firstStage, frameIdentity, planAttempt, warmStartCandidate, type AttemptPlan, type FrameIdentity } from './frame-plan';
@@ -144,11 +144,11 @@ class FrameBeats {
   private readonly timeoutMs: number;
 
   constructor(
-    private readonly ctx: Context,
+    private readonly ctx: ActivityScope,
     private readonly faults: FaultPlan,
     private beat: FrameHeartbeat,
   ) {
-    this.timeoutMs = ctx.info.heartbeatTimeoutMs ?? Infinity;
+    this.timeoutMs = ctx.heartbeatTimeoutMs ?? Infinity;
     ctx.heartbeat(beat);
   }
 
@@ -159,14 +159,14 @@ class FrameBeats {
     this.lastStepAt = Date.now();
     if (!this.warnedSlowSteps && stepMs > this.timeoutMs / 3) {
       this.warnedSlowSteps = true;
-      this.ctx.log.warn(
+      this.ctx.warn(
         `frame ${this.beat.frame}: one step took ${(stepMs / 1000).toFixed(1)} s, over a third of the ${this.timeoutMs / 1000} s heartbeat timeout; ` +
           'raise --heartbeat-timeout or lower --size, or the frame may be retried as if its worker had died',
       );
     }
     this.beat = { ...this.beat, step, loss };
     this.ctx.heartbeat(this.beat);
-    await this.faults.onStep(this.beat.frame, this.ctx.info.attempt, step, this.ctx.cancellationSignal, () => this.ctx.heartbeat(this.beat));
+    await this.faults.onStep(this.beat.frame, this.ctx.attempt, step, this.ctx.cancellationSignal, () => this.ctx.heartbeat(this.beat));
   }
 
   checkpointed(step: number, path: string): void {
@@ -214,7 +214,7 @@ interface StagePrevious {
 
 /** One attempt at a stylized frame, once planned: what it runs and what earlier attempts left. */
 interface Attempt {
-  ctx: Context;
+  ctx: ActivityScope;
   engine: StyleEngine;
   input: StylizeFrameInput;
   files: FrameFiles;
@@ -253,7 +253,7 @@ async function runStages(a: Attempt, beats: FrameBeats): Promise<{ result: Styli
   let previous = a.previous;
   let last: { result: StylizeResult; image: RgbImage } | undefined;
   for (const stage of plan.stages.slice(a.next)) {
-    const stageContent = stage.isRunUp ? await readContent(contentPath(input, stage.frame), stage.frame, ctx.info.attempt) : content;
+    const stageContent = stage.isRunUp ? await readContent(contentPath(input, stage.frame), stage.frame, ctx.attempt) : content;
     // The frame's own guide is cached (temporalGuideFor); a run-up frame's is computed again from the same files.
     const guide = stage.guide === 'cached' ? a.guide : stage.guide === 'previous' ? await temporalGuide(previous!.content, stageContent, previous!.styled) : undefined;
     const result = await a.engine.stylize({
@@ -309,7 +309,7 @@ async function keepFrame(a: Attempt, result: StylizeResult, image: RgbImage): Pr
 async function attemptFailure(err: unknown, a: Attempt, ooms: number): Promise<unknown> {
   const { ctx, input, files, plan } = a;
   if (ctx.cancellationSignal.aborted) return err;
-  const fail = (what: string, fix: string) => `frame ${input.frame} of ${input.frameCount}, attempt ${ctx.info.attempt}: ${what}. ${fix}`;
+  const fail = (what: string, fix: string) => `frame ${input.frame} of ${input.frameCount}, attempt ${ctx.attempt}: ${what}. ${fix}`;
   if (isOutOfMemory(err)) {
     // Every tensor of the attempt is already released (stylize disposes in `finally`).
     await writeFileAtomic(files.oomLog, JSON.stringify({ count: ooms + 1 }));
@@ -332,12 +332,12 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
   return {
     /** Plans the frame's attempt from what is on disk (frame-plan.ts), then runs it. */
     async stylizeFrame(given: StylizeFrameInput): Promise<FrameRecord> {
-      const ctx = Context.current();
+      const ctx = activityScope();
       const started = Date.now();
       // Anyone who can start a workflow chooses these: check them before touching the disk.
       const input = { ...given, renderDir: checkRenderDir(paths, given.renderDir), frame: checkFrame(given.frame) };
       const { settings, frame } = input;
-      const attempt = ctx.info.attempt;
+      const attempt = ctx.attempt;
       if (settings.engine === 'copy') return copyFrame(input, attempt, started);
       if (!engine) {
         throw ApplicationFailure.nonRetryable(

@@ -141,6 +141,29 @@ export interface StylizeFrameInput {
   alone?: boolean;
 }
 
+/** Where a frame sits in its render: the chunk that holds it, and for the coherent mode what it starts from. */
+export type FramePlace = Pick<StylizeFrameInput, 'frame' | 'chunk' | 'lead' | 'previous' | 'alone'>;
+
+/** The stylize activity's input for one frame of a render: built here only, by the workflow and by `preview`. */
+export function frameInputFor(
+  request: Pick<RenderRequest, 'renderDir' | 'style' | 'styles' | 'limits'>,
+  settings: StyleSettings,
+  frameCount: number,
+  { frame, ...place }: FramePlace,
+): StylizeFrameInput {
+  return {
+    renderDir: request.renderDir,
+    style: request.style,
+    ...(request.styles ? { styles: request.styles } : {}),
+    frame,
+    frameCount,
+    settings,
+    checkpointEvery: request.limits.checkpointEvery,
+    degradeAfterOoms: request.limits.degradeAfterOoms,
+    ...place,
+  };
+}
+
 /**
  * The stylize activity's heartbeat details: enough for a person (`status`) or a retried attempt to
  * see where the frame stands.
