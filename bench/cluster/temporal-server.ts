@@ -5,7 +5,7 @@
  */
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { findTemporalCli } from '../../src/client/temporal-cli';
+import { findTemporalCli } from '../../src/client/server/temporal-cli';
 import { startProcess, type Proc } from '../../test/helpers/processes';
 import type { Postgres } from './postgres';
 import type { TemporalBinaries } from './temporal-build';

@@ -1,5 +1,5 @@
 import type { RgbImage } from '../media/types';
-import { DEFAULT_SETTINGS, InvalidSettingsError } from './settings';
+import { DEFAULT_SETTINGS, describeSettingProblem, InvalidSettingsError, type SettingProblem } from './settings';
 import { selectBackend, type BackendChoice, type BackendSelection } from './backend';
 import { deepestLayer, minimumSideFor } from './vgg19-architecture';
 import {
@@ -129,8 +129,10 @@ export class StyleEngine {
 function checkImageSize(image: RgbImage, layers: readonly string[], what: string): void {
   const min = minimumSideFor(layers);
   if (Math.min(image.width, image.height) < min) {
-    throw new InvalidSettingsError(
-      `${what} is ${image.width}×${image.height}, but VGG19 layers down to ${deepestLayer(layers)} need at least ${min} pixels on each side; raise --size${what.startsWith('style') ? ' or --style-scale' : ''}`,
-    );
+    const problem: SettingProblem = {
+      key: 'size',
+      message: `${what} is ${image.width}×${image.height}, but VGG19 layers down to ${deepestLayer(layers)} need at least ${min} pixels on each side; raise {size}${what.startsWith('style') ? ' or {styleScale}' : ''}`,
+    };
+    throw new InvalidSettingsError(describeSettingProblem(problem), problem);
   }
 }

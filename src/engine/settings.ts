@@ -1,5 +1,3 @@
-import { deepestLayer, minimumSideFor } from './vgg19-architecture';
-
 /**
  * Optimisation settings. Defaults reproduce the seed script (Gatys et al. with the
  * TensorFlow tutorial's weights) so results stay comparable with it.
@@ -50,16 +48,16 @@ export interface StyleSettings {
    * The options below are absent at their defaults, so renders of earlier releases keep their ids
    * and fingerprints.
    *
-   * `--original-colors`: keep the content frame's colours — the stylized frame's luminance with the
+   * Keep the content frame's colours — the stylized frame's luminance with the
    * content's chrominance, applied to the finished frame (the optimisation is unchanged).
    */
   originalColors?: true;
   /**
-   * `--style-blend-weights`: one weight per style image, normalised to sum 1; the style target of
+   * One weight per style image, normalised to sum 1; the style target of
    * each layer is Σ wᵢ·Gramᵢ. Absent means equal weights (and is what a single style has).
    */
   styleBlendWeights?: number[];
-  /** `--style-scale`: the style image's long side is `size × styleScale` (absent: 1). */
+  /** The style image's long side is `size × styleScale` (absent: 1). */
   styleScale?: number;
 }
 
@@ -72,7 +70,7 @@ const TEMPORAL_WEIGHT_AT_512 = 1e7;
 const TEMPORAL_WEIGHT_EXPONENT = Math.log(TEMPORAL_WEIGHT_AT_512 / TEMPORAL_WEIGHT_AT_96) / Math.log(512 / 96);
 
 /**
- * Temporal loss weight when --init prev-warped is given without --temporal-weight: 1e5 at a long
+ * Temporal loss weight of the prev-warped mode unless given: 1e5 at a long
  * side of 96 px, growing a little faster than the frame's area — 1e5 × (size / 96)^2.75, to two
  * significant figures (2.2e5 at 128, 1.5e6 at 256, 1e7 at the default 512). Measured with
  * bench/coherence.ts on its camera-like clip (sensor noise σ 2.5/255, H.264 CRF 23; synthetic
@@ -96,12 +94,12 @@ export function defaultTemporalWeight(size: number): number {
   return Number((TEMPORAL_WEIGHT_AT_96 * (size / 96) ** TEMPORAL_WEIGHT_EXPONENT).toPrecision(2));
 }
 
-/** Epochs of a warm-started frame when --later-epochs is not given: a third of the first frame's, rounded up. */
+/** Epochs of a warm-started frame unless given: a third of the first frame's, rounded up. */
 export function defaultLaterEpochs(epochs: number): number {
   return Math.ceil(epochs / 3);
 }
 /**
- * A chain's run-up when --run-up is not given. A fresh start is not converged, so the warm frames
+ * A chain's run-up unless given. A fresh start is not converged, so the warm frames
  * after it go on converging and at first change nearly as much as independent frames do (frames
  * 1→2 of a chain: 0.79× content-init's change on still pixels at 128 px with 100/33 steps, 0.96× at
  * 256 px with 250/84). Rendering the chain's first frames backwards first leaves that settling
@@ -142,6 +140,27 @@ export const DEFAULT_SETTINGS: Readonly<StyleSettings> = Object.freeze({
  */
 export class InvalidSettingsError extends Error {
   override name = 'InvalidSettingsError';
+  constructor(
+    message: string,
+    /** The setting at fault, for a caller that names settings otherwise (the command line: by its flags). */
+    readonly problem?: SettingProblem,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A setting that cannot work, said without naming a command-line flag: `message` writes each setting
+ * as `{key}` (`{size} 16 makes …`). The command line names them by their flags (option-table.ts);
+ * this layer and the ones below it by their keys.
+ */
+export interface SettingProblem {
+  key: keyof StyleSettings;
+  message: string;
+}
+
+export function describeSettingProblem(p: SettingProblem, nameOf: (key: string) => string = (key) => key): string {
+  return p.message.replace(/\{(\w+)\}/g, (_, key: string) => nameOf(key));
 }
 
 export const MIN_SIZE = 16;
@@ -161,82 +180,10 @@ export function styleBlendWeightsFor(s: Pick<StyleSettings, 'styleBlendWeights'>
 
 /**
  * Weights as given (`3,7`) made to sum 1; undefined when they are all equal, which is the default
- * (so `--style-blend-weights 1,1` names the same render as no flag at all).
+ * (so weights 1,1 name the same render as none at all).
  */
 export function normaliseBlendWeights(weights: readonly number[]): number[] | undefined {
   const total = weights.reduce((sum, w) => sum + w, 0);
   if (weights.every((w) => w === weights[0])) return undefined;
   return weights.map((w) => w / total);
-}
-
-/** The flags that only the coherent mode reads, given without it. */
-export const COHERENT_ONLY = '--temporal-weight, --later-epochs and --run-up apply to --init prev-warped only; add --init prev-warped or leave them out';
-
-/**
- * Returns one message per invalid field, naming the flag and what would be accepted. `styleCount`
- * is the number of style images (one per --style) the blend weights must match.
- */
-export function validateSettings(s: StyleSettings, styleCount = 1): string[] {
-  const errors: string[] = [];
-  const positiveInt = (v: number, flag: string) => {
-    if (!Number.isInteger(v) || v < 1) errors.push(`${flag} must be a whole number of at least 1 (got ${v})`);
-  };
-  const nonNegative = (v: number, flag: string) => {
-    if (!Number.isFinite(v) || v < 0) errors.push(`${flag} must be a number of at least 0 (got ${v})`);
-  };
-  positiveInt(s.epochs, '--epochs');
-  positiveInt(s.stepsPerEpoch, '--steps-per-epoch');
-  nonNegative(s.styleWeight, '--style-weight');
-  nonNegative(s.contentWeight, '--content-weight');
-  nonNegative(s.tvWeight, '--tv-weight');
-  if (!Number.isFinite(s.learningRate) || s.learningRate <= 0) {
-    errors.push(`--learning-rate must be a number above 0 (got ${s.learningRate})`);
-  }
-  if (!(s.beta1 >= 0 && s.beta1 < 1)) errors.push(`beta1 must be in [0, 1) (got ${s.beta1})`);
-  if (!(s.beta2 >= 0 && s.beta2 < 1)) errors.push(`beta2 must be in [0, 1) (got ${s.beta2})`);
-  if (!(s.epsilon > 0)) errors.push(`epsilon must be above 0 (got ${s.epsilon})`);
-  if (!Number.isInteger(s.size) || s.size < MIN_SIZE || s.size > MAX_SIZE) {
-    errors.push(`--size must be a whole number of pixels from ${MIN_SIZE} to ${MAX_SIZE} (got ${s.size})`);
-  }
-  if (s.contentLayers.length === 0) errors.push('at least one content layer is needed');
-  if (s.styleLayers.length === 0) errors.push('at least one style layer is needed');
-  if (s.init !== undefined && !INIT_MODES.includes(s.init)) errors.push(`--init must be one of ${INIT_MODES.join(', ')} (got ${String(s.init)})`);
-  if (s.temporalWeight !== undefined) nonNegative(s.temporalWeight, '--temporal-weight');
-  if (s.laterEpochs !== undefined) positiveInt(s.laterEpochs, '--later-epochs');
-  if (s.runUp !== undefined && !(Number.isInteger(s.runUp) && s.runUp >= 0)) errors.push(`--run-up must be a whole number of frames from 0 (got ${s.runUp})`);
-  if (s.init !== 'prev-warped' && (s.temporalWeight !== undefined || s.laterEpochs !== undefined || s.runUp !== undefined)) {
-    errors.push(COHERENT_ONLY);
-  }
-  errors.push(...styleOptionErrors(s, styleCount));
-  if (s.engine !== undefined && !ENGINES.includes(s.engine)) errors.push(`--engine must be one of ${ENGINES.join(', ')} (got ${String(s.engine)})`);
-  return errors;
-}
-
-function styleOptionErrors(s: StyleSettings, styleCount: number): string[] {
-  const errors: string[] = [];
-  const weights = s.styleBlendWeights;
-  if (weights !== undefined) {
-    if (!Array.isArray(weights) || !weights.every((w) => Number.isFinite(w) && w > 0)) {
-      errors.push(`--style-blend-weights must be numbers above 0, one per --style, e.g. 3,7 (got ${String(weights)})`);
-    } else if (weights.length !== styleCount) {
-      errors.push(
-        `--style-blend-weights has ${weights.length} weight${weights.length === 1 ? '' : 's'} but ${styleCount} style image${styleCount === 1 ? ' was' : 's were'} given; give one weight per --style`,
-      );
-    }
-  }
-  if (s.styleScale !== undefined && !(Number.isFinite(s.styleScale) && s.styleScale > 0 && s.styleScale <= MAX_STYLE_SCALE)) {
-    errors.push(`--style-scale must be a number above 0 and at most ${MAX_STYLE_SCALE} (got ${s.styleScale})`);
-  } else if (Number.isInteger(s.size) && s.styleLayers.length > 0) {
-    const min = minimumSideFor(s.styleLayers);
-    const side = styleLongSide(s, s.size);
-    if (side < min) {
-      errors.push(
-        `--style-scale ${s.styleScale ?? 1} makes the style image ${side} px on its long side at --size ${s.size}, but VGG19 layers down to ${deepestLayer(s.styleLayers)} need at least ${min}; raise --style-scale or --size`,
-      );
-    }
-  }
-  if (s.originalColors !== undefined && s.originalColors !== true) {
-    errors.push(`--original-colors takes no value (got ${String(s.originalColors)})`);
-  }
-  return errors;
 }

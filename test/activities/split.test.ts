@@ -11,17 +11,18 @@ import { makeClip, tempDir } from '../helpers/media-fixtures';
 
 const LAYERS = [...DEFAULT_SETTINGS.contentLayers, ...DEFAULT_SETTINGS.styleLayers];
 
-test('frame size check: names the frame, the minimum and the --size that works', () => {
+test('frame size check: names the frame, the minimum and the size that works', () => {
   assert.deepEqual(frameSizeFor(64, 48, 20, LAYERS), { frame: { width: 20, height: 16 } });
   const { frame, problem } = frameSizeFor(640, 480, 16, LAYERS);
   assert.deepEqual(frame, { width: 16, height: 12 });
+  assert.equal(problem?.key, 'size');
   assert.equal(
-    problem,
-    '--size 16 makes 16×12 frames of this 640×480 video, but VGG19 down to block5_conv2 needs at least 16 pixels on each side; use --size 20 or more',
+    problem?.message,
+    '{size} 16 makes 16×12 frames of this 640×480 video, but VGG19 down to block5_conv2 needs at least 16 pixels on each side; use {size} 20 or more',
   );
   // Shallower layers need less: block3_conv1 comes after two pools.
   assert.equal(frameSizeFor(640, 480, 16, ['block3_conv1']).problem, undefined);
-  assert.match(frameSizeFor(4000, 10, 512, LAYERS).problem!, /too narrow for any --size/);
+  assert.match(frameSizeFor(4000, 10, 512, LAYERS).problem!.message, /too narrow for any \{size\}/);
 });
 
 describe('indexVideo', () => {
@@ -33,7 +34,7 @@ describe('indexVideo', () => {
   });
   after(() => cleanup());
 
-  test('fails non-retryably on a --size VGG19 cannot take, and writes nothing', async () => {
+  test('fails non-retryably on a size VGG19 cannot take, and writes nothing', async () => {
     const renderDir = join(dir, 'render');
     await assert.rejects(
       createMediaActivities({ workRoot: dir, outputRoots: [] }).indexVideo({ input: join(dir, 'wide.mp4'), renderDir, size: 16, layers: LAYERS, framesPerChunk: 10 }),
@@ -41,7 +42,7 @@ describe('indexVideo', () => {
         err instanceof ApplicationFailure &&
         err.nonRetryable &&
         err.type === 'InvalidSettingsError' &&
-        /makes 16×12 frames .* at least 16 pixels .* use --size 20 or more$/.test(err.message),
+        /^size 16 makes 16×12 frames .* at least 16 pixels .* use size 20 or more$/.test(err.message),
     );
     assert.equal(existsSync(renderDir), false);
   });

@@ -8,7 +8,7 @@ import { copyFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { buildRenderRequest, type RenderFlags } from '../../src/client/render-options';
+import { buildRenderRequest, type RenderFlags } from '../../src/client/setup/render-options';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
 import { runCli } from '../helpers/processes';
 

@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { renderPaths } from '../../src/common/render-paths';
-import { cleanFinished } from '../../src/client/clean';
+import { cleanFinished } from '../../src/client/commands/clean';
 import type { Io } from '../../src/cli-common/io';
 import { tempDir } from '../helpers/media-fixtures';
 

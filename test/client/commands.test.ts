@@ -13,11 +13,19 @@ import { join } from 'node:path';
 import { before, describe, test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { program } from '../../src/client/cli';
-import { listCommand, setEpochsCommand, signalCommand, statusCommand, steerCommand, type RenderRefOptions } from '../../src/client/commands';
+import { listCommand } from '../../src/client/commands/list';
+import { setEpochsCommand } from '../../src/client/commands/set-epochs';
+import { statusCommand } from '../../src/client/commands/status';
+import { pauseCommand } from '../../src/client/commands/pause';
+import { resumeCommand } from '../../src/client/commands/resume';
+import { cancelCommand } from '../../src/client/commands/cancel';
+import { retryFailedCommand } from '../../src/client/commands/retry-failed';
+import { skipFailedCommand } from '../../src/client/commands/skip-failed';
+import type { RenderRefOptions } from '../../src/client/commands/render-ref';
 import type { Io } from '../../src/cli-common/io';
-import { formatProgressLine } from '../../src/client/progress';
-import { buildRenderRequest, type RenderFlags } from '../../src/client/render-options';
-import { startOrAttach } from '../../src/client/start-render';
+import { formatProgressLine } from '../../src/client/report/progress';
+import { buildRenderRequest, type RenderFlags } from '../../src/client/setup/render-options';
+import { startOrAttach } from '../../src/client/commands/start-render';
 import { framePath } from '../../src/media';
 import { TASK_QUEUES, pauseSignal, type RenderProgress, type RenderRequest } from '../../src/workflows/contract';
 import type { renderVideo } from '../../src/workflows/render';
@@ -120,10 +128,10 @@ describe('steering commands (real server, real workers)', () => {
     assert.equal(running.paused, false);
 
     io = capture();
-    await steerCommand('pause', req.renderId, byId(), io);
+    await pauseCommand(req.renderId, byId(), io);
     assert.match(io.text(), new RegExp(`^render ${req.renderId} paused: no new frame starts; 2 frame\\(s\\) in flight \\(1, 2\\) finish first\\. Resume with: npm run resume -- ${req.renderId} --address ${server.address}$`));
     io = capture();
-    await steerCommand('pause', undefined, { ...server, ...flags }, io);
+    await pauseCommand(undefined, { ...server, ...flags }, io);
     assert.match(io.text(), /is already paused/);
     io = capture();
     await statusCommand(req.renderId, byId({ json: true }), io);
@@ -150,7 +158,7 @@ describe('steering commands (real server, real workers)', () => {
     await styleWorker(t);
     await waitForProgress(handle, (p) => p.done === 2 && p.inFlight.length === 0, 'the frames in flight to finish while paused');
     io = capture();
-    await steerCommand('resume', req.renderId, byId(), io);
+    await resumeCommand(req.renderId, byId(), io);
     assert.match(io.text(), /resumed: frames start again \(2 of 6 done\)/);
 
     // Live status follows to the end.
@@ -165,10 +173,10 @@ describe('steering commands (real server, real workers)', () => {
     assert.equal(await statusCommand(undefined, { ...server, ...flags, json: true }, io), 0);
     assert.equal(JSON.parse(io.text()).state, 'done');
     for (const attempt of [
-      () => steerCommand('pause', req.renderId, byId(), capture()),
-      () => steerCommand('cancel', req.renderId, byId(), capture()),
+      () => pauseCommand(req.renderId, byId(), capture()),
+      () => cancelCommand(req.renderId, byId(), capture()),
       () => setEpochsCommand([req.renderId, '2'], byId(), capture()),
-      () => signalCommand(req.renderId, 'retryFailed', byId(), capture()),
+      () => retryFailedCommand(req.renderId, byId(), capture()),
     ]) {
       await assert.rejects(attempt(), (e: Error) => e.name === 'UsageError' && /^cannot [a-z ]+: render \S+ finished: .*out\d+\.mp4$/.test(e.message));
     }
@@ -179,7 +187,7 @@ describe('steering commands (real server, real workers)', () => {
     const { req, handle } = await startFrom(flags);
     await waitForProgress(handle, (p) => p.inFlight.length === 2, 'two frames in flight');
     const io = capture();
-    const cancelled = steerCommand('cancel', undefined, { ...server, ...flags, wait: true }, io);
+    const cancelled = cancelCommand(undefined, { ...server, ...flags, wait: true }, io);
     await waitForProgress(handle, (p) => p.cancelling, 'the cancel');
     await styleWorker(t);
     await cancelled;
@@ -199,7 +207,7 @@ describe('steering commands (real server, real workers)', () => {
     out = capture();
     await listCommand({ ...server, json: true }, out);
     assert.equal(JSON.parse(out.text()).find((r: { id: string }) => r.id === req.renderId).state, 'cancelled');
-    await assert.rejects(steerCommand('resume', req.renderId, byId(), capture()), /^UsageError: cannot resume: render \S+ was cancelled after 2 of 8 frames/);
+    await assert.rejects(resumeCommand(req.renderId, byId(), capture()), /^UsageError: cannot resume: render \S+ was cancelled after 2 of 8 frames/);
 
     // The same start-render command line starts the render again, reusing the finished frames.
     const again = await startFrom(flags);
@@ -218,16 +226,16 @@ describe('steering commands (real server, real workers)', () => {
     await rename(frame3, `${frame3}.aside`);
     await styleWorker(t);
     let io = capture();
-    await signalCommand(req.renderId, 'retryFailed', byId(), io);
+    await retryFailedCommand(req.renderId, byId(), io);
     assert.equal(io.text(), `render ${req.renderId} has no failed frames`);
-    await steerCommand('resume', req.renderId, byId(), capture());
+    await resumeCommand(req.renderId, byId(), capture());
 
     await waitForProgress(handle, (p) => p.phase === 'needs-attention', 'needs-attention');
     io = capture();
     await listCommand({ ...server, json: true }, io);
     assert.equal(JSON.parse(io.text()).find((r: { id: string }) => r.id === req.renderId).state, 'needs-attention');
     io = capture();
-    await signalCommand(undefined, 'retryFailed', { ...server, ...flags }, io);
+    await retryFailedCommand(undefined, { ...server, ...flags }, io);
     assert.equal(io.lines[0], `render ${req.renderId}: retrying frames 3`);
     assert.match(io.lines[1], /^ {2}1 × MediaInputError: .*frame_000003\.png.* \(frames 3\)$/);
     // Still missing, so it fails again; this time skip it.
@@ -235,7 +243,7 @@ describe('steering commands (real server, real workers)', () => {
     // Skipping uses the unstylized frame, so it has to be there again.
     await rename(`${frame3}.aside`, frame3);
     io = capture();
-    await signalCommand(req.renderId, 'skipFailed', byId(), io);
+    await skipFailedCommand(req.renderId, byId(), io);
     assert.equal(io.lines[0], `render ${req.renderId}: skipping frames 3`);
     const result = await handle.result();
     assert.deepEqual(result.skipped, { count: 1, ranges: [[3, 3]], rangesOmitted: 0 });
@@ -281,9 +289,9 @@ describe('steering commands (real server, real workers)', () => {
       name: 'UsageError',
       message: 'no render with id "no-such-render" on this server; npm run list shows recent renders',
     });
-    await assert.rejects(steerCommand('pause', undefined, byId(), capture()), /^UsageError: which render\? give its id/);
+    await assert.rejects(pauseCommand(undefined, byId(), capture()), /^UsageError: which render\? give its id/);
     const flags = await flagsFor(2);
-    await assert.rejects(steerCommand('pause', 'some-id', { ...server, ...flags }, capture()), /give either a render id or --input\/--style\/--output, not both/);
+    await assert.rejects(pauseCommand('some-id', { ...server, ...flags }, capture()), /give either a render id or --input\/--style\/--output, not both/);
   });
 
   test('the real command line: exit codes, one-line errors, list, and complete --help', async () => {

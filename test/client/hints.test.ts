@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { buildRenderRequest } from '../../src/client/render-options';
+import { buildRenderRequest } from '../../src/client/setup/render-options';
 import { TASK_QUEUES, pauseSignal } from '../../src/workflows/contract';
 import type { renderVideo } from '../../src/workflows/render';
 import { makeClip } from '../helpers/media-fixtures';

@@ -10,14 +10,14 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import type { Diagnosis } from '../../src/client/doctor';
+import type { Diagnosis } from '../../src/client/commands/doctor';
 import { nvidiaDriverPresent } from '../../src/engine/backend';
 import { packageDir, PACKAGES } from '../../src/native/libtensorflow';
 import { nativeRequired, nativeSkipReason } from '../helpers/backends';
 import { makeClip, makeStyleImage, probeStreams, tempDir } from '../helpers/media-fixtures';
 import { startRenderEnv, tinyWeights } from '../helpers/render-env';
-import { buildRenderRequest } from '../../src/client/render-options';
-import { startOrAttach } from '../../src/client/start-render';
+import { buildRenderRequest } from '../../src/client/setup/render-options';
+import { startOrAttach } from '../../src/client/commands/start-render';
 import { framePath, readImage } from '../../src/media';
 
 const run = promisify(execFile);

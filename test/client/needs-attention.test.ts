@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { buildRenderRequest } from '../../src/client/render-options';
+import { buildRenderRequest } from '../../src/client/setup/render-options';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
 import { runCli, startCli, stopAllProcesses } from '../helpers/processes';
 import { tinyWeights } from '../helpers/render-env';

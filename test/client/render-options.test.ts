@@ -7,7 +7,7 @@ import { realpathSync, statSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { buildRenderRequest, parseSettings } from '../../src/client/render-options';
+import { buildRenderRequest, parseSettings } from '../../src/client/setup/render-options';
 import { fileSha256, sha256 } from '../../src/common/hash';
 import { DEFAULT_RUN_UP, DEFAULT_SETTINGS } from '../../src/engine/settings';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';

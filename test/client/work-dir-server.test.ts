@@ -12,7 +12,7 @@ import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
 import { startCli, stopAllProcesses } from '../helpers/processes';
 import { tinyWeights } from '../helpers/render-env';
 import { waitFor } from '../helpers/steering';
-import { buildRenderRequest } from '../../src/client/render-options';
+import { buildRenderRequest } from '../../src/client/setup/render-options';
 
 describe('the work directory’s server (real processes)', () => {
   let root: string;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { test } from 'node:test';
 import { REPO } from './processes';
 
@@ -22,17 +22,27 @@ const ALLOWED: Record<string, string[]> = {
   client: ['cli-common', 'common', 'engine', 'media', 'native', 'worker', 'workflows'],
 };
 
+/** Every .ts file under `dir`, subfolders included (client/commands, engine/graph, …). */
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(path);
+    return entry.name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+/** The layer (src/<layer>/…) each relative import of `layer`'s files lands in; imports within the layer are left out. */
 function imports(layer: string): Array<{ file: string; target: string; typeOnly: boolean }> {
-  const dir = join(REPO, 'src', layer);
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.ts'))
-    .flatMap((file) =>
-      [...readFileSync(join(dir, file), 'utf8').matchAll(/^(import|export)( type)?[^'";]*?from '\.\.\/([\w-]+)\/[^']*'/gms)].map((m) => ({
-        file: `${layer}/${file}`,
-        target: m[3],
+  const src = join(REPO, 'src');
+  return sourceFiles(join(src, layer)).flatMap((path) =>
+    [...readFileSync(path, 'utf8').matchAll(/^(import|export)( type)?[^'";]*?from '(\.\.?\/[^']*)'/gms)]
+      .map((m) => ({
+        file: relative(src, path),
+        target: relative(src, resolve(dirname(path), m[3])).split(sep)[0],
         typeOnly: Boolean(m[2]),
-      })),
-    );
+      }))
+      .filter((i) => i.target !== layer),
+  );
 }
 
 test('every layer imports only the layers below it', () => {

@@ -5,8 +5,8 @@
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
-import { startEmbeddedServer, type EmbeddedServer } from '../../src/client/embedded-server';
-import type { RenderFlags } from '../../src/client/render-options';
+import { startEmbeddedServer, type EmbeddedServer } from '../../src/client/server/embedded-server';
+import type { RenderFlags } from '../../src/client/setup/render-options';
 import { createStyleRuntime, type StyleRuntime } from '../../src/worker/engine';
 import { parseFaults } from '../../src/activities/faults';
 import { installRuntime } from '../../src/worker/runtime';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { describeStreams } from '../../src/client/start-render';
+import { describeStreams } from '../../src/client/commands/start-render';
 import { assembleVideo } from '../../src/media/assemble';
 import { extractFrames } from '../../src/media/frames';
 import { probeVideo } from '../../src/media/probe';

@@ -11,7 +11,7 @@ import { Worker } from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { EncodeChunkInput, ExtractChunkInput, IndexInput, IndexResult, JoinInput } from '../../src/activities/chunks';
-import { findTemporalCli } from '../../src/client/temporal-cli';
+import { findTemporalCli } from '../../src/client/server/temporal-cli';
 import { DEFAULT_SETTINGS } from '../../src/engine/settings';
 import { installRuntime } from '../../src/worker/runtime';
 import { workflowBundle } from '../../src/worker/workers';

@@ -12,9 +12,9 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readSnapshot } from '../../src/client/progress';
-import { buildRenderRequest, type RenderFlags } from '../../src/client/render-options';
-import { startOrAttach } from '../../src/client/start-render';
+import { readSnapshot } from '../../src/client/report/progress';
+import { buildRenderRequest, type RenderFlags } from '../../src/client/setup/render-options';
+import { startOrAttach } from '../../src/client/commands/start-render';
 import {
   TASK_QUEUES,
   cancelRenderSignal,

@@ -14,8 +14,8 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { buildRenderRequest, type RenderFlags } from '../../src/client/render-options';
-import { startOrAttach } from '../../src/client/start-render';
+import { buildRenderRequest, type RenderFlags } from '../../src/client/setup/render-options';
+import { startOrAttach } from '../../src/client/commands/start-render';
 import { framePath } from '../../src/media';
 import {
   RENDER_CANCELLED,

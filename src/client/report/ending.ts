@@ -1,5 +1,5 @@
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
-import { RENDER_CANCELLED, type RenderProgress, type RenderResult } from '../workflows/contract';
+import { RENDER_CANCELLED, type RenderProgress, type RenderResult } from '../../workflows/contract';
 
 /** How a closed render ended, read from its result or its failure. */
 export type Ending =

@@ -5,7 +5,7 @@
  */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { existsSync, realpathSync } from 'node:fs';
-import { UsageError } from '../cli-common/errors';
+import { UsageError } from '../../cli-common/errors';
 import { fromUserDir, styleFlags, type RenderFlags } from './render-options';
 
 export interface RenderFiles {

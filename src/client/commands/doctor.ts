@@ -1,14 +1,18 @@
+import type { Command } from 'commander';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { defaultCacheDir } from '../common/cache-dir';
-import { NATIVE_HINT, nvidiaDriverPresent, parseBackendChoice, selectBackend } from '../engine/backend';
-import { VGG19_NOTOP } from '../engine/weights-cache';
-import { ffmpegPaths } from '../media/binaries';
-import { PACKAGES, describeNativeSource, readManifest, type NativeVariant } from '../native/libtensorflow';
-import { findTemporalCli } from './temporal-cli';
+import { defaultCacheDir } from '../../common/cache-dir';
+import { NATIVE_HINT, nvidiaDriverPresent, parseBackendChoice, selectBackend } from '../../engine/backend';
+import { VGG19_NOTOP } from '../../engine/weights-cache';
+import { ffmpegPaths } from '../../media/binaries';
+import { PACKAGES, describeNativeSource, readManifest, type NativeVariant } from '../../native/libtensorflow';
+import { findTemporalCli } from '../server/temporal-cli';
+import type { Io } from '../../cli-common/io';
+import { EXIT } from '../exit-codes';
+import { engineOptions } from './options';
 
 const run = promisify(execFile);
 
@@ -145,4 +149,18 @@ export function formatDiagnosis(d: Diagnosis): string[] {
     d.ok ? 'ready to render' : 'NOT ready to render: see above',
   );
   return lines;
+}
+
+export function register(program: Command, io: Io): Command {
+  return engineOptions(
+    program
+      .command('doctor')
+      .description('what this machine renders with: backend and why faster ones were skipped, TensorFlow, device, ffmpeg, Temporal CLI, weights')
+      .option('--json', 'print the findings as JSON'),
+  ).action(async (opts: { json?: boolean; backend?: string; weights?: string; cacheDir?: string }) => {
+    const diagnosis = await diagnose(opts);
+    if (opts.json) io.out(JSON.stringify(diagnosis, null, 2));
+    else for (const line of formatDiagnosis(diagnosis)) io.out(line);
+    process.exitCode = diagnosis.ok ? EXIT.ok : EXIT.failed;
+  });
 }

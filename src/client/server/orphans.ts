@@ -1,6 +1,6 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { embeddedPidOnThisHost } from '../cli-common/identity';
-import { processAlive } from '../common/process';
+import { embeddedPidOnThisHost } from '../../cli-common/identity';
+import { processAlive } from '../../common/process';
 
 function deadEmbeddedWorker(identity: string | null | undefined): boolean {
   const pid = embeddedPidOnThisHost(identity);

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { processAlive } from '../common/process';
+import { processAlive } from '../../common/process';
 
 /** What the holder runs the server for. */
 export type ServerRole = 'render' | 'inspect' | 'ui';

@@ -7,10 +7,10 @@
 import type { Client } from '@temporalio/client';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DEFAULT_NAMESPACE, connectClient, type ServerOptions } from '../cli-common/connection';
-import { UsageError } from '../cli-common/errors';
+import { DEFAULT_NAMESPACE, connectClient, type ServerOptions } from '../../cli-common/connection';
+import { UsageError } from '../../cli-common/errors';
 import { WorkDirBusyError, readServerFile, startInspectServer, type ServerAdvert } from './embedded-server';
-import { defaultWorkDir } from './render-options';
+import { defaultWorkDir } from '../setup/render-options';
 import { waitOnHolder } from './server-lock';
 
 export interface SessionOptions extends Partial<ServerOptions> {

@@ -2,13 +2,13 @@ import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { writeFileAtomic } from '../common/atomic';
-import { processAlive } from '../common/process';
+import { writeFileAtomic } from '../../common/atomic';
+import { processAlive } from '../../common/process';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { UsageError } from '../cli-common/errors';
+import { UsageError } from '../../cli-common/errors';
 import { findTemporalCli } from './temporal-cli';
-import { shellQuote } from './hints';
+import { shellQuote } from '../report/hints';
 import { tryLock, unlock, waitOnHolder, type ServerHolder } from './server-lock';
 
 export interface EmbeddedServer {

@@ -1,9 +1,11 @@
+import { Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { renderPaths } from '../common/render-paths';
-import type { Io } from '../cli-common/io';
-import { diskUsage, formatBytes } from './disk-usage';
+import { join, resolve } from 'node:path';
+import { renderPaths } from '../../common/render-paths';
+import type { Io } from '../../cli-common/io';
+import { diskUsage, formatBytes } from '../report/disk-usage';
+import { defaultWorkDir } from '../setup/render-options';
 
 export interface CleanOptions {
   workDir: string;
@@ -29,4 +31,15 @@ export async function cleanFinished(opts: CleanOptions, io: Io): Promise<string[
   const kept = names.length - finished.length;
   io.out(`${finished.length} finished render(s) ${opts.dryRun ? 'to delete' : 'deleted'}, ${formatBytes(total)} ${opts.dryRun ? 'to free' : 'freed'}; ${kept} unfinished kept`);
   return finished;
+}
+
+export function register(program: Command, io: Io): Command {
+  return program
+    .command('clean')
+    .description("delete the work files (frames, stylized frames, checkpoints) of finished renders; unfinished ones are kept")
+    .addOption(new Option('--work-dir <dir>', 'work directory to clean').env('STARRY_WORK_DIR'))
+    .option('--dry-run', 'only list what would be deleted')
+    .action(async (opts: { workDir?: string; dryRun?: boolean }) => {
+      await cleanFinished({ workDir: opts.workDir ? resolve(opts.workDir) : defaultWorkDir(), dryRun: opts.dryRun }, io);
+    });
 }

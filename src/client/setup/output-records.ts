@@ -6,9 +6,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { writeFileAtomic } from '../common/atomic';
-import { sha256 } from '../common/hash';
-import { fingerprintFile, sameFingerprint, type OutputFingerprint } from '../common/output-fingerprint';
+import { writeFileAtomic } from '../../common/atomic';
+import { sha256 } from '../../common/hash';
+import { fingerprintFile, sameFingerprint, type OutputFingerprint } from '../../common/output-fingerprint';
 import { existsSync } from 'node:fs';
 
 export interface OutputRecord {

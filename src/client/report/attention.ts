@@ -1,5 +1,5 @@
-import type { RenderProgress } from '../workflows/contract';
-import { formatRanges } from '../workflows/frame-set';
+import type { RenderProgress } from '../../workflows/contract';
+import { formatRanges } from '../../workflows/frame-set';
 import { commandHint, type HintTarget } from './hints';
 
 /** Reasons shown for a render in needs-attention; the rest are counted (status --json lists all). */

@@ -1,5 +1,5 @@
 import { defaultPayloadConverter, type WorkflowHandle } from '@temporalio/client';
-import { progressQuery, type FrameHeartbeat, type RenderProgress } from '../workflows/contract';
+import { progressQuery, type FrameHeartbeat, type RenderProgress } from '../../workflows/contract';
 
 export interface Snapshot {
   progress: RenderProgress;

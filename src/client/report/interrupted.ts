@@ -4,8 +4,8 @@
  * split's frame count and the frames completed since.
  */
 import { defaultPayloadConverter, type WorkflowHandle } from '@temporalio/client';
-import { FrameSet, chunkRange, type IndexResult, type RenderRequest, type StylizeFrameInput } from '../workflows/contract';
-import type { RenderState } from '../workflows/ledger';
+import { FrameSet, chunkRange, type IndexResult, type RenderRequest, type StylizeFrameInput } from '../../workflows/contract';
+import type { RenderState } from '../../workflows/ledger';
 
 type Payload = Parameters<typeof defaultPayloadConverter.fromPayload>[0];
 const decode = <T>(p: unknown): T | undefined => (p ? defaultPayloadConverter.fromPayload<T>(p as Payload) : undefined);

@@ -31,7 +31,7 @@ export interface LocalWorkerOptions {
  * an IPC channel, so it checkpoints and exits when this process ends, however it ends.
  */
 export function spawnLocalStyleWorkers(opts: LocalWorkerOptions): LocalWorkers {
-  const cli = resolve(__dirname, 'cli.ts');
+  const cli = resolve(__dirname, '../cli.ts');
   const children: ChildProcess[] = [];
   for (let i = 0; i < opts.count; i++) {
     const child = spawn(

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { DEFAULT_NAMESPACE } from '../cli-common/connection';
-import { defaultWorkDir } from './render-options';
+import { DEFAULT_NAMESPACE } from '../../cli-common/connection';
+import { defaultWorkDir } from '../setup/render-options';
 
 /** Where a render's server is found from another shell: the flags a follow-up command needs. */
 export interface HintTarget {

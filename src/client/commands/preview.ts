@@ -1,20 +1,22 @@
+import type { Command } from 'commander';
 import { basename, dirname, extname, join } from 'node:path';
-import { writeFileAtomic } from '../common/atomic';
-import { renderPaths } from '../common/render-paths';
-import { framePath } from '../media';
-import { createStyleRuntime } from '../worker/engine';
-import { localActivities } from '../worker/local-activities';
-import { UsageError } from '../cli-common/errors';
-import { wholeFlag } from '../cli-common/flags';
-import type { Io } from '../cli-common/io';
-import { contactSheet } from './contact-sheet';
-import { defaultLocalWorkers } from './local-workers';
-import { formatDuration } from './progress';
-import { buildRenderRequest, type RenderFlags } from './render-options';
-import { chunkCount, chunkIndexOf, chunkRange, frameInputFor } from '../workflows/contract';
-import type { ChunkOptions } from '../workflows/chunks';
-import { DEFAULT_RUN_UP, type StyleSettings } from '../engine/settings';
-import { shareStylizedFrames } from './shared-frames';
+import { writeFileAtomic } from '../../common/atomic';
+import { renderPaths } from '../../common/render-paths';
+import { framePath } from '../../media';
+import { createStyleRuntime } from '../../worker/engine';
+import { localActivities } from '../../worker/local-activities';
+import { UsageError } from '../../cli-common/errors';
+import { wholeFlag } from '../../cli-common/flags';
+import type { Io } from '../../cli-common/io';
+import { contactSheet } from '../report/contact-sheet';
+import { defaultLocalWorkers } from '../server/local-workers';
+import { formatDuration } from '../report/progress';
+import { buildRenderRequest, type RenderFlags } from '../setup/render-options';
+import { chunkCount, chunkIndexOf, chunkRange, frameInputFor } from '../../workflows/contract';
+import type { ChunkOptions } from '../../workflows/chunks';
+import { DEFAULT_RUN_UP, type StyleSettings } from '../../engine/settings';
+import { shareStylizedFrames } from '../setup/shared-frames';
+import { engineOptions, renderOptions } from './options';
 
 export interface PreviewOptions extends RenderFlags {
   weights?: string;
@@ -175,4 +177,22 @@ export function describePreview(p: PreviewOutcome): string[] {
     );
   }
   return lines;
+}
+
+export function register(program: Command, io: Io): Command {
+  return engineOptions(
+    renderOptions(
+      program
+        .command('preview')
+        .description(
+          'stylize a few frames (first, middle, last) with exactly the render\'s settings, write a contact sheet next to the output, ' +
+            'and say how long the whole video would take; start-render with the same flags reuses those frames',
+        ),
+      'start',
+    )
+      .option('--frames <list>', 'frame numbers to preview, e.g. 1,120,240 (default: first, middle and last)')
+      .option('--local-workers <n>', 'style workers the render would run on this machine (default: as start-render)'),
+  ).action(async (opts: PreviewOptions) => {
+    for (const line of describePreview(await preview(opts, io))) io.out(line);
+  });
 }

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { copyFile, link, mkdir, readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { writeFileAtomic } from '../common/atomic';
-import { renderPaths } from '../common/render-paths';
-import type { RenderRequest } from '../workflows/contract';
+import { writeFileAtomic } from '../../common/atomic';
+import { renderPaths } from '../../common/render-paths';
+import type { RenderRequest } from '../../workflows/contract';
 import { framesKey } from './render-options';
 
 /** In each render's directory: the key of the frames it may share with other renders. */

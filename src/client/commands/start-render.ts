@@ -1,29 +1,32 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
+import type { Command } from 'commander';
 import { basename, dirname, join, resolve } from 'node:path';
-import { createStyleRuntime, type StyleRuntime } from '../worker/engine';
-import { createWorkers, runWorkers } from '../worker/workers';
-import { logToFile } from '../worker/runtime';
-import type { StreamReport } from '../media/types';
-import { formatRanges } from '../workflows/frame-set';
-import { TASK_QUEUES, type RenderRequest, type RenderResult } from '../workflows/contract';
-import type { renderVideo } from '../workflows/render';
-import { defaultLocalWorkers, spawnLocalStyleWorkers, type LocalWorkers } from './local-workers';
-import { embeddedIdentity } from '../cli-common/identity';
-import { failAttemptsOfDeadWorkers } from './orphans';
-import { wholeFlag } from '../cli-common/flags';
-import { DEFAULT_NAMESPACE, connectClient, type ServerOptions } from '../cli-common/connection';
-import { WorkDirBusyError, readServerFile, startEmbeddedServer, type EmbeddedServer } from './embedded-server';
-import { currentHolder, waitOnHolder, type ServerHolder } from './server-lock';
-import { UsageError } from '../cli-common/errors';
-import { formatDuration, formatProgressLine, readSnapshot } from './progress';
-import { buildRenderRequest, defaultWorkDir, type RenderFlags } from './render-options';
-import type { Io } from '../cli-common/io';
-import { settle, type Ending } from './ending';
-import { describeNeedsAttention } from './attention';
-import { shareStylizedFrames } from './shared-frames';
-import type { HintTarget } from './hints';
-import { checkOutputFree, outputVerdict, recordOutput, refuseReplaced, startAgain, type Restored } from './own-output';
+import { createStyleRuntime, type StyleRuntime } from '../../worker/engine';
+import { createWorkers, runWorkers } from '../../worker/workers';
+import { logToFile } from '../../worker/runtime';
+import type { StreamReport } from '../../media/types';
+import { formatRanges } from '../../workflows/frame-set';
+import { TASK_QUEUES, type RenderRequest, type RenderResult } from '../../workflows/contract';
+import type { renderVideo } from '../../workflows/render';
+import { defaultLocalWorkers, spawnLocalStyleWorkers, type LocalWorkers } from '../server/local-workers';
+import { embeddedIdentity } from '../../cli-common/identity';
+import { failAttemptsOfDeadWorkers } from '../server/orphans';
+import { wholeFlag } from '../../cli-common/flags';
+import { DEFAULT_NAMESPACE, connectClient, type ServerOptions } from '../../cli-common/connection';
+import { WorkDirBusyError, readServerFile, startEmbeddedServer, type EmbeddedServer } from '../server/embedded-server';
+import { currentHolder, waitOnHolder, type ServerHolder } from '../server/server-lock';
+import { UsageError } from '../../cli-common/errors';
+import { formatDuration, formatProgressLine, readSnapshot } from '../report/progress';
+import { buildRenderRequest, defaultWorkDir, type RenderFlags } from '../setup/render-options';
+import type { Io } from '../../cli-common/io';
+import { describeEnding, settle, type Ending } from '../report/ending';
+import { describeNeedsAttention } from '../report/attention';
+import { shareStylizedFrames } from '../setup/shared-frames';
+import { commandHint, type HintTarget } from '../report/hints';
+import { checkOutputFree, describeRestored, outputVerdict, recordOutput, refuseReplaced, startAgain, type Restored } from '../setup/own-output';
+import { EXIT } from '../exit-codes';
+import { engineOptions, renderOptions, serverOptions } from './options';
 
 export interface StartRenderOptions extends RenderFlags, Partial<ServerOptions> {
   weights?: string;
@@ -327,4 +330,35 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
     await server?.stop();
     style?.engine.dispose();
   }
+}
+
+export function register(program: Command, io: Io): Command {
+  return engineOptions(
+    serverOptions(
+      renderOptions(
+        program
+          .command('start-render')
+          .description('stylize a video; without --address, runs server, worker and workflow here and resumes after a crash'),
+        'start',
+      )
+        .option('--detach', 'with --address: start the render and return without following it')
+        .option('-y, --overwrite', "replace a file at --output that is not this render's video (refused otherwise)")
+        .option('--local-workers <n>', 'embedded mode: style worker processes on this machine (default: one per core on wasm/cpu, else 1)'),
+    ),
+  ).action(async (opts: StartRenderOptions) => {
+    const outcome = await startRender(opts, io);
+    if (outcome.ending) {
+      io.err(describeEnding(outcome.request.renderId, outcome.ending));
+      process.exitCode = EXIT.failed;
+    } else if (outcome.interrupted) {
+      io.err(`stopped; nothing is lost. Run the same command again to resume render ${outcome.request.renderId}.`);
+      if (!opts.address) io.err(`(worker log: ${workerLogPath(opts.workDir ? resolve(opts.workDir) : defaultWorkDir())})`);
+      process.exitCode = EXIT.interrupted;
+    } else if (outcome.result) {
+      if (outcome.restored) io.out(describeRestored(outcome.restored));
+      for (const line of describeResult(outcome.result, outcome.result.renderDir || outcome.request.renderDir)) io.out(line);
+    } else {
+      io.out(`started render ${outcome.request.renderId}; follow it with: ${commandHint('status', outcome.request.renderId, opts)}`);
+    }
+  });
 }

@@ -1,6 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { UsageError } from '../cli-common/errors';
+import { UsageError } from '../../cli-common/errors';
 
 /**
  * Where the `temporal` CLI (which contains the dev server) lives: TEMPORAL_CLI_PATH, then PATH.

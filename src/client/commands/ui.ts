@@ -5,15 +5,16 @@
  * takes one server); the UI hands it over, points at that start-render's UI while it runs, and
  * opens the database again once it has exited.
  */
+import { Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
-import { processAlive } from '../common/process';
+import { processAlive } from '../../common/process';
 import { join, resolve } from 'node:path';
-import { UsageError } from '../cli-common/errors';
-import type { Io } from '../cli-common/io';
-import { WorkDirBusyError, handoverPath, readServerFile, startInspectServer } from './embedded-server';
-import { defaultWorkDir } from './render-options';
-import { currentHolder } from './server-lock';
+import { UsageError } from '../../cli-common/errors';
+import type { Io } from '../../cli-common/io';
+import { WorkDirBusyError, handoverPath, readServerFile, startInspectServer } from '../server/embedded-server';
+import { defaultWorkDir } from '../setup/render-options';
+import { currentHolder } from '../server/server-lock';
 
 /** Resolves on Ctrl-C or SIGTERM. */
 function stopRequested(): Promise<void> {
@@ -86,4 +87,12 @@ export async function uiCommand(opts: { workDir?: string }, io: Io, until: Promi
     const deadline = Date.now() + 60_000;
     while (!stopping && requester && processAlive(requester) && (await currentHolder(dbDir))?.pid !== requester && Date.now() < deadline) await tick();
   }
+}
+
+export function register(program: Command, io: Io): Command {
+  return program
+    .command('ui')
+    .description("the Temporal Web UI on the work directory's renders (finished, interrupted or running) until Ctrl-C; no start-render needed")
+    .addOption(new Option('--work-dir <dir>', 'work directory whose renders to show').env('STARRY_WORK_DIR'))
+    .action(async (opts: { workDir?: string }) => uiCommand(opts, io));
 }

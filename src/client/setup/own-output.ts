@@ -7,11 +7,11 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { UsageError } from '../cli-common/errors';
-import { checkOutput, type OutputVerdict } from '../common/output-fingerprint';
-import { renderPaths } from '../common/render-paths';
-import { TASK_QUEUES, type RenderRequest, type RenderResult } from '../workflows/contract';
-import type { renderVideo } from '../workflows/render';
+import { UsageError } from '../../cli-common/errors';
+import { checkOutput, type OutputVerdict } from '../../common/output-fingerprint';
+import { renderPaths } from '../../common/render-paths';
+import { TASK_QUEUES, type RenderRequest, type RenderResult } from '../../workflows/contract';
+import type { renderVideo } from '../../workflows/render';
 import { ownerOfOutput, writeOutputRecord } from './output-records';
 
 /** What start-render did about a finished render's output, said in one line before the summary. */

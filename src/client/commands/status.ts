@@ -1,0 +1,70 @@
+/**
+ * `status`: a live progress bar until the render ends, or its progress (or final result) as JSON
+ * once. Resolves with the exit code: 0 while running or when it produced its video, 1 when it
+ * failed or was cancelled.
+ */
+import type { Command } from 'commander';
+import type { Io } from '../../cli-common/io';
+import { progressQuery } from '../../workflows/contract';
+import { liveState } from '../report/attention';
+import { describeEnding, settle, type Ending } from '../report/ending';
+import { describeInterrupted, interruptedProgress } from '../report/interrupted';
+import { outputVerdict } from '../setup/own-output';
+import { EXIT } from '../exit-codes';
+import { renderCommand } from './options';
+import { checkRenderRef, existingRender, hintTarget, resolveRenderId, withClient, type RenderRefOptions } from './render-ref';
+import { describeResult, followRender } from './start-render';
+
+export type StatusOptions = RenderRefOptions & { json?: boolean; refreshSeconds?: number };
+
+export async function statusCommand(id: string | undefined, opts: StatusOptions, io: Io): Promise<number> {
+  checkRenderRef(id, opts);
+  return withClient(opts, async (client, session) => {
+    const renderId = await resolveRenderId(client, id, opts);
+    const { handle, status } = await existingRender(client, renderId);
+    if (status === 'RUNNING' && !session.served) {
+      // Its start-render has exited: no worker answers the progress query, the history tells.
+      const p = await interruptedProgress(handle);
+      if (opts.json) io.out(JSON.stringify({ status, state: 'interrupted', ...p }, null, 2));
+      else io.out(describeInterrupted(p));
+      return EXIT.ok;
+    }
+    if (status === 'RUNNING' && opts.json) {
+      const progress = await handle.query(progressQuery);
+      io.out(JSON.stringify({ status, state: liveState(progress), ...progress }, null, 2));
+      return EXIT.ok;
+    }
+    if (status === 'RUNNING') {
+      return reportEnding(renderId, await settle(followRender(handle, io, opts.refreshSeconds, hintTarget(opts))), false, io);
+    }
+    return reportEnding(renderId, await settle(handle.result()), Boolean(opts.json), io, status);
+  });
+}
+
+/** Prints how a render ended; returns 0 when it produced its video, 1 otherwise. */
+async function reportEnding(id: string, ending: Ending, json: boolean, io: Io, status?: string): Promise<number> {
+  if (json) {
+    const body =
+      ending.state === 'done' ? ending.result : ending.state === 'cancelled' ? { message: ending.message, ...ending.progress } : { message: ending.message };
+    io.out(JSON.stringify({ status, state: ending.state, ...body }, null, 2));
+  } else if (ending.state === 'done') {
+    io.out(`render ${id} finished`);
+    for (const line of describeResult(ending.result, ending.result.renderDir ?? '')) io.out(line);
+    const verdict = await outputVerdict(ending.result);
+    if (verdict !== 'own') {
+      const again = verdict === 'missing' ? 'run the same start-render command again' : 'run the same start-render command again with --overwrite';
+      io.out(`  but ${ending.result.output} ${verdict === 'missing' ? 'is missing now' : 'has been replaced by another file since'}; ${again} to make it again from the kept frames`);
+    }
+  } else {
+    io.out(describeEnding(id, ending));
+  }
+  return ending.state === 'done' ? EXIT.ok : EXIT.failed;
+}
+
+export function register(program: Command, io: Io): Command {
+  return renderCommand(program, 'status', 'progress of a render: a live bar until it ends, or once with --json; exit 1 if it failed or was cancelled')
+    .option('--json', 'print the progress (or the final result) as JSON once and exit')
+    .action(async (id: string | undefined, opts: StatusOptions) => {
+      process.exitCode = await statusCommand(id, opts, io);
+    });
+}
