@@ -2,7 +2,7 @@
  * The render's bookkeeping, apart from its orchestration: which frame starts next, which are in
  * flight, what finished and what failed, the aggregate stats, the notable-frame records, busy time
  * and the ETA. Pure and synchronous — no Temporal calls, time passed in — so the workflow reads as
- * its loop and this is unit-tested on its own (test/workflows/ledger.test.ts).
+ * its loop and this is unit-tested on its own (test/orchestration/ledger.test.ts).
  */
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import {
