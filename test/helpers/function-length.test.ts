@@ -15,7 +15,6 @@ const ROOT = join(__dirname, '..', '..');
 /** `file:name` → why it is longer for now. Remove the entry once the function is split. */
 const KNOWN_LONG: Record<string, string> = {
   'src/engine/stylize.ts:stylize': 'the optimisation loop; its stopping rule is being changed (coherence), split after that lands',
-  'src/client/commands/start-render.ts:startRender': 'four ways to end (detached, another process renders it, finished, followed); to split into a plan and its steps',
 };
 
 function sourceFiles(dir: string): string[] {

@@ -231,6 +231,54 @@ export function workerLogPath(workDir: string): string {
  * `start-render`. Without a server address it runs everything here: a dev server persisted in the
  * work directory, a worker with the engine, and the workflow — so the same command resumes after a crash.
  */
+/**
+ * Loads the engine before anything else: bad weights must fail before a server or workflow exists.
+ * The copy engine needs none: frames pass through, so one worker process is plenty.
+ */
+async function loadEngine(opts: StartRenderOptions, copy: boolean, io: Io): Promise<{ style?: StyleRuntime; localCount: number }> {
+  if (copy) {
+    io.out('engine: copy — frames pass through NOT stylized (to check splitting, timing and audio, or measure orchestration)');
+    return { localCount: 1 };
+  }
+  const style = await createStyleRuntime({ weights: opts.weights, backend: opts.backend, cacheDir: opts.cacheDir, log: io.out });
+  try {
+    return { style, localCount: wholeFlag(opts.localWorkers, '--local-workers', defaultLocalWorkers(style.engine.backend.name)) };
+  } catch (err) {
+    style.engine.dispose();
+    throw err;
+  }
+}
+
+/** The helper style-worker processes on this machine, started first: they load the engine while this process bundles the workflow. */
+function startHelpers(server: EmbeddedServer, style: StyleRuntime, localCount: number, request: RenderRequest, workDir: string): LocalWorkers {
+  const helpers = spawnLocalStyleWorkers({
+    count: localCount - 1,
+    address: server.address,
+    weights: style.engine.weightsPath,
+    backend: style.engine.backend.name,
+    workRoot: workDir,
+  });
+  // Keep every local worker busy: one frame each, plus one waiting.
+  request.limits.window = Math.max(request.limits.window, localCount + 1);
+  return helpers;
+}
+
+/** This process's media and style workers on the embedded server. */
+function embeddedWorkers(connection: NativeConnection, style: StyleRuntime | undefined, request: RenderRequest, workDir: string) {
+  const copy = request.settings.engine === 'copy';
+  return createWorkers({
+    connection,
+    queues: ['media', 'style'],
+    style,
+    engine: copy ? 'copy' : 'vgg19',
+    // The workers write only inside the work directory and the directory of the output this user chose.
+    paths: { workRoot: workDir, outputRoots: [dirname(request.output)] },
+    // Copying a frame takes milliseconds: let the whole window run at once.
+    ...(copy ? { styleConcurrency: request.limits.window } : {}),
+    identity: embeddedIdentity(),
+  });
+}
+
 export async function startRender(opts: StartRenderOptions, io: Io): Promise<StartRenderOutcome> {
   const request = await buildRenderRequest(opts);
   const workDir = opts.workDir ? resolve(opts.workDir) : defaultWorkDir();
@@ -255,23 +303,8 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
   }
 
   const copy = request.settings.engine === 'copy';
-  // Load the engine before anything else: bad weights must fail before a server or workflow exists.
-  // The copy engine needs none: frames pass through, so one worker process is plenty.
-  const style: StyleRuntime | undefined = copy
-    ? undefined
-    : await createStyleRuntime({ weights: opts.weights, backend: opts.backend, cacheDir: opts.cacheDir, log: io.out });
-  if (copy) io.out('engine: copy — frames pass through NOT stylized (to check splitting, timing and audio, or measure orchestration)');
-  let localCount: number;
-  try {
-    localCount = style ? wholeFlag(opts.localWorkers, '--local-workers', defaultLocalWorkers(style.engine.backend.name)) : 1;
-  } catch (err) {
-    style?.engine.dispose();
-    throw err;
-  }
-  // The workers write only inside the work directory and the directory of the output this user chose.
-  const paths = { workRoot: workDir, outputRoots: [dirname(request.output)] };
+  const { style, localCount } = await loadEngine(opts, copy, io);
   let server: EmbeddedServer | undefined;
-  let connection: NativeConnection | undefined;
   let helpers: LocalWorkers | undefined;
   try {
     // The worker log: failed attempts' stacks and the SDK's retries while stopping stay off the screen.
@@ -286,29 +319,8 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
       }
       throw err;
     }
-    connection = server.env.nativeConnection;
-    if (style && localCount > 1) {
-      // Started first: they load the engine while this process bundles the workflow.
-      helpers = spawnLocalStyleWorkers({
-        count: localCount - 1,
-        address: server.address,
-        weights: style.engine.weightsPath,
-        backend: style.engine.backend.name,
-        workRoot: workDir,
-      });
-      // Keep every local worker busy: one frame each, plus one waiting.
-      request.limits.window = Math.max(request.limits.window, localCount + 1);
-    }
-    const workers = await createWorkers({
-      connection,
-      queues: ['media', 'style'],
-      style,
-      engine: copy ? 'copy' : 'vgg19',
-      paths,
-      // Copying a frame takes milliseconds: let the whole window run at once.
-      ...(copy ? { styleConcurrency: request.limits.window } : {}),
-      identity: embeddedIdentity(),
-    });
+    if (style && localCount > 1) helpers = startHelpers(server, style, localCount, request, workDir);
+    const workers = await embeddedWorkers(server.env.nativeConnection, style, request, workDir);
     const workersStopped = runWorkers(workers);
     if (helpers) {
       // Starting the render once all are polling shares the frames from the first one.
