@@ -19,7 +19,7 @@
  * with the copy engine through the embedded server: every frame once and in order, history events
  * per run (read back from the server), peak disk and frame images on disk, time to the first frame.
  *
- * `orchestration` (--orch-frames 2000 --orch-window 8): the workflow's own cost per frame, with the
+ * `orchestration` (--orch-frames 2000 --orch-window 8, --orch-watch with the watch page open and refreshing): the workflow's own cost per frame, with the
  * copy engine (frames pass through, nothing computed) on the embedded server and one worker process:
  * ms per frame over the styling phase, and the worker's RSS and tfjs tensor count at the first frame
  * and at the end (both must stay flat).
@@ -74,6 +74,7 @@ import { weightsKey } from './run-cache';
 import { runCompare } from './compare';
 import { runScales } from './scales';
 import { benchFairness, benchThroughput } from './workers';
+import { openWatchPage } from './watch';
 import { frameLevels, levelOf, renderAtScale } from '../test/helpers/scale-render';
 import { median, pattern, timeSteps } from './steps';
 
@@ -103,6 +104,7 @@ const { values: args } = parseArgs({
     'tp-steps': { type: 'string', default: '4' },
     'orch-window': { type: 'string', default: '8' },
     'orch-engine': { type: 'string', default: 'copy' },
+    'orch-watch': { type: 'boolean', default: false },
     ...CLUSTER_FLAGS,
     'coherence-frames': { type: 'string', default: '6' },
     'coherence-size': { type: 'string', default: '96' },
@@ -429,6 +431,8 @@ async function benchOrchestration(dir: string): Promise<void> {
     const sample = () => ({ at: performance.now(), rss: process.memoryUsage().rss, tensors: tf.memory().numTensors, cpu: cpuMs() });
     const t0 = performance.now();
     const handle = await startOrAttach(server.env.client, request, {});
+    // --orch-watch: the watch page open all along, refreshing every second as a browser does.
+    const page = args['orch-watch'] ? await openWatchPage(server.env.client, workDir, request.renderId) : undefined;
     let first: ReturnType<typeof sample> | undefined;
     // RSS and tensors every 500 frames: flat means no per-frame leak.
     const trend: Array<[number, ReturnType<typeof sample>]> = [];
@@ -456,6 +460,7 @@ async function benchOrchestration(dir: string): Promise<void> {
     }
     const r = await result;
     const end = sample();
+    const pageLoad = await page?.close();
     // The worker's own CPU (workflow + activities); the dev server is another process, and the
     // machine may be shared, so the wall time per frame also depends on what else runs.
     const workerCpu = (end.cpu - cpuFrom) / frames;
@@ -464,14 +469,20 @@ async function benchOrchestration(dir: string): Promise<void> {
     await running;
     const styling = (stylingTo - (stylingFrom ?? t0)) / frames;
     console.log(
-      `\n# orchestration: ${frames} frames of 32×24, ${stylized ? `vgg19 on ${runtime!.engine.backend.name} (one step a frame)` : '--engine copy (nothing computed)'}, window ${window}, embedded server, one worker process`,
+      `\n# orchestration: ${frames} frames of 32×24, ${stylized ? `vgg19 on ${runtime!.engine.backend.name} (one step a frame)` : '--engine copy (nothing computed)'}, window ${window}, embedded server, one worker process${page ? ', watch page open' : ''}`,
     );
     console.log(
       `${styling.toFixed(1)} ms/frame over the styling phase (${((stylingTo - (stylingFrom ?? t0)) / 1000).toFixed(1)} s; ` +
         `busy ${r.stats.busySeconds.toFixed(1)} s in workflow time), worker CPU ${workerCpu.toFixed(1)} ms/frame, ` +
         `${((end.at - t0) / 1000).toFixed(1)} s in all with split and assembly, ${r.runs} runs   ` +
-        `npm run bench -- --only orchestration --orch-frames ${frames} --orch-window ${window}${stylized ? ' --orch-engine vgg19' : ''}`,
+        `npm run bench -- --only orchestration --orch-frames ${frames} --orch-window ${window}${stylized ? ' --orch-engine vgg19' : ''}${page ? ' --orch-watch' : ''}`,
     );
+    if (pageLoad) {
+      console.log(
+        `watch page: ${pageLoad.refreshes} refreshes, the JSON in ${pageLoad.jsonMedianMs.toFixed(1)} ms (median), with the new thumbnails ${pageLoad.meanMs.toFixed(1)} ms mean (max ${pageLoad.maxMs.toFixed(0)} ms), ` +
+          `${(pageLoad.meanJsonBytes / 1024).toFixed(1)} KiB JSON a refresh, ${pageLoad.thumbs} thumbnails fetched (${(pageLoad.thumbBytes / 1024).toFixed(0)} KiB)`,
+      );
+    }
     console.log(
       `worker RSS ${first ? mib(first.rss) : '?'} at frame 1, ${mib(end.rss)} at the end; tfjs tensors ${first?.tensors ?? '?'} at frame 1, ${end.tensors} at the end`,
     );

@@ -11,6 +11,7 @@ import {
   indexFrames,
   joinSegments,
   readImage,
+  removeThumbnails,
   writePng,
   type FrameRate,
   type FrameTimestamps,
@@ -177,6 +178,7 @@ async function encodeChunk(policy: PathPolicy, input: EncodeChunkInput): Promise
     const styled = framePath(paths.styled, frame);
     await rm(styled, { force: true });
     await rm(styled.replace(/\.png$/, '.json'), { force: true });
+    await removeThumbnails(styled);
   }
 }
 

@@ -14,6 +14,7 @@ import type { OptimisationCheckpoint, StylizeResult } from '../engine/stylize';
 import { framePath, MediaInputError, readImage, resizeImage, writePng } from '../media';
 import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
+import { writeFrameView } from './frame-view';
 import { NO_FAULTS, type FaultPlan } from './faults';
 import { activityScope, type ActivityScope } from './scope';
 import { RunUpResults } from './run-up';
@@ -95,7 +96,9 @@ async function copyFrame(input: StylizeFrameInput, attempt: number, started: num
   await rename(temp, files.styled);
   const sidecar: FrameSidecar = { fingerprint, loss: 0, steps: 0, backend: COPY_BACKEND, degraded: false, stylized: false };
   await writeFileAtomic(files.sidecar, JSON.stringify(sidecar));
-  return { ...base, reused: false, seconds: (Date.now() - started) / 1000 };
+  const record = { ...base, reused: false, seconds: (Date.now() - started) / 1000 };
+  await writeFrameView(files, record, { stylized: false, warn: (m) => activityScope().warn(m) });
+  return record;
 }
 
 /** Where a frame's temporal guide is kept until the frame is done (16 bytes a pixel: 2.4 MB at 512×288). */
@@ -382,7 +385,9 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
         const { result, image } = await runStages(a, beats);
         const sidecar = await keepFrame(a, result, image);
         const seconds = (Date.now() - started) / 1000;
-        return { ...base, reused: false, seconds, loss: result.loss, steps: plan.steps, resumedFromStep, degraded: sidecar.degraded };
+        const record = { ...base, reused: false, seconds, loss: result.loss, steps: plan.steps, resumedFromStep, degraded: sidecar.degraded };
+        await writeFrameView(files, record, { stylized: true, warn: (m) => ctx.warn(m) });
+        return record;
       } catch (err) {
         throw await attemptFailure(err, a, ooms);
       }

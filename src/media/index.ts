@@ -26,3 +26,4 @@ export {
   type IndexOptions,
   type JoinOptions,
 } from './chunks';
+export { removeThumbnails, thumbnailPaths, writeThumbnail, THUMB_LONG_SIDE, type FrameView } from './thumbnail';

@@ -27,6 +27,7 @@ import { commandHint, type HintTarget } from '../report/hints';
 import { checkOutputFree, describeRestored, outputVerdict, recordOutput, refuseReplaced, startAgain, type Restored } from '../setup/own-output';
 import { EXIT } from '../exit-codes';
 import { engineOptions, renderOptions, serverOptions } from './options';
+import { startWatchServer, type WatchServer } from '../watch/server';
 
 export interface StartRenderOptions extends RenderFlags, Partial<ServerOptions> {
   weights?: string;
@@ -135,7 +136,7 @@ async function followHolder(
 }
 
 /** Starts the render's workflow, or attaches to it when the same render already exists. */
-export async function startOrAttach(client: Client, request: RenderRequest, memo: Record<string, unknown>) {
+export async function startOrAttach(client: Client, request: RenderRequest, memo: Record<string, unknown>, watchUrl?: string) {
   // Frames another render of the same video, style and settings made are not made again.
   await shareStylizedFrames(request);
   try {
@@ -149,6 +150,8 @@ export async function startOrAttach(client: Client, request: RenderRequest, memo
       // A copy render says so wherever it is listed: its video is not stylized.
       memo: request.settings.engine === 'copy' ? { ...memo, engine: 'copy', stylized: false } : memo,
       staticSummary: `stylize ${request.input} → ${request.output}`,
+      // The Web UI shows it as Markdown: one click from the history to the pictures (watch/server.ts).
+      ...(watchUrl ? { staticDetails: `[Watch this render: frames, chunks, segments](${watchUrl})` } : {}),
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return client.workflow.getHandle<typeof renderVideo>(request.renderId);
@@ -306,6 +309,7 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
   const { style, localCount } = await loadEngine(opts, copy, io);
   let server: EmbeddedServer | undefined;
   let helpers: LocalWorkers | undefined;
+  let watch: WatchServer | undefined;
   try {
     // The worker log: failed attempts' stacks and the SDK's retries while stopping stay off the screen.
     logToFile(workerLogPath(workDir), io.err);
@@ -327,10 +331,14 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
       await helpers.ready;
       io.out(`${localCount} style workers on this machine (${style!.engine.backend.name} computes on one core each)`);
     }
-    const handle = await startOrAttach(server.env.client, request, { ...memo, backend: style ? style.engine.backend.name : 'copy (not stylized)' });
+    const embedded = server;
+    watch = await startWatchServer({ workDir, source: async () => ({ client: embedded.env.client, served: true }), commands: { workDir } });
+    const watchUrl = watch.pageUrl(request.renderId);
+    const handle = await startOrAttach(server.env.client, request, { ...memo, backend: style ? style.engine.backend.name : 'copy (not stylized)' }, watchUrl);
     const handedOver = await failAttemptsOfDeadWorkers(server.env.client, handle);
     if (handedOver.length) io.out(`resuming ${handedOver.length} frame(s) the previous run was computing, from their checkpoints`);
     io.out(`render ${request.renderId} · Temporal UI ${server.uiUrl}/namespaces/default/workflows/${request.renderId}`);
+    io.out(`watch it: ${watchUrl}`);
     const stopped = workersStopped.then(() => 'stopped' as const);
     const outcome = await Promise.race([finish(server.env.client, handle, request, memo, workDir, opts, io), stopped]);
     if (outcome === 'stopped') return { request, interrupted: true };
@@ -338,6 +346,7 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
     await workersStopped;
     return { request, ...outcome };
   } finally {
+    await watch?.close();
     await helpers?.stop();
     await server?.stop();
     style?.engine.dispose();

@@ -15,6 +15,7 @@ import type { Io } from '../../cli-common/io';
 import { WorkDirBusyError, handoverPath, readServerFile, startInspectServer } from '../server/embedded-server';
 import { defaultWorkDir } from '../setup/render-options';
 import { currentHolder } from '../server/server-lock';
+import { advertisedSource, startWatchServer } from '../watch/server';
 
 /** Resolves on Ctrl-C or SIGTERM. */
 function stopRequested(): Promise<void> {
@@ -53,12 +54,25 @@ export async function uiCommand(opts: { workDir?: string }, io: Io, until: Promi
   if (!existsSync(join(dbDir, 'dev.sqlite'))) {
     throw new UsageError(`no renders in ${workDir} yet (no start-render has run there); pass --work-dir`);
   }
-  while (!stopping) {
+  const source = advertisedSource(workDir);
+  const watch = await startWatchServer({ workDir, source, commands: { workDir } });
+  io.out(`watch the renders: ${watch.url}`);
+  try {
+    await serveUntilStopped(workDir, dbDir, io, () => stopping);
+  } finally {
+    await watch.close();
+    await source.close();
+  }
+}
+
+/** Serves the work directory's database until stopped, handing it to a start-render while one runs. */
+async function serveUntilStopped(workDir: string, dbDir: string, io: Io, stopped: () => boolean): Promise<void> {
+  while (!stopped()) {
     const served = await readServerFile(workDir);
     if (served && served.role !== 'ui') {
       // A start-render (or a status, list) has the server: its UI shows the same database.
       if (served.role === 'render') io.out(`Temporal UI ${served.uiUrl}/namespaces/default/workflows (served by the start-render running here, pid ${served.pid}, while it runs)`);
-      while (!stopping && (await currentHolder(dbDir))?.pid === served.pid) await tick();
+      while (!stopped() && (await currentHolder(dbDir))?.pid === served.pid) await tick();
       continue;
     }
     let server;
@@ -67,15 +81,15 @@ export async function uiCommand(opts: { workDir?: string }, io: Io, until: Promi
     } catch (err) {
       if (!(err instanceof WorkDirBusyError) || err.holder.role === 'ui') throw err;
       // Someone is starting the server right now: follow them once it is up, or try again when they let go.
-      while (!stopping && (await currentHolder(dbDir))?.pid === err.holder.pid && !(await readServerFile(workDir))) await tick();
+      while (!stopped() && (await currentHolder(dbDir))?.pid === err.holder.pid && !(await readServerFile(workDir))) await tick();
       continue;
     }
     let requester: number | undefined;
     try {
       await uiAnswers(server.uiUrl);
       io.out(`Temporal UI ${server.uiUrl}/namespaces/default/workflows for the renders in ${workDir}; Ctrl-C to stop`);
-      while (!stopping && !existsSync(handoverPath(dbDir))) await tick();
-      if (!stopping) {
+      while (!stopped() && !existsSync(handoverPath(dbDir))) await tick();
+      if (!stopped()) {
         io.out('a start-render needs this work directory’s server: handing it over');
         requester = await readFile(handoverPath(dbDir), 'utf8').then((t) => (JSON.parse(t) as { pid: number }).pid, () => undefined);
       }
@@ -85,7 +99,7 @@ export async function uiCommand(opts: { workDir?: string }, io: Io, until: Promi
     }
     // Let the start-render take it (it polls), rather than taking it straight back.
     const deadline = Date.now() + 60_000;
-    while (!stopping && requester && processAlive(requester) && (await currentHolder(dbDir))?.pid !== requester && Date.now() < deadline) await tick();
+    while (!stopped() && requester && processAlive(requester) && (await currentHolder(dbDir))?.pid !== requester && Date.now() < deadline) await tick();
   }
 }
 
