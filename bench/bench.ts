@@ -36,6 +36,10 @@
  * size on one frame — full-size steps and time to the seed's final loss, and the loss along the way
  * (--scales-size 256 --scales-steps 250 --scales-list 1,2,3 --scales-coarse-steps 100).
  *
+ * `lbfgs` (bench/lbfgs.ts; not in the default --only): time to the seed's loss on a first frame, L-BFGS
+ * against Adam, per network and size (--lbfgs-sizes 96,128 --lbfgs-networks sinusoidal-narrow,he-narrow,he-full
+ * --lbfgs-steps 250 --lbfgs-max-steps 250 --lbfgs-histories 100; docs/lbfgs.md has the numbers).
+ *
  * `compare` (bench/compare.ts) times the seed's TF2 step (bench/reference/seed_step.py, tf.function
  * and eager; needs `python3 -m pip install tensorflow-cpu==2.21.0`, skipped without it) and ours on
  * each of --backends (default node (one TensorFlow graph per step), node-eager, wasm; wasm only up to --wasm-max-size, default 128 px) at
@@ -73,6 +77,8 @@ import { runCoherence } from './coherence';
 import { weightsKey } from './run-cache';
 import { runCompare } from './compare';
 import { runScales } from './scales';
+import { LBFGS_NETWORKS, runLbfgsBench, type LbfgsNetwork } from './lbfgs';
+import type { BackendChoice } from '../src/engine/backend';
 import { benchFairness, benchThroughput } from './workers';
 import { openWatchPage } from './watch';
 import { frameLevels, levelOf, renderAtScale } from '../test/helpers/scale-render';
@@ -121,6 +127,11 @@ const { values: args } = parseArgs({
     'coherence-fresh': { type: 'boolean', default: false },
     'coherence-settle': { type: 'string', default: '3' },
     'coherence-strip': { type: 'string' },
+    'lbfgs-sizes': { type: 'string', default: '96,128' },
+    'lbfgs-networks': { type: 'string', default: 'sinusoidal-narrow,he-narrow,he-full' },
+    'lbfgs-steps': { type: 'string', default: '250' },
+    'lbfgs-max-steps': { type: 'string', default: '250' },
+    'lbfgs-histories': { type: 'string', default: '100' },
     'scales-size': { type: 'string', default: '256' },
     'scales-steps': { type: 'string', default: '250' },
     'scales-list': { type: 'string', default: '1,2,3' },
@@ -183,7 +194,26 @@ async function main() {
     if (sections.has('scale')) await benchScale(dir);
     if (sections.has('fairness')) await benchFairness(dir, Number(args['fair-frames']));
     if (sections.has('disk')) await benchDisk(dir);
-    const NO_WEIGHTS = ['orchestration', 'scale', 'fairness', 'disk'];
+    if (sections.has('lbfgs')) {
+      const flags = ['sizes', 'networks', 'steps', 'max-steps', 'histories'].map((k) => `--lbfgs-${k} ${args[`lbfgs-${k}` as 'lbfgs-sizes']}`).join(' ');
+      await runLbfgsBench({
+        dir,
+        backend: args.backend as BackendChoice | 'auto',
+        sizes: args['lbfgs-sizes']!.split(',').map((n) => positiveInteger(n, '--lbfgs-sizes')),
+        networks: args['lbfgs-networks']!.split(',').map((n) => {
+          if (!n.startsWith('file:') && !(LBFGS_NETWORKS as readonly string[]).includes(n)) {
+            throw new Error(`--lbfgs-networks: "${n}" is not one of ${LBFGS_NETWORKS.join(', ')} or file:PATH (a VGG19 weights file)`);
+          }
+          return n as LbfgsNetwork;
+        }),
+        steps: positiveInteger(args['lbfgs-steps']!, '--lbfgs-steps'),
+        maxSteps: positiveInteger(args['lbfgs-max-steps']!, '--lbfgs-max-steps'),
+        histories: args['lbfgs-histories']!.split(',').map((n) => positiveInteger(n, '--lbfgs-histories')),
+        command: `npm run bench -- --only lbfgs ${flags} --backend ${args.backend}`,
+      });
+    }
+    // Sections that bring their own weights (lbfgs writes its networks) or need none.
+    const NO_WEIGHTS = ['orchestration', 'scale', 'fairness', 'disk', 'lbfgs'];
     if ([...sections].every((s) => NO_WEIGHTS.includes(s))) return;
     let weights = args.weights;
     if (!weights) {

@@ -59,7 +59,15 @@ export interface StyleSettings {
   styleBlendWeights?: number[];
   /** The style image's long side is `size × styleScale` (absent: 1). */
   styleScale?: number;
+  /**
+   * What minimises the loss: `adam`, the seed's Keras Adam, or `lbfgs`, L-BFGS as neural-style runs
+   * it (lbfgs.ts). Absent means `adam`, so renders of earlier releases keep their ids and fingerprints.
+   */
+  optimizer?: OptimizerName;
 }
+
+export type OptimizerName = 'adam' | 'lbfgs';
+export const OPTIMIZERS: readonly OptimizerName[] = ['adam', 'lbfgs'];
 
 export type InitMode = 'content' | 'prev-warped';
 

@@ -19,6 +19,8 @@ interface SavedModel {
 
 export interface FrameStep {
   step(state: { image: tf.Tensor4D; m: tf.Tensor; v: tf.Tensor; t: number }): StepTensors;
+  /** The loss at `image` and its gradient, for optimisers other than Adam (lbfgs.ts). */
+  gradient(image: tf.Tensor4D): { loss: tf.Scalar; grad: tf.Tensor4D };
   /** Frees what forFrame made (not the weights or targets it was given). */
   dispose(): void;
 }
@@ -87,6 +89,14 @@ export class StepGraph {
     const fixed: Record<string, tf.Tensor> = { ...hyper, content: targets.content };
     if (targets.temporal) Object.assign(fixed, { warped: targets.temporal.warped, mask: targets.temporal.mask });
     const model = targets.temporal ? this.temporalModel : this.model;
+    // With β1 = 0 and m = 0 the graph's m = m + (g − m)·(1 − β1) is g itself, exactly (0 + g·1):
+    // the gradient of the same graph, without a second SavedModel signature to build and keep.
+    let gradientInputs: Record<string, tf.Tensor> | undefined;
+    const gradientInputsFor = (image: tf.Tensor4D) =>
+      (gradientInputs ??= tf.tidy(() => {
+        const zeros = tf.keep(tf.zerosLike(image));
+        return { ...fixed, beta1: tf.keep(tf.scalar(0)), m: zeros, v: zeros, alpha: tf.keep(tf.scalar(0)) };
+      }));
     targets.grams.forEach((gram, i) => (fixed[`gram_${i}`] = gram));
     vgg.convsUpTo(GRAPH_DEEPEST).forEach((conv, i) => {
       fixed[`kernel_${i}`] = conv.kernel;
@@ -99,7 +109,15 @@ export class StepGraph {
           const out = model.predict({ ...fixed, image, m, v, alpha: tf.scalar(adamAlpha(settings, t)) });
           return { loss: out.loss as tf.Scalar, next: out.image as tf.Tensor4D, m: out.m as tf.Tensor4D, v: out.v as tf.Tensor4D };
         }),
-      dispose: () => tf.dispose(Object.values(hyper)),
+      gradient: (image) =>
+        tf.tidy(() => {
+          const out = model.predict({ ...gradientInputsFor(image), image });
+          return { loss: out.loss as tf.Scalar, grad: out.m as tf.Tensor4D };
+        }),
+      dispose: () => {
+        tf.dispose(Object.values(hyper));
+        if (gradientInputs) tf.dispose([gradientInputs.beta1, gradientInputs.m, gradientInputs.alpha]);
+      },
     };
   }
 

@@ -1,18 +1,28 @@
 import type { RgbImage } from '../media/types';
 import { adamUpdate, type AdamMoments } from './adam';
+import { Lbfgs, LBFGS_HISTORY, type LbfgsArrays } from './lbfgs';
 import { caffePreprocess, gramMatrix, styleContentLoss, temporalLoss } from './losses';
 import { totalSteps, type StyleSettings } from './settings';
 import { tf } from './tf';
-import { StepGraph } from './step-graph';
+import { StepGraph, type FrameStep } from './step-graph';
 import type { Vgg19 } from './vgg19';
 
 /** Everything needed to continue a frame's optimisation exactly where it stopped. */
-export interface OptimisationCheckpoint {
+export type OptimisationCheckpoint = AdamCheckpoint | LbfgsCheckpoint;
+
+export interface AdamCheckpoint {
   /** Steps completed. */
   step: number;
   image: Float32Array;
   m: Float32Array;
   v: Float32Array;
+}
+
+/** --optimizer lbfgs: the image and L-BFGS's history (lbfgs.ts). */
+export interface LbfgsCheckpoint {
+  step: number;
+  image: Float32Array;
+  lbfgs: LbfgsArrays;
 }
 
 export interface StepProgress {
@@ -102,6 +112,8 @@ export interface StylizeRequest {
   signal?: AbortSignal;
   /** Run each step as one TensorFlow graph (native backends, the seed's layers); eager tfjs ops otherwise. */
   graph?: StepGraph;
+  /** L-BFGS's curvature pairs (--optimizer lbfgs); LBFGS_HISTORY unless a measurement varies it (bench/lbfgs.ts). */
+  lbfgsHistory?: number;
 }
 
 export interface StylizeResult {
@@ -120,7 +132,7 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 
 /**
  * The seed's optimisation (Gatys et al.): starts from the content frame and minimises the
- * style/content loss with Keras-style Adam, clipping to [0, 1] after each step.
+ * style/content loss with Keras-style Adam (or L-BFGS, --optimizer lbfgs), clipping to [0, 1] after each step.
  */
 export async function stylize(model: Vgg19, req: StylizeRequest): Promise<StylizeResult> {
   const { content, targets, settings } = req;
@@ -130,6 +142,10 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
   const resume = req.resumeFrom;
   if (resume && resume.image.length !== content.data.length) {
     throw new Error(`checkpoint is for a ${resume.image.length / 3}-pixel image, frame has ${content.data.length / 3}`);
+  }
+  const lbfgs = settings.optimizer === 'lbfgs';
+  if (resume && ('lbfgs' in resume) !== lbfgs) {
+    throw new Error(`the checkpoint at step ${resume.step} is ${lbfgs ? "Adam's" : "L-BFGS's"}, the settings ask for ${lbfgs ? 'L-BFGS' : 'Adam'}`);
   }
   checkGuides(req);
 
@@ -165,40 +181,29 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
       ? req.graph.forFrame(model, { grams: targets.grams, content: contentTargets[0], temporal }, settings)
       : undefined;
 
-  let image: tf.Tensor4D = resume ? tf.tensor4d(resume.image, size) : imageToTensor(req.init ?? content);
-  let moments: AdamMoments<tf.Tensor> = resume
-    ? { step: resume.step, m: tf.tensor4d(resume.m, size), v: tf.tensor4d(resume.v, size) }
-    : { step: 0, m: tf.zerosLike(image), v: tf.zerosLike(image) };
+  const optimiser = lbfgs ? lbfgsOptimiser(req, size, valueAndGrad, graph) : adamOptimiser(req, size, valueAndGrad, graph);
   let lastLoss = NaN;
-  let checkpointedStep = moments.step;
+  let checkpointedStep = optimiser.step;
   const checkpoint = async () => {
-    const [img, m, v] = await Promise.all([image.data(), moments.m.data(), moments.v.data()]);
-    checkpointedStep = moments.step;
-    await req.onCheckpoint!({ step: moments.step, image: img as Float32Array, m: m as Float32Array, v: v as Float32Array });
+    const c = await optimiser.checkpoint();
+    checkpointedStep = c.step;
+    await req.onCheckpoint!(c);
   };
   try {
-    while (moments.step < steps) {
+    while (optimiser.step < steps) {
       if (req.signal?.aborted) {
         // Cancelled (worker shutting down, or the activity cancelled): keep the work done so far.
-        if (req.onCheckpoint && moments.step > checkpointedStep) await checkpoint();
+        if (req.onCheckpoint && optimiser.step > checkpointedStep) await checkpoint();
         req.signal.throwIfAborted();
       }
-      const { loss, next, m, v } = graph
-        ? graph.step({ ...moments, image, t: moments.step + 1 })
-        : tf.tidy(() => {
-            const { value, grad } = valueAndGrad(image);
-            const updated = adamUpdate(settings, image, grad, moments);
-            return { loss: value, next: tf.clipByValue(updated.value, 0, 1), m: updated.state.m, v: updated.state.v };
-          });
-      tf.dispose([image, moments.m, moments.v]);
-      image = next as tf.Tensor4D;
-      moments = { step: moments.step + 1, m, v };
+      const loss = optimiser.advance();
       lastLoss = (await loss.data())[0];
       loss.dispose();
-      await req.onStep?.({ step: moments.step, totalSteps: steps, loss: lastLoss });
-      if (req.onCheckpoint && moments.step % checkpointEvery === 0 && moments.step < steps) await checkpoint();
+      await req.onStep?.({ step: optimiser.step, totalSteps: steps, loss: lastLoss });
+      if (req.onCheckpoint && optimiser.step % checkpointEvery === 0 && optimiser.step < steps) await checkpoint();
       await yieldToEventLoop();
     }
+    const image = optimiser.image;
     const data = (await image.data()) as Float32Array;
     return {
       image: { width: content.width, height: content.height, data: Float32Array.from(data) },
@@ -208,9 +213,93 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
     };
   } finally {
     graph?.dispose();
-    tf.dispose([image, moments.m, moments.v, ...contentTargets]);
+    optimiser.dispose();
+    tf.dispose(contentTargets);
     if (temporal) tf.dispose([temporal.warped, temporal.mask]);
   }
+}
+
+/** One optimiser's state for a frame: `advance` takes one step and returns the loss before it. */
+interface Optimiser {
+  readonly step: number;
+  readonly image: tf.Tensor4D;
+  advance(): tf.Scalar;
+  checkpoint(): Promise<OptimisationCheckpoint>;
+  dispose(): void;
+}
+
+type ValueAndGrad = (image: tf.Tensor4D) => { value: tf.Scalar; grad: tf.Tensor };
+type Shape = [number, number, number, number];
+
+/** The seed's Keras Adam, as one graph per step where there is one. */
+function adamOptimiser(req: StylizeRequest, size: Shape, valueAndGrad: ValueAndGrad, graph: FrameStep | undefined): Optimiser {
+  // stylize checked that a checkpoint is this optimiser's.
+  const resume = req.resumeFrom as AdamCheckpoint | undefined;
+  let image: tf.Tensor4D = resume ? tf.tensor4d(resume.image, size) : imageToTensor(req.init ?? req.content);
+  let moments: AdamMoments<tf.Tensor> = resume
+    ? { step: resume.step, m: tf.tensor4d(resume.m, size), v: tf.tensor4d(resume.v, size) }
+    : { step: 0, m: tf.zerosLike(image), v: tf.zerosLike(image) };
+  return {
+    get step() {
+      return moments.step;
+    },
+    get image() {
+      return image;
+    },
+    advance() {
+      const { loss, next, m, v } = graph
+        ? graph.step({ ...moments, image, t: moments.step + 1 })
+        : tf.tidy(() => {
+            const { value, grad } = valueAndGrad(image);
+            const updated = adamUpdate(req.settings, image, grad, moments);
+            return { loss: value, next: tf.clipByValue(updated.value, 0, 1), m: updated.state.m, v: updated.state.v };
+          });
+      tf.dispose([image, moments.m, moments.v]);
+      image = next as tf.Tensor4D;
+      moments = { step: moments.step + 1, m, v };
+      return loss;
+    },
+    async checkpoint() {
+      const [img, m, v] = await Promise.all([image.data(), moments.m.data(), moments.v.data()]);
+      return { step: moments.step, image: img as Float32Array, m: m as Float32Array, v: v as Float32Array };
+    },
+    dispose: () => tf.dispose([image, moments.m, moments.v]),
+  };
+}
+
+/** L-BFGS (lbfgs.ts): the gradient from the step graph where there is one, the update in tfjs ops. */
+function lbfgsOptimiser(req: StylizeRequest, size: Shape, valueAndGrad: ValueAndGrad, graph: FrameStep | undefined): Optimiser {
+  const resume = req.resumeFrom as LbfgsCheckpoint | undefined;
+  const history = req.lbfgsHistory ?? LBFGS_HISTORY;
+  let image: tf.Tensor4D = resume ? tf.tensor4d(resume.image, size) : imageToTensor(req.init ?? req.content);
+  const lbfgs = resume ? Lbfgs.restore(resume.lbfgs, size, history) : Lbfgs.fresh(history);
+  return {
+    get step() {
+      return lbfgs.step;
+    },
+    get image() {
+      return image;
+    },
+    advance() {
+      const { loss, grad } = graph
+        ? graph.gradient(image)
+        : tf.tidy(() => {
+            const { value, grad } = valueAndGrad(image);
+            return { loss: value, grad };
+          });
+      const next = lbfgs.update(image, grad, loss) as tf.Tensor4D;
+      tf.dispose([image, grad]);
+      image = next;
+      return loss;
+    },
+    async checkpoint() {
+      return { step: lbfgs.step, image: Float32Array.from((await image.data()) as Float32Array), lbfgs: await lbfgs.arrays() };
+    },
+    dispose: () => {
+      image.dispose();
+      lbfgs.dispose();
+    },
+  };
 }
 
 /** init and the temporal guide must match the frame; a mismatch is a bug upstream, said plainly. */

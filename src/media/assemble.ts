@@ -309,7 +309,13 @@ export async function frameEncoding(req: FrameEncodingRequest): Promise<FrameEnc
     const script = path.join(req.scratch, `video-filter-${req.first}-${req.last}.txt`);
     await fs.writeFile(script, [`setpts='${ptsExpression(pts.map((p) => p - origin))}'`, ...colour].join(','));
     videoFilter = ['-filter_script:v', script];
-    timing = ['-vsync', 'vfr'];
+    // No B-frames: x264 stamps the first decode times back by its reordering delay measured on the
+    // opening frames' spacing, and ffmpeg 4.1's MP4 muxer takes the track's length from decode
+    // times. A clip that ends faster than it starts (5 then 30 fps) then held its last frame a
+    // third of a second too long, and one that ends slower lost its last frame behind the edit
+    // list. Without reordering, decode times are the frame times and the video ends where its last
+    // frame does (one tick of the clock after it: its own interval when it ends at its finest spacing).
+    timing = ['-vsync', 'vfr', '-bf', '0'];
   } else {
     videoFilter = ['-vf', colour.join(',')];
     // vfr: one output frame per image. The default constant-rate sync would pad a delayed start

@@ -222,11 +222,9 @@ export async function encodeSegment(opts: EncodeSegmentOptions, ffmpeg: FfmpegFa
       const command = ffmpeg();
       command.input(framePattern(framesDir));
       addInputOptions(command, encoding.inputOptions);
-      // x264 stamps decode times as if the whole clip kept its opening frame spacing; where a
-      // variable-rate range ends slower than it starts, an MP4 edit list ending at the last decode
-      // time plus one tick then hides the last frame (from players and from the join). Without an
-      // edit list every frame stays; the segment starts at the reordering delay, and the join
-      // places it by that start.
+      // Variable-rate segments are encoded without B-frames (see frameEncoding), so decode times
+      // are frame times; no edit list is written all the same, so nothing but the frames' own
+      // times places a segment's frames, and the join places each segment by its start.
       const editList = isConstantRate(timestamps, opts.frameRate) ? [] : ['-use_editlist', '0'];
       addOutputOptions(command, [...encoding.outputOptions, ...editList, ...muxerOptions(containerFor(opts.output))]);
       command.output(tempPath);

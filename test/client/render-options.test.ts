@@ -111,3 +111,13 @@ describe('render requests with several styles', () => {
     assert.notEqual(weighted.renderId, withB.renderId);
   });
 });
+
+test('--optimizer: absent for adam (ids of earlier renders stay), lbfgs in the settings, anything else refused', () => {
+  assert.equal(parseSettings({ optimizer: 'adam' }).settings.optimizer, undefined);
+  assert.deepEqual(parseSettings({ optimizer: 'adam' }).settings, parseSettings({}).settings);
+  assert.equal(parseSettings({ optimizer: 'lbfgs' }).settings.optimizer, 'lbfgs');
+  assert.throws(
+    () => parseSettings({ optimizer: 'sgd' }),
+    (e: Error) => e.name === 'UsageError' && /^--optimizer must be one of adam, lbfgs \(got sgd\)$/.test(e.message),
+  );
+});

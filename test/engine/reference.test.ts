@@ -16,10 +16,11 @@ import { tf } from '../../src/engine/tf';
 import { StepGraph } from '../../src/engine/step-graph';
 import { Vgg19 } from '../../src/engine/vgg19';
 import { PACKAGES } from '../../src/native/libtensorflow';
-import { readVggWeights } from '../../src/engine/weights';
+import { readVggWeights, type VggWeights } from '../../src/engine/weights';
 import { engineBackends, nativeSkipReason } from '../helpers/backends';
+import { adamStepMax, assertFloat32Close, conv3x3Chain } from '../helpers/float-bounds';
 import { tempDir } from '../helpers/media-fixtures';
-import { writeVggH5 } from '../helpers/tiny-vgg';
+import { tinyVggLayerSpec, writeVggH5 } from '../helpers/tiny-vgg';
 
 interface Encoded {
   shape: number[];
@@ -28,20 +29,62 @@ interface Encoded {
 const golden = JSON.parse(readFileSync(join(__dirname, '../reference/golden.json'), 'utf8'));
 const tensorOf = (e: Encoded) => tf.tensor(e.data, e.shape);
 
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: { rtol?: number; atol?: number }, what: string) {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  const { rtol = 0, atol = 0 } = tol;
-  for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]);
-    if (err > atol + rtol * Math.abs(expected[i])) {
-      assert.fail(`${what}[${i}] = ${actual[i]}, Keras gives ${expected[i]} (|diff| ${err})`);
-    }
+/**
+ * Chain lengths (test/helpers/float-bounds.ts) of the narrow VGG19: rounded operations behind one
+ * output of `layer` — preprocessing (2), then each 3×3 convolution's 9·cin products and bias; ReLU
+ * and max-pooling round nothing.
+ */
+function featureChain(layer: string): number {
+  let n = 2;
+  for (const conv of tinyVggLayerSpec()) {
+    n += conv3x3Chain(conv.cin);
+    if (conv.name === layer) return n;
   }
+  throw new Error(`no layer ${layer}`);
+}
+
+/**
+ * One optimisation step's gradient: the forward chain to the deepest layer used, the loss's
+ * reductions (a Gram matrix sums H·W positions, a mean at most H·W·C values), and the backward pass
+ * through the same convolutions again.
+ */
+function stepChain(settings: StyleSettings, height: number, width: number): number {
+  const deepest = Math.max(...[...settings.styleLayers, ...settings.contentLayers].map(featureChain));
+  return 2 * deepest + height * width + height * width * 3;
+}
+
+/** The same network on absolute values: its outputs bound Σ|terms| of every feature (ReLU and max-pool only shrink them). */
+function absoluteWeights(weights: VggWeights): VggWeights {
+  return new Map([...weights].map(([name, w]) => [name, { ...w, kernel: w.kernel.map(Math.abs), bias: w.bias.map(Math.abs) }]));
+}
+
+/**
+ * Two runs of `settings.stepsPerEpoch` optimisation steps from the same start agree within float32
+ * error. Losses: each is a sum of non-negative squares, so Σ|terms| is the loss, reached through
+ * the step's forward chain. Images: the start plus each step's Adam update (at most
+ * lr·adamStepMax(t) an element); every update comes from a gradient of `chain` roundings and Adam
+ * passes a gradient's relative error on at most undiminished (∂ln u/∂ln g = ε/(|g|+ε) ≤ 1), so the
+ * image after t steps is within the bound of t·chain roundings over |start| plus the steps taken.
+ */
+function assertStepsClose(
+  actual: { losses: number[]; image: ArrayLike<number> },
+  expected: { losses: number[]; image: ArrayLike<number> },
+  settings: StyleSettings,
+  chain: number,
+  start: ArrayLike<number>,
+): void {
+  const steps = settings.stepsPerEpoch;
+  expected.losses.forEach((loss, i) => assertFloat32Close([actual.losses[i]], [loss], (i + 1) * chain, loss, `loss before step ${i + 1}`));
+  let moved = 0;
+  for (let t = 1; t <= steps; t++) moved += settings.learningRate * adamStepMax(t, settings.beta1, settings.beta2);
+  const absSum = Array.from(start, (v) => Math.abs(v) + moved);
+  assertFloat32Close(actual.image, expected.image, steps * chain, absSum, `image after ${steps} steps`);
 }
 
 for (const backend of engineBackends()) {
   describe(`engine matches Keras on the ${backend} backend`, () => {
     let model: Vgg19;
+    let absModel: Vgg19;
     let cleanup: () => Promise<void>;
     const settings: StyleSettings = { ...DEFAULT_SETTINGS, epochs: 1, stepsPerEpoch: 3 };
     const content = () => {
@@ -59,24 +102,34 @@ for (const backend of engineBackends()) {
       cleanup = tmp.cleanup;
       const path = join(tmp.dir, 'tiny.h5');
       await writeVggH5(path);
-      model = Vgg19.fromWeights(await readVggWeights(path));
+      const weights = await readVggWeights(path);
+      model = Vgg19.fromWeights(weights);
+      absModel = Vgg19.fromWeights(absoluteWeights(weights));
     });
     let graph: StepGraph | undefined;
     const stepGraph = async () => (graph ??= await StepGraph.load(PACKAGES.cpu));
     after(async () => {
       graph?.dispose();
       model?.dispose();
+      absModel?.dispose();
       await cleanup?.();
     });
 
     test('caffe preprocessing', () => {
       const out = tf.tidy(() => caffePreprocess(tensorOf(golden.preprocess.input) as tf.Tensor4D).dataSync());
-      assertClose(out, golden.preprocess.output.data, { atol: 1e-4 }, 'preprocess');
+      // x·255 − mean: two roundings over |255·x| + |mean| ≤ |out| + 2·mean.
+      const expected: number[] = golden.preprocess.output.data;
+      assertFloat32Close(out, expected, 2, expected.map((v) => Math.abs(v) + 2 * 124), 'preprocess');
     });
 
     test('gram matrix', () => {
-      const out = tf.tidy(() => gramMatrix(tensorOf(golden.gram.input) as tf.Tensor4D).dataSync());
-      assertClose(out, golden.gram.output.data, { rtol: 1e-5, atol: 1e-6 }, 'gram');
+      const input = tensorOf(golden.gram.input) as tf.Tensor4D;
+      const out = tf.tidy(() => gramMatrix(input).dataSync());
+      // Each entry sums H·W products, then divides: Σ|terms| is the Gram matrix of |F|.
+      const absGram = tf.tidy(() => gramMatrix(tf.abs(input)).dataSync());
+      const [, h, w] = input.shape;
+      input.dispose();
+      assertFloat32Close(out, golden.gram.output.data, h * w + 1, absGram, 'gram');
     });
 
     test('Keras Adam (three updates with ε = 0.1), not tfjs Adam', () => {
@@ -88,7 +141,12 @@ for (const backend of engineBackends()) {
         tf.dispose([value, state.m, state.v]);
         value = next.value;
         state = next.state as typeof state;
-        assertClose(value.dataSync(), golden.adam.after_step[i], { atol: 1e-6 }, `adam step ${i + 1}`);
+        // About ten roundings a step (m, v, bias corrections, sqrt, division, update) over the
+        // value and the steps taken so far, each at most lr·adamStepMax(t).
+        const expected: number[] = golden.adam.after_step[i];
+        let moved = 0;
+        for (let t = 1; t <= i + 1; t++) moved += settings.learningRate * adamStepMax(t, settings.beta1, settings.beta2);
+        assertFloat32Close(value.dataSync(), expected, 10 * (i + 1), expected.map((v) => Math.abs(v) + moved), `adam step ${i + 1}`);
       }
       tf.dispose([value, grad, state.m, state.v]);
     });
@@ -97,19 +155,33 @@ for (const backend of engineBackends()) {
       tf.tidy(() => {
         const x = caffePreprocess(tensorOf(golden.features.content_image) as tf.Tensor4D);
         const f = model.extract(x, ['block1_conv1', 'block5_conv2']);
-        assertClose(f.block1_conv1.dataSync(), golden.features.content_block1_conv1.data, { rtol: 1e-4, atol: 1e-4 }, 'block1_conv1');
-        assertClose(f.block5_conv2.dataSync(), golden.features.content_block5_conv2.data, { rtol: 1e-4, atol: 1e-5 }, 'block5_conv2');
+        const abs = absModel.extract(tf.abs(x), ['block1_conv1', 'block5_conv2']);
+        for (const layer of ['block1_conv1', 'block5_conv2'] as const) {
+          assertFloat32Close(f[layer].dataSync(), golden.features[`content_${layer}`].data, featureChain(layer), abs[layer].dataSync(), layer);
+        }
       });
       const targets = computeStyleTargets(model, style(), settings.styleLayers);
+      // A Gram entry of features within δF each: ΣF·F over H·W positions moves by 2·|F|·δF per
+      // term to first order, so its chain is twice the features' plus its own sum.
+      const absTargets = tf.tidy(() => {
+        const x = caffePreprocess(tf.tensor4d(style().data, [1, style().height, style().width, 3]));
+        const abs = absModel.extract(tf.abs(x), settings.styleLayers);
+        return settings.styleLayers.map((layer) => ({ gram: gramMatrix(abs[layer]).dataSync(), positions: abs[layer].shape[1] * abs[layer].shape[2] }));
+      });
       settings.styleLayers.forEach((layer, i) => {
-        assertClose(targets.grams[i].dataSync(), golden.features.style_grams[layer].data, { rtol: 1e-4, atol: 1e-6 }, `gram ${layer}`);
+        const n = 2 * featureChain(layer) + absTargets[i].positions + 1;
+        assertFloat32Close(targets.grams[i].dataSync(), golden.features.style_grams[layer].data, n, absTargets[i].gram, `gram ${layer}`);
       });
       targets.dispose();
     });
 
     test('total variation', () => {
-      const tv = tf.tidy(() => totalVariation(tensorOf(golden.features.content_image) as tf.Tensor4D).dataSync()[0]);
-      assertClose([tv], [golden.steps.tv_weight_30.total_variation_before_step_1], { rtol: 1e-5 }, 'total variation');
+      const image = tensorOf(golden.features.content_image) as tf.Tensor4D;
+      const tv = tf.tidy(() => totalVariation(image).dataSync()[0]);
+      // A sum of absolute differences: every term is non-negative, so Σ|terms| is the value itself.
+      const [, h, w, c] = image.shape;
+      image.dispose();
+      assertFloat32Close([tv], [golden.steps.tv_weight_30.total_variation_before_step_1], 2 * h * w * c + 1, tv, 'total variation');
     });
 
     test('is deterministic: the same frame and settings give the same bits', async () => {
@@ -137,8 +209,9 @@ for (const backend of engineBackends()) {
       }
       targets.dispose();
       const [eager, graphed] = results;
-      assertClose(graphed.losses, eager.losses, { rtol: 1e-4 }, 'loss before each step');
-      assertClose(graphed.image, eager.image, { atol: 1e-5 }, 'image after 3 steps');
+      // The temporal term adds one mean over H·W·C masked squares to the step's chain.
+      const chain = stepChain(run, c.height, c.width) + c.height * c.width * 3;
+      assertStepsClose(graphed, eager, run, chain, c.data);
       // The term is really there: the loss differs from the seed's for the same start.
       const plain: number[] = [];
       const t2 = computeStyleTargets(model, style(), run.styleLayers);
@@ -162,10 +235,8 @@ for (const backend of engineBackends()) {
         const result = await stylize(model, { content: content(), targets, settings: run, graph, onStep: (p) => void losses.push(p.loss) });
         targets.dispose();
         const g = golden.steps[name];
-        const expectedLosses: number[] = g.loss_before_step ?? [g.loss_before_step_1];
-        assertClose(losses, expectedLosses, { rtol: 1e-4 }, 'loss before each step');
-        const lastImage: Encoded = g[`image_after_step_${steps}`];
-        assertClose(result.image.data, lastImage.data, { atol: 1e-5 }, `image after step ${steps}`);
+        const expected = { losses: g.loss_before_step ?? [g.loss_before_step_1], image: (g[`image_after_step_${steps}`] as Encoded).data };
+        assertStepsClose({ losses, image: result.image.data }, expected, run, stepChain(run, content().height, content().width), content().data);
       });
     }
   });

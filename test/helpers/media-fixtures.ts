@@ -198,6 +198,19 @@ export async function makeVfrClip(file: string): Promise<string> {
   return file;
 }
 
+/**
+ * The issue's clip: 2 s at 5 fps, then 2 s at 30 fps (70 frames, coded as {@link makeVfrClip}'s
+ * are), with a 4.0 s 440 Hz soundtrack. It ends faster than it starts, where x264's decode times
+ * (shifted by its opening frame spacing) once made the output 1/3 s longer than its frames.
+ */
+export async function makeSlowThenFastClip(file: string): Promise<string> {
+  const bits = "255*mod(floor(floor(T*30+0.5)/pow(2\\,floor(X*8/W)))\\,2)";
+  const video = `nullsrc=s=64x48:r=30,format=gray,geq=lum='${bits}',select='gte(t\\,2)+not(mod(n\\,6))',format=yuv420p`;
+  await ffmpeg(['-f', 'lavfi', '-i', video, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100:duration=4', '-t', '4', '-vsync', 'vfr',
+    '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k', file]);
+  return file;
+}
+
 export interface CodedFrame {
   /** Seconds after the start of the file's audio (its clock when it has none). */
   time: number;

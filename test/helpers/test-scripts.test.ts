@@ -17,3 +17,10 @@ test('each test directory belongs to test:unit or test:integration, not both, no
   assert.deepEqual([...unit, ...integration].sort(), withTests);
   assert.match(scripts.test, /test:unit.*&&.*test:integration/);
 });
+
+test('test:unit runs under the unit guard (no processes, no outside servers), test:integration without it', () => {
+  const scripts = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).scripts as Record<string, string>;
+  // The guard must load before the tests and be the one unit-guard.test.ts proves (it fails without it).
+  assert.match(scripts['test:unit'], /^node --import tsx --import \.\/test\/helpers\/unit-guard\.ts --test /);
+  assert.doesNotMatch(scripts['test:integration'], /unit-guard/);
+});

@@ -9,6 +9,7 @@ import { MediaInputError } from '../../src/media/errors';
 import { scaledSize } from '../../src/media/geometry';
 import { probeVideo } from '../../src/media/probe';
 import { deadPid, makeClip, meanAbsDiff, tempDir } from '../helpers/media-fixtures';
+import { waitFor } from '../helpers/steering';
 
 async function rawPng(file: string) {
   const { data, info } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
@@ -118,13 +119,15 @@ describe('extractFrames', () => {
     const long = await makeClip({ path: file('long.mp4'), width: 320, height: 240, rate: '25', frames: 250 });
     const outDir = file('cancelled-frames');
     const controller = new AbortController();
-    const started = Date.now();
     const run = extractFrames({ input: long, outDir, width: 320, height: 240, signal: controller.signal });
-    // Abort once ffmpeg is demonstrably writing frames into its work directory.
-    while (!(await readdir(dir)).some((n) => n.startsWith('.cancelled-frames.') && existsSync(path.join(dir, n, 'frame_000001.png')))) {
-      if (Date.now() - started > 10_000) throw new Error('extraction never started');
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    // Abort once ffmpeg is demonstrably writing frames into its work directory (the deadline is
+    // only for a run that never starts; a busy machine takes what it takes).
+    await waitFor(
+      async () => (await readdir(dir)).some((n) => n.startsWith('.cancelled-frames.') && existsSync(path.join(dir, n, 'frame_000001.png'))),
+      (writing: boolean) => writing,
+      'ffmpeg to write its first frame',
+      120_000,
+    );
     controller.abort(new Error('render cancelled'));
     await assert.rejects(run, /render cancelled/);
     assert.ok(!existsSync(outDir));

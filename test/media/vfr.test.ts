@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { assembleVideo, isConstantRate, ptsExpression, variableRateClock } from '../../src/media/assemble';
+import { encodeSegment, indexFrames, joinSegments } from '../../src/media/chunks';
 import { extractFrames, readFrameTimestamps } from '../../src/media/frames';
 import { probeVideo } from '../../src/media/probe';
 import {
@@ -14,6 +15,7 @@ import {
   VFR_TICKS_PER_SECOND,
   beepOnsets,
   makeClip,
+  makeSlowThenFastClip,
   makeVfrClip,
   probeStreams,
   readCodedFrames,
@@ -124,4 +126,56 @@ describe('variable-frame-rate video', () => {
     assert.ok(Math.abs(duration(outProbe) - duration(srcProbe)) <= 0.1 + 1e-6, `${duration(outProbe)} vs ${duration(srcProbe)}`);
     assert.equal(Number(outProbe.streams.find((s) => s.codec_type === 'video')!.nb_read_frames), 50);
   });
+});
+
+describe('an output lasts as long as its input', () => {
+  let dir = '';
+  let cleanup = async () => {};
+  const file = (name: string) => path.join(dir, name);
+
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('duration-test'));
+    await Promise.all([
+      makeSlowThenFastClip(file('slow-fast.mp4')),
+      makeClip({ path: file('ntsc.mp4'), width: 64, height: 48, frames: 40, audio: true }),
+    ]);
+  });
+  after(() => cleanup());
+
+  const videoSeconds = async (f: string) => Number((await probeStreams(f)).streams.find((s) => s.codec_type === 'video')!.duration);
+
+  // The input's length is its last frame's time plus that frame's own interval (the one before it):
+  // its container's own figure cannot serve, as ffmpeg wrote the slow-then-fast input with the very
+  // fault under test. Both a whole assembly and segments joined must match it within one frame.
+  for (const [name, expectedSeconds] of [['slow-fast.mp4', 4.0], ['ntsc.mp4', (40 * 1001) / 30000]] as const) {
+    it(`${name}: whole and joined from segments, within one frame of ${expectedSeconds.toFixed(4)} s`, async (t) => {
+      const input = file(name);
+      const info = await probeVideo(input);
+      const framesDir = file(`${name}-frames`);
+      const frameCount = await extractFrames({ input, outDir: framesDir, width: 64, height: 48 });
+      const timestamps = (await readFrameTimestamps(framesDir))!;
+      const seconds = timestamps.pts.map((p) => (p * timestamps.timeBase.num) / timestamps.timeBase.den);
+      const lastInterval = seconds[frameCount - 1] - seconds[frameCount - 2];
+      assert.ok(Math.abs(seconds[frameCount - 1] + lastInterval - seconds[0] - expectedSeconds) < 1e-3, 'the clip is the one described');
+
+      const whole = file(`${name}-whole.mp4`);
+      await assembleVideo({ framesDir, frameRate: info.frameRate, frameCount, timestamps, audioFrom: input, output: whole });
+      const index = await indexFrames({ input });
+      const cuts = [[1, 23], [24, 31], [32, frameCount]];
+      const segments = [];
+      for (const [first, last] of cuts) {
+        const segment = file(`${name}-${first}.mp4`);
+        await encodeSegment({ framesDir, first, last, timestamps: index, frameRate: info.frameRate, output: segment });
+        segments.push(segment);
+      }
+      const joined = file(`${name}-joined.mp4`);
+      await joinSegments({ segments, frameRate: info.frameRate, timestamps: index, frameCount, audioFrom: input, output: joined });
+
+      for (const output of [whole, joined]) {
+        const got = await videoSeconds(output);
+        t.diagnostic(`${path.basename(output)}: ${got} s for ${expectedSeconds} s (last frame interval ${lastInterval.toFixed(4)} s)`);
+        assert.ok(Math.abs(got - expectedSeconds) <= lastInterval + 1e-6, `${path.basename(output)} lasts ${got} s, the input ${expectedSeconds} s`);
+      }
+    });
+  }
 });

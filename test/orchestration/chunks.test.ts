@@ -4,7 +4,7 @@
  * a chunk in the coherent mode, failures, skip and retry, continue-as-new and segments found on disk.
  * The real media and engine are exercised end to end in test/workflows and test/durability.
  */
-import { ApplicationFailure, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, defaultPayloadConverter, type WorkflowHandle } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
@@ -37,6 +37,39 @@ import { waitFor } from '../helpers/steering';
 
 type Handle = WorkflowHandle<typeof renderVideo>;
 
+/**
+ * The workflow's activity events by history event id: `scheduled(type, match)` is the id of the
+ * first ActivityTaskScheduled of that type whose input matches, `completed` the id of the
+ * ActivityTaskCompleted for that scheduling. Event ids are the server's order of what happened.
+ */
+async function activityEvents(handle: Handle) {
+  const history = await handle.fetchHistory();
+  const scheduledList: Array<{ id: number; type: string; input: any }> = [];
+  const completedOf = new Map<number, number>();
+  for (const e of history.events ?? []) {
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (scheduled) {
+      const input = defaultPayloadConverter.fromPayload(scheduled.input!.payloads![0] as Parameters<typeof defaultPayloadConverter.fromPayload>[0]);
+      scheduledList.push({ id: Number(e.eventId), type: scheduled.activityType?.name ?? '', input });
+    }
+    const completed = e.activityTaskCompletedEventAttributes;
+    if (completed) completedOf.set(Number(completed.scheduledEventId), Number(e.eventId));
+  }
+  const find = (type: string, match: (input: any) => boolean) => {
+    const found = scheduledList.find((a) => a.type === type && match(a.input));
+    if (!found) throw new Error(`no ${type} activity matching ${match} in the history`);
+    return found;
+  };
+  return {
+    scheduled: (type: string, match: (input: any) => boolean) => find(type, match).id,
+    completed: (type: string, match: (input: any) => boolean) => {
+      const id = completedOf.get(find(type, match).id);
+      if (id === undefined) throw new Error(`the ${type} activity matching ${match} never completed`);
+      return id;
+    },
+  };
+}
+
 /** One render's scripted media and frames, with a log of what happened in which order. */
 class FakeChunkedRender {
   readonly log: string[] = [];
@@ -46,16 +79,43 @@ class FakeChunkedRender {
   /** Chunks extracted and not yet encoded, now and at most. */
   onDisk = 0;
   maxOnDisk = 0;
-  running = 0;
-  maxRunning = 0;
   /** Frames whose stylization has finished, in the order they finished. */
   readonly finished: number[] = [];
+  /**
+   * Activities (by log entry) held until another log entry appears: the order a test asserts is
+   * forced by the workflow's own causality, never left to which process the clock favoured. A
+   * workflow that serialised what should overlap never releases the hold, and the test fails.
+   */
+  readonly holds = new Map<string, string>();
+  private readonly logged = new Map<string, () => void>();
 
   constructor(
     readonly frameCount: number,
     readonly failure: (input: StylizeFrameInput, attempt: number) => Error | undefined = () => undefined,
     readonly reusedChunks: number[] = [],
   ) {}
+
+  private record(entry: string): void {
+    this.log.push(entry);
+    this.logged.get(entry)?.();
+  }
+
+  /** Resolves once `entry` is logged; rejects after a minute, naming what never came. */
+  private until(entry: string): Promise<void> {
+    if (this.log.includes(entry)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`never happened: ${entry} (log: ${this.log.join(', ')})`)), 60_000);
+      this.logged.set(entry, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private async held(entry: string): Promise<void> {
+    const prerequisite = this.holds.get(entry);
+    if (prerequisite) await this.until(prerequisite);
+  }
 
   index(): IndexResult {
     return {
@@ -64,27 +124,29 @@ class FakeChunkedRender {
     };
   }
 
-  extract(input: ExtractChunkInput): void {
+  async extract(input: ExtractChunkInput): Promise<void> {
     this.onDisk++;
     this.maxOnDisk = Math.max(this.maxOnDisk, this.onDisk);
-    this.log.push(`extract ${input.chunk} ${input.first}-${input.last}`);
+    const entry = `extract ${input.chunk} ${input.first}-${input.last}`;
+    this.record(entry);
+    await this.held(entry);
   }
 
   async stylize(input: StylizeFrameInput): Promise<FrameRecord> {
     const { attempt } = Context.current().info;
     this.frames.push(input);
-    this.log.push(`frame ${input.frame}`);
-    this.running++;
-    this.maxRunning = Math.max(this.maxRunning, this.running);
+    const entry = `frame ${input.frame} of chunk ${input.chunk}`;
+    this.record(entry);
     try {
       // Lets other activities interleave, so ordering bugs would show.
       await new Promise((resolve) => setImmediate(resolve));
+      await this.held(entry);
       const err = this.failure(input, attempt);
       if (err) throw err;
       if (!input.lead) this.finished.push(input.frame);
       return { frame: input.frame, reused: false, seconds: 0.01, backend: 'fake', loss: 1, steps: 2, resumedFromStep: 0, attempt, degraded: false };
     } finally {
-      this.running--;
+      this.record(`frame ${input.frame} of chunk ${input.chunk} ended`);
     }
   }
 
@@ -160,6 +222,8 @@ describe('chunked render orchestration (mocked activities)', () => {
 
   test('independent frames: chunks extracted and encoded in order, never more on disk than --open-chunks, every frame once', async () => {
     const r = new FakeChunkedRender(23);
+    // Chunk 1 stays extracting until frame 1 has started: styling must not wait for later extractions.
+    r.holds.set('extract 1 6-10', 'frame 1 of chunk 0');
     const { handle } = await start(r, { frames: 5, open: 2 });
     const result = await handle.result();
     assert.equal(result.done, 23);
@@ -176,12 +240,15 @@ describe('chunked render orchestration (mocked activities)', () => {
     assert.equal(r.joins.length, 1);
     assert.equal(r.joins[0].chunks, 5);
     assert.equal(result.chunks?.encoded, 5);
-    // Styling started before the last chunk was extracted (first frame fast).
-    assert.ok(r.log.indexOf('frame 1') < r.log.indexOf('extract 4 21-23'), r.log.join(', '));
+    // The history shows it: frame 1 was scheduled before chunk 1's extraction completed.
+    const events = await activityEvents(handle);
+    assert.ok(events.scheduled('stylizeFrame', (i) => i.frame === 1) < events.completed('extractChunk', (i) => i.chunk === 1), 'first frame styled while chunk 1 was extracting');
   });
 
   test('coherent frames: in order within a chunk from the previous result, chunks in parallel, lead-ins cross-faded', async () => {
     const r = new FakeChunkedRender(14);
+    // Chunk 0's last frame ends only once chunk 1's first (its lead-in, frame 4) has started.
+    r.holds.set('frame 5 of chunk 0', 'frame 4 of chunk 1');
     const { handle } = await start(r, { frames: 5, open: 3, overlap: 2 }, { coherent: true });
     const result = await handle.result();
     assert.equal(result.done, 14);
@@ -198,7 +265,13 @@ describe('chunked render orchestration (mocked activities)', () => {
       assert.ok(inputs.slice(1).every((f) => f.previous?.frame === f.frame - 1 && f.previous.lead === f.frame - 1 < first), `chunk ${chunk} chains`);
       assert.deepEqual(inputs.filter((f) => f.lead).map((f) => f.frame), leadFirst < first ? [leadFirst, first - 1] : []);
     }
-    assert.ok(r.maxRunning > 1, 'chunks ran in parallel');
+    // Chunks in parallel, by the workflow's own record: chunk 1's first frame was scheduled before
+    // chunk 0's last frame completed.
+    const events = await activityEvents(handle);
+    assert.ok(
+      events.scheduled('stylizeFrame', (i) => i.chunk === 1 && i.frame === 4) < events.completed('stylizeFrame', (i) => i.chunk === 0 && i.frame === 5),
+      'chunk 1 started while chunk 0 was styling',
+    );
     assert.deepEqual(r.encodes.map((e) => e.blendWith), [{ chunk: 1, first: 4, last: 5 }, { chunk: 2, first: 9, last: 10 }, undefined]);
   });
 

@@ -1,14 +1,13 @@
 import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { writeFileAtomic } from '../../common/atomic';
 import { processAlive } from '../../common/process';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../../cli-common/errors';
 import { findTemporalCli } from './temporal-cli';
-import { shellQuote } from '../report/hints';
 import { tryLock, unlock, waitOnHolder, type ServerHolder } from './server-lock';
 
 export interface EmbeddedServer {
@@ -182,40 +181,39 @@ async function connectWhenUp(address: string, exited: Promise<void>): Promise<Cl
   }
 }
 
+/**
+ * How long a dev server may take to answer its first call. The SDK's own start allows a fixed 5 s,
+ * which a busy machine (the engine warming up on every core, other renders) overran on first runs;
+ * a server that is alive is given this long, one that exits fails at once with its log's last line.
+ */
+export const SERVER_START_SECONDS = 120;
+
+/** The dev server could not start: one line with its own last word and what to do. */
+export class ServerStartError extends UsageError {
+  override name = 'UsageError';
+}
+
 async function startLocked(workRoot: string, dbDir: string, env: NodeJS.ProcessEnv, owner: Omit<ServerHolder, 'pid'>): Promise<EmbeddedServer> {
   await stopOrphanedServers(join(dbDir, 'dev.sqlite'));
   const cli = findTemporalCli(env);
   const [port, uiPort] = [await freePort(), await freePort()];
-  const testEnv = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: cli ? { type: 'existing-path', path: await quietCli(cli, dbDir) } : { type: 'cached-download' },
-      dbFilename: join(dbDir, 'dev.sqlite'),
-      ip: '127.0.0.1',
-      port,
-      ui: true,
-      uiPort,
-      log: { format: 'pretty', level: 'error' },
-    },
-  }).catch((err: unknown) => {
-    // Without a CLI the SDK downloads one; offline that fails with a raw transport error.
-    if (!cli) throw new UsageError(noCliMessage(err));
-    throw err;
-  });
   const address = `127.0.0.1:${port}`;
   const uiUrl = `http://127.0.0.1:${uiPort}`;
+  const started = cli ? await startDevServer(cli, dbDir, port, uiPort, env) : await startDownloadedServer(dbDir, port, uiPort);
   // Lets `status`, `set-epochs` and friends find this server without being told its port.
   const advert = serverFilePath(workRoot);
   await writeFileAtomic(advert, JSON.stringify({ address, uiUrl, pid: process.pid, ...owner }));
   let stopped: Promise<void> | undefined;
   return {
-    env: testEnv,
+    env: started.env,
     address,
     uiUrl,
     stop: () =>
       (stopped ??= (async () => {
         await rm(advert, { force: true });
         try {
-          await testEnv.teardown();
+          await started.env.teardown();
+          await started.stopProcess();
         } finally {
           await unlock(dbDir);
         }
@@ -223,17 +221,133 @@ async function startLocked(workRoot: string, dbDir: string, env: NodeJS.ProcessE
   };
 }
 
+/** The arguments the SDK starts its dev server with (updates enabled), on our ports and database. */
+function devServerArgs(dbDir: string, port: number, uiPort: number): string[] {
+  return [
+    'server', 'start-dev',
+    '--port', String(port), '--namespace', 'default', '--ip', '127.0.0.1',
+    '--log-format', 'pretty', '--log-level', 'error',
+    '--dynamic-config-value', 'frontend.enableServerVersionCheck=false',
+    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
+    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
+    '--db-filename', join(dbDir, 'dev.sqlite'),
+    '--ui-port', String(uiPort),
+  ];
+}
+
 /**
- * The CLI behind a two-line shell script that sends the dev server's own output (its banner with
- * "Temporal UI: localhost…") to `server.log` in the work directory instead of into our output.
- * It execs the CLI, so the server keeps its command line (stopOrphanedServers finds it by that)
- * and its pid (the SDK stops it by that).
+ * Runs the `temporal` CLI's dev server as our child, its output appended to `server.log` in the
+ * work directory (not our output), and waits up to STARRY_SERVER_START_SECONDS (default
+ * SERVER_START_SECONDS) for it to answer; then the SDK's test environment connects to it.
  */
-async function quietCli(cli: string, dbDir: string): Promise<string> {
-  const script = join(dbDir, 'temporal-quiet.sh');
-  await writeFile(script, `#!/bin/sh\nexec ${shellQuote(cli)} "$@" >>${shellQuote(join(dbDir, 'server.log'))} 2>&1\n`, { mode: 0o755 });
-  await chmod(script, 0o755);
-  return script;
+async function startDevServer(cli: string, dbDir: string, port: number, uiPort: number, env: NodeJS.ProcessEnv) {
+  const logPath = join(dbDir, 'server.log');
+  const log = await open(logPath, 'a');
+  const logStart = (await log.stat()).size;
+  let child: ChildProcess;
+  try {
+    child = spawn(cli, devServerArgs(dbDir, port, uiPort), { stdio: ['ignore', log.fd, log.fd] });
+  } finally {
+    await log.close();
+  }
+  const exited = new Promise<void>((res) => {
+    child.once('exit', () => res());
+    child.once('error', () => res());
+  });
+  const address = `127.0.0.1:${port}`;
+  const seconds = Number(env.STARRY_SERVER_START_SECONDS) > 0 ? Number(env.STARRY_SERVER_START_SECONDS) : SERVER_START_SECONDS;
+  const up = await waitUntilServing(address, exited, seconds);
+  if (up !== 'serving') {
+    child.kill('SIGKILL');
+    await exited;
+    throw new ServerStartError(serverStartMessage(up, seconds, await lastLogLine(logPath, logStart), logPath));
+  }
+  const testEnv = await TestWorkflowEnvironment.createFromExistingServer({ address });
+  return {
+    env: testEnv,
+    // As the SDK stops its own: SIGKILL, at once (SQLite keeps the database consistent), so
+    // this process's shutdown takes no longer than it did.
+    stopProcess: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** One line: why the server did not start (its log's last line) and what to do. */
+export function serverStartMessage(outcome: 'exited' | 'timed out', seconds: number, lastLine: string | undefined, logPath: string): string {
+  const said = lastLine ? `; its log ends: ${lastLine.slice(0, 300)}` : '; its log is empty';
+  if (outcome === 'exited') {
+    return `the Temporal dev server exited as it started${said} (${logPath}); fix what it says, or run \`temporal server start-dev\` yourself and pass --address 127.0.0.1:7233`;
+  }
+  return (
+    `the Temporal dev server did not answer within ${seconds} s${said} (${logPath}); the machine may be too busy: run this again when it is quieter, ` +
+    'allow longer with STARRY_SERVER_START_SECONDS, or run `temporal server start-dev` yourself and pass --address 127.0.0.1:7233'
+  );
+}
+
+/** Polls the server until it serves the default namespace, it exits, or `seconds` pass. */
+async function waitUntilServing(address: string, exited: Promise<void>, seconds: number): Promise<'serving' | 'exited' | 'timed out'> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  // gRPC's connection attempts hold no reference on the event loop: without this, a server that
+  // exits while one is pending would leave nothing to wake this loop up.
+  const awake = setInterval(() => undefined, 1000);
+  try {
+    return await poll(address, exited, () => gone, seconds);
+  } finally {
+    clearInterval(awake);
+  }
+}
+
+async function poll(address: string, exited: Promise<void>, gone: () => boolean, seconds: number): Promise<'serving' | 'exited' | 'timed out'> {
+  const deadline = Date.now() + seconds * 1000;
+  while (!gone() && Date.now() < deadline) {
+    const attempt = Connection.connect({ address, connectTimeout: '1s' }).catch(() => undefined);
+    // A server that exits ends the wait at once, not after the attempt's own timeout.
+    const connection = await Promise.race([attempt, exited.then(() => undefined)]);
+    if (!connection) void attempt.then((late) => late?.close().catch(() => undefined));
+    if (connection) {
+      try {
+        // Connected is not yet serving: ask for the namespace the workers use.
+        await connection.workflowService.describeNamespace({ namespace: 'default' });
+        return 'serving';
+      } catch {
+        // Not ready yet.
+      } finally {
+        await connection.close().catch(() => undefined);
+      }
+    }
+    if (!gone()) await Promise.race([exited, new Promise((r) => setTimeout(r, 200))]);
+  }
+  return gone() ? 'exited' : 'timed out';
+}
+
+/** The last non-empty line the server wrote after `from` bytes (this start's part of the log). */
+async function lastLogLine(logPath: string, from: number): Promise<string | undefined> {
+  const text = (await readFile(logPath).catch(() => Buffer.alloc(0))).subarray(from).toString('utf8');
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines[lines.length - 1];
+}
+
+/**
+ * Without a local CLI, the SDK downloads one and starts it with its fixed 5-s window; a slow first
+ * start is retried (the download is cached by then), and a failure says what to do.
+ */
+async function startDownloadedServer(dbDir: string, port: number, uiPort: number) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const env = await TestWorkflowEnvironment.createLocal({
+        server: { executable: { type: 'cached-download' }, dbFilename: join(dbDir, 'dev.sqlite'), ip: '127.0.0.1', port, ui: true, uiPort, log: { format: 'pretty', level: 'error' } },
+      });
+      return { env, stopProcess: async () => undefined };
+    } catch (err) {
+      const slow = /did not start within/.test(String(err));
+      if (slow && attempt < 3) continue;
+      // Without a CLI the SDK downloads one; offline that fails with a raw transport error.
+      throw new UsageError(slow ? serverStartMessage('timed out', 5 * attempt, undefined, 'the SDK keeps no log') : noCliMessage(err));
+    }
+  }
 }
 
 /** One line for a dev server that could not be downloaded: what happened and how to install the CLI. */

@@ -21,6 +21,7 @@ import {
   MAX_STYLE_SCALE,
   MIN_SIZE,
   normaliseBlendWeights,
+  OPTIMIZERS,
   styleLongSide,
 } from '../../engine/settings';
 import { deepestLayer, minimumSideFor } from '../../engine/vgg19-architecture';
@@ -180,6 +181,18 @@ export const RENDER_OPTIONS: readonly RenderOption[] = [
     into: 'settings',
     readBy: 'engine',
     identity: 'always',
+  },
+  {
+    key: 'optimizer',
+    flag: '--optimizer <name>',
+    help: "adam (the seed's Keras Adam) or lbfgs (L-BFGS as neural-style runs it, 10 curvature pairs; --learning-rate is Adam's; docs/lbfgs.md)",
+    type: 'choice',
+    choices: OPTIMIZERS,
+    default: 'adam',
+    showDefault: true,
+    into: 'settings',
+    readBy: 'engine',
+    identity: 'unless-default',
   },
   {
     key: 'size',

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { h264RoundTrip } from './media-fixtures';
-import { videoScene, withSensorNoise } from './moving-scenes';
+import { h264RoundTrip } from '../helpers/media-fixtures';
+import { videoScene, withSensorNoise } from '../helpers/moving-scenes';
 
 test('videoScene: the background is identical from frame to frame and the object moves', () => {
   const [a, b] = [videoScene(48, 32, 0), videoScene(48, 32, 1)];
