@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, symlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { writeFileAtomic } from '../common/atomic';
 import { fingerprintFile } from '../common/output-fingerprint';
 import {
@@ -17,7 +18,7 @@ import {
   type FrameTimestamps,
 } from '../media';
 import { FAILURE_TYPES, FrameSet, chunkCount, chunkRange, type AssembleResult, type IndexResult, type PackedFrames, type SplitResult } from '../workflows/contract';
-import { nonRetryable, probeForRender, withHeartbeat } from './media-common';
+import { failOnDiskFull, meanPngBytes, nonRetryable, probeForRender, withHeartbeat } from './media-common';
 import { checkOutput, checkRenderDir, renderPaths, type PathPolicy } from './paths';
 
 export type { IndexResult } from '../workflows/contract';
@@ -106,7 +107,7 @@ async function linkSegmentFrames(paths: ReturnType<typeof renderPaths>, input: E
     const skipped = unstyled.has(frame);
     const source = skipped ? framePath(own.frames, frame) : framePath(paths.styled, frame);
     if (!existsSync(source)) {
-      throw ApplicationFailure.nonRetryable(`frame ${frame} has no image at ${source}; run retry-failed to render it again`, FAILURE_TYPES.missingFrame);
+      throw ApplicationFailure.nonRetryable(`frame ${frame} has no image at ${source}; run the same start-render command again to render it`, FAILURE_TYPES.missingFrame);
     }
     const lead = blend && !skipped && frame >= blend.first && frame <= blend.last ? framePath(paths.chunk(blend.chunk).lead, frame) : undefined;
     if (lead && existsSync(lead)) {
@@ -151,7 +152,13 @@ async function extractChunk(policy: PathPolicy, { input, renderDir: givenDir, ch
   const renderDir = checkRenderDir(policy, givenDir);
   const timestamps = await readTimestamps(renderDir);
   const outDir = renderPaths(renderDir).chunk(chunk).frames;
-  return withHeartbeat(extractFrameRange({ input, outDir, width, height, first, last, timestamps })).catch(nonRetryable);
+  const frames = last - first + 1;
+  // Content and stylized PNGs of every frame of the chunk, at the size the frames written so far have.
+  const need = async () => ({
+    bytes: 2 * frames * (await meanPngBytes(outDir, width * height * 3)),
+    what: `chunk ${chunk + 1} (${frames} frames of ${width}×${height}, content and stylized PNGs; the render holds --open-chunks such chunks at once)`,
+  });
+  return failOnDiskFull(withHeartbeat(extractFrameRange({ input, outDir, width, height, first, last, timestamps })), renderDir, need).catch(nonRetryable);
 }
 
 /**
@@ -168,7 +175,10 @@ async function encodeChunk(policy: PathPolicy, input: EncodeChunkInput): Promise
   if (!(await segmentDone(segment, first, last))) {
     await linkSegmentFrames(paths, input);
     await mkdir(paths.segments, { recursive: true });
-    await withHeartbeat(encodeSegment({ framesDir: own.assembly, first, last, timestamps: await readTimestamps(renderDir), frameRate: input.frameRate, output: segment }));
+    const encoding = withHeartbeat(encodeSegment({ framesDir: own.assembly, first, last, timestamps: await readTimestamps(renderDir), frameRate: input.frameRate, output: segment }));
+    // A segment is far smaller than its PNGs; a tenth of them is a generous bound.
+    const need = async () => ({ bytes: ((last - first + 1) * (await meanPngBytes(paths.styled, 0))) / 10, what: `segment ${chunk + 1} (${last - first + 1} frames)` });
+    await failOnDiskFull(encoding, paths.segments, need);
     await writeFileAtomic(segmentRecordPath(segment), JSON.stringify({ first, last } satisfies SegmentRecord));
   }
   if (input.keepFrames) return;
@@ -194,9 +204,12 @@ async function joinChunks(policy: PathPolicy, { renderDir: givenDir, input, outp
   const segments = Array.from({ length: chunks }, (_, i) => paths.segment(i));
   const missing = segments.find((s) => !existsSync(s));
   if (missing) throw ApplicationFailure.nonRetryable(`segment ${missing} is missing; start the render again to encode it`, FAILURE_TYPES.missingFrame);
-  const { streams } = await withHeartbeat(
+  const joining = withHeartbeat(
     joinSegments({ segments, frameRate: split.frameRate, timestamps: await readTimestamps(renderDir), frameCount: split.frameCount, audioFrom: input, output }),
   );
+  // The output is about the segments' size plus the input's audio.
+  const need = async () => ({ bytes: (await Promise.all(segments.map((f) => stat(f)))).reduce((a, s) => a + s.size, 0), what: `the output ${output}` });
+  const { streams } = await failOnDiskFull(joining, dirname(output), need);
   const fingerprint = await fingerprintFile(output);
   // Marks the render's directory as finished, so `clean` may delete it (and nothing else).
   await writeFileAtomic(paths.finished, JSON.stringify({ output, frames: split.frameCount, fingerprint, streams, chunks }));

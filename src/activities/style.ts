@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { tempPathFor, writeFileAtomic } from '../common/atomic';
 import { fileSha256, sha256 } from '../common/hash';
@@ -20,6 +20,7 @@ import { activityScope, type ActivityScope } from './scope';
 import { RunUpResults } from './run-up';
 import { frameFingerprint } from './fingerprint';
 import { firstStage, frameIdentity, planAttempt, warmStartCandidate, type AttemptPlan, type FrameIdentity } from './frame-plan';
+import { diskFullFailure, isDiskFull } from './media-common';
 import { checkChunk, checkFrame, checkRenderDir, renderPaths, type PathPolicy } from './paths';
 
 export interface StyleActivityDeps {
@@ -71,6 +72,12 @@ async function readJson<T>(path: string): Promise<T | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** `err`, or a DiskFull failure in its place when the disk is full: a frame's stylized PNG and checkpoint are each about its content PNG's size. */
+async function frameDiskFull(err: unknown, renderDir: string, frame: number, content: string): Promise<unknown> {
+  if (!isDiskFull(err)) return err;
+  return diskFullFailure(renderDir, async () => ({ bytes: 2 * (await stat(content)).size, what: `frame ${frame} (its stylized PNG and checkpoint)` }));
 }
 
 /**
@@ -328,7 +335,7 @@ async function attemptFailure(err: unknown, a: Attempt, ooms: number): Promise<u
   if (err instanceof InvalidSettingsError) {
     return ApplicationFailure.nonRetryable(fail('invalid settings', err.message), FAILURE_TYPES.invalidSettings);
   }
-  return err;
+  return frameDiskFull(err, input.renderDir, input.frame, files.content);
 }
 
 export function createStyleActivities({ engine, weightsId = '', faults = NO_FAULTS, paths }: StyleActivityDeps) {
@@ -341,7 +348,11 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       const input = { ...given, renderDir: checkRenderDir(paths, given.renderDir), frame: checkFrame(given.frame) };
       const { settings, frame } = input;
       const attempt = ctx.attempt;
-      if (settings.engine === 'copy') return copyFrame(input, attempt, started);
+      if (settings.engine === 'copy') {
+        return copyFrame(input, attempt, started).catch(async (err: unknown) => {
+          throw await frameDiskFull(err, input.renderDir, frame, frameFiles(input.renderDir, frame, input).content);
+        });
+      }
       if (!engine) {
         throw ApplicationFailure.nonRetryable(
           `frame ${frame}: this worker runs --engine copy and cannot stylize; start workers without --engine copy for this render`,

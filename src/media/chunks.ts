@@ -23,6 +23,7 @@ import {
 import { addInputOptions, addOutputOptions, ffmpegFactory, runFfmpeg, type FfmpegFactory } from './binaries';
 import { MediaInputError } from './errors';
 import {
+  checkImagesComplete,
   describeRequest,
   framePattern,
   listFrameCount,
@@ -138,6 +139,7 @@ export async function extractFrameRange(opts: ExtractRangeOptions, ffmpeg: Ffmpe
           `instead of ${expected.length} (pts ${describePts(expected)}): the timestamps given are not this video's; index it again with indexFrames`,
       );
     }
+    await checkImagesComplete(work, first, last);
     return { ...wanted, frames };
   });
 }

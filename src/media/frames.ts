@@ -22,6 +22,39 @@ export function framePath(dir: string, index: number): string {
   return path.join(dir, `frame_${String(index).padStart(6, '0')}.png`);
 }
 
+/** The last 8 bytes of every complete PNG: its IEND chunk's type and CRC. */
+const PNG_END = Buffer.from([0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]);
+
+/**
+ * Checks that frames first..last in `dir` are whole PNGs. ffmpeg's image writer does not report a
+ * short write: on a full disk it leaves empty or truncated images and exits 0. A cut-off image is
+ * reported as ENOSPC when the disk then refuses the bytes it lacked, else as an incomplete file.
+ */
+export async function checkImagesComplete(dir: string, first: number, last: number): Promise<void> {
+  for (let frame = first; frame <= last; frame++) {
+    const file = framePath(dir, frame);
+    const handle = await fs.open(file, 'r');
+    let size: number;
+    const tail = Buffer.alloc(PNG_END.length);
+    try {
+      size = (await handle.stat()).size;
+      if (size >= tail.length) await handle.read(tail, 0, tail.length, size - tail.length);
+    } finally {
+      await handle.close();
+    }
+    if (size >= tail.length && tail.equals(PNG_END)) continue;
+    // Whether the disk is full: write as much as a whole image would take (the previous frame's size).
+    const wanted = frame > first ? (await fs.stat(framePath(dir, frame - 1))).size : 64 * 1024;
+    const probe = path.join(dir, '.space-probe');
+    try {
+      await fs.writeFile(probe, Buffer.alloc(wanted));
+    } finally {
+      await fs.rm(probe, { force: true });
+    }
+    throw new Error(`ffmpeg wrote ${file} incomplete (${size} bytes) though the disk has room now: extract it again`);
+  }
+}
+
 /** The image2 pattern for a directory; a literal % in the directory name must be doubled for ffmpeg. */
 export function framePattern(dir: string): string {
   return path.join(dir.replace(/%/g, '%%'), FRAME_PATTERN);
@@ -116,6 +149,7 @@ export async function extractFrames(opts: ExtractOptions, ffmpeg: FfmpegFactory 
 
     const frames = await listFrameCount(work);
     if (frames === 0) throw new MediaInputError(`"${opts.input}" decoded to no frames. Give --input a video with at least one picture.`);
+    await checkImagesComplete(work, 1, frames);
     const timestamps = parseFramecrc(await fs.readFile(crc, 'utf8'));
     if (timestamps.pts.length !== frames) {
       throw new Error(`ffmpeg wrote ${frames} frames but ${timestamps.pts.length} timestamps for "${opts.input}"`);

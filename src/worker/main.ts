@@ -31,11 +31,20 @@ export interface WorkerCommandOptions extends Partial<ServerOptions> {
   outputRoot?: string;
 }
 
-/** The worker's path policy from its flags (or STARRY_WORK_ROOT / STARRY_OUTPUT_ROOT, which commander reads). */
-export function workerPathPolicy(opts: Pick<WorkerCommandOptions, 'workRoot' | 'workDir' | 'outputRoot'>, env: NodeJS.ProcessEnv = process.env): PathPolicy {
-  const workRoot = resolve(opts.workRoot ?? opts.workDir ?? env.STARRY_WORK_DIR ?? '.starry');
-  const outputRoots = (opts.outputRoot ?? '').split(',').map((r) => r.trim()).filter(Boolean).map((r) => resolve(r));
-  return { workRoot, outputRoots };
+/**
+ * The worker's path policy from its flags (or STARRY_WORK_ROOT / STARRY_OUTPUT_ROOT, which commander
+ * reads). Without --output-root, outputs may go to the directory the worker was started in, as its
+ * default work root (./.starry) lies there: the README's cluster commands, run from one directory,
+ * write `-o out.mp4` there. An operator who gives --output-root allows exactly those directories.
+ */
+export function workerPathPolicy(
+  opts: Pick<WorkerCommandOptions, 'workRoot' | 'workDir' | 'outputRoot'>,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): PathPolicy {
+  const workRoot = resolve(cwd, opts.workRoot ?? opts.workDir ?? env.STARRY_WORK_DIR ?? '.starry');
+  const given = (opts.outputRoot ?? '').split(',').map((r) => r.trim()).filter(Boolean).map((r) => resolve(cwd, r));
+  return { workRoot, outputRoots: opts.outputRoot === undefined ? [resolve(cwd)] : given };
 }
 
 export function parseEngine(value: string | undefined): EngineName {

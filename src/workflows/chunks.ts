@@ -253,6 +253,11 @@ export class ChunkBook {
   }
 
   /** Anything in flight: extraction, frames or encoding. */
+  /** Frames of open chunks in flight. */
+  get framesRunning(): boolean {
+    return this.state.open.some((c) => c.running > 0);
+  }
+
   get busy(): boolean {
     return this.state.open.some((c) => c.phase === 'extracting' || c.phase === 'encoding' || c.running > 0);
   }

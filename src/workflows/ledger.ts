@@ -4,8 +4,9 @@
  * and the ETA. Pure and synchronous — no Temporal calls, time passed in — so the workflow reads as
  * its loop and this is unit-tested on its own (test/orchestration/ledger.test.ts).
  */
-import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/common';
 import {
+  TIMEOUT_FAILURE_TYPES,
   MAX_NOTABLE_FRAMES,
   type FailureGroup,
   type FrameNote,
@@ -83,6 +84,11 @@ export function emptySummary(): FrameSummary {
 export function describeFailure(err: unknown): string {
   if (err instanceof ActivityFailure && err.cause) return describeFailure(err.cause);
   if (err instanceof ApplicationFailure) return `${err.type ?? 'Error'}: ${err.message}`;
+  // A worker that died or stalled: named by the timeout's kind, so the client can show its fix.
+  if (err instanceof TimeoutFailure) {
+    const kind = String(err.timeoutType ?? '').replace(/^TIMEOUT_TYPE_/, '') as keyof typeof TIMEOUT_FAILURE_TYPES;
+    return `${TIMEOUT_FAILURE_TYPES[kind] ?? 'Timeout'}: ${err.message || 'activity timed out'}`;
+  }
   return err instanceof Error ? err.message : String(err);
 }
 

@@ -30,6 +30,8 @@ export async function renderInChunks(request: RenderRequest, carried: RenderStat
 class ChunkedRender {
   /** A failure that ends the render (a chunk that cannot be extracted or encoded), raised by the loop. */
   private fatal: unknown;
+  /** Extracts and encodes running: a failed one leaves its chunk in its phase, so the chunks cannot tell. */
+  private mediaRunning = 0;
   private startedThisRun = 0;
   private readonly style: ReturnType<typeof styleActivities>;
 
@@ -84,7 +86,7 @@ class ChunkedRender {
         paused: steering.paused,
       });
       if (step === 'fail') {
-        await condition(() => !chunks.busy);
+        await condition(() => this.quiet());
         throw this.fatal;
       }
       if (step === 'end') break;
@@ -100,7 +102,7 @@ class ChunkedRender {
 
   /** Keeps each run's history small; only with nothing in flight, so no result is lost. False when cancelled meanwhile. */
   private async continueAsNew(): Promise<false> {
-    await condition(() => !this.chunks.busy && allHandlersFinished());
+    await condition(() => this.quiet() && allHandlersFinished());
     if (this.fatal !== undefined) throw this.fatal;
     if (this.steering.cancelled) return false;
     const { frames, chunks, steering } = this;
@@ -131,7 +133,13 @@ class ChunkedRender {
 
   /** A chunk's extraction or encoding that fails ends the render: the loop raises it. */
   private guard(work: Promise<void>): void {
-    void work.catch((err: unknown) => void (this.fatal ??= err));
+    this.mediaRunning++;
+    void work.catch((err: unknown) => void (this.fatal ??= err)).finally(() => void this.mediaRunning--);
+  }
+
+  /** Nothing of this run is in flight: after a fatal failure, every other activity has ended (its chunk may stay mid-phase). */
+  private quiet(): boolean {
+    return this.fatal === undefined ? !this.chunks.busy : this.mediaRunning === 0 && !this.chunks.framesRunning;
   }
 
   private async extract(chunk: ChunkRecord): Promise<void> {

@@ -14,6 +14,7 @@ import {
   setEpochsSignal,
   skipFailedSignal,
   updateEpochs,
+  workersSignal,
   type RenderMemoState,
   type RenderPhase,
   type RenderProgress,
@@ -26,6 +27,8 @@ export class Steering {
   private cancelRequested = false;
   private decision: 'retry' | 'skip' | undefined;
   private memoState: RenderMemoState;
+  /** The last workersSignal text, so a repeated one changes nothing. */
+  private workersNote = '';
 
   constructor(
     public settings: StyleSettings,
@@ -71,6 +74,12 @@ export class Steering {
     });
     // Once the video is being assembled every frame is done: a cancel would only throw the result away.
     setHandler(cancelRenderSignal, () => void (this.canStillChange() && this.requestCancel()));
+    // Only a render that received this signal issues the memo command: histories without it replay as before.
+    setHandler(workersSignal, (text) => {
+      if (text === this.workersNote) return;
+      this.workersNote = text;
+      upsertMemo({ workers: text || null });
+    });
   }
 
   /** Shown in the progress: where the render is and what it was told. */

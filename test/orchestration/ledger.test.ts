@@ -1,10 +1,10 @@
 /** The render's bookkeeping on its own: no server, no workflow, time passed in. */
-import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DEFAULT_SETTINGS } from '../../src/engine/settings';
 import { FAILURE_TYPES, MAX_NOTABLE_FRAMES, type FrameRecord, type SplitResult } from '../../src/workflows/contract';
-import { FrameLedger, emptySummary, type RenderState } from '../../src/workflows/ledger';
+import { FrameLedger, describeFailure, emptySummary, type RenderState } from '../../src/workflows/ledger';
 import {
   FrameSet,
   MAX_ERROR_GROUPS,
@@ -289,6 +289,13 @@ describe('FrameLedger at tens of thousands of failed frames: state and progress 
     assert.equal(view.ranges.length, MAX_LISTED_RANGES);
     assert.ok(size(frames) < 8 * KB, `packed ${size(frames)} bytes`);
   });
+});
+
+test('a frame whose worker died is recorded by the timeout\'s kind, so the client can show its fix', () => {
+  const died = new ActivityFailure('activity failed', 'stylizeFrame', '4', 'MAXIMUM_ATTEMPTS_REACHED', 'w', new TimeoutFailure('activity Heartbeat timeout', undefined, 'HEARTBEAT'));
+  assert.equal(describeFailure(died), 'HeartbeatTimeout: activity Heartbeat timeout');
+  const stuck = new ActivityFailure('activity failed', 'stylizeFrame', '5', 'TIMEOUT', 'w', new TimeoutFailure(undefined, undefined, 'START_TO_CLOSE'));
+  assert.equal(describeFailure(stuck), 'StartToCloseTimeout: activity timed out');
 });
 
 function range(from: number, to: number): number[] {

@@ -7,7 +7,9 @@ import { createWorkers, runWorkers } from '../../worker/workers';
 import { logToFile } from '../../worker/runtime';
 import type { StreamReport } from '../../media/types';
 import { formatRanges } from '../../workflows/frame-set';
-import { TASK_QUEUES, type RenderRequest, type RenderResult } from '../../workflows/contract';
+import { TASK_QUEUES, workersSignal, type RenderRequest, type RenderResult } from '../../workflows/contract';
+import type { StyleSettings } from '../../engine/settings';
+import { describeIdle, idleQueues, queuesOf } from '../server/pollers';
 import type { renderVideo } from '../../workflows/render';
 import { defaultLocalWorkers, spawnLocalStyleWorkers, type LocalWorkers } from '../server/local-workers';
 import { embeddedIdentity } from '../../cli-common/identity';
@@ -55,8 +57,8 @@ export interface StartRenderOutcome {
 }
 
 /** Follows a render to its end; a cancelled or failed render becomes an `ending` instead of an exception. */
-async function followToEnd(handle: WorkflowHandle<typeof renderVideo>, io: Io, refreshSeconds: number | undefined, where: HintTarget) {
-  const ending = await settle(followRender(handle, io, refreshSeconds, where));
+async function followToEnd(handle: WorkflowHandle<typeof renderVideo>, io: Io, refreshSeconds: number | undefined, where: HintTarget, workers?: WorkerWatch) {
+  const ending = await settle(followRender(handle, io, refreshSeconds, where, workers), { handle, where });
   return ending.state === 'done' ? { result: ending.result } : { ending };
 }
 
@@ -75,7 +77,11 @@ async function finish(
 ): Promise<Omit<StartRenderOutcome, 'request'>> {
   // The flags a follow-up command (retry-failed, skip-failed…) needs to find this same server.
   const where: HintTarget = opts.address ? { address: opts.address, namespace: opts.namespace } : { workDir };
-  const first = await followToEnd(handle, io, opts.refreshSeconds, where);
+  // On a cluster the workers are someone else's: say when none serves a queue this render needs.
+  const workers = opts.address
+    ? { client, namespace: opts.namespace ?? DEFAULT_NAMESPACE, settings: request.settings, workDir: opts.workDir ? workDir : undefined }
+    : undefined;
+  const first = await followToEnd(handle, io, opts.refreshSeconds, where, workers);
   if (!first.result) return first;
   const verdict = await outputVerdict(first.result);
   if (verdict === 'own') {
@@ -84,7 +90,7 @@ async function finish(
   }
   if (verdict === 'replaced' && !opts.overwrite) refuseReplaced(first.result);
   io.out(`render ${handle.workflowId} had finished, but ${first.result.output} ${verdict === 'missing' ? 'is missing' : 'is another file now'}: making it again from the kept frames`);
-  const again = await followToEnd(await startAgain(client, handle, request, first.result, memo), io, opts.refreshSeconds, where);
+  const again = await followToEnd(await startAgain(client, handle, request, first.result, memo), io, opts.refreshSeconds, where, workers);
   if (!again.result) return again;
   await recordOutput(workDir, handle.workflowId, again.result);
   return { result: again.result, restored: { verdict, result: again.result } };
@@ -169,12 +175,17 @@ export async function followRender(
   io: Io,
   refreshSeconds = 1,
   where: HintTarget = {},
+  workers?: WorkerWatch,
 ): Promise<RenderResult> {
   let finished = false;
   const result = handle.result().finally(() => (finished = true));
+  // Handled from now on: the render may fail while this loop awaits something else (the caller reads it).
+  result.catch(() => undefined);
   let lastPrinted = '';
   let attentionShown = '';
+  const watch = workers && watchWorkers(handle, workers, where, io, () => (lastPrinted = ''));
   while (!finished) {
+    await watch?.check();
     try {
       const snap = await readSnapshot(handle);
       const p = snap.progress;
@@ -195,6 +206,46 @@ export async function followRender(
   }
   io.status('');
   return result;
+}
+
+/** What followRender needs to tell whether anyone serves the render: a cluster's client and the render's engine. */
+export interface WorkerWatch {
+  client: Client;
+  namespace: string;
+  settings: Pick<StyleSettings, 'engine'>;
+  /** The work directory the workers must share, when not the default (their command then names it). */
+  workDir?: string;
+}
+
+/** How often the task queues' pollers are looked at: well inside the 30 s in which a person is told. */
+const WORKER_CHECK_MS = 5_000;
+
+/**
+ * Says (on screen, and through workersSignal in the Web UI's memo) when a queue the render needs has
+ * no worker, with the command that serves it, and again once every queue is served.
+ */
+function watchWorkers(handle: WorkflowHandle<typeof renderVideo>, watch: WorkerWatch, where: HintTarget, io: Io, redraw: () => void) {
+  let nextCheck = 0;
+  let shown = '';
+  return {
+    async check(): Promise<void> {
+      if (Date.now() < nextCheck) return;
+      nextCheck = Date.now() + WORKER_CHECK_MS;
+      let lines: string[];
+      try {
+        lines = describeIdle(await idleQueues(watch.client, watch.namespace, queuesOf(watch.settings)), { ...where, workDir: watch.workDir });
+      } catch {
+        return; // The server is unreachable for a moment: the next check says.
+      }
+      const text = lines.join('\n');
+      if (text === shown) return;
+      if (text) for (const line of lines) io.out(line);
+      else io.out('every task queue of this render has a worker now');
+      shown = text;
+      redraw();
+      await handle.signal(workersSignal, text).catch(() => undefined);
+    },
+  };
 }
 
 /** Each audio and subtitle stream of the input and what became of it, e.g. "audio #1 aac copied". */

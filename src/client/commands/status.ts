@@ -5,15 +5,18 @@
  */
 import type { Command } from 'commander';
 import type { Io } from '../../cli-common/io';
-import { progressQuery } from '../../workflows/contract';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { DEFAULT_NAMESPACE } from '../../cli-common/connection';
+import { TASK_QUEUES, progressQuery } from '../../workflows/contract';
+import { describeIdle, idleQueues, queuesOf } from '../server/pollers';
 import { liveState } from '../report/attention';
-import { describeEnding, settle, type Ending } from '../report/ending';
+import { cancelledFailure, describeEnding, settle, type Ending } from '../report/ending';
 import { describeInterrupted, interruptedProgress } from '../report/interrupted';
 import { outputVerdict } from '../setup/own-output';
 import { EXIT } from '../exit-codes';
 import { renderCommand } from './options';
 import { checkRenderRef, existingRender, hintTarget, resolveRenderId, withClient, type RenderRefOptions } from './render-ref';
-import { describeResult, followRender } from './start-render';
+import { describeResult, followRender, type WorkerWatch } from './start-render';
 
 export type StatusOptions = RenderRefOptions & { json?: boolean; refreshSeconds?: number };
 
@@ -29,23 +32,44 @@ export async function statusCommand(id: string | undefined, opts: StatusOptions,
       else io.out(describeInterrupted(p));
       return EXIT.ok;
     }
+    // On a cluster the workers are someone else's: say when none serves a queue this render needs.
+    const workers = opts.address ? await workerWatch(client, handle, opts) : undefined;
     if (status === 'RUNNING' && opts.json) {
+      const idle = workers ? await idleQueues(workers.client, workers.namespace, queuesOf(workers.settings)) : [];
+      const noWorkers = describeIdle(idle, { ...hintTarget(opts), workDir: opts.workDir });
+      // Without a media worker nothing answers the progress query: the JSON says why instead.
+      if (idle.some((q) => q.name === TASK_QUEUES.media)) {
+        io.out(JSON.stringify({ status, state: 'waiting-for-workers', noWorkers }, null, 2));
+        return EXIT.ok;
+      }
       const progress = await handle.query(progressQuery);
-      io.out(JSON.stringify({ status, state: liveState(progress), ...progress }, null, 2));
+      io.out(JSON.stringify({ status, state: liveState(progress), ...progress, ...(noWorkers.length ? { noWorkers } : {}) }, null, 2));
       return EXIT.ok;
     }
     if (status === 'RUNNING') {
-      return reportEnding(renderId, await settle(followRender(handle, io, opts.refreshSeconds, hintTarget(opts))), false, io);
+      const explain = { handle, where: hintTarget(opts) };
+      return reportEnding(renderId, await settle(followRender(handle, io, opts.refreshSeconds, hintTarget(opts), workers), explain), false, io);
     }
-    return reportEnding(renderId, await settle(handle.result()), Boolean(opts.json), io, status);
+    return reportEnding(renderId, await settle(handle.result(), { handle, where: hintTarget(opts) }), Boolean(opts.json), io, status);
   });
+}
+
+/** What status needs to tell whether anyone serves a render on a cluster; its engine is in its memo (copy renders say so). */
+async function workerWatch(client: Client, handle: WorkflowHandle, opts: StatusOptions): Promise<WorkerWatch> {
+  const memo = (await handle.describe()).memo ?? {};
+  const engine = memo.engine === 'copy' ? 'copy' : 'vgg19';
+  return { client, namespace: opts.namespace ?? DEFAULT_NAMESPACE, settings: { engine }, workDir: opts.workDir };
 }
 
 /** Prints how a render ended; returns 0 when it produced its video, 1 otherwise. */
 async function reportEnding(id: string, ending: Ending, json: boolean, io: Io, status?: string): Promise<number> {
   if (json) {
     const body =
-      ending.state === 'done' ? ending.result : ending.state === 'cancelled' ? { message: ending.message, ...ending.progress } : { message: ending.message };
+      ending.state === 'done'
+        ? ending.result
+        : ending.state === 'cancelled'
+          ? { message: ending.message, failure: cancelledFailure(ending.message), ...ending.progress }
+          : { message: ending.message, ...(ending.state === 'failed' && ending.failure ? { failure: ending.failure } : {}) };
     io.out(JSON.stringify({ status, state: ending.state, ...body }, null, 2));
   } else if (ending.state === 'done') {
     io.out(`render ${id} finished`);

@@ -20,7 +20,7 @@ export function register(program: Command, io: Io): Command {
         )
         .addOption(new Option('--work-dir <dir>', 'the shared work directory (as start-render\'s); the work root unless --work-root is given').env('STARRY_WORK_DIR'))
         .addOption(
-          new Option('--output-root <dirs>', 'comma-separated directories output videos may be written to, besides the work root').env('STARRY_OUTPUT_ROOT'),
+          new Option('--output-root <dirs>', 'comma-separated directories output videos may be written to, besides the work root (default: the directory the worker is started in; "" for the work root only)').env('STARRY_OUTPUT_ROOT'),
         ),
     ),
   ).action(async (opts: WorkerCommandOptions) => runWorkerCommand(opts, io));

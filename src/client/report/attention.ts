@@ -1,6 +1,7 @@
 import type { RenderProgress } from '../../workflows/contract';
 import { formatRanges } from '../../workflows/frame-set';
 import { commandHint, type HintTarget } from './hints';
+import { fixFor, typeOfFrameError } from './failure';
 
 /** Reasons shown for a render in needs-attention; the rest are counted (status --json lists all). */
 const MAX_REASONS = 5;
@@ -38,6 +39,9 @@ export function describeNeedsAttention(id: string, p: RenderProgress, where: Hin
   ];
   for (const group of failed.errors.slice(0, MAX_REASONS)) {
     lines.push(`  ${group.count === 1 ? 'frame' : 'frames'} ${listSample(group.sample, group.count)}: ${oneLineReason(group.error)}`);
+    const type = typeOfFrameError(group.error);
+    const fix = type && fixFor(type, id, where);
+    if (fix) lines.push(`    fix: ${fix}`);
   }
   if (failed.errors.length > MAX_REASONS) {
     lines.push(`  … ${failed.errors.length - MAX_REASONS} more reasons (${commandHint('status', id, where)} --json lists them)`);
