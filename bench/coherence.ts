@@ -91,7 +91,7 @@ interface Mode {
   runUp: number;
 }
 
-interface Terms {
+export interface Terms {
   style: number;
   content: number;
   tv: number;
@@ -175,7 +175,7 @@ function combinations<K extends string>(lists: Record<K, readonly number[]>): Re
 }
 
 /** The seed's style, content and tv terms and the temporal term (unweighted) of a finished image. */
-function lossTerms(engine: StyleEngine, image: RgbImage, content: RgbImage, targets: StyleTargets, settings: StyleSettings, guide?: { warped: RgbImage; mask: Float32Array }): Terms {
+export function lossTerms(engine: StyleEngine, image: RgbImage, content: RgbImage, targets: StyleTargets, settings: StyleSettings, guide?: { warped: RgbImage; mask: Float32Array }): Terms {
   return tf.tidy(() => {
     const x = imageToTensor(image);
     const layers = [...targets.layers, ...settings.contentLayers];

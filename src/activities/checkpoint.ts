@@ -14,6 +14,8 @@ export interface CheckpointHeader {
   elements: number;
   /** --optimizer lbfgs: how many curvature pairs follow, and whether the last accepted point does. */
   lbfgs?: { pairs: number; started: boolean };
+  /** A stopping frame's recent losses (OptimisationCheckpoint.recent); JSON keeps doubles exact. */
+  recent?: number[];
 }
 
 /** The L-BFGS state's arrays in file order: the Hessian scale, the last accepted point (image, gradient, loss, direction, step length), the pairs (s, y, ρ). */
@@ -24,7 +26,7 @@ function lbfgsArrays(s: LbfgsArrays): Float32Array[] {
 }
 
 export async function writeCheckpoint(path: string, fingerprint: string, c: OptimisationCheckpoint): Promise<void> {
-  const header: CheckpointHeader = { fingerprint, step: c.step, elements: c.image.length };
+  const header: CheckpointHeader = { fingerprint, step: c.step, elements: c.image.length, ...(c.recent && { recent: c.recent }) };
   if ('lbfgs' in c) header.lbfgs = { pairs: c.lbfgs.pairs.length, started: c.lbfgs.base !== undefined };
   const head = Buffer.from(`${JSON.stringify(header)}\n`);
   const arrays = 'lbfgs' in c ? [c.image, ...lbfgsArrays(c.lbfgs)] : [c.image, c.m, c.v];
@@ -63,10 +65,11 @@ export async function readCheckpoint(path: string, fingerprint: string): Promise
     offset += 4 * len;
     return part;
   });
-  if (!lbfgs) return { step: header.step, image: parts[0], m: parts[1], v: parts[2] };
+  const recent = header.recent && { recent: header.recent };
+  if (!lbfgs) return { step: header.step, image: parts[0], m: parts[1], v: parts[2], ...recent };
   const [image, hdiag, ...rest] = parts;
   const [baseImage, grad, loss, direction, t] = lbfgs.started ? rest.splice(0, 5) : [];
   const base = lbfgs.started ? { image: baseImage, grad, loss, direction, t } : undefined;
   const pairs = Array.from({ length: lbfgs.pairs }, (_, i) => ({ s: rest[3 * i], y: rest[3 * i + 1], rho: rest[3 * i + 2] }));
-  return { step: header.step, image, lbfgs: { step: header.step, pairs, hdiag, base } };
+  return { step: header.step, image, lbfgs: { step: header.step, pairs, hdiag, base }, ...recent };
 }

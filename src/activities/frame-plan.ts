@@ -5,7 +5,7 @@
  * these functions, and does what they return — so every decision is tested without tfjs or Temporal.
  */
 import { sha256 } from '../common/hash';
-import { DEFAULT_RUN_UP, totalSteps, type StyleSettings } from '../engine/settings';
+import { DEFAULT_RUN_UP, laterSettings, totalSteps, type StyleSettings } from '../engine/settings';
 import type { StylizeFrameInput } from '../workflows/contract';
 import { frameFingerprint, trajectoryFingerprint } from './fingerprint';
 
@@ -140,7 +140,7 @@ export function planAttempt(settings: StyleSettings, frame: number, identity: Fr
   const workSize = reducedSize ?? settings.size;
   const guided = identity.warm && reducedSize === undefined;
   const runUp = reducedSize === undefined ? identity.runUp : [];
-  const later = { ...settings, epochs: settings.laterEpochs ?? settings.epochs };
+  const later = laterSettings(settings);
   const trajectoryOf = (frameOf: number, run: StyleSettings, warm: boolean) => {
     const trajectory = trajectoryFingerprint(identity.styleHash, identity.weightsId, { ...asStarted(run, warm), size: workSize });
     return runUp.length === 0 ? trajectory : sha256(`${trajectory}:run-up ${runUp.join(',')} at ${frameOf}`);

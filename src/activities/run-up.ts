@@ -6,6 +6,12 @@ import { renderPaths } from '../common/render-paths';
 import { readImage, writePng } from '../media';
 import type { RgbImage } from '../media/types';
 
+/** What a resumed run-up continues with besides the image (the stop rule's): the chain's target, and the steps taken so far. */
+export interface RunUpState {
+  target?: number;
+  steps?: number;
+}
+
 /**
  * The results of one chain start's run-up frames, kept in its chunk's run-up/ directory until the
  * chain's first frame is done, so an attempt that dies in the run-up resumes after the last frame
@@ -34,31 +40,32 @@ export class RunUpResults {
   }
 
   /** Of `frames` (farthest first), the last whose result an earlier attempt kept, and that result. */
-  async lastDone(frames: readonly number[]): Promise<{ frame: number; styled: RgbImage } | undefined> {
+  async lastDone(frames: readonly number[]): Promise<({ frame: number; styled: RgbImage } & RunUpState) | undefined> {
     for (const frame of [...frames].reverse()) {
-      const styled = await this.read(frame);
-      if (styled) return { frame, styled };
+      const done = await this.read(frame);
+      if (done) return { frame, ...done };
     }
     return undefined;
   }
 
   /** The result of run-up frame `frame`, read back as the next frame will use it; undefined if not done. */
-  private async read(frame: number): Promise<RgbImage | undefined> {
+  private async read(frame: number): Promise<({ styled: RgbImage } & RunUpState) | undefined> {
     const files = this.files(frame);
-    const sidecar = await readFile(files.sidecar, 'utf8').then((text) => JSON.parse(text) as { fingerprint?: string }, () => undefined);
+    const sidecar = await readFile(files.sidecar, 'utf8').then((text) => JSON.parse(text) as { fingerprint?: string } & RunUpState, () => undefined);
     if (sidecar?.fingerprint !== this.fingerprintOf(frame)) return undefined;
-    return readImage(files.png).catch(() => undefined);
+    const styled = await readImage(files.png).catch(() => undefined);
+    return styled && { styled, target: sidecar.target, steps: sidecar.steps };
   }
 
   /**
    * Keeps a finished run-up frame and returns it as read back: the next frame starts from the PNG's
    * 8-bit values whether or not the attempt dies in between, so a resumed run-up ends the same.
    */
-  async write(frame: number, image: RgbImage): Promise<RgbImage> {
+  async write(frame: number, image: RgbImage, state: RunUpState = {}): Promise<RgbImage> {
     const files = this.files(frame);
     await mkdir(this.dir, { recursive: true });
     await writePng(files.png, image);
-    await writeFileAtomic(files.sidecar, JSON.stringify({ fingerprint: this.fingerprintOf(frame) }));
+    await writeFileAtomic(files.sidecar, JSON.stringify({ fingerprint: this.fingerprintOf(frame), ...state }));
     return readImage(files.png);
   }
 

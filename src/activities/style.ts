@@ -9,7 +9,7 @@ import { isOutOfMemory } from '../engine/oom';
 import { decodeGuide, encodeGuide, temporalGuide, type TemporalGuide } from '../engine/flow';
 import type { RgbImage } from '../media/types';
 import { transferOriginalColors } from '../engine/color';
-import { defaultTemporalWeight, InvalidSettingsError, styleBlendWeightsFor, styleLongSide, type StyleSettings } from '../engine/settings';
+import { InvalidSettingsError, stopRuleFor, styleBlendWeightsFor, styleLongSide, temporalWeightFor, type StyleSettings } from '../engine/settings';
 import type { OptimisationCheckpoint, StylizeResult } from '../engine/stylize';
 import { framePath, MediaInputError, readImage, resizeImage, writePng } from '../media';
 import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
@@ -45,6 +45,13 @@ interface FrameSidecar {
   degraded: boolean;
   /** False for a frame the copy engine passed through. */
   stylized?: boolean;
+  /**
+   * Coherent renders with the stop rule: the style + content loss of this frame's result, and its
+   * chain's target (the chain's first optimisation's final one), which the next frame inherits as
+   * its target and loss scale (settings.ts stopRuleFor, temporalWeightFor).
+   */
+  styleContentLoss?: number;
+  target?: number;
 }
 
 /**
@@ -115,12 +122,19 @@ function guidePath(input: StylizeFrameInput, chunk: number): string {
 
 type FrameFiles = ReturnType<typeof frameFiles>;
 
-/** The warm-start candidate's files (frame-plan.ts warmStartCandidate), if its result and content are on disk. */
-function warmStartFrom(input: StylizeFrameInput): FrameFiles | undefined {
+/**
+ * The warm-start candidate's files (frame-plan.ts warmStartCandidate), if its result and content are
+ * on disk; with the stop rule (settings.stopTolerance) also its chain's target, without which it is none.
+ */
+async function warmStartFrom(input: StylizeFrameInput): Promise<(FrameFiles & { target?: number }) | undefined> {
   const previous = warmStartCandidate(input);
   if (!previous) return undefined;
   const prev = frameFiles(input.renderDir, checkFrame(previous.frame), { chunk: input.chunk, lead: previous.lead });
-  return existsSync(prev.styled) && existsSync(prev.content) ? prev : undefined;
+  if (!existsSync(prev.styled) || !existsSync(prev.content)) return undefined;
+  if (input.settings.stopTolerance === undefined) return prev;
+  // The stop rule needs the chain's target: a predecessor without one (copied, or an earlier release's) starts a chain.
+  const target = (await readJson<FrameSidecar>(prev.sidecar))?.target;
+  return target !== undefined && Number.isFinite(target) && target > 0 ? { ...prev, target } : undefined;
 }
 
 /** Content frame `frame` of the input's chunk (or of the render, unchunked). */
@@ -242,19 +256,37 @@ interface Attempt {
   next: number;
   previous?: StagePrevious;
   resumeFrom?: OptimisationCheckpoint;
+  /** The stop rule's chain target on entry: the predecessor's, or a finished run-up's; absent when a stage from content sets it. */
+  target?: number;
+  /** Steps the finished run-up frames took (kept with their results); absent when none is finished. */
+  runUpSteps?: number;
 }
 
-/** What earlier attempts left: the last run-up frame finished, and the next stage's checkpoint. */
+/** What an attempt's stages ran to: the last optimisation, the frame's image, the chain's target and every stage's steps. */
+interface StagesRun {
+  result: StylizeResult;
+  image: RgbImage;
+  target?: number;
+  /** Steps this frame's stages took, across attempts (with the stop rule, fewer than planned). */
+  stepsRun: number;
+  /** Coherent mode with the stop rule: the sidecar records stepsRun, styleContentLoss and target. */
+  stopping: boolean;
+}
+
+/**
+ * What earlier attempts left: the last run-up frame finished (with the chain's target and the steps
+ * taken up to it, kept with its result), and the next stage's checkpoint.
+ */
 async function resumeState(input: StylizeFrameInput, files: FrameFiles, plan: AttemptPlan, runUpResults: RunUpResults | undefined, attempt: number) {
   const finished = plan.runUp.length > 0 ? await runUpResults!.lastDone(plan.runUp) : undefined;
   const previous = finished && { content: await readContent(contentPath(input, finished.frame), finished.frame, attempt), styled: finished.styled };
   const next = firstStage(plan, finished?.frame);
   const resumeFrom = await resumePoint(files.checkpoint, plan.stages[next].trajectory, plan.stages[next].steps);
-  return { next, previous, resumeFrom };
+  return { next, previous, resumeFrom, target: finished?.target, steps: finished?.steps };
 }
 
-/** Runs the attempt's stages from `next`; returns the last optimisation's result and the frame's image. */
-async function runStages(a: Attempt, beats: FrameBeats): Promise<{ result: StylizeResult; image: RgbImage }> {
+/** Runs the attempt's stages from `next`; returns the last optimisation's result, the frame's image, the chain's target and the steps taken. */
+async function runStages(a: Attempt, beats: FrameBeats): Promise<StagesRun> {
   const { input, plan, files, full, ctx } = a;
   const { settings, frame } = input;
   const content = plan.reducedSize ? await readImage(files.content, { longSide: plan.reducedSize }) : full;
@@ -262,6 +294,11 @@ async function runStages(a: Attempt, beats: FrameBeats): Promise<{ result: Styli
   await mkdir(renderPaths(input.renderDir).checkpoints, { recursive: true });
   let previous = a.previous;
   let last: { result: StylizeResult; image: RgbImage } | undefined;
+  const stopping = settings.stopTolerance !== undefined && settings.init === 'prev-warped';
+  // The chain's target: inherited, or set by the first optimisation from content (kept with the run-up's results).
+  let target = a.target;
+  // Steps this frame's stages took: a finished run-up's from its results, a checkpoint's own.
+  let stepsRun = (a.runUpSteps ?? plan.stages[a.next].offset) + (a.resumeFrom?.step ?? 0);
   for (const stage of plan.stages.slice(a.next)) {
     const stageContent = stage.isRunUp ? await readContent(contentPath(input, stage.frame), stage.frame, ctx.attempt) : content;
     // The frame's own guide is cached (temporalGuideFor); a run-up frame's is computed again from the same files.
@@ -273,7 +310,9 @@ async function runStages(a: Attempt, beats: FrameBeats): Promise<{ result: Styli
       // Only the first stage to run can have a checkpoint: each finished run-up frame deletes its own.
       resumeFrom: stage === plan.stages[a.next] ? a.resumeFrom : undefined,
       init: guide?.warped,
-      temporal: guide && { warped: guide.warped, mask: guide.mask, weight: settings.temporalWeight ?? defaultTemporalWeight(settings.size) },
+      temporal: guide && { warped: guide.warped, mask: guide.mask, weight: temporalWeightFor(settings, target ?? NaN) },
+      stop: guide && target !== undefined ? stopRuleFor(settings, target, guide.mask, stage.steps) : undefined,
+      measureStyleContent: stopping && !stage.warm,
       checkpointEvery: input.checkpointEvery,
       signal: ctx.cancellationSignal,
       onStep: ({ step, loss }) => beats.step(stage.offset + step, loss),
@@ -282,30 +321,35 @@ async function runStages(a: Attempt, beats: FrameBeats): Promise<{ result: Styli
         beats.checkpointed(stage.offset + c.step, files.checkpoint);
       },
     });
+    stepsRun += result.steps - (stage === plan.stages[a.next] ? (a.resumeFrom?.step ?? 0) : 0);
+    // A chain's first optimisation from content sets the chain's target and loss scale.
+    if (!stage.warm && stopping) target = result.styleContentLoss;
     const stylized = plan.reducedSize ? await resizeImage(result.image, full.width, full.height) : result.image;
     // After the optimisation, so checkpoints hold its own image and a resumed frame ends the same.
     const image = settings.originalColors ? transferOriginalColors(stylized, stage.isRunUp ? stageContent : full) : stylized;
     if (stage.isRunUp) {
-      previous = { content: stageContent, styled: await a.runUpResults!.write(stage.frame, image) };
+      previous = { content: stageContent, styled: await a.runUpResults!.write(stage.frame, image, { target, steps: stepsRun }) };
       await rm(files.checkpoint, { force: true });
     }
     last = { result, image };
   }
   if (!last) throw new Error(`frame ${frame}: its plan has no stage to run`);
-  return last;
+  return { ...last, target, stepsRun, stopping };
 }
 
 /** Writes the finished frame and its sidecar, then removes what only a retry of it would have used. */
-async function keepFrame(a: Attempt, result: StylizeResult, image: RgbImage): Promise<FrameSidecar> {
+async function keepFrame(a: Attempt, { result, image, target, stepsRun, stopping }: StagesRun): Promise<FrameSidecar> {
   const { files, input, plan } = a;
   await mkdir(dirname(files.styled), { recursive: true });
   await writePng(files.styled, image);
   const sidecar: FrameSidecar = {
     fingerprint: a.identity.fingerprint,
     loss: result.loss,
-    steps: plan.steps,
+    // With the stop rule, the steps this frame's stages took (every attempt's); otherwise what its plan has.
+    steps: stopping ? stepsRun : plan.steps,
     backend: a.engine.backend.name,
     degraded: plan.reducedSize !== undefined,
+    ...(stopping && { styleContentLoss: result.styleContentLoss, target }),
   };
   await writeFileAtomic(files.sidecar, JSON.stringify(sidecar));
   await rm(files.checkpoint, { force: true });
@@ -362,7 +406,7 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       const files = frameFiles(input.renderDir, frame, input);
       const styles = input.styles ?? [input.style];
       const styleHashes = await Promise.all(styles.map((path) => fileSha256(path)));
-      const warmFrom = warmStartFrom(input);
+      const warmFrom = await warmStartFrom(input);
       const hasContent = (f: number) => existsSync(contentPath(input, f));
       const identity = frameIdentity(input, { styleHashes, weightsId, previousOnDisk: warmFrom !== undefined, hasContent });
       const base = { frame, backend: engine.backend.name, attempt };
@@ -380,8 +424,9 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       const guide = plan.guided ? await temporalGuideFor(input, warmFrom!, full) : undefined;
       // Made whenever the frame has a run-up, also when degraded: its results are deleted at the end.
       const runUpResults = identity.runUp.length > 0 ? new RunUpResults(input.renderDir, input.chunk!, frame, identity.fingerprint) : undefined;
-      const resume = await resumeState(input, files, plan, runUpResults, attempt);
-      const a: Attempt = { ctx, engine, input, files, styles, styleHashes, identity, plan, full, guide, runUpResults, ...resume };
+      const { target, steps: runUpSteps, ...resume } = await resumeState(input, files, plan, runUpResults, attempt);
+      // The chain's target: inherited, or set by the first optimisation from content (kept with the run-up's results).
+      const a: Attempt = { ctx, engine, input, files, styles, styleHashes, identity, plan, full, guide, runUpResults, ...resume, target: warmFrom?.target ?? target, runUpSteps };
       const resumedFromStep = plan.stages[resume.next].offset + (resume.resumeFrom?.step ?? 0);
       const beats = new FrameBeats(ctx, faults, {
         frame,
@@ -393,10 +438,10 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
         degradedSize: plan.reducedSize,
       });
       try {
-        const { result, image } = await runStages(a, beats);
-        const sidecar = await keepFrame(a, result, image);
+        const ran = await runStages(a, beats);
+        const sidecar = await keepFrame(a, ran);
         const seconds = (Date.now() - started) / 1000;
-        const record = { ...base, reused: false, seconds, loss: result.loss, steps: plan.steps, resumedFromStep, degraded: sidecar.degraded };
+        const record = { ...base, reused: false, seconds, loss: ran.result.loss, steps: sidecar.steps, resumedFromStep, degraded: sidecar.degraded };
         await writeFrameView(files, record, { stylized: true, warn: (m) => ctx.warn(m) });
         return record;
       } catch (err) {

@@ -33,8 +33,25 @@ export interface StyleSettings {
    * `content`, so renders of earlier releases keep their ids and fingerprints.
    */
   init?: InitMode;
-  /** Weight of the temporal loss that keeps warm-started frames close to the warped previous result (prev-warped only). */
+  /**
+   * Weight of the temporal loss that keeps warm-started frames close to the warped previous result
+   * (prev-warped only). With `stopTolerance` (renders of this release) it is relative and
+   * dimensionless (temporalWeightFor); without (earlier releases) the absolute weight they ran with.
+   */
   temporalWeight?: number;
+  /**
+   * A warm-started frame is done when its loss reaches its chain's first frame's or falls by less
+   * than this share over STOP_WINDOW steps (stopRuleFor); its presence also makes `temporalWeight`
+   * relative. Absent (renders of earlier releases): every warm frame runs its later epochs.
+   */
+  stopTolerance?: number;
+  /**
+   * Adam's learning rate on warm-started frames; absent: `learningRate` × LATER_LEARNING_RATE_SHARE
+   * with stopTolerance, `learningRate` without (earlier releases). A fresh
+   * Adam's first steps move every pixel by about the learning rate whatever the gradient's size, so
+   * the seed's 0.02 shakes a warm start that is already near its optimum (docs/coherence.md).
+   */
+  laterLearningRate?: number;
   /** Epochs of a frame that starts from the warped previous result; absent means `epochs` (prev-warped only). */
   laterEpochs?: number;
   /**
@@ -82,7 +99,8 @@ const TEMPORAL_WEIGHT_EXPONENT = Math.log(TEMPORAL_WEIGHT_AT_512 / TEMPORAL_WEIG
  * side of 96 px, growing a little faster than the frame's area — 1e5 × (size / 96)^2.75, to two
  * significant figures (2.2e5 at 128, 1.5e6 at 256, 1e7 at the default 512). Measured with
  * bench/coherence.ts on its camera-like clip (sensor noise σ 2.5/255, H.264 CRF 23; synthetic
- * full-width VGG19; README "Flicker-free video" has the tables and the commands):
+ * full-width VGG19; docs/coherence.md has the tables and the commands). Renders of this release use
+ * temporalWeightFor instead; this is what renders of earlier releases (no stopTolerance) ran with:
  *  - at 96×64, 1e5 is the best weight (before flow.ts STILL_RATIO): warping error 0.43×
  *    content-init's against 0.52× at 1e4 and 0.48× without the term; 1e6 stops later frames from
  *    reaching content-init's loss within their third of the steps;
@@ -102,6 +120,61 @@ export function defaultTemporalWeight(size: number): number {
   return Number((TEMPORAL_WEIGHT_AT_96 * (size / 96) ** TEMPORAL_WEIGHT_EXPONENT).toPrecision(2));
 }
 
+/**
+ * The default relative temporal weight (--temporal-weight with the stop rule): the temporal term's
+ * absolute weight is this × the chain's loss scale × (size / 96)^2.75 (temporalWeightFor).
+ * Measured on real footage (vtest.avi, Starry Night) with a sinusoidal and two He-random networks
+ * whose loss scales differ (docs/coherence.md): 1e2 leaves the term too weak to hold still pixels,
+ * 1e3 and 1e4 hold them; 1e3 keeps every frame's loss nearer content-init's.
+ */
+export const DEFAULT_RELATIVE_TEMPORAL_WEIGHT = 1e3;
+/** Warm frames' learning rate as a share of the first frame's (settings.laterLearningRate): measured in docs/coherence.md. */
+export const LATER_LEARNING_RATE_SHARE = 0.25;
+
+/**
+ * The temporal term's absolute weight for a warm frame whose chain's first frame ended at
+ * style + content loss `scale`. The balance of the two terms' gradients scales with the
+ * style + content loss's own magnitude (which differs by orders of magnitude between networks), so
+ * a weight relative to it holds across networks where an absolute one cannot; the size factor is
+ * defaultTemporalWeight's, measured at a fixed network. Renders of earlier releases (no
+ * stopTolerance) keep their absolute weight.
+ */
+export function temporalWeightFor(s: Pick<StyleSettings, 'temporalWeight' | 'stopTolerance' | 'size'>, scale: number): number {
+  if (s.stopTolerance === undefined) return s.temporalWeight ?? defaultTemporalWeight(s.size);
+  return (s.temporalWeight ?? DEFAULT_RELATIVE_TEMPORAL_WEIGHT) * scale * (s.size / 96) ** TEMPORAL_WEIGHT_EXPONENT;
+}
+
+/** artistic-videos' -tol_loss_relative default is 1e-4 over 50 steps; Adam's steps here are coarser (see docs/coherence.md). */
+export const DEFAULT_STOP_TOLERANCE = 1e-3;
+/** Steps over which the tolerance compares the loss. */
+export const STOP_WINDOW = 10;
+/**
+ * A warm frame runs at least this × its untrusted share of its ceiling: 10 % of its pixels
+ * distrusted (disoccluded, changed) earns the whole ceiling. The global loss can sit below the
+ * target while such a patch is still the warped neighbour's paint; steps spent there are what
+ * optimises it, and few untrusted pixels (noise, a small moving object) cost few steps.
+ */
+export const UNTRUSTED_GAIN = 10;
+
+/**
+ * The stop rule of a warm frame (stylize.ts StopRule) whose chain's first frame ended at `target`,
+ * with temporal mask `mask` (1 = trusted) and `ceiling` steps; undefined for earlier releases'
+ * settings (no stopTolerance), which run every step.
+ */
+export function stopRuleFor(s: Pick<StyleSettings, 'stopTolerance'>, target: number, mask: Float32Array, ceiling: number) {
+  if (s.stopTolerance === undefined) return undefined;
+  let untrusted = 0;
+  for (const m of mask) untrusted += 1 - m;
+  const share = untrusted / Math.max(1, mask.length);
+  return { target, tolerance: s.stopTolerance, window: STOP_WINDOW, minSteps: Math.min(ceiling, Math.ceil(ceiling * share * UNTRUSTED_GAIN)) };
+}
+
+/** The settings a warm-started frame runs: its later epochs, and with the stop rule its own learning rate. */
+export function laterSettings(s: StyleSettings): StyleSettings {
+  const learningRate = s.laterLearningRate ?? (s.stopTolerance === undefined ? s.learningRate : s.learningRate * LATER_LEARNING_RATE_SHARE);
+  return { ...s, epochs: s.laterEpochs ?? s.epochs, learningRate };
+}
+
 /** Epochs of a warm-started frame unless given: a third of the first frame's, rounded up. */
 export function defaultLaterEpochs(epochs: number): number {
   return Math.ceil(epochs / 3);
@@ -114,7 +187,7 @@ export function defaultLaterEpochs(epochs: number): number {
  * behind: at 128 px over 6 frames, run-ups of 1, 2 and 3 frames give 0.36×, 0.29× and 0.25× over
  * the clip against 0.47× without (1→2: 0.40×, 0.31×, 0.23×); with 3 and the seed's 250/84 steps,
  * 0.37× → 0.23× at 256 px over 16 frames and 0.58× → 0.38× at 512 px over 6 (bench/coherence.ts
- * `--coherence-run-ups`, README "Flicker-free video"). It costs `runUp` warm frames' steps once per
+ * `--coherence-run-ups`, docs/coherence.md). It costs `runUp` warm frames' steps once per
  * chain: about 1% of a 300-frame chunk.
  */
 export const DEFAULT_RUN_UP = 3;

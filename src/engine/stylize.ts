@@ -16,6 +16,8 @@ export interface AdamCheckpoint {
   image: Float32Array;
   m: Float32Array;
   v: Float32Array;
+  /** The loss before each of the last StopRule.window steps (a stopping frame's only): the tolerance rule's memory. */
+  recent?: number[];
 }
 
 /** --optimizer lbfgs: the image and L-BFGS's history (lbfgs.ts). */
@@ -23,6 +25,7 @@ export interface LbfgsCheckpoint {
   step: number;
   image: Float32Array;
   lbfgs: LbfgsArrays;
+  recent?: number[];
 }
 
 export interface StepProgress {
@@ -93,6 +96,24 @@ export interface TemporalConstraint {
   weight: number;
 }
 
+/**
+ * When a warm-started frame is done (settings.ts stopRuleFor): Ruder et al. run a fixed number of
+ * steps, but a frame that starts at its chain's loss needs none, and steps beyond it drift the look.
+ * Checked before each update from the image and `recent` alone, so a resumed frame stops at the same step.
+ */
+export interface StopRule {
+  /** Done once style + content + tv is at most target × (1 + tolerance): the chain's first frame's. */
+  target: number;
+  /** Done once the loss fell by less than tolerance × itself over the last `window` steps (artistic-videos' -tol_loss_relative). */
+  tolerance: number;
+  window: number;
+  /**
+   * Steps it runs whatever the loss says: a disoccluded region's share (the global loss can hide it).
+   * Those taken at the target update only the pixels the temporal mask distrusts.
+   */
+  minSteps: number;
+}
+
 export interface StylizeRequest {
   content: RgbImage;
   /**
@@ -110,6 +131,10 @@ export interface StylizeRequest {
   onStep?: (progress: StepProgress) => void | Promise<void>;
   onCheckpoint?: (checkpoint: OptimisationCheckpoint) => void | Promise<void>;
   signal?: AbortSignal;
+  /** Stop before the settings' steps when done (warm-started frames); absent: every step runs. */
+  stop?: StopRule;
+  /** Report the returned image's style + content + tv loss (implied by `stop`): a chain's first frame sets its chain's target with it. */
+  measureStyleContent?: boolean;
   /** Run each step as one TensorFlow graph (native backends, the seed's layers); eager tfjs ops otherwise. */
   graph?: StepGraph;
   /** L-BFGS's curvature pairs (--optimizer lbfgs); LBFGS_HISTORY unless a measurement varies it (bench/lbfgs.ts). */
@@ -118,8 +143,11 @@ export interface StylizeRequest {
 
 export interface StylizeResult {
   image: RgbImage;
-  /** Loss before the last update. */
+  /** Loss before the last update (with a stop rule: of the returned image). */
   loss: number;
+  /** Style + content + tv of the returned image (with a stop rule or measureStyleContent; otherwise NaN). */
+  styleContentLoss: number;
+  /** Updates made: the settings' steps, or fewer when the stop rule ended the frame. */
   steps: number;
   resumedFromStep: number;
 }
@@ -181,13 +209,29 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
       ? req.graph.forFrame(model, { grams: targets.grams, content: contentTargets[0], temporal }, settings)
       : undefined;
 
-  const optimiser = lbfgs ? lbfgsOptimiser(req, size, valueAndGrad, graph) : adamOptimiser(req, size, valueAndGrad, graph);
+  const optimiser = lbfgs ? lbfgsOptimiser(req, size, valueAndGrad, graph) : adamOptimiser(req, size, valueAndGrad, graph, temporal?.mask);
   let lastLoss = NaN;
+  let styleContent = NaN;
+  const recent = [...(req.resumeFrom?.recent ?? [])];
+  // The stop rule, asked before each update with the loss of the current image.
+  const gate: Gate | undefined =
+    req.stop &&
+    ((loss, image) => {
+      const lossNow = loss.dataSync()[0];
+      styleContent = temporal ? lossNow - temporal.weight * temporalValue(image, temporal) : lossNow;
+      const decision = stopDecision(req.stop!, optimiser.step, styleContent, lossNow, recent);
+      if (decision !== 'stop') {
+        recent.push(lossNow);
+        if (recent.length > req.stop!.window) recent.shift();
+        styleContent = NaN;
+      }
+      return decision;
+    });
   let checkpointedStep = optimiser.step;
   const checkpoint = async () => {
     const c = await optimiser.checkpoint();
     checkpointedStep = c.step;
-    await req.onCheckpoint!(c);
+    await req.onCheckpoint!({ ...c, ...(req.stop && { recent: [...recent] }) });
   };
   try {
     while (optimiser.step < steps) {
@@ -196,19 +240,25 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
         if (req.onCheckpoint && optimiser.step > checkpointedStep) await checkpoint();
         req.signal.throwIfAborted();
       }
-      const loss = optimiser.advance();
+      const { loss, stopped } = optimiser.advance(gate);
       lastLoss = (await loss.data())[0];
       loss.dispose();
+      if (stopped) break;
       await req.onStep?.({ step: optimiser.step, totalSteps: steps, loss: lastLoss });
       if (req.onCheckpoint && optimiser.step % checkpointEvery === 0 && optimiser.step < steps) await checkpoint();
       await yieldToEventLoop();
     }
     const image = optimiser.image;
     const data = (await image.data()) as Float32Array;
+    if ((req.stop || req.measureStyleContent) && Number.isNaN(styleContent)) {
+      // Ran to the ceiling: the loss of the final image, for the chain's next frame's target.
+      styleContent = tf.tidy(() => lossOf(image).dataSync()[0]) - (temporal ? temporal.weight * temporalValue(image, temporal) : 0);
+    }
     return {
       image: { width: content.width, height: content.height, data: Float32Array.from(data) },
       loss: lastLoss,
-      steps,
+      styleContentLoss: styleContent,
+      steps: optimiser.step,
       resumedFromStep: resume?.step ?? 0,
     };
   } finally {
@@ -219,11 +269,17 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
   }
 }
 
-/** One optimiser's state for a frame: `advance` takes one step and returns the loss before it. */
+/** What the stop rule says before an update (stopDecision). */
+type Gate = (loss: tf.Scalar, image: tf.Tensor4D) => 'stop' | 'untrusted' | 'all';
+
+/**
+ * One optimiser's state for a frame: `advance` takes one step and returns the loss before it, or,
+ * when `gate` says stop, leaves the image as it is (`stopped`).
+ */
 interface Optimiser {
   readonly step: number;
   readonly image: tf.Tensor4D;
-  advance(): tf.Scalar;
+  advance(gate?: Gate): { loss: tf.Scalar; stopped: boolean };
   checkpoint(): Promise<OptimisationCheckpoint>;
   dispose(): void;
 }
@@ -232,7 +288,7 @@ type ValueAndGrad = (image: tf.Tensor4D) => { value: tf.Scalar; grad: tf.Tensor 
 type Shape = [number, number, number, number];
 
 /** The seed's Keras Adam, as one graph per step where there is one. */
-function adamOptimiser(req: StylizeRequest, size: Shape, valueAndGrad: ValueAndGrad, graph: FrameStep | undefined): Optimiser {
+function adamOptimiser(req: StylizeRequest, size: Shape, valueAndGrad: ValueAndGrad, graph: FrameStep | undefined, mask?: tf.Tensor4D): Optimiser {
   // stylize checked that a checkpoint is this optimiser's.
   const resume = req.resumeFrom as AdamCheckpoint | undefined;
   let image: tf.Tensor4D = resume ? tf.tensor4d(resume.image, size) : imageToTensor(req.init ?? req.content);
@@ -246,18 +302,30 @@ function adamOptimiser(req: StylizeRequest, size: Shape, valueAndGrad: ValueAndG
     get image() {
       return image;
     },
-    advance() {
-      const { loss, next, m, v } = graph
+    advance(gate) {
+      let { loss, next, m, v } = graph
         ? graph.step({ ...moments, image, t: moments.step + 1 })
         : tf.tidy(() => {
             const { value, grad } = valueAndGrad(image);
             const updated = adamUpdate(req.settings, image, grad, moments);
             return { loss: value, next: tf.clipByValue(updated.value, 0, 1), m: updated.state.m, v: updated.state.v };
           });
+      // The loss is the current image's: stopping here keeps that image, and drops the update just computed.
+      const decision = gate?.(loss, image) ?? 'all';
+      if (decision === 'stop') {
+        tf.dispose([next, m, v]);
+        return { loss, stopped: true };
+      }
+      if (decision === 'untrusted' && mask) {
+        // At its target already, the frame owes steps to its distrusted pixels only: the trusted ones keep their values (no drift).
+        const held = tf.tidy(() => tf.add(image, tf.mul(tf.sub(1, mask), tf.sub(next, image))) as tf.Tensor4D);
+        next.dispose();
+        next = held;
+      }
       tf.dispose([image, moments.m, moments.v]);
       image = next as tf.Tensor4D;
       moments = { step: moments.step + 1, m, v };
-      return loss;
+      return { loss, stopped: false };
     },
     async checkpoint() {
       const [img, m, v] = await Promise.all([image.data(), moments.m.data(), moments.v.data()]);
@@ -280,17 +348,22 @@ function lbfgsOptimiser(req: StylizeRequest, size: Shape, valueAndGrad: ValueAnd
     get image() {
       return image;
     },
-    advance() {
+    advance(gate) {
       const { loss, grad } = graph
         ? graph.gradient(image)
         : tf.tidy(() => {
             const { value, grad } = valueAndGrad(image);
             return { loss: value, grad };
           });
+      // L-BFGS's line search owns its step: the stop rule may end the frame, but not hold pixels ('untrusted' runs as 'all').
+      if (gate?.(loss, image) === 'stop') {
+        grad.dispose();
+        return { loss, stopped: true };
+      }
       const next = lbfgs.update(image, grad, loss) as tf.Tensor4D;
       tf.dispose([image, grad]);
       image = next;
-      return loss;
+      return { loss, stopped: false };
     },
     async checkpoint() {
       return { step: lbfgs.step, image: Float32Array.from((await image.data()) as Float32Array), lbfgs: await lbfgs.arrays() };
@@ -300,6 +373,24 @@ function lbfgsOptimiser(req: StylizeRequest, size: Shape, valueAndGrad: ValueAnd
       lbfgs.dispose();
     },
   };
+}
+
+/** The unweighted temporal term of `image`. */
+function temporalValue(image: tf.Tensor4D, temporal: { warped: tf.Tensor4D; mask: tf.Tensor4D }): number {
+  return tf.tidy(() => temporalLoss(image, temporal.warped, temporal.mask).dataSync()[0]);
+}
+
+/**
+ * The stop rule before update `step + 1`: `stop` at the target, or when the loss changed by less than
+ * the tolerance over the window (`recent` holds the losses before the last `window` updates, oldest
+ * first); before the minimum steps, `untrusted` (update only the distrusted pixels) at the target and
+ * `all` above it.
+ */
+export function stopDecision(rule: StopRule, step: number, styleContent: number, loss: number, recent: readonly number[]): 'stop' | 'untrusted' | 'all' {
+  const atTarget = styleContent <= rule.target * (1 + rule.tolerance);
+  if (step < rule.minSteps) return atTarget ? 'untrusted' : 'all';
+  if (atTarget) return 'stop';
+  return recent.length === rule.window && Math.abs(recent[0] - loss) <= rule.tolerance * Math.abs(loss) ? 'stop' : 'all';
 }
 
 /** init and the temporal guide must match the frame; a mismatch is a bug upstream, said plainly. */

@@ -233,6 +233,11 @@ export interface FrameStats {
   maxSeconds: number | null;
   /** Workflow time during which at least one frame was in flight (paused time with nothing in flight is not counted). */
   busySeconds: number;
+  /**
+   * Optimisation steps of the computed frames (a coherent render's warm frames stop when done, so
+   * fewer than their settings plan); absent until a frame is computed, and in earlier releases' states.
+   */
+  steps?: number;
 }
 
 /**

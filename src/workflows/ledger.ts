@@ -195,6 +195,7 @@ export class FrameLedger {
       s.computeSeconds += r.seconds;
       s.stats.minSeconds = Math.min(s.stats.minSeconds ?? r.seconds, r.seconds);
       s.stats.maxSeconds = Math.max(s.stats.maxSeconds ?? r.seconds, r.seconds);
+      s.stats.steps = (s.stats.steps ?? 0) + r.steps;
     }
     if (r.attempt > 1) s.stats.retried++;
     if (r.resumedFromStep > 0) s.stats.resumed++;

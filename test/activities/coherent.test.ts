@@ -146,3 +146,81 @@ describe('stylizeFrame, coherent mode (real engine)', () => {
     assert.equal(r.steps, FULL + LATER, 'frame 3 from its content, then frame 2 warm: the chunk ends at frame 3');
   });
 });
+
+/**
+ * The stop rule (settings.stopTolerance, this release's coherent renders): a still scene's warm
+ * frames are done at once, their steps in the sidecar and the record; a resumed frame stops at the same step.
+ */
+describe('stylizeFrame, coherent mode with the stop rule (real engine)', () => {
+  const STOPPING: StyleSettings = { ...SETTINGS, temporalWeight: 1e3, stopTolerance: 1e-3, laterEpochs: 2 };
+  let root: string;
+  let cleanup: () => Promise<void>;
+  let engine: StyleEngine;
+  let renderDir: string;
+  let style: string;
+  const activityWith = (faults?: FaultPlan) => createStyleActivities({ engine, weightsId: 'w', faults, paths: { workRoot: join(root, 'work'), outputRoots: [] } });
+  const styledFile = (frame: number) => framePath(renderPaths(renderDir).styled, frame);
+  const sidecarOf = async (frame: number) => JSON.parse(await readFile(styledFile(frame).replace(/\.png$/, '.json'), 'utf8'));
+  const input = (frame: number, previous?: number): StylizeFrameInput => ({
+    renderDir,
+    style,
+    frame,
+    frameCount: 4,
+    settings: STOPPING,
+    chunk: 0,
+    checkpointEvery: 1,
+    ...(previous !== undefined && { previous: { frame: previous, lead: false } }),
+  });
+  const run = (i: StylizeFrameInput, attempt = 1, use = activityWith()): Promise<FrameRecord> =>
+    new MockActivityEnvironment({ attempt }, { logger: new DefaultLogger('ERROR') }).run(use.stylizeFrame, i);
+
+  before(async () => {
+    ({ dir: root, cleanup } = await tempDir('starry-coherent-stop'));
+    const weights = join(root, 'vgg.h5');
+    await writeVggH5(weights);
+    engine = await StyleEngine.create({ weightsPath: weights, backend: 'cpu', warmUp: false });
+    renderDir = join(root, 'work', 'renders', 'r');
+    const frames = renderPaths(renderDir).chunk(0).frames;
+    await mkdir(frames, { recursive: true });
+    await mkdir(renderPaths(renderDir).styled, { recursive: true });
+    // Frames 1 and 2 are the same picture; the square has moved 6 px by frame 3 and 4.
+    for (const [frame, x] of [[1, 10], [2, 10], [3, 16], [4, 16]]) await writePng(framePath(frames, frame), movingSquare(48, 36, x, 10, 12).image);
+    style = join(root, 'style.png');
+    await writePng(style, movingSquare(40, 40, 5, 5, 20).image);
+  });
+  after(async () => {
+    engine?.dispose();
+    await cleanup?.();
+  });
+
+  test('an identical frame costs 0 steps and keeps its predecessor\'s bits; its steps are in the sidecar and the record', async () => {
+    const first = await run({ ...input(1), settings: { ...STOPPING, runUp: 0 } });
+    const firstSidecar = await sidecarOf(1);
+    assert.equal(first.steps, SETTINGS.epochs * SETTINGS.stepsPerEpoch);
+    assert.ok(firstSidecar.target > 0 && firstSidecar.target === firstSidecar.styleContentLoss, "the chain's first frame sets its target");
+    const second = await run({ ...input(2, 1), settings: { ...STOPPING, runUp: 0 } });
+    assert.equal(second.steps, 0);
+    assert.equal((await sidecarOf(2)).steps, 0);
+    assert.equal((await sidecarOf(2)).target, firstSidecar.target, 'the target is inherited');
+    assert.ok((await readFile(styledFile(2))).equals(await readFile(styledFile(1))), 'the same PNG bits');
+  });
+
+  test('a moved square is optimised (its distrusted pixels earn steps), and a resumed frame ends on the same step and bits', async () => {
+    const settings = { ...STOPPING, runUp: 0 };
+    const whole = await run({ ...input(3, 2), settings });
+    assert.ok(whole.steps > 0, `the disoccluded pixels earn steps (got ${whole.steps})`);
+    const bits = await readFile(styledFile(3));
+    await rm(styledFile(3));
+    await rm(styledFile(3).replace(/\.png$/, '.json'));
+    const dying = activityWith({
+      onStep(frame, attempt, step) {
+        if (frame === 3 && attempt === 1 && step === 2) throw new Error('worker lost (injected)');
+      },
+    });
+    await assert.rejects(run({ ...input(3, 2), settings }, 1, dying), /worker lost/);
+    const resumed = await run({ ...input(3, 2), settings }, 2);
+    assert.equal(resumed.resumedFromStep, 1, 'resumed from the checkpoint of step 1');
+    assert.equal(resumed.steps, whole.steps);
+    assert.ok((await readFile(styledFile(3))).equals(bits), 'the same bits');
+  });
+});

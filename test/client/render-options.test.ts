@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildRenderRequest, parseSettings } from '../../src/client/setup/render-options';
 import { fileSha256, sha256 } from '../../src/common/hash';
-import { DEFAULT_RUN_UP, DEFAULT_SETTINGS } from '../../src/engine/settings';
+import { DEFAULT_RELATIVE_TEMPORAL_WEIGHT, DEFAULT_RUN_UP, DEFAULT_SETTINGS, DEFAULT_STOP_TOLERANCE } from '../../src/engine/settings';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
 
 test('without the new flags the settings are exactly the fields they always were', () => {
@@ -26,14 +26,15 @@ test('the new flags land in the settings, weights normalised', () => {
   assert.equal(parseSettings({ style: ['a.jpg', 'b.jpg'], styleBlendWeights: '1,1' }).settings.styleBlendWeights, undefined, 'equal is the default');
 });
 
-test('prev-warped: the temporal weight grows a little faster than the frame area unless given, and --later-epochs defaults to a third', () => {
+test('prev-warped: the temporal weight is relative (one default at every size) unless given, the stop rule is on, and --later-epochs defaults to a third', () => {
   const coherent = (flags: Parameters<typeof parseSettings>[0]) => parseSettings({ init: 'prev-warped', ...flags }).settings;
-  assert.equal(coherent({ size: '96' }).temporalWeight, 1e5);
-  assert.equal(coherent({ size: '192' }).temporalWeight, 6.7e5, '1e5 × 2^2.75');
-  assert.equal(coherent({}).temporalWeight, 1e7, 'at the default --size 512');
+  assert.equal(coherent({ size: '96' }).temporalWeight, DEFAULT_RELATIVE_TEMPORAL_WEIGHT);
+  assert.equal(coherent({}).temporalWeight, DEFAULT_RELATIVE_TEMPORAL_WEIGHT, 'the size enters where it is applied (temporalWeightFor)');
   assert.equal(coherent({ size: '192', temporalWeight: '1e5' }).temporalWeight, 1e5, 'given, it is taken as given');
+  assert.equal(coherent({}).stopTolerance, DEFAULT_STOP_TOLERANCE);
   assert.equal(coherent({ epochs: '5' }).laterEpochs, 2);
   assert.equal(parseSettings({ size: '192' }).settings.temporalWeight, undefined, 'content init carries no temporal weight');
+  assert.equal(parseSettings({ size: '192' }).settings.stopTolerance, undefined, 'nor a stop rule');
 });
 
 test('--run-up: absent at its default (ids of earlier coherent renders stay), prev-warped only, a whole number from 0', () => {
@@ -44,7 +45,7 @@ test('--run-up: absent at its default (ids of earlier coherent renders stay), pr
   assert.equal(coherent({ runUp: '5' }).runUp, 5);
   const refused = (flags: Parameters<typeof parseSettings>[0], message: RegExp) =>
     assert.throws(() => parseSettings(flags), (e: Error) => e.name === 'UsageError' && message.test(e.message));
-  refused({ runUp: '2' }, /--temporal-weight, --later-epochs and --run-up apply to --init prev-warped only; add --init prev-warped or leave them out/);
+  refused({ runUp: '2' }, /--temporal-weight, --later-epochs, --run-up and --stop-tolerance apply to --init prev-warped only; add --init prev-warped or leave them out/);
   refused({ init: 'prev-warped', runUp: '1.5' }, /--run-up must be a whole number of frames from 0 \(got 1\.5\)/);
   refused({ init: 'prev-warped', runUp: '-1' }, /--run-up must be a whole number of frames from 0 \(got -1\)/);
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { StyleEngine } from '../../src/engine/engine';
 import { DEFAULT_SETTINGS, InvalidSettingsError, type StyleSettings } from '../../src/engine/settings';
-import type { OptimisationCheckpoint, TemporalConstraint } from '../../src/engine/stylize';
+import type { OptimisationCheckpoint, StopRule, TemporalConstraint } from '../../src/engine/stylize';
 import type { RgbImage } from '../../src/media/types';
 import { engineBackends } from '../helpers/backends';
 import { tempDir } from '../helpers/media-fixtures';
@@ -190,6 +190,61 @@ for (const backend of engineBackends()) describe(`stylize on ${backend}`, () => 
     assert.deepEqual(resumed.image.data, full.image.data);
     for (let k = 0; k < 3; k++) await run();
     assert.equal(engine.tensorCount(), before);
+  });
+
+  describe('the stop rule (warm frames)', () => {
+    const rule = (target: number, minSteps = 0): StopRule => ({ target, tolerance: 1e-3, window: 3, minSteps });
+    const allTrusted = (warped: RgbImage): TemporalConstraint => ({ warped, mask: new Float32Array(24 * 20).fill(1), weight: 10 });
+
+    test('an identical frame costs 0 steps and changes nothing: its start is at its chain\'s target', async () => {
+      const first = await engine.stylize({ content: frame(1), targets: await targets(), settings, measureStyleContent: true });
+      assert.ok(Number.isFinite(first.styleContentLoss) && first.styleContentLoss > 0);
+      const again = await engine.stylize({ content: frame(1), targets: await targets(), settings, init: first.image, temporal: allTrusted(first.image), stop: rule(first.styleContentLoss) });
+      assert.equal(again.steps, 0);
+      assert.deepEqual(again.image.data, first.image.data, 'the same bits');
+      // Without the stop rule the same warm frame runs on and moves away from it.
+      const unstopped = await engine.stylize({ content: frame(1), targets: await targets(), settings, init: first.image, temporal: allTrusted(first.image) });
+      assert.equal(unstopped.steps, 6);
+      assert.notDeepEqual(unstopped.image.data, first.image.data);
+    });
+
+    test('a frame above its target runs until it is there or stops changing, within the ceiling', async () => {
+      const first = await engine.stylize({ content: frame(1), targets: await targets(), settings, measureStyleContent: true });
+      // Frame 2 starts from its own content, far above frame 1's loss: the ceiling or the tolerance ends it, not the target.
+      const r = await engine.stylize({ content: frame(2), targets: await targets(), settings, init: frame(2), temporal: allTrusted(frame(2)), stop: { ...rule(first.styleContentLoss / 1e6), tolerance: 0 } });
+      assert.equal(r.steps, 6, 'far above the target and never quite still: the ceiling');
+      const loose = await engine.stylize({ content: frame(2), targets: await targets(), settings, init: frame(2), temporal: allTrusted(frame(2)), stop: { ...rule(0), tolerance: 10 } });
+      assert.equal(loose.steps, 3, 'a tolerance every change meets stops once the window (3 losses) is full');
+    });
+
+    test('a distrusted region earns its minimum steps even at the target, and only its pixels move', async () => {
+      const first = await engine.stylize({ content: frame(1), targets: await targets(), settings, measureStyleContent: true });
+      // The right quarter distrusted (disoccluded): the global loss is at the target, the patch still needs its steps.
+      const mask = new Float32Array(24 * 20).map((_, p) => (p % 24 < 18 ? 1 : 0));
+      const r = await engine.stylize({ content: frame(1), targets: await targets(), settings, init: first.image, temporal: { warped: first.image, mask, weight: 10 }, stop: rule(first.styleContentLoss, 4) });
+      assert.equal(r.steps, 4);
+      let movedTrusted = 0;
+      let movedPatch = 0;
+      for (let i = 0; i < r.image.data.length; i++) {
+        if (r.image.data[i] === first.image.data[i]) continue;
+        if (mask[Math.floor(i / 3)] === 1) movedTrusted++;
+        else movedPatch++;
+      }
+      assert.equal(movedTrusted, 0, 'trusted pixels keep their bits: steps at the target do not drift the look');
+      assert.ok(movedPatch > 0, 'the distrusted patch was optimised');
+    });
+
+    test('resumes bit for bit from any checkpoint: the stop decision depends on checkpointed state only', async () => {
+      const warm = { content: frame(2), targets: await targets(), settings, init: frame(1), temporal: allTrusted(frame(1)), stop: { ...rule(0), tolerance: 0.05 } };
+      const checkpoints: OptimisationCheckpoint[] = [];
+      const whole = await engine.stylize({ ...warm, checkpointEvery: 1, onCheckpoint: (c) => void checkpoints.push(c) });
+      assert.ok(checkpoints.length > 0 && checkpoints.some((c) => (c.recent ?? []).length > 0), 'checkpoints carry the recent losses');
+      for (const c of checkpoints) {
+        const resumed = await engine.stylize({ ...warm, resumeFrom: c });
+        assert.equal(resumed.steps, whole.steps, `resumed from step ${c.step}`);
+        assert.deepEqual(resumed.image.data, whole.image.data, `resumed from step ${c.step}`);
+      }
+    });
   });
 
   test('an init or temporal guide of another size is refused, saying which', async () => {

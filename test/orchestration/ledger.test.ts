@@ -71,12 +71,12 @@ describe('FrameLedger', () => {
     run(l, 1, 0, 2);
     run(l, 2, 2, 5, done(2, { attempt: 2, seconds: 3 }));
     run(l, 3, 5, 6, done(3, { resumedFromStep: 100, seconds: 1 }));
-    run(l, 4, 6, 8, done(4, { degraded: true }));
+    run(l, 4, 6, 8, done(4, { degraded: true, steps: 7 }));
     run(l, 5, 8, 8, done(5, { reused: true, seconds: 0 }));
     const s = l.summary();
     assert.equal(s.done, 5);
     assert.equal(s.reused, 1);
-    assert.deepEqual(s.stats, { computed: 4, reused: 1, retried: 1, resumed: 1, degraded: 1, failures: 0, minSeconds: 1, maxSeconds: 3, busySeconds: 8 });
+    assert.deepEqual(s.stats, { computed: 4, reused: 1, retried: 1, resumed: 1, degraded: 1, failures: 0, minSeconds: 1, maxSeconds: 3, busySeconds: 8, steps: 3 * 250 + 7 });
     assert.equal(s.meanSecondsPerFrame, 2);
     assert.deepEqual(s.notable.map((n) => n.frame), [2, 3, 4]);
     assert.deepEqual(s.notable[1], { frame: 3, attempt: 1, resumedFromStep: 100, degraded: false, seconds: 1, steps: 250, failures: 0 });

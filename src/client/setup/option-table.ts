@@ -14,7 +14,8 @@ import {
   DEFAULT_RUN_UP,
   DEFAULT_SETTINGS,
   defaultLaterEpochs,
-  defaultTemporalWeight,
+  DEFAULT_RELATIVE_TEMPORAL_WEIGHT,
+  DEFAULT_STOP_TOLERANCE,
   ENGINES,
   INIT_MODES,
   MAX_SIZE,
@@ -22,6 +23,7 @@ import {
   MIN_SIZE,
   normaliseBlendWeights,
   OPTIMIZERS,
+  STOP_WINDOW,
   styleLongSide,
 } from '../../engine/settings';
 import { deepestLayer, minimumSideFor } from '../../engine/vgg19-architecture';
@@ -94,7 +96,6 @@ function styleScaleProblem(scale: number, v: OptionValues): string | undefined {
 }
 
 const COHERENT = { key: 'init', value: 'prev-warped' } as const;
-const TEMPORAL_WEIGHT_AT_DEFAULT_SIZE = defaultTemporalWeight(DEFAULT_SETTINGS.size).toExponential(1).replace('+', '');
 
 /** In --help order. */
 export const RENDER_OPTIONS: readonly RenderOption[] = [
@@ -221,9 +222,9 @@ export const RENDER_OPTIONS: readonly RenderOption[] = [
   {
     key: 'temporalWeight',
     flag: '--temporal-weight <x>',
-    help: `prev-warped: weight of the temporal loss (default 1e5 × (size/96)^2.75: ${TEMPORAL_WEIGHT_AT_DEFAULT_SIZE} at --size ${DEFAULT_SETTINGS.size})`,
+    help: `prev-warped: weight of the temporal loss relative to the chain's style + content loss, dimensionless (default ${DEFAULT_RELATIVE_TEMPORAL_WEIGHT})`,
     type: 'number',
-    computeDefault: (v) => defaultTemporalWeight(v.size as number),
+    default: DEFAULT_RELATIVE_TEMPORAL_WEIGHT,
     check: atLeastZero,
     onlyWith: COHERENT,
     into: 'settings',
@@ -253,6 +254,20 @@ export const RENDER_OPTIONS: readonly RenderOption[] = [
     into: 'settings',
     readBy: 'activities',
     identity: 'unless-default',
+  },
+  {
+    key: 'stopTolerance',
+    flag: '--stop-tolerance <x>',
+    help: `prev-warped: a warm frame is done once its loss is within this share of its chain's first frame's, or changes by less over ${STOP_WINDOW} steps (default ${DEFAULT_STOP_TOLERANCE})`,
+    type: 'number',
+    default: DEFAULT_STOP_TOLERANCE,
+    check: atLeastZero,
+    onlyWith: COHERENT,
+    into: 'settings',
+    readBy: 'activities',
+    // Present in every coherent render of this release, at its default too: it marks the stop rule and
+    // the relative --temporal-weight, so renders of earlier releases (without it) keep their meaning and ids.
+    identity: 'always',
   },
   {
     key: 'frames',
