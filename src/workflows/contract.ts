@@ -372,18 +372,20 @@ export const RENDER_CANCELLED = FAILURE_TYPES.renderCancelled;
  * What a person does about each failure: shown beside the type and message by start-render, status
  * and status --json. Keyed like FAILURE_TYPES, so a new type cannot ship without its fix. `{retry}`
  * (retry-failed for a frame waiting in needs-attention; start-render again for a render that
- * failed), `{again}` and `{worker}` stand for the exact commands (with this render's id and flags).
+ * failed), `{again}` and `{worker}` stand for the exact commands (with this render's id and flags);
+ * any other `{key}` is a render setting, named by its flag where the client shows it (option table).
+ * The worker's own flags (--output-root, --style-concurrency) are written out.
  */
 export const FAILURE_FIXES: Readonly<Record<keyof typeof FAILURE_TYPES, string>> = Object.freeze({
-  mediaInput: 'give --input a readable video (ffprobe must list a video stream); once the file is repaired: {retry}',
-  invalidSettings: 'change the setting the message names (e.g. a larger --size), then run start-render again with it',
-  outOfMemory: 'frames ran out of memory even at reduced size: try a smaller --size, fewer --style-concurrency, or a machine with more memory; then {retry}',
+  mediaInput: 'give {input} a readable video (ffprobe must list a video stream); once the file is repaired: {retry}',
+  invalidSettings: 'change the setting the message names (e.g. a larger {size}), then run start-render again with it',
+  outOfMemory: 'frames ran out of memory even at reduced size: try a smaller {size}, fewer --style-concurrency, or a machine with more memory; then {retry}',
   missingFrame: 'a stylized frame was deleted before it was encoded: {again} (finished frames are reused, the missing one is rendered again)',
   renderCancelled: 'cancelled on request; the finished frames are kept: {again} to resume',
   pathNotAllowed:
-    "the workers write only inside their roots: start them with --output-root set to the output's directory (or --work-dir/--work-root for the work directory), or choose an --output inside the roots the message lists; then {again}",
+    "the workers write only inside their roots: start them with --output-root set to the output's directory (or {workDir}/--work-root for the work directory), or choose an {output} inside the roots the message lists; then {again}",
   diskFull:
-    'free the space the message names on that disk (npm run clean deletes finished renders), or use a --work-dir on a larger disk, or fewer --chunk-frames/--open-chunks; then {retry} (nothing finished is lost)',
+    'free the space the message names on that disk (npm run clean deletes finished renders), or use a {workDir} on a larger disk, or fewer {frames}/{open}; then {retry} (nothing finished is lost)',
 });
 
 /** Failure types the SDK raises itself: a timeout of an activity, named by its kind. */
@@ -397,7 +399,7 @@ export const TIMEOUT_FAILURE_TYPES = Object.freeze({
 /** The fix for each timeout, as FAILURE_FIXES. */
 export const TIMEOUT_FIXES: Readonly<Record<keyof typeof TIMEOUT_FAILURE_TYPES, string>> = Object.freeze({
   HEARTBEAT:
-    'the worker computing it stopped answering (it died, was killed, or lost the server): read its log, make sure a worker serves the queue ({worker}), then {retry}; if frames are only slow, raise --heartbeat-timeout',
+    'the worker computing it stopped answering (it died, was killed, or lost the server): read its log, make sure a worker serves the queue ({worker}), then {retry}; if frames are only slow, raise {heartbeatTimeoutSeconds}',
   START_TO_CLOSE: 'the activity ran longer than its limit: a worker is stuck or far too slow; restart it ({worker}) and {retry}',
   SCHEDULE_TO_START: 'no worker took the task in time: start one that serves the queue ({worker}), then {retry}',
   SCHEDULE_TO_CLOSE: 'the activity did not finish in time across its attempts: make sure a worker serves the queue ({worker}), then {retry}',
