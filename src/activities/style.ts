@@ -9,7 +9,7 @@ import { isOutOfMemory } from '../engine/oom';
 import { decodeGuide, encodeGuide, temporalGuide, type TemporalGuide } from '../engine/flow';
 import type { RgbImage } from '../media/types';
 import { transferOriginalColors } from '../engine/color';
-import { InvalidSettingsError, stopRuleFor, styleBlendWeightsFor, styleLongSide, temporalWeightFor, type StyleSettings } from '../engine/settings';
+import { describeSettingProblem, InvalidSettingsError, stopRuleFor, styleBlendWeightsFor, styleLongSide, temporalWeightFor, type SettingProblem, type StyleSettings } from '../engine/settings';
 import type { OptimisationCheckpoint, StylizeResult } from '../engine/stylize';
 import { framePath, MediaInputError, readImage, resizeImage, writePng } from '../media';
 import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
@@ -221,7 +221,11 @@ async function temporalGuideFor(input: StylizeFrameInput, prev: FrameFiles, cont
 async function blendedStyleTargets(engine: StyleEngine, styles: readonly string[], hashes: readonly string[], settings: StyleSettings) {
   const weights = styleBlendWeightsFor(settings, styles.length);
   if (weights.length !== styles.length) {
-    throw new InvalidSettingsError(`${weights.length} style blend weights for ${styles.length} style images; give one weight per --style`);
+    const problem: SettingProblem = {
+      key: 'styleBlendWeights',
+      message: `{styleBlendWeights} has ${weights.length} weights for ${styles.length} style images; give one weight per style image`,
+    };
+    throw new InvalidSettingsError(describeSettingProblem(problem), problem);
   }
   const longSide = styleLongSide(settings, settings.size);
   const key = sha256(JSON.stringify({ styles: hashes.map((hash, i) => [hash, longSide, weights[i]]), layers: settings.styleLayers }));
