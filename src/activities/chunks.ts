@@ -120,107 +120,112 @@ async function linkSegmentFrames(paths: ReturnType<typeof renderPaths>, input: E
   }
 }
 
+/** Probes the video and lists every frame's time (a decode pass that writes no pictures). */
+async function indexVideo(policy: PathPolicy, { input, renderDir: givenDir, size, layers, framesPerChunk }: IndexInput): Promise<IndexResult> {
+  const renderDir = checkRenderDir(policy, givenDir);
+  const paths = renderPaths(renderDir);
+  const { info, frame } = await probeForRender(input, size, layers);
+  const timestamps = await withHeartbeat(indexFrames({ input })).catch(nonRetryable);
+  const frameCount = timestamps.pts.length;
+  if (frameCount === 0) throw ApplicationFailure.nonRetryable(`"${input}" decoded to no frames. Give --input a video with at least one picture.`, FAILURE_TYPES.mediaInput);
+  await mkdir(renderDir, { recursive: true });
+  await writeFileAtomic(paths.index, JSON.stringify(timestamps));
+  // Segments a cancelled or failed run of this render already encoded are kept, not made again.
+  const reused = new FrameSet();
+  const count = chunkCount(frameCount, framesPerChunk);
+  for (let index = 0; index < count; index++) {
+    const { first, last } = chunkRange(index, frameCount, { frames: framesPerChunk, overlap: 0 });
+    if (await segmentDone(paths.segment(index), first, last)) reused.add(index + 1);
+  }
+  const split: SplitResult = {
+    frameCount,
+    frameRate: info.frameRate,
+    width: frame.width,
+    height: frame.height,
+    hasAudio: info.hasAudio,
+    durationSeconds: info.durationSeconds,
+  };
+  return { split, reusedChunks: reused.pack() };
+}
+
+async function extractChunk(policy: PathPolicy, { input, renderDir: givenDir, chunk, first, last, width, height }: ExtractChunkInput): Promise<number> {
+  const renderDir = checkRenderDir(policy, givenDir);
+  const timestamps = await readTimestamps(renderDir);
+  const outDir = renderPaths(renderDir).chunk(chunk).frames;
+  const frames = last - first + 1;
+  // Content and stylized PNGs of every frame of the chunk, at the size the frames written so far have.
+  const need = async () => ({
+    bytes: 2 * frames * (await meanPngBytes(outDir, width * height * 3)),
+    what: `chunk ${chunk + 1} (${frames} frames of ${width}×${height}, content and stylized PNGs; the render holds --open-chunks such chunks at once)`,
+  });
+  return failOnDiskFull(withHeartbeat(extractFrameRange({ input, outDir, width, height, first, last, timestamps })), renderDir, need).catch(nonRetryable);
+}
+
 /**
- * The media side of a chunked render (render-chunks.ts): list the frames, extract a chunk, encode
+ * Encodes a chunk's frames into its segment — each frame stylized, or from the content where
+ * skipped, and cross-faded with the next chunk's lead-in over the overlap — then deletes the
+ * chunk's working files. A segment already complete on disk is kept (a retried encode).
+ */
+async function encodeChunk(policy: PathPolicy, input: EncodeChunkInput): Promise<void> {
+  const renderDir = checkRenderDir(policy, input.renderDir);
+  const paths = renderPaths(renderDir);
+  const { chunk, first, last } = input;
+  const own = paths.chunk(chunk);
+  const segment = paths.segment(chunk);
+  if (!(await segmentDone(segment, first, last))) {
+    await linkSegmentFrames(paths, input);
+    await mkdir(paths.segments, { recursive: true });
+    const encoding = withHeartbeat(encodeSegment({ framesDir: own.assembly, first, last, timestamps: await readTimestamps(renderDir), frameRate: input.frameRate, output: segment }));
+    // A segment is far smaller than its PNGs; a tenth of them is a generous bound.
+    const need = async () => ({ bytes: ((last - first + 1) * (await meanPngBytes(paths.styled, 0))) / 10, what: `segment ${chunk + 1} (${last - first + 1} frames)` });
+    await failOnDiskFull(encoding, paths.segments, need);
+    await writeFileAtomic(segmentRecordPath(segment), JSON.stringify({ first, last } satisfies SegmentRecord));
+  }
+  if (input.keepFrames) return;
+  // The segment holds them now. The chunk's lead-in went into the previous chunk, encoded before this one.
+  await rm(own.dir, { recursive: true, force: true });
+  for (let frame = first; frame <= last; frame++) {
+    const styled = framePath(paths.styled, frame);
+    await rm(styled, { force: true });
+    await rm(styled.replace(/\.png$/, '.json'), { force: true });
+    await removeThumbnails(styled);
+  }
+}
+
+/**
+ * Joins the segments and muxes the input's audio and subtitles into the output. The segments are
+ * kept (about the output's size): a finished render whose output goes missing is re-joined from
+ * them rather than rendered again; `clean` deletes them with the rest of the render's directory.
+ */
+async function joinChunks(policy: PathPolicy, { renderDir: givenDir, input, output: givenOutput, split, chunks }: JoinInput): Promise<AssembleResult> {
+  const renderDir = checkRenderDir(policy, givenDir);
+  const output = checkOutput(policy, givenOutput);
+  const paths = renderPaths(renderDir);
+  const segments = Array.from({ length: chunks }, (_, i) => paths.segment(i));
+  const missing = segments.find((s) => !existsSync(s));
+  if (missing) throw ApplicationFailure.nonRetryable(`segment ${missing} is missing; start the render again to encode it`, FAILURE_TYPES.missingFrame);
+  const joining = withHeartbeat(
+    joinSegments({ segments, frameRate: split.frameRate, timestamps: await readTimestamps(renderDir), frameCount: split.frameCount, audioFrom: input, output }),
+  );
+  // The output is about the segments' size plus the input's audio.
+  const need = async () => ({ bytes: (await Promise.all(segments.map((f) => stat(f)))).reduce((a, s) => a + s.size, 0), what: `the output ${output}` });
+  const { streams } = await failOnDiskFull(joining, dirname(output), need);
+  const fingerprint = await fingerprintFile(output);
+  // Marks the render's directory as finished, so `clean` may delete it (and nothing else).
+  await writeFileAtomic(paths.finished, JSON.stringify({ output, frames: split.frameCount, fingerprint, streams, chunks }));
+  return { streams, output: fingerprint };
+}
+
+/**
+ * The media side of a render (render-chunks.ts): list the frames, extract a chunk, encode
  * it into a segment and delete its frames, join the segments. Every path is checked against
  * `policy` first.
  */
-export function createChunkActivities(policy: PathPolicy) {
+export function createMediaActivities(policy: PathPolicy) {
   return {
-    /** Probes the video and lists every frame's time (a decode pass that writes no pictures). */
-    async indexVideo({ input, renderDir: givenDir, size, layers, framesPerChunk }: IndexInput): Promise<IndexResult> {
-      const renderDir = checkRenderDir(policy, givenDir);
-      const paths = renderPaths(renderDir);
-      const { info, frame } = await probeForRender(input, size, layers);
-      const timestamps = await withHeartbeat(indexFrames({ input })).catch(nonRetryable);
-      const frameCount = timestamps.pts.length;
-      if (frameCount === 0) throw ApplicationFailure.nonRetryable(`"${input}" decoded to no frames. Give --input a video with at least one picture.`, FAILURE_TYPES.mediaInput);
-      await mkdir(renderDir, { recursive: true });
-      await writeFileAtomic(paths.index, JSON.stringify(timestamps));
-      // Segments a cancelled or failed run of this render already encoded are kept, not made again.
-      const reused = new FrameSet();
-      const count = chunkCount(frameCount, framesPerChunk);
-      for (let index = 0; index < count; index++) {
-        const { first, last } = chunkRange(index, frameCount, { frames: framesPerChunk, overlap: 0 });
-        if (await segmentDone(paths.segment(index), first, last)) reused.add(index + 1);
-      }
-      const split: SplitResult = {
-        frameCount,
-        frameRate: info.frameRate,
-        width: frame.width,
-        height: frame.height,
-        hasAudio: info.hasAudio,
-        durationSeconds: info.durationSeconds,
-      };
-      return { split, reusedChunks: reused.pack() };
-    },
-
-    async extractChunk({ input, renderDir: givenDir, chunk, first, last, width, height }: ExtractChunkInput): Promise<number> {
-      const renderDir = checkRenderDir(policy, givenDir);
-      const timestamps = await readTimestamps(renderDir);
-      const outDir = renderPaths(renderDir).chunk(chunk).frames;
-      const frames = last - first + 1;
-      // Content and stylized PNGs of every frame of the chunk, at the size the frames written so far have.
-      const need = async () => ({
-        bytes: 2 * frames * (await meanPngBytes(outDir, width * height * 3)),
-        what: `chunk ${chunk + 1} (${frames} frames of ${width}×${height}, content and stylized PNGs; the render holds --open-chunks such chunks at once)`,
-      });
-      return failOnDiskFull(withHeartbeat(extractFrameRange({ input, outDir, width, height, first, last, timestamps })), renderDir, need).catch(nonRetryable);
-    },
-
-    /**
-     * Encodes a chunk's frames into its segment — each frame stylized, or from the content where
-     * skipped, and cross-faded with the next chunk's lead-in over the overlap — then deletes the
-     * chunk's working files. A segment already complete on disk is kept (a retried encode).
-     */
-    async encodeChunk(input: EncodeChunkInput): Promise<void> {
-      const renderDir = checkRenderDir(policy, input.renderDir);
-      const paths = renderPaths(renderDir);
-      const { chunk, first, last } = input;
-      const own = paths.chunk(chunk);
-      const segment = paths.segment(chunk);
-      if (!(await segmentDone(segment, first, last))) {
-        await linkSegmentFrames(paths, input);
-        await mkdir(paths.segments, { recursive: true });
-        const encoding = withHeartbeat(encodeSegment({ framesDir: own.assembly, first, last, timestamps: await readTimestamps(renderDir), frameRate: input.frameRate, output: segment }));
-        // A segment is far smaller than its PNGs; a tenth of them is a generous bound.
-        const need = async () => ({ bytes: ((last - first + 1) * (await meanPngBytes(paths.styled, 0))) / 10, what: `segment ${chunk + 1} (${last - first + 1} frames)` });
-        await failOnDiskFull(encoding, paths.segments, need);
-        await writeFileAtomic(segmentRecordPath(segment), JSON.stringify({ first, last } satisfies SegmentRecord));
-      }
-      if (input.keepFrames) return;
-      // The segment holds them now. The chunk's lead-in went into the previous chunk, encoded before this one.
-      await rm(own.dir, { recursive: true, force: true });
-      for (let frame = first; frame <= last; frame++) {
-        const styled = framePath(paths.styled, frame);
-        await rm(styled, { force: true });
-        await rm(styled.replace(/\.png$/, '.json'), { force: true });
-        await removeThumbnails(styled);
-      }
-    },
-
-    /**
-     * Joins the segments and muxes the input's audio and subtitles into the output. The segments are
-     * kept (about the output's size): a finished render whose output goes missing is re-joined from
-     * them rather than rendered again; `clean` deletes them with the rest of the render's directory.
-     */
-    async joinChunks({ renderDir: givenDir, input, output: givenOutput, split, chunks }: JoinInput): Promise<AssembleResult> {
-      const renderDir = checkRenderDir(policy, givenDir);
-      const output = checkOutput(policy, givenOutput);
-      const paths = renderPaths(renderDir);
-      const segments = Array.from({ length: chunks }, (_, i) => paths.segment(i));
-      const missing = segments.find((s) => !existsSync(s));
-      if (missing) throw ApplicationFailure.nonRetryable(`segment ${missing} is missing; start the render again to encode it`, FAILURE_TYPES.missingFrame);
-      const joining = withHeartbeat(
-        joinSegments({ segments, frameRate: split.frameRate, timestamps: await readTimestamps(renderDir), frameCount: split.frameCount, audioFrom: input, output }),
-      );
-      // The output is about the segments' size plus the input's audio.
-      const need = async () => ({ bytes: (await Promise.all(segments.map((f) => stat(f)))).reduce((a, s) => a + s.size, 0), what: `the output ${output}` });
-      const { streams } = await failOnDiskFull(joining, dirname(output), need);
-      const fingerprint = await fingerprintFile(output);
-      // Marks the render's directory as finished, so `clean` may delete it (and nothing else).
-      await writeFileAtomic(paths.finished, JSON.stringify({ output, frames: split.frameCount, fingerprint, streams, chunks }));
-      return { streams, output: fingerprint };
-    },
+    indexVideo: (input: IndexInput) => indexVideo(policy, input),
+    extractChunk: (input: ExtractChunkInput) => extractChunk(policy, input),
+    encodeChunk: (input: EncodeChunkInput) => encodeChunk(policy, input),
+    joinChunks: (input: JoinInput) => joinChunks(policy, input),
   };
 }

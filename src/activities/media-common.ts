@@ -1,5 +1,4 @@
-/** What the split, index, extract, encode and join activities share: heartbeats while ffmpeg runs, input errors, the probe. */
-import { Context } from '@temporalio/activity';
+/** What the index, extract, encode and join activities share: heartbeats while ffmpeg runs, input errors, the probe. */
 import { ApplicationFailure } from '@temporalio/common';
 import { DEFAULT_SETTINGS, describeSettingProblem } from '../engine/settings';
 import { frameSizeFor } from '../engine/frame-size';
@@ -8,11 +7,12 @@ import type { Size } from '../media/geometry';
 import { FAILURE_TYPES } from '../workflows/contract';
 import { readdir, stat, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { activityScope } from './scope';
 
 /** Heartbeats while a long ffmpeg run is going, so a dead media worker is noticed. */
 export async function withHeartbeat<T>(work: Promise<T>): Promise<T> {
-  const ctx = Context.current();
-  const timer = setInterval(() => ctx.heartbeat(), 5_000);
+  const scope = activityScope();
+  const timer = setInterval(() => scope.heartbeat(), 5_000);
   try {
     return await work;
   } finally {

@@ -6,21 +6,6 @@ import { renderPaths } from '../common/render-paths';
 import { readImage, writePng } from '../media';
 import type { RgbImage } from '../media/types';
 
-/**
- * A chain's run-up (settings.runUp): the frames after its first that are rendered before it,
- * backwards and farthest first, as far as the chunk has frames (`hasContent`). Empty for 0.
- */
-export function runUpFrames(first: number, runUp: number, hasContent: (frame: number) => boolean): number[] {
-  const frames: number[] = [];
-  for (let f = first + 1; f <= first + runUp && hasContent(f); f++) frames.push(f);
-  return frames.reverse();
-}
-
-/** A chain start's fingerprint names its run-up: the same frame started from its own content is another one. */
-export function withRunUp(fingerprint: string, runUp: readonly number[]): string {
-  return runUp.length === 0 ? fingerprint : sha256(`${fingerprint}:run-up ${runUp.join(',')}`);
-}
-
 /** What a resumed run-up continues with besides the image (the stop rule's): the chain's target, and the steps taken so far. */
 export interface RunUpState {
   target?: number;
@@ -39,7 +24,7 @@ export class RunUpResults {
     renderDir: string,
     chunk: number,
     start: number,
-    /** The chain's first frame's fingerprint (withRunUp): settings, steps and run-up. */
+    /** The chain's first frame's fingerprint (frame-plan.ts withRunUp): settings, steps and run-up. */
     private readonly fingerprint: string,
   ) {
     this.dir = join(renderPaths(renderDir).chunk(chunk).runUp, `start_${String(start).padStart(6, '0')}`);

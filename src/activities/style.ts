@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
@@ -10,16 +9,18 @@ import { isOutOfMemory } from '../engine/oom';
 import { decodeGuide, encodeGuide, temporalGuide, type TemporalGuide } from '../engine/flow';
 import type { RgbImage } from '../media/types';
 import { transferOriginalColors } from '../engine/color';
-import { DEFAULT_RUN_UP, InvalidSettingsError, laterSettings, stopRuleFor, temporalWeightFor, styleBlendWeightsFor, styleLongSide, type StyleSettings } from '../engine/settings';
-import { totalSteps, type OptimisationCheckpoint, type StylizeResult } from '../engine/stylize';
+import { describeSettingProblem, InvalidSettingsError, stopRuleFor, styleBlendWeightsFor, styleLongSide, temporalWeightFor, type SettingProblem, type StyleSettings } from '../engine/settings';
+import type { OptimisationCheckpoint, StylizeResult } from '../engine/stylize';
 import { framePath, MediaInputError, readImage, resizeImage, writePng } from '../media';
 import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { writeFrameView } from './frame-view';
 import { NO_FAULTS, type FaultPlan } from './faults';
+import { activityScope, type ActivityScope } from './scope';
+import { RunUpResults } from './run-up';
+import { frameFingerprint } from './fingerprint';
+import { firstStage, frameIdentity, planAttempt, warmStartCandidate, type AttemptPlan, type FrameIdentity } from './frame-plan';
 import { diskFullFailure, isDiskFull } from './media-common';
-import { RunUpResults, runUpFrames, withRunUp } from './run-up';
-import { frameFingerprint, trajectoryFingerprint } from './fingerprint';
 import { checkChunk, checkFrame, checkRenderDir, renderPaths, type PathPolicy } from './paths';
 
 export interface StyleActivityDeps {
@@ -80,16 +81,6 @@ async function readJson<T>(path: string): Promise<T | undefined> {
   }
 }
 
-/**
- * Long side to compute at: full size until the frame has run out of memory `degradeAfter` times,
- * then halved for that and every further out-of-memory failure (never below 16 px), so a frame
- * that can never fit at full size still finishes.
- */
-export function degradedSize(size: number, ooms: number, degradeAfter: number, minLongSide = 16): number | undefined {
-  if (ooms < degradeAfter) return undefined;
-  return Math.min(size, Math.max(minLongSide, Math.round(size / 2 ** (ooms - degradeAfter + 1))));
-}
-
 /** `err`, or a DiskFull failure in its place when the disk is full: a frame's stylized PNG and checkpoint are each about its content PNG's size. */
 async function frameDiskFull(err: unknown, renderDir: string, frame: number, content: string): Promise<unknown> {
   if (!isDiskFull(err)) return err;
@@ -120,7 +111,7 @@ async function copyFrame(input: StylizeFrameInput, attempt: number, started: num
   const sidecar: FrameSidecar = { fingerprint, loss: 0, steps: 0, backend: COPY_BACKEND, degraded: false, stylized: false };
   await writeFileAtomic(files.sidecar, JSON.stringify(sidecar));
   const record = { ...base, reused: false, seconds: (Date.now() - started) / 1000 };
-  await writeFrameView(files, record, { stylized: false, warn: (m) => Context.current().log.warn(m) });
+  await writeFrameView(files, record, { stylized: false, warn: (m) => activityScope().warn(m) });
   return record;
 }
 
@@ -129,24 +120,21 @@ function guidePath(input: StylizeFrameInput, chunk: number): string {
   return join(renderPaths(input.renderDir).chunk(chunk).flow, `${input.lead ? 'lead' : 'frame'}_${String(input.frame).padStart(6, '0')}.guide`);
 }
 
+type FrameFiles = ReturnType<typeof frameFiles>;
+
 /**
- * The predecessor's files when this frame starts from its result (Ruder et al.): coherent mode, and
- * that result is on disk. Otherwise (the first frame of a chain, a predecessor that failed, a
- * preview) the frame starts from its content like the first one.
+ * The warm-start candidate's files (frame-plan.ts warmStartCandidate), if its result and content are
+ * on disk; with the stop rule (settings.stopTolerance) also its chain's target, without which it is none.
  */
-async function warmStartFrom(input: StylizeFrameInput): Promise<(ReturnType<typeof frameFiles> & { target?: number }) | undefined> {
-  if (input.previous === undefined || input.chunk === undefined || input.settings.init !== 'prev-warped') return undefined;
-  const prev = frameFiles(input.renderDir, checkFrame(input.previous.frame), { chunk: input.chunk, lead: input.previous.lead });
+async function warmStartFrom(input: StylizeFrameInput): Promise<(FrameFiles & { target?: number }) | undefined> {
+  const previous = warmStartCandidate(input);
+  if (!previous) return undefined;
+  const prev = frameFiles(input.renderDir, checkFrame(previous.frame), { chunk: input.chunk, lead: previous.lead });
   if (!existsSync(prev.styled) || !existsSync(prev.content)) return undefined;
   if (input.settings.stopTolerance === undefined) return prev;
   // The stop rule needs the chain's target: a predecessor without one (copied, or an earlier release's) starts a chain.
   const target = (await readJson<FrameSidecar>(prev.sidecar))?.target;
   return target !== undefined && Number.isFinite(target) && target > 0 ? { ...prev, target } : undefined;
-}
-
-/** A chained render's frame that starts from its content: a chain's first, or one whose predecessor has no result. */
-function startsChain(input: StylizeFrameInput): boolean {
-  return input.settings.init === 'prev-warped' && input.chunk !== undefined && !input.alone;
 }
 
 /** Content frame `frame` of the input's chunk (or of the render, unchunked). */
@@ -170,31 +158,6 @@ async function resumePoint(path: string, trajectory: string, steps: number): Pro
   return checkpoint && checkpoint.step < steps ? checkpoint : undefined;
 }
 
-/** One optimisation of a frame's render: a frame of its run-up, or the frame itself. */
-interface Stage {
-  frame: number;
-  /** Starts from the previous result warped onto this frame, with the temporal term; otherwise from its content. */
-  warm: boolean;
-  /** The settings it runs: the later epochs when warm. */
-  run: StyleSettings;
-  steps: number;
-  /** Steps of the stages before it: where its steps count from in the frame's heartbeats. */
-  offset: number;
-}
-
-/** The run-up frames, farthest first (the first of them from its content), then the frame itself. */
-function stagesOf(frame: number, runUp: readonly number[], warm: boolean, settings: StyleSettings): Stage[] {
-  const later = laterSettings(settings);
-  const starts = [...runUp, frame].map((f, i) => ({ frame: f, warm: i > 0 || warm }));
-  let offset = 0;
-  return starts.map(({ frame: f, warm: w }) => {
-    const run = w ? later : settings;
-    const stage = { frame: f, warm: w, run, steps: totalSteps(run), offset };
-    offset += stage.steps;
-    return stage;
-  });
-}
-
 /**
  * A frame's heartbeats: progress in steps across its stages, checkpoints, a warning when steps are
  * too slow for the heartbeat timeout, and the test-only faults.
@@ -205,11 +168,11 @@ class FrameBeats {
   private readonly timeoutMs: number;
 
   constructor(
-    private readonly ctx: Context,
+    private readonly ctx: ActivityScope,
     private readonly faults: FaultPlan,
     private beat: FrameHeartbeat,
   ) {
-    this.timeoutMs = ctx.info.heartbeatTimeoutMs ?? Infinity;
+    this.timeoutMs = ctx.heartbeatTimeoutMs ?? Infinity;
     ctx.heartbeat(beat);
   }
 
@@ -220,14 +183,14 @@ class FrameBeats {
     this.lastStepAt = Date.now();
     if (!this.warnedSlowSteps && stepMs > this.timeoutMs / 3) {
       this.warnedSlowSteps = true;
-      this.ctx.log.warn(
+      this.ctx.warn(
         `frame ${this.beat.frame}: one step took ${(stepMs / 1000).toFixed(1)} s, over a third of the ${this.timeoutMs / 1000} s heartbeat timeout; ` +
           'raise --heartbeat-timeout or lower --size, or the frame may be retried as if its worker had died',
       );
     }
     this.beat = { ...this.beat, step, loss };
     this.ctx.heartbeat(this.beat);
-    await this.faults.onStep(this.beat.frame, this.ctx.info.attempt, step, this.ctx.cancellationSignal, () => this.ctx.heartbeat(this.beat));
+    await this.faults.onStep(this.beat.frame, this.ctx.attempt, step, this.ctx.cancellationSignal, () => this.ctx.heartbeat(this.beat));
   }
 
   checkpointed(step: number, path: string): void {
@@ -236,16 +199,11 @@ class FrameBeats {
   }
 }
 
-/** The settings as they identify a frame: in the coherent mode, whether it started warm or from its content. */
-function asStarted(settings: StyleSettings, warm: boolean): StyleSettings {
-  return settings.init ? { ...settings, init: warm ? 'prev-warped' : 'content' } : settings;
-}
-
 /**
  * A warm frame's temporal guide: computed once from the two content frames and the previous
  * stylized frame, and kept in the chunk's flow/ directory so a retried or resumed attempt reuses it.
  */
-async function temporalGuideFor(input: StylizeFrameInput, prev: ReturnType<typeof frameFiles>, content: RgbImage): Promise<TemporalGuide> {
+async function temporalGuideFor(input: StylizeFrameInput, prev: FrameFiles, content: RgbImage): Promise<TemporalGuide> {
   const cache = guidePath(input, input.chunk!);
   const cached = await readFile(cache).then(decodeGuide, () => undefined);
   if (cached && cached.warped.width === content.width && cached.warped.height === content.height) return cached;
@@ -263,7 +221,11 @@ async function temporalGuideFor(input: StylizeFrameInput, prev: ReturnType<typeo
 async function blendedStyleTargets(engine: StyleEngine, styles: readonly string[], hashes: readonly string[], settings: StyleSettings) {
   const weights = styleBlendWeightsFor(settings, styles.length);
   if (weights.length !== styles.length) {
-    throw new InvalidSettingsError(`${weights.length} style blend weights for ${styles.length} style images; give one weight per --style`);
+    const problem: SettingProblem = {
+      key: 'styleBlendWeights',
+      message: `{styleBlendWeights} has ${weights.length} weights for ${styles.length} style images; give one weight per style image`,
+    };
+    throw new InvalidSettingsError(describeSettingProblem(problem), problem);
   }
   const longSide = styleLongSide(settings, settings.size);
   const key = sha256(JSON.stringify({ styles: hashes.map((hash, i) => [hash, longSide, weights[i]]), layers: settings.styleLayers }));
@@ -272,15 +234,168 @@ async function blendedStyleTargets(engine: StyleEngine, styles: readonly string[
   );
 }
 
+/** A finished run-up frame: what the next stage's guide is computed from. */
+interface StagePrevious {
+  content: RgbImage;
+  styled: RgbImage;
+}
+
+/** One attempt at a stylized frame, once planned: what it runs and what earlier attempts left. */
+interface Attempt {
+  ctx: ActivityScope;
+  engine: StyleEngine;
+  input: StylizeFrameInput;
+  files: FrameFiles;
+  styles: readonly string[];
+  styleHashes: readonly string[];
+  identity: FrameIdentity;
+  plan: AttemptPlan;
+  /** The content frame at full size. */
+  full: RgbImage;
+  /** The frame's own temporal guide (plan.guided). */
+  guide?: TemporalGuide;
+  /** A chain start's run-up results (kept across attempts; removed when the frame is done). */
+  runUpResults?: RunUpResults;
+  /** The stage to start at (firstStage), the run-up result before it, and its checkpoint. */
+  next: number;
+  previous?: StagePrevious;
+  resumeFrom?: OptimisationCheckpoint;
+  /** The stop rule's chain target on entry: the predecessor's, or a finished run-up's; absent when a stage from content sets it. */
+  target?: number;
+  /** Steps the finished run-up frames took (kept with their results); absent when none is finished. */
+  runUpSteps?: number;
+}
+
+/** What an attempt's stages ran to: the last optimisation, the frame's image, the chain's target and every stage's steps. */
+interface StagesRun {
+  result: StylizeResult;
+  image: RgbImage;
+  target?: number;
+  /** Steps this frame's stages took, across attempts (with the stop rule, fewer than planned). */
+  stepsRun: number;
+  /** Coherent mode with the stop rule: the sidecar records stepsRun, styleContentLoss and target. */
+  stopping: boolean;
+}
+
+/**
+ * What earlier attempts left: the last run-up frame finished (with the chain's target and the steps
+ * taken up to it, kept with its result), and the next stage's checkpoint.
+ */
+async function resumeState(input: StylizeFrameInput, files: FrameFiles, plan: AttemptPlan, runUpResults: RunUpResults | undefined, attempt: number) {
+  const finished = plan.runUp.length > 0 ? await runUpResults!.lastDone(plan.runUp) : undefined;
+  const previous = finished && { content: await readContent(contentPath(input, finished.frame), finished.frame, attempt), styled: finished.styled };
+  const next = firstStage(plan, finished?.frame);
+  const resumeFrom = await resumePoint(files.checkpoint, plan.stages[next].trajectory, plan.stages[next].steps);
+  return { next, previous, resumeFrom, target: finished?.target, steps: finished?.steps };
+}
+
+/** Runs the attempt's stages from `next`; returns the last optimisation's result, the frame's image, the chain's target and the steps taken. */
+async function runStages(a: Attempt, beats: FrameBeats): Promise<StagesRun> {
+  const { input, plan, files, full, ctx } = a;
+  const { settings, frame } = input;
+  const content = plan.reducedSize ? await readImage(files.content, { longSide: plan.reducedSize }) : full;
+  const targets = await blendedStyleTargets(a.engine, a.styles, a.styleHashes, { ...settings, size: plan.workSize });
+  await mkdir(renderPaths(input.renderDir).checkpoints, { recursive: true });
+  let previous = a.previous;
+  let last: { result: StylizeResult; image: RgbImage } | undefined;
+  const stopping = settings.stopTolerance !== undefined && settings.init === 'prev-warped';
+  // The chain's target: inherited, or set by the first optimisation from content (kept with the run-up's results).
+  let target = a.target;
+  // Steps this frame's stages took: a finished run-up's from its results, a checkpoint's own.
+  let stepsRun = (a.runUpSteps ?? plan.stages[a.next].offset) + (a.resumeFrom?.step ?? 0);
+  for (const stage of plan.stages.slice(a.next)) {
+    const stageContent = stage.isRunUp ? await readContent(contentPath(input, stage.frame), stage.frame, ctx.attempt) : content;
+    // The frame's own guide is cached (temporalGuideFor); a run-up frame's is computed again from the same files.
+    const guide = stage.guide === 'cached' ? a.guide : stage.guide === 'previous' ? await temporalGuide(previous!.content, stageContent, previous!.styled) : undefined;
+    const result = await a.engine.stylize({
+      content: stageContent,
+      targets,
+      settings: { ...stage.run, size: plan.workSize },
+      // Only the first stage to run can have a checkpoint: each finished run-up frame deletes its own.
+      resumeFrom: stage === plan.stages[a.next] ? a.resumeFrom : undefined,
+      init: guide?.warped,
+      temporal: guide && { warped: guide.warped, mask: guide.mask, weight: temporalWeightFor(settings, target ?? NaN) },
+      stop: guide && target !== undefined ? stopRuleFor(settings, target, guide.mask, stage.steps) : undefined,
+      measureStyleContent: stopping && !stage.warm,
+      checkpointEvery: input.checkpointEvery,
+      signal: ctx.cancellationSignal,
+      onStep: ({ step, loss }) => beats.step(stage.offset + step, loss),
+      onCheckpoint: async (c) => {
+        await writeCheckpoint(files.checkpoint, stage.trajectory, c);
+        beats.checkpointed(stage.offset + c.step, files.checkpoint);
+      },
+    });
+    stepsRun += result.steps - (stage === plan.stages[a.next] ? (a.resumeFrom?.step ?? 0) : 0);
+    // A chain's first optimisation from content sets the chain's target and loss scale.
+    if (!stage.warm && stopping) target = result.styleContentLoss;
+    const stylized = plan.reducedSize ? await resizeImage(result.image, full.width, full.height) : result.image;
+    // After the optimisation, so checkpoints hold its own image and a resumed frame ends the same.
+    const image = settings.originalColors ? transferOriginalColors(stylized, stage.isRunUp ? stageContent : full) : stylized;
+    if (stage.isRunUp) {
+      previous = { content: stageContent, styled: await a.runUpResults!.write(stage.frame, image, { target, steps: stepsRun }) };
+      await rm(files.checkpoint, { force: true });
+    }
+    last = { result, image };
+  }
+  if (!last) throw new Error(`frame ${frame}: its plan has no stage to run`);
+  return { ...last, target, stepsRun, stopping };
+}
+
+/** Writes the finished frame and its sidecar, then removes what only a retry of it would have used. */
+async function keepFrame(a: Attempt, { result, image, target, stepsRun, stopping }: StagesRun): Promise<FrameSidecar> {
+  const { files, input, plan } = a;
+  await mkdir(dirname(files.styled), { recursive: true });
+  await writePng(files.styled, image);
+  const sidecar: FrameSidecar = {
+    fingerprint: a.identity.fingerprint,
+    loss: result.loss,
+    // With the stop rule, the steps this frame's stages took (every attempt's); otherwise what its plan has.
+    steps: stopping ? stepsRun : plan.steps,
+    backend: a.engine.backend.name,
+    degraded: plan.reducedSize !== undefined,
+    ...(stopping && { styleContentLoss: result.styleContentLoss, target }),
+  };
+  await writeFileAtomic(files.sidecar, JSON.stringify(sidecar));
+  await rm(files.checkpoint, { force: true });
+  // Kept only for a retry of this frame; at 2.4 MB a frame they would outgrow the chunk's PNGs.
+  if (a.guide) await rm(guidePath(input, input.chunk!), { force: true });
+  await a.runUpResults?.remove();
+  return sidecar;
+}
+
+/** The failure an attempt's error becomes: out of memory is counted and retried, bad settings are not retried. */
+async function attemptFailure(err: unknown, a: Attempt, ooms: number): Promise<unknown> {
+  const { ctx, input, files, plan } = a;
+  if (ctx.cancellationSignal.aborted) return err;
+  const fail = (what: string, fix: string) => `frame ${input.frame} of ${input.frameCount}, attempt ${ctx.attempt}: ${what}. ${fix}`;
+  if (isOutOfMemory(err)) {
+    // Every tensor of the attempt is already released (stylize disposes in `finally`).
+    await writeFileAtomic(files.oomLog, JSON.stringify({ count: ooms + 1 }));
+    return ApplicationFailure.retryable(
+      fail(
+        `out of memory at ${plan.workSize} px (${(err as Error).message.split('\n')[0]})`,
+        // Shown while attempts remain and again once they are spent (needs-attention): true in both.
+        'Out-of-memory attempts are retried with backoff, at reduced size after repeated failures; if a frame keeps failing, lower --size.',
+      ),
+      FAILURE_TYPES.outOfMemory,
+    );
+  }
+  if (err instanceof InvalidSettingsError) {
+    return ApplicationFailure.nonRetryable(fail('invalid settings', err.message), FAILURE_TYPES.invalidSettings);
+  }
+  return frameDiskFull(err, input.renderDir, input.frame, files.content);
+}
+
 export function createStyleActivities({ engine, weightsId = '', faults = NO_FAULTS, paths }: StyleActivityDeps) {
   return {
+    /** Plans the frame's attempt from what is on disk (frame-plan.ts), then runs it. */
     async stylizeFrame(given: StylizeFrameInput): Promise<FrameRecord> {
-      const ctx = Context.current();
+      const ctx = activityScope();
       const started = Date.now();
       // Anyone who can start a workflow chooses these: check them before touching the disk.
       const input = { ...given, renderDir: checkRenderDir(paths, given.renderDir), frame: checkFrame(given.frame) };
       const { settings, frame } = input;
-      const attempt = ctx.info.attempt;
+      const attempt = ctx.attempt;
       if (settings.engine === 'copy') {
         return copyFrame(input, attempt, started).catch(async (err: unknown) => {
           throw await frameDiskFull(err, input.renderDir, frame, frameFiles(input.renderDir, frame, input).content);
@@ -295,137 +410,46 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       const files = frameFiles(input.renderDir, frame, input);
       const styles = input.styles ?? [input.style];
       const styleHashes = await Promise.all(styles.map((path) => fileSha256(path)));
-      // One style keeps the file's own hash, so frames of earlier releases keep their fingerprints.
-      const styleHash = styleHashes.length === 1 ? styleHashes[0] : sha256(styleHashes.join(','));
       const warmFrom = await warmStartFrom(input);
-      // A chain's first frame in the coherent mode is reached through its run-up (settings.runUp).
-      const runUp = warmFrom || !startsChain(input) ? [] : runUpFrames(frame, settings.runUp ?? DEFAULT_RUN_UP, (f) => existsSync(contentPath(input, f)));
-      // A frame started warm is another frame than the same one started from its content (a preview's).
-      const fingerprint = withRunUp(frameFingerprint(styleHash, weightsId, asStarted(settings, warmFrom !== undefined)), runUp);
+      const hasContent = (f: number) => existsSync(contentPath(input, f));
+      const identity = frameIdentity(input, { styleHashes, weightsId, previousOnDisk: warmFrom !== undefined, hasContent });
       const base = { frame, backend: engine.backend.name, attempt };
 
       const done = await readJson<FrameSidecar>(files.sidecar);
-      if (done?.fingerprint === fingerprint && existsSync(files.styled)) {
+      if (done?.fingerprint === identity.fingerprint && existsSync(files.styled)) {
         return { ...base, reused: true, seconds: 0, loss: done.loss, steps: done.steps, resumedFromStep: 0, degraded: done.degraded };
       }
 
       const ooms = (await readJson<{ count: number }>(files.oomLog))?.count ?? 0;
       const full = await readContent(files.content, frame, attempt);
-      // VGG19 needs 16 px on the short side to reach block5, so a degraded frame keeps at least that.
-      const minLongSide = Math.ceil((16 * Math.max(full.width, full.height)) / Math.min(full.width, full.height));
-      const reducedSize = degradedSize(settings.size, ooms, input.degradeAfterOoms ?? DEFAULT_DEGRADE_AFTER_OOMS, minLongSide);
-      const workSize = reducedSize ?? settings.size;
-      // Coherent mode: start from the previous frame's result warped along the flow (a degraded frame starts afresh).
-      const guide = reducedSize || !warmFrom ? undefined : await temporalGuideFor(input, warmFrom, full);
-      // A degraded frame starts afresh, without its run-up (whose results, if any, are deleted at the end).
-      const runUpNow = reducedSize ? [] : runUp;
-      const runUpResults = runUp.length > 0 ? new RunUpResults(input.renderDir, input.chunk!, frame, fingerprint) : undefined;
-      const stages = stagesOf(frame, runUpNow, guide !== undefined, settings);
-      const steps = stages.reduce((sum, stage) => sum + stage.steps, 0);
-      // A warm start is another trajectory than a start from the content, and each run-up frame its own: their checkpoints never mix.
-      const trajectoryOf = (stage: Stage) => {
-        const trajectory = trajectoryFingerprint(styleHash, weightsId, { ...asStarted(stage.run, stage.warm), size: workSize });
-        return runUpNow.length === 0 ? trajectory : sha256(`${trajectory}:run-up ${runUpNow.join(',')} at ${stage.frame}`);
-      };
-      // Resume after the last run-up frame an earlier attempt finished, from the checkpoint of the stage after it.
-      const finished = runUpNow.length > 0 ? await runUpResults!.lastDone(runUpNow) : undefined;
+      const degradeAfterOoms = input.degradeAfterOoms ?? DEFAULT_DEGRADE_AFTER_OOMS;
+      const plan = planAttempt(settings, frame, identity, { ooms, degradeAfterOoms, width: full.width, height: full.height });
+      // Coherent mode: start from the previous frame's result warped along the flow.
+      const guide = plan.guided ? await temporalGuideFor(input, warmFrom!, full) : undefined;
+      // Made whenever the frame has a run-up, also when degraded: its results are deleted at the end.
+      const runUpResults = identity.runUp.length > 0 ? new RunUpResults(input.renderDir, input.chunk!, frame, identity.fingerprint) : undefined;
+      const { target, steps: runUpSteps, ...resume } = await resumeState(input, files, plan, runUpResults, attempt);
       // The chain's target: inherited, or set by the first optimisation from content (kept with the run-up's results).
-      let target = warmFrom?.target ?? finished?.target;
-      let previous = finished && { content: await readContent(contentPath(input, finished.frame), finished.frame, attempt), styled: finished.styled };
-      const next = finished ? runUpNow.indexOf(finished.frame) + 1 : 0;
-      const resumeFrom = await resumePoint(files.checkpoint, trajectoryOf(stages[next]), stages[next].steps);
-      const resumedFromStep = stages[next].offset + (resumeFrom?.step ?? 0);
-
-      const fail = (what: string, fix: string) => `frame ${frame} of ${input.frameCount}, attempt ${attempt}: ${what}. ${fix}`;
+      const a: Attempt = { ctx, engine, input, files, styles, styleHashes, identity, plan, full, guide, runUpResults, ...resume, target: warmFrom?.target ?? target, runUpSteps };
+      const resumedFromStep = plan.stages[resume.next].offset + (resume.resumeFrom?.step ?? 0);
       const beats = new FrameBeats(ctx, faults, {
         frame,
         step: resumedFromStep,
-        totalSteps: steps,
+        totalSteps: plan.steps,
         loss: NaN,
         checkpointStep: resumedFromStep,
-        checkpoint: resumeFrom ? files.checkpoint : undefined,
-        degradedSize: reducedSize,
+        checkpoint: resume.resumeFrom ? files.checkpoint : undefined,
+        degradedSize: plan.reducedSize,
       });
       try {
-        const content = reducedSize ? await readImage(files.content, { longSide: reducedSize }) : full;
-        const targets = await blendedStyleTargets(engine, styles, styleHashes, { ...settings, size: workSize });
-        await mkdir(renderPaths(input.renderDir).checkpoints, { recursive: true });
-        let result: StylizeResult | undefined;
-        let image: RgbImage | undefined;
-        // Steps this frame's stages took: a finished run-up's from its results, a checkpoint's own.
-        const stopping = settings.stopTolerance !== undefined && settings.init === 'prev-warped';
-        let stepsRun = (finished?.steps ?? stages[next].offset) + (resumeFrom?.step ?? 0);
-        for (const stage of stages.slice(next)) {
-          const stageContent = stage.frame === frame ? content : await readContent(contentPath(input, stage.frame), stage.frame, attempt);
-          // The frame's own guide is cached (temporalGuideFor); a run-up frame's is computed again from the same files.
-          const stageGuide = runUpNow.length === 0 ? guide : previous && (await temporalGuide(previous.content, stageContent, previous.styled));
-          const trajectory = trajectoryOf(stage);
-          result = await engine.stylize({
-            content: stageContent,
-            targets,
-            settings: { ...stage.run, size: workSize },
-            // Only the first stage to run can have a checkpoint: each finished run-up frame deletes its own.
-            resumeFrom: stage === stages[next] ? resumeFrom : undefined,
-            init: stageGuide?.warped,
-            temporal: stageGuide && { warped: stageGuide.warped, mask: stageGuide.mask, weight: temporalWeightFor(settings, target ?? NaN) },
-            stop: stageGuide && target !== undefined ? stopRuleFor(settings, target, stageGuide.mask, stage.steps) : undefined,
-            measureStyleContent: stopping && !stage.warm,
-            checkpointEvery: input.checkpointEvery,
-            signal: ctx.cancellationSignal,
-            onStep: ({ step, loss }) => beats.step(stage.offset + step, loss),
-            onCheckpoint: async (c) => {
-              await writeCheckpoint(files.checkpoint, trajectory, c);
-              beats.checkpointed(stage.offset + c.step, files.checkpoint);
-            },
-          });
-          stepsRun += result.steps - (stage === stages[next] ? (resumeFrom?.step ?? 0) : 0);
-          // A chain's first optimisation from content sets the chain's target and loss scale.
-          if (!stage.warm && stopping) target = result.styleContentLoss;
-          const stylized = reducedSize ? await resizeImage(result.image, full.width, full.height) : result.image;
-          // After the optimisation, so checkpoints hold its own image and a resumed frame ends the same.
-          image = settings.originalColors ? transferOriginalColors(stylized, stage.frame === frame ? full : stageContent) : stylized;
-          if (stage.frame !== frame) {
-            previous = { content: stageContent, styled: await runUpResults!.write(stage.frame, image, { target, steps: stepsRun }) };
-            await rm(files.checkpoint, { force: true });
-          }
-        }
-        await mkdir(dirname(files.styled), { recursive: true });
-        await writePng(files.styled, image!);
-        const sidecar: FrameSidecar = {
-          fingerprint,
-          loss: result!.loss,
-          // With the stop rule, the steps this frame's stages took (every attempt's); otherwise what its settings plan.
-          steps: stopping ? stepsRun : steps,
-          backend: engine.backend.name,
-          degraded: reducedSize !== undefined,
-          ...(stopping && { styleContentLoss: result!.styleContentLoss, target }),
-        };
-        await writeFileAtomic(files.sidecar, JSON.stringify(sidecar));
-        await rm(files.checkpoint, { force: true });
-        // Kept only for a retry of this frame; at 2.4 MB a frame they would outgrow the chunk's PNGs.
-        if (guide) await rm(guidePath(input, input.chunk!), { force: true });
-        await runUpResults?.remove();
-        const record = { ...base, reused: false, seconds: (Date.now() - started) / 1000, loss: result!.loss, steps: sidecar.steps, resumedFromStep, degraded: sidecar.degraded };
-        await writeFrameView(files, record, { stylized: true, warn: (m) => ctx.log.warn(m) });
+        const ran = await runStages(a, beats);
+        const sidecar = await keepFrame(a, ran);
+        const seconds = (Date.now() - started) / 1000;
+        const record = { ...base, reused: false, seconds, loss: ran.result.loss, steps: sidecar.steps, resumedFromStep, degraded: sidecar.degraded };
+        await writeFrameView(files, record, { stylized: true, warn: (m) => ctx.warn(m) });
         return record;
       } catch (err) {
-        if (ctx.cancellationSignal.aborted) throw err;
-        if (isOutOfMemory(err)) {
-          // Every tensor of the attempt is already released (stylize disposes in `finally`).
-          await writeFileAtomic(files.oomLog, JSON.stringify({ count: ooms + 1 }));
-          throw ApplicationFailure.retryable(
-            fail(
-              `out of memory at ${workSize} px (${(err as Error).message.split('\n')[0]})`,
-              // Shown while attempts remain and again once they are spent (needs-attention): true in both.
-              'Out-of-memory attempts are retried with backoff, at reduced size after repeated failures; if a frame keeps failing, lower --size.',
-            ),
-            FAILURE_TYPES.outOfMemory,
-          );
-        }
-        if (err instanceof InvalidSettingsError) {
-          throw ApplicationFailure.nonRetryable(fail('invalid settings', err.message), FAILURE_TYPES.invalidSettings);
-        }
-        throw await frameDiskFull(err, input.renderDir, frame, files.content);
+        throw await attemptFailure(err, a, ooms);
       }
     },
   };

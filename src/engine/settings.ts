@@ -192,6 +192,11 @@ export function defaultLaterEpochs(epochs: number): number {
  */
 export const DEFAULT_RUN_UP = 3;
 
+/** Optimisation steps a frame runs with these settings. */
+export function totalSteps(settings: Pick<StyleSettings, 'epochs' | 'stepsPerEpoch'>): number {
+  return settings.epochs * settings.stepsPerEpoch;
+}
+
 export const INIT_MODES: readonly InitMode[] = ['content', 'prev-warped'];
 
 export const DEFAULT_SETTINGS: Readonly<StyleSettings> = Object.freeze({

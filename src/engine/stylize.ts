@@ -2,7 +2,7 @@ import type { RgbImage } from '../media/types';
 import { adamUpdate, type AdamMoments } from './adam';
 import { Lbfgs, LBFGS_HISTORY, type LbfgsArrays } from './lbfgs';
 import { caffePreprocess, gramMatrix, styleContentLoss, temporalLoss } from './losses';
-import type { StyleSettings } from './settings';
+import { totalSteps, type StyleSettings } from './settings';
 import { tf } from './tf';
 import { StepGraph, type FrameStep } from './step-graph';
 import type { Vgg19 } from './vgg19';
@@ -152,9 +152,8 @@ export interface StylizeResult {
   resumedFromStep: number;
 }
 
-export function totalSteps(settings: Pick<StyleSettings, 'epochs' | 'stepsPerEpoch'>): number {
-  return settings.epochs * settings.stepsPerEpoch;
-}
+// Defined with the settings, so code that plans steps needs no tfjs; re-exported for the engine's callers.
+export { totalSteps };
 
 /** Lets timers, heartbeats, signals and cancellation run between optimisation steps. */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -169,15 +168,70 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
   const steps = totalSteps(settings);
   const checkpointEvery = req.checkpointEvery ?? settings.stepsPerEpoch;
   const resume = req.resumeFrom;
-  if (resume && resume.image.length !== content.data.length) {
-    throw new Error(`checkpoint is for a ${resume.image.length / 3}-pixel image, frame has ${content.data.length / 3}`);
-  }
   const lbfgs = settings.optimizer === 'lbfgs';
-  if (resume && ('lbfgs' in resume) !== lbfgs) {
-    throw new Error(`the checkpoint at step ${resume.step} is ${lbfgs ? "Adam's" : "L-BFGS's"}, the settings ask for ${lbfgs ? 'L-BFGS' : 'Adam'}`);
-  }
+  checkResume(req, lbfgs);
   checkGuides(req);
 
+  const { contentTargets, temporal, lossOf, dispose } = frameLoss(model, req);
+  const valueAndGrad = tf.valueAndGrad(lossOf);
+  const graph =
+    req.graph && StepGraph.supports({ styleLayers: targets.layers, contentLayers: settings.contentLayers })
+      ? req.graph.forFrame(model, { grams: targets.grams, content: contentTargets[0], temporal }, settings)
+      : undefined;
+
+  const optimiser = lbfgs ? lbfgsOptimiser(req, size, valueAndGrad, graph) : adamOptimiser(req, size, valueAndGrad, graph, temporal?.mask);
+  let lastLoss = NaN;
+  // Style + content + tv of the image the stop rule stopped at (NaN until it stops).
+  const measured = { styleContent: NaN };
+  const recent = [...(req.resumeFrom?.recent ?? [])];
+  const gate = req.stop && stopGate(req.stop, optimiser, temporal, recent, measured);
+  let checkpointedStep = optimiser.step;
+  const checkpoint = async () => {
+    const c = await optimiser.checkpoint();
+    checkpointedStep = c.step;
+    await req.onCheckpoint!({ ...c, ...(req.stop && { recent: [...recent] }) });
+  };
+  try {
+    while (optimiser.step < steps) {
+      if (req.signal?.aborted) {
+        // Cancelled (worker shutting down, or the activity cancelled): keep the work done so far.
+        if (req.onCheckpoint && optimiser.step > checkpointedStep) await checkpoint();
+        req.signal.throwIfAborted();
+      }
+      const { loss, stopped } = optimiser.advance(gate);
+      lastLoss = (await loss.data())[0];
+      loss.dispose();
+      if (stopped) break;
+      await req.onStep?.({ step: optimiser.step, totalSteps: steps, loss: lastLoss });
+      if (req.onCheckpoint && optimiser.step % checkpointEvery === 0 && optimiser.step < steps) await checkpoint();
+      await yieldToEventLoop();
+    }
+    const image = optimiser.image;
+    const data = (await image.data()) as Float32Array;
+    if ((req.stop || req.measureStyleContent) && Number.isNaN(measured.styleContent)) {
+      // Ran to the ceiling: the loss of the final image, for the chain's next frame's target.
+      measured.styleContent = tf.tidy(() => lossOf(image).dataSync()[0]) - (temporal ? temporal.weight * temporalValue(image, temporal) : 0);
+    }
+    return {
+      image: { width: content.width, height: content.height, data: Float32Array.from(data) },
+      loss: lastLoss,
+      styleContentLoss: measured.styleContent,
+      steps: optimiser.step,
+      resumedFromStep: resume?.step ?? 0,
+    };
+  } finally {
+    graph?.dispose();
+    optimiser.dispose();
+    dispose();
+  }
+}
+
+/**
+ * A frame's loss: its content targets and temporal constraint, tensors kept across steps (`dispose`
+ * frees them), and `lossOf` an image.
+ */
+function frameLoss(model: Vgg19, req: StylizeRequest) {
+  const { content, targets, settings } = req;
   const contentLayers = settings.contentLayers;
   const styleLayers = targets.layers;
   const allLayers = [...styleLayers, ...contentLayers];
@@ -204,74 +258,52 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
     // Without a temporal constraint the loss is the seed's, op for op (and so bit for bit).
     return temporal ? (tf.add(total, tf.mul(temporalLoss(image, temporal.warped, temporal.mask), temporal.weight)) as tf.Scalar) : total;
   };
-  const valueAndGrad = tf.valueAndGrad(lossOf);
-  const graph =
-    req.graph && StepGraph.supports({ styleLayers, contentLayers })
-      ? req.graph.forFrame(model, { grams: targets.grams, content: contentTargets[0], temporal }, settings)
-      : undefined;
-
-  const optimiser = lbfgs ? lbfgsOptimiser(req, size, valueAndGrad, graph) : adamOptimiser(req, size, valueAndGrad, graph, temporal?.mask);
-  let lastLoss = NaN;
-  let styleContent = NaN;
-  const recent = [...(req.resumeFrom?.recent ?? [])];
-  // The stop rule, asked before each update with the loss of the current image.
-  const gate: Gate | undefined =
-    req.stop &&
-    ((loss, image) => {
-      const lossNow = loss.dataSync()[0];
-      styleContent = temporal ? lossNow - temporal.weight * temporalValue(image, temporal) : lossNow;
-      const decision = stopDecision(req.stop!, optimiser.step, styleContent, lossNow, recent);
-      if (decision !== 'stop') {
-        recent.push(lossNow);
-        if (recent.length > req.stop!.window) recent.shift();
-        styleContent = NaN;
-      }
-      return decision;
-    });
-  let checkpointedStep = optimiser.step;
-  const checkpoint = async () => {
-    const c = await optimiser.checkpoint();
-    checkpointedStep = c.step;
-    await req.onCheckpoint!({ ...c, ...(req.stop && { recent: [...recent] }) });
-  };
-  try {
-    while (optimiser.step < steps) {
-      if (req.signal?.aborted) {
-        // Cancelled (worker shutting down, or the activity cancelled): keep the work done so far.
-        if (req.onCheckpoint && optimiser.step > checkpointedStep) await checkpoint();
-        req.signal.throwIfAborted();
-      }
-      const { loss, stopped } = optimiser.advance(gate);
-      lastLoss = (await loss.data())[0];
-      loss.dispose();
-      if (stopped) break;
-      await req.onStep?.({ step: optimiser.step, totalSteps: steps, loss: lastLoss });
-      if (req.onCheckpoint && optimiser.step % checkpointEvery === 0 && optimiser.step < steps) await checkpoint();
-      await yieldToEventLoop();
-    }
-    const image = optimiser.image;
-    const data = (await image.data()) as Float32Array;
-    if ((req.stop || req.measureStyleContent) && Number.isNaN(styleContent)) {
-      // Ran to the ceiling: the loss of the final image, for the chain's next frame's target.
-      styleContent = tf.tidy(() => lossOf(image).dataSync()[0]) - (temporal ? temporal.weight * temporalValue(image, temporal) : 0);
-    }
-    return {
-      image: { width: content.width, height: content.height, data: Float32Array.from(data) },
-      loss: lastLoss,
-      styleContentLoss: styleContent,
-      steps: optimiser.step,
-      resumedFromStep: resume?.step ?? 0,
-    };
-  } finally {
-    graph?.dispose();
-    optimiser.dispose();
+  const dispose = () => {
     tf.dispose(contentTargets);
     if (temporal) tf.dispose([temporal.warped, temporal.mask]);
-  }
+  };
+  return { contentTargets, temporal, lossOf, dispose };
 }
 
 /** What the stop rule says before an update (stopDecision). */
 type Gate = (loss: tf.Scalar, image: tf.Tensor4D) => 'stop' | 'untrusted' | 'all';
+
+/** A resume's checkpoint must be this frame's size and this optimiser's. */
+function checkResume(req: StylizeRequest, lbfgs: boolean): void {
+  const resume = req.resumeFrom;
+  if (!resume) return;
+  if (resume.image.length !== req.content.data.length) {
+    throw new Error(`checkpoint is for a ${resume.image.length / 3}-pixel image, frame has ${req.content.data.length / 3}`);
+  }
+  if (('lbfgs' in resume) !== lbfgs) {
+    throw new Error(`the checkpoint at step ${resume.step} is ${lbfgs ? "Adam's" : "L-BFGS's"}, the settings ask for ${lbfgs ? 'L-BFGS' : 'Adam'}`);
+  }
+}
+
+/**
+ * The stop rule, asked before each update with the loss of the current image. `recent` (the last
+ * `window` losses) is kept across checkpoints; when it says stop, `measured.styleContent` is the
+ * current image's style + content + tv, else it stays NaN.
+ */
+function stopGate(
+  rule: StopRule,
+  optimiser: Optimiser,
+  temporal: { warped: tf.Tensor4D; mask: tf.Tensor4D; weight: number } | undefined,
+  recent: number[],
+  measured: { styleContent: number },
+): Gate {
+  return (loss, image) => {
+    const lossNow = loss.dataSync()[0];
+    measured.styleContent = temporal ? lossNow - temporal.weight * temporalValue(image, temporal) : lossNow;
+    const decision = stopDecision(rule, optimiser.step, measured.styleContent, lossNow, recent);
+    if (decision !== 'stop') {
+      recent.push(lossNow);
+      if (recent.length > rule.window) recent.shift();
+      measured.styleContent = NaN;
+    }
+    return decision;
+  };
+}
 
 /**
  * One optimiser's state for a frame: `advance` takes one step and returns the loss before it, or,

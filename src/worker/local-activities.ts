@@ -1,8 +1,6 @@
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { createMediaActivities } from '../activities/media';
+import { createMediaActivities, type ExtractChunkInput, type IndexInput } from '../activities/chunks';
 import type { PathPolicy } from '../activities/paths';
 import { createStyleActivities } from '../activities/style';
-import type { ExtractChunkInput, IndexInput } from '../activities/chunks';
 import type { FrameRecord, IndexResult, StylizeFrameInput } from '../workflows/contract';
 import type { StyleRuntime } from './engine';
 
@@ -15,8 +13,9 @@ export function localActivities(style: StyleRuntime, paths: PathPolicy) {
   const media = createMediaActivities(paths);
   const frames = createStyleActivities({ ...style, paths });
   return {
-    index: (input: IndexInput): Promise<IndexResult> => new MockActivityEnvironment().run(media.indexVideo, input),
-    extractChunk: (input: ExtractChunkInput): Promise<number> => new MockActivityEnvironment().run(media.extractChunk, input),
-    stylize: (input: StylizeFrameInput): Promise<FrameRecord> => new MockActivityEnvironment().run(frames.stylizeFrame, input),
+    // Called directly: outside a worker the activities run with a local scope (activities/scope.ts).
+    index: (input: IndexInput): Promise<IndexResult> => media.indexVideo(input),
+    extractChunk: (input: ExtractChunkInput): Promise<number> => media.extractChunk(input),
+    stylize: (input: StylizeFrameInput): Promise<FrameRecord> => frames.stylizeFrame(input),
   };
 }

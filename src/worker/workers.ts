@@ -1,5 +1,5 @@
 import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
-import { createMediaActivities } from '../activities/media';
+import { createMediaActivities } from '../activities/chunks';
 import { createStyleActivities } from '../activities/style';
 import { COPY_STYLE_QUEUE, TASK_QUEUES } from '../workflows/contract';
 import type { PathPolicy } from '../activities/paths';

@@ -14,7 +14,7 @@ export type { FailedFramesView, FailureGroup, FrameRange, FramesView, PackedFram
 export { FrameSet } from './frame-set';
 
 export const TASK_QUEUES = Object.freeze({
-  /** Workflow tasks, split and assemble: CPU and disk. */
+  /** Workflow tasks and the media activities (index, extract, encode, join): CPU and disk. */
   media: 'starry-media',
   /** One stylize activity per frame: the accelerator. */
   style: 'starry-style',
@@ -67,11 +67,8 @@ export interface RenderRequest {
   renderDir: string;
   settings: StyleSettings;
   limits: RenderLimits;
-  /**
-   * Render in chunks (extract, stylize, encode and delete a few hundred frames at a time). Absent in
-   * requests of earlier releases, which split the whole video first and assemble at the end.
-   */
-  chunks?: ChunkOptions;
+  /** How the video is cut into chunks (extracted, stylized, encoded and deleted a few hundred frames at a time). */
+  chunks: ChunkOptions;
 }
 
 export interface SplitResult {
@@ -144,6 +141,29 @@ export interface StylizeFrameInput {
   alone?: boolean;
 }
 
+/** Where a frame sits in its render: the chunk that holds it, and for the coherent mode what it starts from. */
+export type FramePlace = Pick<StylizeFrameInput, 'frame' | 'chunk' | 'lead' | 'previous' | 'alone'>;
+
+/** The stylize activity's input for one frame of a render: built here only, by the workflow and by `preview`. */
+export function frameInputFor(
+  request: Pick<RenderRequest, 'renderDir' | 'style' | 'styles' | 'limits'>,
+  settings: StyleSettings,
+  frameCount: number,
+  { frame, ...place }: FramePlace,
+): StylizeFrameInput {
+  return {
+    renderDir: request.renderDir,
+    style: request.style,
+    ...(request.styles ? { styles: request.styles } : {}),
+    frame,
+    frameCount,
+    settings,
+    checkpointEvery: request.limits.checkpointEvery,
+    degradeAfterOoms: request.limits.degradeAfterOoms,
+    ...place,
+  };
+}
+
 /**
  * The stylize activity's heartbeat details: enough for a person (`status`) or a retried attempt to
  * see where the frame stands.
@@ -196,8 +216,6 @@ export interface FrameNote {
   steps: number;
   /** Times this frame ran out of attempts (and was retried with retry-failed, when it has finished since). */
   failures: number;
-  /** Earlier releases only (set while the frame was failed): its error. Errors now live in `failedFrames.errors`. */
-  error?: string;
 }
 
 /** Aggregates over every frame, notable or not. */
@@ -228,12 +246,6 @@ export interface FrameStats {
  */
 export const MAX_NOTABLE_FRAMES = 200;
 
-/** A failed frame as renders of earlier releases listed them (one entry per frame, unbounded). */
-export interface FailedFrame {
-  frame: number;
-  error: string;
-}
-
 export type RenderPhase = 'splitting' | 'styling' | 'needs-attention' | 'assembling' | 'done' | 'cancelled';
 
 export interface RenderProgress {
@@ -253,8 +265,6 @@ export interface RenderProgress {
    * entry per distinct message, capped, with a count and sample frames). Bounded whatever fails.
    */
   failedFrames: FailedFramesView;
-  /** Earlier releases only: one entry per failed frame. Read both with `failedFramesOf` (client). */
-  failed?: FailedFrame[];
   inFlight: number[];
   settings: StyleSettings;
   /** What computes the frames (absent in results of earlier releases: vgg19). */
@@ -278,11 +288,11 @@ export interface RenderProgress {
   notableOmitted: number;
   /** Workflow runs so far (continue-as-new); each holds at most limits.framesPerRun frames. */
   runs: number;
-  /** Chunked renders: where the chunks stand (absent for renders of earlier releases). */
+  /** Where the chunks stand (absent until the index pass has listed the frames). */
   chunks?: ChunksView;
 }
 
-/** The chunks of a chunked render, as the progress shows them. */
+/** The render's chunks, as the progress shows them. */
 export interface ChunksView {
   total: number;
   framesPerChunk: number;
@@ -304,8 +314,6 @@ export interface RenderResult extends RenderProgress {
   hasAudio: boolean;
   /** Frames assembled unstylized because the user chose to skip their failures. */
   skipped: FramesView;
-  /** Earlier releases only: the skipped frames one by one. */
-  skippedFailed?: number[];
   /** Each audio and subtitle stream of the input and what assembly did with it (absent in older results). */
   streams?: StreamReport[];
   /** Wall time from the first run's start to the end of assembly, across restarts. */
@@ -364,18 +372,20 @@ export const RENDER_CANCELLED = FAILURE_TYPES.renderCancelled;
  * What a person does about each failure: shown beside the type and message by start-render, status
  * and status --json. Keyed like FAILURE_TYPES, so a new type cannot ship without its fix. `{retry}`
  * (retry-failed for a frame waiting in needs-attention; start-render again for a render that
- * failed), `{again}` and `{worker}` stand for the exact commands (with this render's id and flags).
+ * failed), `{again}` and `{worker}` stand for the exact commands (with this render's id and flags);
+ * any other `{key}` is a render setting, named by its flag where the client shows it (option table).
+ * The worker's own flags (--output-root, --style-concurrency) are written out.
  */
 export const FAILURE_FIXES: Readonly<Record<keyof typeof FAILURE_TYPES, string>> = Object.freeze({
-  mediaInput: 'give --input a readable video (ffprobe must list a video stream); once the file is repaired: {retry}',
-  invalidSettings: 'change the setting the message names (e.g. a larger --size), then run start-render again with it',
-  outOfMemory: 'frames ran out of memory even at reduced size: try a smaller --size, fewer --style-concurrency, or a machine with more memory; then {retry}',
+  mediaInput: 'give {input} a readable video (ffprobe must list a video stream); once the file is repaired: {retry}',
+  invalidSettings: 'change the setting the message names (e.g. a larger {size}), then run start-render again with it',
+  outOfMemory: 'frames ran out of memory even at reduced size: try a smaller {size}, fewer --style-concurrency, or a machine with more memory; then {retry}',
   missingFrame: 'a stylized frame was deleted before it was encoded: {again} (finished frames are reused, the missing one is rendered again)',
   renderCancelled: 'cancelled on request; the finished frames are kept: {again} to resume',
   pathNotAllowed:
-    "the workers write only inside their roots: start them with --output-root set to the output's directory (or --work-dir/--work-root for the work directory), or choose an --output inside the roots the message lists; then {again}",
+    "the workers write only inside their roots: start them with --output-root set to the output's directory (or {workDir}/--work-root for the work directory), or choose an {output} inside the roots the message lists; then {again}",
   diskFull:
-    'free the space the message names on that disk (npm run clean deletes finished renders), or use a --work-dir on a larger disk, or fewer --chunk-frames/--open-chunks; then {retry} (nothing finished is lost)',
+    'free the space the message names on that disk (npm run clean deletes finished renders), or use a {workDir} on a larger disk, or fewer {frames}/{open}; then {retry} (nothing finished is lost)',
 });
 
 /** Failure types the SDK raises itself: a timeout of an activity, named by its kind. */
@@ -389,7 +399,7 @@ export const TIMEOUT_FAILURE_TYPES = Object.freeze({
 /** The fix for each timeout, as FAILURE_FIXES. */
 export const TIMEOUT_FIXES: Readonly<Record<keyof typeof TIMEOUT_FAILURE_TYPES, string>> = Object.freeze({
   HEARTBEAT:
-    'the worker computing it stopped answering (it died, was killed, or lost the server): read its log, make sure a worker serves the queue ({worker}), then {retry}; if frames are only slow, raise --heartbeat-timeout',
+    'the worker computing it stopped answering (it died, was killed, or lost the server): read its log, make sure a worker serves the queue ({worker}), then {retry}; if frames are only slow, raise {heartbeatTimeoutSeconds}',
   START_TO_CLOSE: 'the activity ran longer than its limit: a worker is stuck or far too slow; restart it ({worker}) and {retry}',
   SCHEDULE_TO_START: 'no worker took the task in time: start one that serves the queue ({worker}), then {retry}',
   SCHEDULE_TO_CLOSE: 'the activity did not finish in time across its attempts: make sure a worker serves the queue ({worker}), then {retry}',

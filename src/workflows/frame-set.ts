@@ -216,23 +216,3 @@ export function formatRanges(view: Pick<FramesView, 'ranges' | 'rangesOmitted'>)
   const text = view.ranges.map(([a, b]) => (a === b ? String(a) : `${a}-${b}`)).join(', ');
   return view.rangesOmitted > 0 ? `${text} and ${view.rangesOmitted} more run(s)` : text;
 }
-
-/** What the failed-frame fields of a progress or result look like in this release and earlier ones. */
-interface AnyProgress {
-  failedFrames?: FailedFramesView;
-  failed?: Array<{ frame: number; error: string }>;
-}
-
-/** The failed frames of a progress answer or result of this release or an earlier one (old shape in, new shape out). */
-export function failedFramesOf(p: AnyProgress): FailedFramesView {
-  if (p.failedFrames) return p.failedFrames;
-  const old = p.failed ?? [];
-  const groups: FailureGroup[] = [];
-  for (const f of old) addFailure(groups, f.frame, f.error);
-  return { ...FrameSet.of(old.map((f) => f.frame)).view(), errors: viewGroups(groups) };
-}
-
-/** The frames a result assembled unstylized, from this release's result or an earlier one's. */
-export function skippedFramesOf(r: { skipped?: FramesView; skippedFailed?: number[] }): FramesView {
-  return r.skipped ?? FrameSet.of(r.skippedFailed ?? []).view();
-}

@@ -2,13 +2,12 @@
  * The render's bookkeeping, apart from its orchestration: which frame starts next, which are in
  * flight, what finished and what failed, the aggregate stats, the notable-frame records, busy time
  * and the ETA. Pure and synchronous — no Temporal calls, time passed in — so the workflow reads as
- * its loop and this is unit-tested on its own (test/workflows/ledger.test.ts).
+ * its loop and this is unit-tested on its own (test/orchestration/ledger.test.ts).
  */
 import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/common';
 import {
   TIMEOUT_FAILURE_TYPES,
   MAX_NOTABLE_FRAMES,
-  type FailedFrame,
   type FailureGroup,
   type FrameNote,
   type FrameRecord,
@@ -18,23 +17,17 @@ import {
   type SplitResult,
 } from './contract';
 import type { ChunksState } from './chunks';
-import { FrameSet, addFailure, viewGroups, type FramesView, type PackedFrames } from './frame-set';
+import { FrameSet, addFailure, viewGroups, type PackedFrames } from './frame-set';
 
 /** What one run hands to the next when it continues as new. Part of running histories: add fields, never rename. */
 export interface RenderState {
   split: SplitResult;
   settings: RenderRequest['settings'];
-  /** Next frame (1-based) never started yet. */
-  nextFrame: number;
-  /** Earlier releases: failed frames the user asked to retry. Read on resume, carried empty (see `retryFrames`). */
-  retryQueue: number[];
   done: number;
   reused: number;
   computed: number;
   computeSeconds: number;
   backends: string[];
-  /** Earlier releases: one entry per failed frame. Read on resume, carried empty (see `failedFrames`). */
-  failed: FailedFrame[];
   /** Frames that ran out of attempts, packed (bounded by the frame count, not the failures). */
   failedFrames?: PackedFrames;
   /** Their errors, one group per distinct message (bounded). */
@@ -50,7 +43,7 @@ export interface RenderState {
   stats: Omit<FrameStats, 'computed' | 'reused' | 'busySeconds'>;
   notable: FrameNote[];
   notableOmitted: number;
-  /** Chunked renders: the chunks' state (absent for renders that split the whole video first). */
+  /** The chunks' state: set by the workflow when it continues as new (the ledger does not read it). */
   chunks?: ChunksState;
 }
 
@@ -112,22 +105,9 @@ export class FrameLedger {
     now: number,
   ) {
     this.lastTick = now;
-    // Old shape in (a run of an earlier release hands over one entry per frame), new shape out.
     this.failedSet = FrameSet.unpack(state.failedFrames);
     this.groups = (state.failureGroups ?? []).map((g) => ({ ...g, sample: [...g.sample] }));
-    for (const { frame, error } of state.failed) {
-      if (this.failedSet.has(frame)) continue;
-      this.failedSet.add(frame);
-      addFailure(this.groups, frame, error);
-    }
     this.retrySet = FrameSet.unpack(state.retryFrames);
-    for (const frame of state.retryQueue) this.retrySet.add(frame);
-    state.failed = [];
-    state.retryQueue = [];
-    while (state.notable.length > MAX_NOTABLE_FRAMES) {
-      state.notable.shift();
-      state.notableOmitted++;
-    }
     this.sync();
   }
 
@@ -137,14 +117,11 @@ export class FrameLedger {
       {
         split,
         settings,
-        nextFrame: 1,
-        retryQueue: [],
         done: 0,
         reused: 0,
         computed: 0,
         computeSeconds: 0,
         backends: [],
-        failed: [],
         runs: 1,
         startedAt: now,
         paused,
@@ -157,7 +134,7 @@ export class FrameLedger {
     );
   }
 
-  /** A run after continue-as-new, from what the previous run carried (by this release or an earlier one). */
+  /** A run after continue-as-new, from what the previous run carried. */
   static resume(carried: RenderState, now: number): FrameLedger {
     return new FrameLedger({ ...carried, runs: carried.runs + 1 }, now);
   }
@@ -168,22 +145,7 @@ export class FrameLedger {
     return { ...this.state, settings, paused };
   }
 
-  /** Frames failed now (out of attempts, not yet retried). */
-  get failedCount(): number {
-    return this.failedSet.size;
-  }
-
-  hasWork(): boolean {
-    return this.retrySet.size > 0 || this.state.nextFrame <= this.state.split.frameCount;
-  }
-
-  /** Takes the next frame to start: frames the user asked to retry first (lowest first), then the next new one. */
-  take(): number | undefined {
-    const s = this.state;
-    return this.retrySet.takeLowest() ?? (s.nextFrame <= s.split.frameCount ? s.nextFrame++ : undefined);
-  }
-
-  /** Chunked renders: the next frame the user asked to retry, lowest first (new frames come from the chunks). */
+  /** The next frame the user asked to retry, lowest first (new frames come from the chunks). */
   takeRetry(): number | undefined {
     return this.retrySet.takeLowest();
   }
@@ -192,13 +154,13 @@ export class FrameLedger {
     return this.retrySet.size > 0;
   }
 
-  /** Chunked renders: whether a frame from `first` to `last` failed or waits for a retry. */
+  /** Whether a frame from `first` to `last` failed or waits for a retry (its chunk cannot be encoded yet). */
   unresolvedIn(first: number, last: number): boolean {
     const touches = (set: FrameSet) => set.ranges.some(([a, b]) => a <= last && b >= first);
     return touches(this.failedSet) || touches(this.retrySet);
   }
 
-  /** Chunked renders, skip-failed: the failed frames, no longer failed (they are encoded unstylized). */
+  /** skip-failed: the failed frames, no longer failed (they are encoded unstylized). */
   takeFailed(): FrameSet {
     const taken = FrameSet.of(this.failedSet);
     this.failedSet.clear();
@@ -206,7 +168,7 @@ export class FrameLedger {
     return taken;
   }
 
-  /** Chunked renders: frames an earlier run of the same render already encoded, counted done and reused. */
+  /** Frames an earlier run of the same render already encoded, counted done and reused. */
   recordReused(frames: number): void {
     this.state.done += frames;
     this.state.reused += frames;
@@ -262,16 +224,11 @@ export class FrameLedger {
     this.note({ frame, attempt, resumedFromStep: 0, degraded: false, seconds: 0, steps: 0, failures });
   }
 
-  /** retry-failed: the failed frames go back in line, ahead of frames never started. */
+  /** retry-failed: the failed frames go back in line, ahead of the chunks' next frames. */
   retryFailed(): void {
     for (const frame of this.failedSet) this.retrySet.add(frame);
     this.failedSet.clear();
     this.groups = [];
-  }
-
-  /** skip-failed: the frames assembled unstylized, exact and packed (for the assembly), and as shown. */
-  skipped(): { frames: PackedFrames; view: FramesView } {
-    return { frames: this.failedSet.pack(), view: this.failedSet.view() };
   }
 
   summary(): FrameSummary {
@@ -315,7 +272,6 @@ export class FrameLedger {
   private note(n: FrameNote): void {
     const s = this.state;
     s.notable.push(n);
-    // A run of an earlier release may hand over more records than the cap allows now.
     while (s.notable.length > MAX_NOTABLE_FRAMES) {
       s.notable.shift();
       s.notableOmitted++;

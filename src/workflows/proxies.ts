@@ -1,6 +1,6 @@
 /** The activities the render workflow calls, with their queues, timeouts and retry policies. Types only from the activities. */
 import { proxyActivities } from '@temporalio/workflow';
-import type { createMediaActivities } from '../activities/media';
+import type { createMediaActivities } from '../activities/chunks';
 import type { createStyleActivities } from '../activities/style';
 import { FAILURE_TYPES, TASK_QUEUES, type RenderLimits } from './contract';
 

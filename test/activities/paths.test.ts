@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createMediaActivities, type AssembleInput } from '../../src/activities/media';
+import { createMediaActivities, type JoinInput } from '../../src/activities/chunks';
 import { checkOutput, checkRenderDir, type PathPolicy } from '../../src/activities/paths';
 import { COPY_BACKEND, createStyleActivities } from '../../src/activities/style';
 import type { StyleEngine } from '../../src/engine/engine';
@@ -63,25 +63,25 @@ describe('workers write only inside their work root and output roots', () => {
     [join(root, 'work', 'renders', 'link', 'x'), /is not allowed/],
   ] as const;
 
-  test('splitVideo refuses a render directory outside the work root, however it is spelt, and splits nothing', async () => {
-    const { splitVideo } = createMediaActivities(policy);
+  test('indexVideo and extractChunk refuse a render directory outside the work root, however it is spelt, and write nothing', async () => {
+    const { indexVideo, extractChunk } = createMediaActivities(policy);
     for (const [renderDir, pattern] of badRenderDirs()) {
-      assertNotAllowed(await refused(run(splitVideo, { input: clip, renderDir, size: 32 })), pattern);
+      assertNotAllowed(await refused(run(indexVideo, { input: clip, renderDir, size: 32, framesPerChunk: 10 })), pattern);
+      assertNotAllowed(await refused(run(extractChunk, { input: clip, renderDir, chunk: 0, first: 1, last: 2, width: 32, height: 24 })), pattern);
     }
     assert.deepEqual(await readdir(outside), [], 'nothing was written through the link');
   });
 
-  test('assembleVideo refuses a render directory or an output outside what the operator allows', async () => {
-    const { assembleVideo } = createMediaActivities(policy);
+  test('joinChunks refuses a render directory or an output outside what the operator allows', async () => {
+    const { joinChunks } = createMediaActivities(policy);
     const renderDir = join(root, 'work', 'renders', 'ok');
     const split = { frameCount: 1, frameRate: { num: 25, den: 1 }, width: 32, height: 24, hasAudio: false, durationSeconds: 0.04 };
-    const assemble = (over: Partial<AssembleInput>) =>
-      refused(run(assembleVideo, { renderDir, input: clip, output: join(root, 'out', 'x.mp4'), split, unstyledFrames: [], ...over }));
+    const assemble = (over: Partial<JoinInput>) => refused(run(joinChunks, { renderDir, input: clip, output: join(root, 'out', 'x.mp4'), split, chunks: 1, ...over }));
     assertNotAllowed(await assemble({ output: '/tmp/../etc/x.mp4' }), /output "\/tmp\/\.\.\/etc\/x\.mp4" is not allowed .* outputs must lie inside/);
     assertNotAllowed(await assemble({ output: join(root, 'out', '..', 'elsewhere', 'x.mp4') }), /is not allowed/);
     assertNotAllowed(await assemble({ output: 'x.mp4' }), /must be an absolute path/);
     assertNotAllowed(await assemble({ renderDir: '/etc' }), /render directory "\/etc"/);
-    assert.equal(existsSync(join(renderDir, 'assembly')), false, 'nothing was made before the check');
+    assert.equal(existsSync(renderDir), false, 'nothing was made before the check');
     assert.deepEqual(await readdir(outside), []);
   });
 

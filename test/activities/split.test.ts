@@ -1,11 +1,11 @@
-/** The split activity refuses a --size whose frames VGG19 cannot take, before decoding a single frame. */
+/** The index activity refuses a --size whose frames VGG19 cannot take, before decoding a single frame. */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { frameSizeFor } from '../../src/engine/frame-size';
-import { createMediaActivities } from '../../src/activities/media';
+import { createMediaActivities } from '../../src/activities/chunks';
 import { DEFAULT_SETTINGS } from '../../src/engine/settings';
 import { makeClip, tempDir } from '../helpers/media-fixtures';
 
@@ -25,7 +25,7 @@ test('frame size check: names the frame, the minimum and the size that works', (
   assert.match(frameSizeFor(4000, 10, 512, LAYERS).problem!.message, /too narrow for any \{size\}/);
 });
 
-describe('splitVideo', () => {
+describe('indexVideo', () => {
   let dir = '';
   let cleanup = async () => {};
   before(async () => {
@@ -34,10 +34,10 @@ describe('splitVideo', () => {
   });
   after(() => cleanup());
 
-  test('fails non-retryably on a size VGG19 cannot take, and splits nothing', async () => {
+  test('fails non-retryably on a size VGG19 cannot take, and writes nothing', async () => {
     const renderDir = join(dir, 'render');
     await assert.rejects(
-      createMediaActivities({ workRoot: dir, outputRoots: [] }).splitVideo({ input: join(dir, 'wide.mp4'), renderDir, size: 16, layers: LAYERS }),
+      createMediaActivities({ workRoot: dir, outputRoots: [] }).indexVideo({ input: join(dir, 'wide.mp4'), renderDir, size: 16, layers: LAYERS, framesPerChunk: 10 }),
       (err: unknown) =>
         err instanceof ApplicationFailure &&
         err.nonRetryable &&

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { failureOf } from '../../src/client/report/failure';
+import { failureOf, fixFor } from '../../src/client/report/failure';
 import { FAILURE_FIXES, FAILURE_TYPES, TIMEOUT_FAILURE_TYPES, TIMEOUT_FIXES } from '../../src/workflows/contract';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
 import { runCli, startCli, startWorkerProcess, stopAllProcesses, type Proc } from '../helpers/processes';
@@ -225,5 +225,18 @@ describe('every failure names its cause on screen, and a queue nobody serves is 
     }
     const unknown = failureOf(new WorkflowFailedError('x', new ActivityFailure('f', 'encodeChunk', '3', 'MAXIMUM_ATTEMPTS_REACHED', 'w', ApplicationFailure.retryable('disk on fire', 'Error')), 'MAXIMUM_ATTEMPTS_REACHED'), 'clip-1', {});
     assert.match(unknown!.fix, /worker\.log/);
+  });
+
+  test('the fixes name settings by their keys; the client shows them as flags, every placeholder filled', () => {
+    const types = [...Object.values(FAILURE_TYPES), ...Object.values(TIMEOUT_FAILURE_TYPES)];
+    for (const type of types) {
+      const fix = fixFor(type, 'clip-1', {}, 'render')!;
+      assert.ok(fix && !/[{}]/.test(fix), `${type}: ${fix}`);
+    }
+    assert.match(fixFor(FAILURE_TYPES.outOfMemory, 'clip-1', {})!, /try a smaller --size, fewer --style-concurrency/);
+    assert.match(fixFor(FAILURE_TYPES.diskFull, 'clip-1', {})!, /use a --work-dir on a larger disk, or fewer --chunk-frames\/--open-chunks/);
+    assert.match(fixFor(TIMEOUT_FAILURE_TYPES.HEARTBEAT, 'clip-1', {})!, /raise --heartbeat-timeout$/);
+    assert.match(fixFor(FAILURE_TYPES.pathNotAllowed, 'clip-1', {})!, /\(or --work-dir\/--work-root for the work directory\), or choose an --output inside/);
+    assert.doesNotMatch(JSON.stringify({ FAILURE_FIXES, TIMEOUT_FIXES }), /--(size|input|output |work-dir|chunk-frames|open-chunks|heartbeat-timeout)/);
   });
 });

@@ -3,7 +3,7 @@
  * resume under the same id, and its checkpoints and finished frames must keep their fingerprints.
  * PINS holds, for representative command lines, the settings exactly as the render id hashes them
  * and the finished frame's fingerprint, both computed by the code before the options table existed
- * (commit 942b3cb). The id is checked end to end: renderIdFor, framesKey and the pre-0.2 id against
+ * (commit 942b3cb). The id is checked end to end: renderIdFor and framesKey against
  * the formula those releases used, over the pinned settings string.
  *
  * The prev-warped lines were pinned again when the coherent mode became another computation (the
@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { frameFingerprint } from '../../src/activities/fingerprint';
-import { framesKey, legacyRenderIdFor, parseSettings, renderIdFor, type RenderFlags } from '../../src/client/setup/render-options';
+import { framesKey, parseSettings, renderIdFor, type RenderFlags } from '../../src/client/setup/render-options';
 
 /** [case, flags, the settings JSON the id hashes, frameFingerprint('style-sha', 'weights-id', settings)] */
 const PINS: Array<[string, RenderFlags, string, string]> = [
@@ -63,7 +63,7 @@ test('every pinned command line gives the settings and frame fingerprint it alwa
   }
 });
 
-test('render ids, frame-sharing keys and pre-0.2 ids hash the pinned settings as they always did', async () => {
+test('render ids and frame-sharing keys hash the pinned settings as they always did', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'starry-ids-'));
   try {
     const input = join(dir, 'My Clip.mp4');
@@ -90,7 +90,6 @@ test('render ids, frame-sharing keys and pre-0.2 ids hash the pinned settings as
       const files = { input, style: styles[0], ...(styleCount > 1 ? { styles: styles.slice(0, styleCount) } : {}), output };
       const { settings } = parseSettings(flags);
       assert.equal(await renderIdFor(files, settings), expected(settingsJson, styleCount, { output }, false), `${name}: render id`);
-      assert.equal(await legacyRenderIdFor(files, settings), expected(settingsJson, styleCount, { output }, true), `${name}: pre-0.2 id`);
       assert.equal(await framesKey(files, settings), expected(settingsJson, styleCount, {}, true), `${name}: frames key`);
     }
   } finally {

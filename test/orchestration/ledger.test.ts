@@ -11,9 +11,7 @@ import {
   MAX_ERROR_LENGTH,
   MAX_LISTED_RANGES,
   OTHER_ERRORS,
-  failedFramesOf,
   formatRanges,
-  skippedFramesOf,
 } from '../../src/workflows/frame-set';
 
 const split = (frameCount: number): SplitResult => ({
@@ -51,18 +49,21 @@ function run(l: FrameLedger, frame: number, from: number, to: number, r: FrameRe
 }
 
 describe('FrameLedger', () => {
-  test('frames start in order, frames to retry first, and the work runs out', () => {
-    const l = ledger(3);
-    assert.equal(l.take(), 1);
+  test('retry-failed: the failed frames come back once each, lowest first, and hold their chunk until they finish', () => {
+    const l = ledger(5);
+    l.fail(3, new Error('boom'), 5);
     l.fail(1, new Error('boom'), 5);
+    assert.equal(l.hasRetry, false);
+    assert.equal(l.unresolvedIn(1, 2), true, 'a failed frame holds its chunk back');
+    assert.equal(l.unresolvedIn(4, 5), false);
     l.retryFailed();
-    assert.equal(l.failedCount, 0);
-    assert.equal(l.take(), 1, 'the frame to retry goes ahead of frames never started');
-    assert.equal(l.take(), 2);
-    assert.equal(l.hasWork(), true);
-    assert.equal(l.take(), 3);
-    assert.equal(l.hasWork(), false);
-    assert.equal(l.take(), undefined);
+    assert.equal(l.summary().failedFrames.count, 0);
+    assert.equal(l.hasRetry, true);
+    assert.equal(l.unresolvedIn(1, 2), true, 'so does a frame waiting for its retry');
+    assert.equal(l.takeRetry(), 1);
+    assert.equal(l.takeRetry(), 3);
+    assert.equal(l.takeRetry(), undefined);
+    assert.equal(l.hasRetry, false);
   });
 
   test('ordinary frames only count; retried, resumed and degraded ones get a record', () => {
@@ -103,12 +104,12 @@ describe('FrameLedger', () => {
         { error: 'MediaInputError: gone', count: 1, sample: [2] },
       ],
     });
-    assert.equal(s.notable[0].error, undefined, 'the error is kept once per message, not per frame');
+    assert.equal('error' in s.notable[0], false, 'the error is kept once per message, not per frame');
     assert.deepEqual(s.notable.map((n) => [n.frame, n.attempt, n.failures]), [[1, 5], [2, null]].map(([f, a]) => [f, a, 1]));
     assert.equal(s.etaSeconds, 0, 'nothing is left to render until the failed frames are retried');
 
     l.retryFailed();
-    run(l, l.take()!, 0, 1);
+    run(l, l.takeRetry()!, 0, 1);
     s = l.summary();
     const note = s.notable.find((n) => n.frame === 1);
     assert.deepEqual(note, { frame: 1, attempt: 1, resumedFromStep: 0, degraded: false, seconds: 2, steps: 250, failures: 1 }, 'finished: no error, one failure');
@@ -144,12 +145,11 @@ describe('FrameLedger', () => {
 
   test('continue-as-new carries everything but the frames in flight, with the settings and pause of the moment', () => {
     const l = ledger(4);
-    run(l, l.take()!, 0, 3, done(1, { attempt: 2 }));
+    run(l, 1, 0, 3, done(1, { attempt: 2 }));
     const carried = l.carry({ ...DEFAULT_SETTINGS, epochs: 9 }, true);
     assert.equal(carried.settings.epochs, 9);
     assert.equal(carried.paused, true);
     const next = FrameLedger.resume(JSON.parse(JSON.stringify(carried)), 10_000);
-    assert.equal(next.take(), 2);
     const s = next.summary();
     assert.equal(s.runs, 2);
     assert.equal(s.done, 1);
@@ -192,14 +192,7 @@ describe('FrameSet', () => {
     assert.deepEqual(back.ranges, scattered.ranges);
   });
 
-  test('old result shapes read as the new one', () => {
-    assert.deepEqual(failedFramesOf({ failed: [{ frame: 2, error: 'E: frame 2 bad' }, { frame: 3, error: 'E: frame 3 bad' }] }), {
-      count: 2,
-      ranges: [[2, 3]],
-      rangesOmitted: 0,
-      errors: [{ error: 'E: frame 2 bad', count: 2, sample: [2, 3] }],
-    });
-    assert.deepEqual(skippedFramesOf({ skippedFailed: [7, 8, 10] }), { count: 3, ranges: [[7, 8], [10, 10]], rangesOmitted: 0 });
+  test('runs of frames read as ranges', () => {
     assert.equal(formatRanges({ ranges: [[7, 8], [10, 10]], rangesOmitted: 2 }), '7-8, 10 and 2 more run(s)');
   });
 });
@@ -216,16 +209,18 @@ describe('FrameLedger at tens of thousands of failed frames: state and progress 
     }
   }
   const frameCount = (l: FrameLedger) => l.state.split.frameCount;
-  /** Takes every frame once, as the workflow would. */
-  const takeAll = (l: FrameLedger) => {
+  /** Every frame of the video, in order. */
+  const allFrames = (l: FrameLedger) => range(1, frameCount(l));
+  /** Takes every frame waiting for a retry, as the workflow would. */
+  const takeRetries = (l: FrameLedger) => {
     const taken: number[] = [];
-    for (let f = l.take(); f !== undefined; f = l.take()) taken.push(f);
+    for (let f = l.takeRetry(); f !== undefined; f = l.takeRetry()) taken.push(f);
     return taken;
   };
 
   test('50,000 frames failing with one bad setting: one run, one error group, under 64 KB', () => {
     const l = ledger(50_000);
-    failAll(l, takeAll(l), (f) => `frame ${f} of 50000, attempt 5: out of memory at 4096 px (OOM when allocating tensor). ${'lower --size. '.repeat(100)}`);
+    failAll(l, allFrames(l), (f) => `frame ${f} of 50000, attempt 5: out of memory at 4096 px (OOM when allocating tensor). ${'lower --size. '.repeat(100)}`);
     const p = l.summary();
     assert.equal(p.failedFrames.count, 50_000);
     assert.deepEqual(p.failedFrames.ranges, [[1, 50_000]]);
@@ -243,7 +238,7 @@ describe('FrameLedger at tens of thousands of failed frames: state and progress 
   test('50,000 scattered failures with 60 distinct long errors, carried across continue-as-new and retried exactly', () => {
     const frames = 100_000;
     const l = ledger(frames);
-    const all = takeAll(l);
+    const all = allFrames(l);
     // Every other frame fails, plus a few more: 50,000+ failures scattered over the video.
     const failing = all.filter((f) => f % 2 === 0 || f % 97 === 0);
     const failingSet = new Set(failing);
@@ -263,61 +258,36 @@ describe('FrameLedger at tens of thousands of failed frames: state and progress 
 
     const carried = JSON.parse(JSON.stringify(l.carry(l.state.settings, false))) as RenderState;
     assert.ok(size(carried) < 64 * KB, `carried state ${size(carried)} bytes`);
-    assert.deepEqual(carried.failed, [], 'the per-frame list of earlier releases is carried empty');
     const next = FrameLedger.resume(carried, 0);
     assert.deepEqual(next.summary().failedFrames, p.failedFrames, 'the next run shows the same failures');
-    assert.equal(next.hasWork(), false);
+    assert.equal(next.hasRetry, false);
     next.retryFailed();
     const again = JSON.parse(JSON.stringify(next.carry(next.state.settings, false))) as RenderState;
     assert.ok(size(again) < 64 * KB, `carried state with frames to retry ${size(again)} bytes`);
-    assert.deepEqual(takeAll(FrameLedger.resume(again, 0)), failing, 'exactly the failed frames are retried, lowest first');
+    assert.deepEqual(takeRetries(FrameLedger.resume(again, 0)), failing, 'exactly the failed frames are retried, lowest first');
   });
 
   test('an error group read back after continue-as-new still takes the same error for other frames', () => {
     const l = ledger(3);
     const message = (f: number) => `frame ${f} of 3, attempt 5: out of memory ${'at 512 px, '.repeat(100)}`;
-    l.take();
     failAll(l, [1], message);
     const next = FrameLedger.resume(JSON.parse(JSON.stringify(l.carry(l.state.settings, false))), 0);
-    next.take();
     failAll(next, [2], message);
     assert.deepEqual(next.summary().failedFrames.errors.map((g) => [g.count, g.sample]), [[2, [1, 2]]]);
   });
 
-  test('skip-failed hands the assembly every failed frame, packed, and the result a bounded view', () => {
+  test('skip-failed hands the chunks every failed frame, packed, and the result a bounded view', () => {
     const l = ledger(30_000);
-    const failing = takeAll(l).filter((f) => f % 3 === 0);
+    const failing = allFrames(l).filter((f) => f % 3 === 0);
     failAll(l, failing, (f) => `frame ${f} is damaged`);
-    const { frames, view } = l.skipped();
+    const taken = l.takeFailed();
+    const frames = taken.pack();
+    const view = taken.view();
     assert.deepEqual([...FrameSet.unpack(frames)], failing);
+    assert.equal(l.summary().failedFrames.count, 0, 'skipped frames are no longer failed');
     assert.equal(view.count, 10_000);
     assert.equal(view.ranges.length, MAX_LISTED_RANGES);
     assert.ok(size(frames) < 8 * KB, `packed ${size(frames)} bytes`);
-  });
-
-  test('a run of an earlier release hands over one entry per failed frame: read, grouped, carried packed', () => {
-    const l = ledger(4_000);
-    takeAll(l);
-    const old: RenderState = {
-      ...l.carry(l.state.settings, false),
-      failed: range(1, 3_000).map((frame) => ({ frame, error: `OutOfMemory: frame ${frame} of 4000, attempt 5: out of memory` })),
-      retryQueue: [3_500, 3_200],
-      failedFrames: undefined,
-      failureGroups: undefined,
-      retryFrames: undefined,
-      notable: range(1, 500).map((frame) => ({ frame, attempt: 5, resumedFromStep: 0, degraded: false, seconds: 0, steps: 0, failures: 1, error: 'old' })),
-    };
-    const next = FrameLedger.resume(JSON.parse(JSON.stringify(old)), 0);
-    const p = next.summary();
-    assert.equal(p.failedFrames.count, 3_000);
-    assert.deepEqual(p.failedFrames.ranges, [[1, 3_000]]);
-    assert.equal(p.failedFrames.errors[0].count, 3_000);
-    assert.equal(p.notable.length, MAX_NOTABLE_FRAMES, 'old records beyond the cap are dropped and counted');
-    assert.equal(p.notableOmitted, 500 - MAX_NOTABLE_FRAMES);
-    const carried = next.carry(next.state.settings, false);
-    assert.deepEqual([carried.failed, carried.retryQueue], [[], []]);
-    assert.deepEqual(carried.failedFrames, { ranges: [[1, 3_000]] });
-    assert.deepEqual(takeAll(next), [3_200, 3_500], 'the frames it was asked to retry still go first');
   });
 });
 

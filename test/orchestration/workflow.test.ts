@@ -1,6 +1,7 @@
 /**
  * The workflow's orchestration in seconds: the real renderVideo on a local dev server with mocked
- * activities — no engine, no ffmpeg, no files. Each test scripts its frames (hold them in flight,
+ * activities — no engine, no ffmpeg, no files. Every render here is one chunk, so these tests are
+ * about the window, steering, failures and continue-as-new; chunks.test.ts is about the chunks. Each test scripts its frames (hold them in flight,
  * fail them, count their attempts) and drives the render with the real signals, update and query.
  * End-to-end behaviour with real workers stays in test/workflows and test/durability.
  *
@@ -14,7 +15,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { AssembleInput, SplitInput } from '../../src/activities/media';
+import type { EncodeChunkInput, ExtractChunkInput, IndexInput, IndexResult, JoinInput } from '../../src/activities/chunks';
 import { findTemporalCli } from '../../src/client/server/temporal-cli';
 import { DEFAULT_SETTINGS } from '../../src/engine/settings';
 import { installRuntime } from '../../src/worker/runtime';
@@ -35,9 +36,9 @@ import {
   type RenderLimits,
   type RenderProgress,
   type RenderRequest,
-  type SplitResult,
   type StylizeFrameInput,
 } from '../../src/workflows/contract';
+import { DEFAULT_CHUNK_OPTIONS } from '../../src/workflows/chunks';
 import type { renderVideo } from '../../src/workflows/render';
 import { waitFor } from '../helpers/steering';
 
@@ -52,7 +53,8 @@ interface Call {
 /** One render's scripted activities. */
 class FakeRender {
   readonly calls: Call[] = [];
-  readonly assembled: AssembleInput[] = [];
+  readonly encoded: EncodeChunkInput[] = [];
+  readonly joined: JoinInput[] = [];
   /** Most frames running at once. */
   maxConcurrent = 0;
   private running = 0;
@@ -123,15 +125,16 @@ describe('renderVideo orchestration (mocked activities)', () => {
         taskQueue: TASK_QUEUES.media,
         workflowBundle: await workflowBundle(),
         activities: {
-          splitVideo: async ({ renderDir }: SplitInput): Promise<SplitResult> => ({
-            frameCount: fake(renderDir).frames,
-            frameRate: { num: 25, den: 1 },
-            width: 32,
-            height: 24,
-            hasAudio: false,
-            durationSeconds: fake(renderDir).frames / 25,
+          indexVideo: async ({ renderDir }: IndexInput): Promise<IndexResult> => ({
+            split: { frameCount: fake(renderDir).frames, frameRate: { num: 25, den: 1 }, width: 32, height: 24, hasAudio: false, durationSeconds: fake(renderDir).frames / 25 },
+            reusedChunks: { ranges: [] },
           }),
-          assembleVideo: async (input: AssembleInput) => void fake(input.renderDir).assembled.push(input),
+          extractChunk: async ({ first, last }: ExtractChunkInput) => last - first + 1,
+          encodeChunk: async (input: EncodeChunkInput) => void fake(input.renderDir).encoded.push(input),
+          joinChunks: async (input: JoinInput) => {
+            fake(input.renderDir).joined.push(input);
+            return { streams: [] };
+          },
         },
       }),
       await Worker.create({
@@ -159,6 +162,8 @@ describe('renderVideo orchestration (mocked activities)', () => {
       renderDir: `/renders/${n}`,
       settings: { ...DEFAULT_SETTINGS, epochs: 1, stepsPerEpoch: 2 },
       limits: { ...DEFAULT_LIMITS, window: 2, ...limits },
+      // One chunk however long the render: its frames start in any order, as the window allows.
+      chunks: { ...DEFAULT_CHUNK_OPTIONS, frames: 10_000 },
     };
   }
 
@@ -182,8 +187,8 @@ describe('renderVideo orchestration (mocked activities)', () => {
     assert.equal(result.phase, 'done');
     assert.deepEqual(framesCalled(r), [1, 2, 3, 4, 5, 6, 7]);
     assert.ok(r.maxConcurrent <= 3, `at most 3 frames at once (saw ${r.maxConcurrent})`);
-    assert.equal(r.assembled.length, 1);
-    assert.deepEqual(r.assembled[0].unstyled, { ranges: [] });
+    assert.equal(r.joined.length, 1);
+    assert.deepEqual(r.encoded[0].unstyled, { ranges: [] });
     assert.deepEqual(result.backends, ['fake']);
   });
 
@@ -227,30 +232,30 @@ describe('renderVideo orchestration (mocked activities)', () => {
     assert.equal(final.phase, 'cancelled');
     assert.equal(final.done, 2);
     assert.deepEqual(framesCalled(r), [1, 2]);
-    assert.equal(r.assembled.length, 0);
+    assert.equal(r.encoded.length + r.joined.length, 0);
     assert.equal((await handle.describe()).memo?.state, 'cancelled');
   });
 
-  test('continue-as-new every --frames-per-run frames, carrying progress, settings and the pause', async () => {
+  test('continue-as-new every --frames-per-run frames, carrying progress and settings; a pause holds the run until resume', async () => {
     const r = new FakeRender(5);
     r.hold();
-    // With room in the window, the first run starts its two frames and goes straight to waiting
+    // The first run starts its two frames (the window) and, having started --frames-per-run, waits
     // for them to finish before it continues as new; that is where the pause and update land.
-    const { handle } = await start(r, { framesPerRun: 2, window: 3 });
+    const { handle } = await start(r, { framesPerRun: 2, window: 2 });
     await progress(handle, (p) => p.inFlight.length === 2, 'the first run\'s two frames in flight');
     await handle.signal(pauseSignal);
     await handle.executeUpdate(updateEpochs, { args: [2] });
     r.release();
-    // The pause and the new epochs must survive the continue-as-new that follows these two frames.
-    const next = await progress(handle, (p) => p.runs === 2, 'the second run');
-    assert.equal(next.paused, true);
-    assert.equal(next.settings.epochs, 2);
-    assert.equal(next.done, 2);
-    assert.deepEqual(framesCalled(r), [1, 2], 'no frame starts in the second run while paused');
+    const held = await progress(handle, (p) => p.done === 2 && p.inFlight.length === 0, 'the first run\'s frames to finish');
+    assert.equal(held.paused, true);
+    assert.equal(held.settings.epochs, 2);
+    assert.deepEqual(framesCalled(r), [1, 2], 'no frame starts while paused');
     await handle.signal(resumeSignal);
+    // The new epochs survive the continue-as-new that follows these two frames, and the next.
     const result = await handle.result();
     assert.equal(result.runs, 3);
     assert.equal(result.done, 5);
+    assert.equal(result.settings.epochs, 2);
     assert.deepEqual(r.calls.filter((c) => c.frame > 2).map((c) => c.epochs), [2, 2, 2]);
   });
 
@@ -291,7 +296,7 @@ describe('renderVideo orchestration (mocked activities)', () => {
     await handle.signal(skipFailedSignal);
     const result = await handle.result();
     assert.deepEqual(result.skipped, { count: 1, ranges: [[2, 2]], rangesOmitted: 0 });
-    assert.deepEqual(r.assembled[0].unstyled, { ranges: [[2, 2]] });
+    assert.deepEqual(r.encoded[0].unstyled, { ranges: [[2, 2]] });
   });
 
   test('1,500 frames, 1,350 failing with 3 KB errors: the query stays small, the render continues as new, retry-failed finishes them', async () => {

@@ -41,8 +41,6 @@ interface Scenario {
   name: string;
   frames: number;
   flags?: RenderFlags;
-  /** Rendered as releases before chunks did (split, frames, assemble): the request carries no chunk options. */
-  unchunked?: boolean;
   /** Starts the render and drives it to its end; the media worker runs throughout. */
   run(env: RenderEnv, req: RenderRequest): Promise<Handle>;
 }
@@ -70,18 +68,11 @@ async function finishWith(env: RenderEnv, handle: Handle, faults?: string): Prom
 
 const SCENARIOS: Scenario[] = [
   {
-    name: 'plain',
-    frames: 3,
-    unchunked: true,
-    run: async (env, req) => finishWith(env, await startOrAttach(env.server.env.client, req, {})),
-  },
-  {
     // Frame 2 stalls at step 3 and its worker shuts down: it checkpoints, fails over and resumes
     // on attempt 2. Frame 3 runs out of memory once (a retry with backoff). Frame 4 runs out of
     // attempts, so the render waits in needs-attention until retry-failed.
     name: 'retry-resume',
     frames: 4,
-    unchunked: true,
     flags: { frameAttempts: '2' },
     run: async (env, req) => {
       const handle = await startOrAttach(env.server.env.client, req, {});
@@ -102,7 +93,6 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'continue-as-new',
     frames: 5,
-    unchunked: true,
     flags: { framesPerRun: '2' },
     run: async (env, req) => finishWith(env, await startOrAttach(env.server.env.client, req, {})),
   },
@@ -111,10 +101,9 @@ const SCENARIOS: Scenario[] = [
     // frames in flight (no style worker yet, so they stay in flight until the cancel is seen).
     name: 'steered-cancelled',
     frames: 6,
-    unchunked: true,
     run: async (env, req) => {
       const handle = await startPaused(env.server.env.client, req);
-      await waitForProgress(handle, (p) => p.phase === 'styling', 'the split');
+      await waitForProgress(handle, (p) => p.phase === 'styling', 'the index pass');
       await handle.signal(setEpochsSignal, 2);
       await handle.executeUpdate(updateEpochs, { args: [3] });
       await handle.signal(resumeSignal);
@@ -181,7 +170,7 @@ async function main(): Promise<void> {
     for (const scenario of SCENARIOS.filter((s) => only.length === 0 || only.includes(s.name))) {
       for (const old of (await readdir(HISTORIES_DIR)).filter((f) => f.startsWith(`${scenario.name}-run`))) await rm(join(HISTORIES_DIR, old));
       const input = await makeClip({ path: join(root, `${scenario.name}.mp4`), width: 32, height: 24, rate: '25', frames: scenario.frames });
-      const built = await buildRenderRequest({
+      const req = await buildRenderRequest({
         ...TINY,
         ...scenario.flags,
         input,
@@ -189,8 +178,6 @@ async function main(): Promise<void> {
         output: join(root, `${scenario.name}.out.mp4`),
         workDir: env.workDir,
       });
-      const { chunks: _chunks, ...unchunked } = built;
-      const req: RenderRequest = scenario.unchunked ? unchunked : built;
       const handle = await scenario.run(env, req);
       for (const line of await writeRuns(env.server.env.client, scenario.name, handle.workflowId)) console.log(`wrote ${line}`);
     }

@@ -15,8 +15,8 @@ import { HISTORIES_DIR, historyFromJson } from './history-json';
 
 const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();
 
-test('the fixtures cover a plain render, retries and a resumed frame, continue-as-new, a paused, steered, cancelled render, and chunked renders', () => {
-  for (const scenario of ['plain', 'retry-resume', 'continue-as-new', 'steered-cancelled', 'chunked', 'chunked-coherent']) {
+test('the fixtures cover retries and a resumed frame, continue-as-new, a paused, steered, cancelled render, a skipped frame, and the coherent mode', () => {
+  for (const scenario of ['retry-resume', 'continue-as-new', 'steered-cancelled', 'chunked', 'chunked-coherent']) {
     assert.ok(files.some((f) => f.startsWith(`${scenario}-run`)), `a history of "${scenario}" is recorded`);
   }
   assert.ok(files.filter((f) => f.startsWith('continue-as-new-run')).length >= 2, 'continue-as-new has a carried-over run');

@@ -304,10 +304,10 @@ describe('steering a render (real server, real workers)', () => {
     assert.ok(result.stats.minSeconds! <= result.stats.maxSeconds!);
     // Only notable frames get a record: 3 (failed once, then retried) and 5 (second attempt).
     assert.deepEqual(
-      result.notable.map((n) => ({ frame: n.frame, attempt: n.attempt, failures: n.failures, degraded: n.degraded, error: n.error, steps: n.steps })),
+      result.notable.map((n) => ({ frame: n.frame, attempt: n.attempt, failures: n.failures, degraded: n.degraded, steps: n.steps })),
       [
-        { frame: 5, attempt: 2, failures: 0, degraded: false, error: undefined, steps: SPE },
-        { frame: 3, attempt: 1, failures: 1, degraded: false, error: undefined, steps: SPE },
+        { frame: 5, attempt: 2, failures: 0, degraded: false, steps: SPE },
+        { frame: 3, attempt: 1, failures: 1, degraded: false, steps: SPE },
       ],
     );
     assert.equal(result.notableOmitted, 0);

@@ -12,7 +12,7 @@ import { contactSheet } from '../report/contact-sheet';
 import { defaultLocalWorkers } from '../server/local-workers';
 import { formatDuration } from '../report/progress';
 import { buildRenderRequest, type RenderFlags } from '../setup/render-options';
-import { chunkCount, chunkIndexOf, chunkRange } from '../../workflows/contract';
+import { chunkCount, chunkIndexOf, chunkRange, frameInputFor } from '../../workflows/contract';
 import type { ChunkOptions } from '../../workflows/chunks';
 import { DEFAULT_RUN_UP, type StyleSettings } from '../../engine/settings';
 import { shareStylizedFrames } from '../setup/shared-frames';
@@ -100,11 +100,11 @@ export async function preview(opts: PreviewOptions, io: Io): Promise<PreviewOutc
   const style = await createStyleRuntime({ weights: opts.weights, backend: opts.backend, cacheDir: opts.cacheDir, log: io.out });
   try {
     const workers = wholeFlag(opts.localWorkers, '--local-workers', defaultLocalWorkers(style.engine.backend.name));
-    const { settings, limits, renderDir } = request;
+    const { settings, renderDir } = request;
     // renderDir is <work>/renders/<id>. The same rule as an embedded start-render: write only in the work directory and next to the output.
     const run = localActivities(style, { workRoot: dirname(dirname(renderDir)), outputRoots: [dirname(request.output)] });
     // The render's own index and chunks: same frames, same place; the render finds them done.
-    const chunking = request.chunks!;
+    const chunking = request.chunks;
     const { split } = await run.index({
       input: request.input,
       renderDir,
@@ -128,21 +128,8 @@ export async function preview(opts: PreviewOptions, io: Io): Promise<PreviewOutc
       io.status(`preview: extracting frames ${range.leadFirst}-${range.last} for frame ${frame}`);
       await run.extractChunk({ input: request.input, renderDir, chunk, first: range.leadFirst, last: range.last, width: split.width, height: split.height });
       io.status(`preview: stylizing frame ${frame} (${records.length + 1} of ${frames.length})`);
-      records.push(
-        await run.stylize({
-          chunk,
-          renderDir,
-          style: request.style,
-          ...(request.styles ? { styles: request.styles } : {}),
-          frame,
-          frameCount: split.frameCount,
-          settings,
-          // A look at the frame, not a chain's start: no run-up (the render computes its chain starts again).
-          alone: true,
-          checkpointEvery: limits.checkpointEvery,
-          degradeAfterOoms: limits.degradeAfterOoms,
-        }),
-      );
+      // A look at the frame, not a chain's start: no run-up (the render computes its chain starts again).
+      records.push(await run.stylize(frameInputFor(request, settings, split.frameCount, { frame, chunk, alone: true })));
     }
     io.status('');
     const paths = renderPaths(renderDir);

@@ -4,7 +4,7 @@
  */
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { progressQuery, retryFailedSignal, skipFailedSignal, type RenderProgress } from '../../workflows/contract';
-import { failedFramesOf, formatRanges } from '../../workflows/frame-set';
+import { formatRanges } from '../../workflows/frame-set';
 import type { renderVideo } from '../../workflows/render';
 import type { ServerOptions } from '../../cli-common/connection';
 import type { Io } from '../../cli-common/io';
@@ -128,7 +128,7 @@ export function inFlightNote(p: RenderProgress): string {
 export async function answerNeedsAttention(id: string | undefined, signal: 'retryFailed' | 'skipFailed', opts: RenderRefOptions, io: Io): Promise<void> {
   const verb = signal === 'retryFailed' ? 'retry failed frames' : 'skip failed frames';
   await withServedRender(id, opts, verb, async (renderId, handle, progress) => {
-    const failed = failedFramesOf(progress);
+    const failed = progress.failedFrames;
     if (failed.count === 0) {
       io.out(`render ${renderId} has no failed frames`);
       return;

@@ -6,7 +6,7 @@ import { createStyleRuntime, type StyleRuntime } from '../../worker/engine';
 import { createWorkers, runWorkers } from '../../worker/workers';
 import { logToFile } from '../../worker/runtime';
 import type { StreamReport } from '../../media/types';
-import { failedFramesOf, formatRanges, skippedFramesOf } from '../../workflows/frame-set';
+import { formatRanges } from '../../workflows/frame-set';
 import { TASK_QUEUES, workersSignal, type RenderRequest, type RenderResult } from '../../workflows/contract';
 import type { StyleSettings } from '../../engine/settings';
 import { describeIdle, idleQueues, queuesOf } from '../server/pollers';
@@ -20,13 +20,13 @@ import { WorkDirBusyError, readServerFile, startEmbeddedServer, type EmbeddedSer
 import { currentHolder, waitOnHolder, type ServerHolder } from '../server/server-lock';
 import { UsageError } from '../../cli-common/errors';
 import { formatDuration, formatProgressLine, readSnapshot } from '../report/progress';
-import { buildRenderRequest, defaultWorkDir, legacyIdOf, type RenderFlags } from '../setup/render-options';
+import { buildRenderRequest, defaultWorkDir, type RenderFlags } from '../setup/render-options';
 import type { Io } from '../../cli-common/io';
 import { describeEnding, settle, type Ending } from '../report/ending';
 import { describeNeedsAttention } from '../report/attention';
 import { shareStylizedFrames } from '../setup/shared-frames';
 import { commandHint, type HintTarget } from '../report/hints';
-import { checkOutputFree, describeRestored, idOnServer, outputVerdict, recordOutput, refuseReplaced, startAgain, type Restored } from '../setup/own-output';
+import { checkOutputFree, describeRestored, outputVerdict, recordOutput, refuseReplaced, startAgain, type Restored } from '../setup/own-output';
 import { EXIT } from '../exit-codes';
 import { engineOptions, renderOptions, serverOptions } from './options';
 import { startWatchServer, type WatchServer } from '../watch/server';
@@ -97,7 +97,7 @@ async function finish(
 }
 
 async function sameRender(holder: ServerHolder, request: RenderRequest): Promise<boolean> {
-  return holder.role === 'render' && holder.renderId !== undefined && [request.renderId, await legacyIdOf(request)].includes(holder.renderId);
+  return holder.role === 'render' && holder.renderId !== undefined && holder.renderId === request.renderId;
 }
 
 /**
@@ -190,7 +190,7 @@ export async function followRender(
       const snap = await readSnapshot(handle);
       const p = snap.progress;
       // Keyed by the failures so far: a retry that fails again is announced again.
-      const attention = p.phase === 'needs-attention' ? `${formatRanges(failedFramesOf(p))}/${p.stats?.failures}` : '';
+      const attention = p.phase === 'needs-attention' ? `${formatRanges(p.failedFrames)}/${p.stats?.failures}` : '';
       if (attention && attention !== attentionShown) {
         for (const line of describeNeedsAttention(handle.workflowId, p, where)) io.out(line);
         lastPrinted = '';
@@ -271,7 +271,7 @@ export function describeResult(r: RenderResult, renderDir: string): string[] {
       (r.meanSecondsPerFrame !== null ? `, ${r.meanSecondsPerFrame.toFixed(2)} s per computed frame` : ''),
     `  work files: ${renderDir}`,
   ];
-  const skipped = skippedFramesOf(r);
+  const skipped = r.skipped;
   if (skipped.count) lines.push(`  unstylized (failed, skipped): ${skipped.count} frame(s): ${formatRanges(skipped)}`);
   return lines;
 }
@@ -285,6 +285,54 @@ export function workerLogPath(workDir: string): string {
  * `start-render`. Without a server address it runs everything here: a dev server persisted in the
  * work directory, a worker with the engine, and the workflow — so the same command resumes after a crash.
  */
+/**
+ * Loads the engine before anything else: bad weights must fail before a server or workflow exists.
+ * The copy engine needs none: frames pass through, so one worker process is plenty.
+ */
+async function loadEngine(opts: StartRenderOptions, copy: boolean, io: Io): Promise<{ style?: StyleRuntime; localCount: number }> {
+  if (copy) {
+    io.out('engine: copy — frames pass through NOT stylized (to check splitting, timing and audio, or measure orchestration)');
+    return { localCount: 1 };
+  }
+  const style = await createStyleRuntime({ weights: opts.weights, backend: opts.backend, cacheDir: opts.cacheDir, log: io.out });
+  try {
+    return { style, localCount: wholeFlag(opts.localWorkers, '--local-workers', defaultLocalWorkers(style.engine.backend.name)) };
+  } catch (err) {
+    style.engine.dispose();
+    throw err;
+  }
+}
+
+/** The helper style-worker processes on this machine, started first: they load the engine while this process bundles the workflow. */
+function startHelpers(server: EmbeddedServer, style: StyleRuntime, localCount: number, request: RenderRequest, workDir: string): LocalWorkers {
+  const helpers = spawnLocalStyleWorkers({
+    count: localCount - 1,
+    address: server.address,
+    weights: style.engine.weightsPath,
+    backend: style.engine.backend.name,
+    workRoot: workDir,
+  });
+  // Keep every local worker busy: one frame each, plus one waiting.
+  request.limits.window = Math.max(request.limits.window, localCount + 1);
+  return helpers;
+}
+
+/** This process's media and style workers on the embedded server. */
+function embeddedWorkers(connection: NativeConnection, style: StyleRuntime | undefined, request: RenderRequest, workDir: string) {
+  const copy = request.settings.engine === 'copy';
+  return createWorkers({
+    connection,
+    queues: ['media', 'style'],
+    style,
+    engine: copy ? 'copy' : 'vgg19',
+    // The workers write only inside the work directory and the directory of the output this user chose.
+    paths: { workRoot: workDir, outputRoots: [dirname(request.output)] },
+    // Copying a frame takes milliseconds: let the whole window run at once.
+    ...(copy ? { styleConcurrency: request.limits.window } : {}),
+    identity: embeddedIdentity(),
+  });
+}
+
 export async function startRender(opts: StartRenderOptions, io: Io): Promise<StartRenderOutcome> {
   const request = await buildRenderRequest(opts);
   const workDir = opts.workDir ? resolve(opts.workDir) : defaultWorkDir();
@@ -294,7 +342,6 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
   const memo = { input: request.input, style: request.style, output: request.output, startedAt: new Date().toISOString() };
   if (opts.address) {
     const client = await connectClient({ address: opts.address, namespace: opts.namespace ?? DEFAULT_NAMESPACE, ...opts });
-    request.renderId = await idOnServer(client, request);
     const handle = await startOrAttach(client, request, memo);
     io.out(`render ${request.renderId} on ${opts.address} (workers run separately: npm run worker)`);
     if (opts.detach) return { request };
@@ -310,23 +357,8 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
   }
 
   const copy = request.settings.engine === 'copy';
-  // Load the engine before anything else: bad weights must fail before a server or workflow exists.
-  // The copy engine needs none: frames pass through, so one worker process is plenty.
-  const style: StyleRuntime | undefined = copy
-    ? undefined
-    : await createStyleRuntime({ weights: opts.weights, backend: opts.backend, cacheDir: opts.cacheDir, log: io.out });
-  if (copy) io.out('engine: copy — frames pass through NOT stylized (to check splitting, timing and audio, or measure orchestration)');
-  let localCount: number;
-  try {
-    localCount = style ? wholeFlag(opts.localWorkers, '--local-workers', defaultLocalWorkers(style.engine.backend.name)) : 1;
-  } catch (err) {
-    style?.engine.dispose();
-    throw err;
-  }
-  // The workers write only inside the work directory and the directory of the output this user chose.
-  const paths = { workRoot: workDir, outputRoots: [dirname(request.output)] };
+  const { style, localCount } = await loadEngine(opts, copy, io);
   let server: EmbeddedServer | undefined;
-  let connection: NativeConnection | undefined;
   let helpers: LocalWorkers | undefined;
   let watch: WatchServer | undefined;
   try {
@@ -342,36 +374,14 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
       }
       throw err;
     }
-    connection = server.env.nativeConnection;
-    if (style && localCount > 1) {
-      // Started first: they load the engine while this process bundles the workflow.
-      helpers = spawnLocalStyleWorkers({
-        count: localCount - 1,
-        address: server.address,
-        weights: style.engine.weightsPath,
-        backend: style.engine.backend.name,
-        workRoot: workDir,
-      });
-      // Keep every local worker busy: one frame each, plus one waiting.
-      request.limits.window = Math.max(request.limits.window, localCount + 1);
-    }
-    const workers = await createWorkers({
-      connection,
-      queues: ['media', 'style'],
-      style,
-      engine: copy ? 'copy' : 'vgg19',
-      paths,
-      // Copying a frame takes milliseconds: let the whole window run at once.
-      ...(copy ? { styleConcurrency: request.limits.window } : {}),
-      identity: embeddedIdentity(),
-    });
+    if (style && localCount > 1) helpers = startHelpers(server, style, localCount, request, workDir);
+    const workers = await embeddedWorkers(server.env.nativeConnection, style, request, workDir);
     const workersStopped = runWorkers(workers);
     if (helpers) {
       // Starting the render once all are polling shares the frames from the first one.
       await helpers.ready;
       io.out(`${localCount} style workers on this machine (${style!.engine.backend.name} computes on one core each)`);
     }
-    request.renderId = await idOnServer(server.env.client, request);
     const embedded = server;
     watch = await startWatchServer({ workDir, source: async () => ({ client: embedded.env.client, served: true }), commands: { workDir } });
     const watchUrl = watch.pageUrl(request.renderId);

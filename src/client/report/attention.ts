@@ -1,5 +1,5 @@
 import type { RenderProgress } from '../../workflows/contract';
-import { failedFramesOf, formatRanges } from '../../workflows/frame-set';
+import { formatRanges } from '../../workflows/frame-set';
 import { commandHint, type HintTarget } from './hints';
 import { fixFor, typeOfFrameError } from './failure';
 
@@ -29,10 +29,10 @@ function listSample(sample: readonly number[], count: number): string {
 /**
  * What a person reads when a render waits in needs-attention: which frames failed, why (one line
  * per distinct reason, no stack), and the two commands that let it go on. Reads the bounded view
- * the workflow keeps (runs of frames, errors grouped), and results of earlier releases.
+ * the workflow keeps (runs of frames, errors grouped).
  */
 export function describeNeedsAttention(id: string, p: RenderProgress, where: HintTarget = {}): string[] {
-  const failed = failedFramesOf(p);
+  const failed = p.failedFrames;
   const lines = [
     `render ${id} needs attention: ${failed.count === 1 ? 'frame' : `${failed.count} frames`} ${formatRanges(failed)} failed on every attempt; ` +
       `${p.done} of ${p.total} frames are done`,

@@ -6,6 +6,7 @@
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { FAILURE_FIXES, FAILURE_TYPES, TIMEOUT_FAILURE_TYPES, TIMEOUT_FIXES } from '../../workflows/contract';
+import { flagOf } from '../setup/render-option-values';
 import { commandHint, type HintTarget } from './hints';
 
 /** A failure as start-render, status and status --json show it. */
@@ -36,10 +37,14 @@ export function fixFor(type: string, renderId: string, where: HintTarget, failed
   return fillCommands(text, renderId, where, failed);
 }
 
+/** The placeholders for commands; every other `{key}` in a fix is a render setting, named by its flag. */
+const COMMANDS = new Set(['retry', 'again', 'worker']);
+
 function fillCommands(text: string, renderId: string, where: HintTarget, failed: 'frame' | 'render'): string {
   const worker = `npm run worker -- ${where.address ? `--address ${where.address} ` : ''}--queues media,style`;
   const retry = failed === 'frame' ? commandHint('retry-failed', renderId, where) : 'run the same start-render command again';
   return text
+    .replace(/\{(\w+)\}/g, (whole, key: string) => (COMMANDS.has(key) ? whole : flagOf(key)))
     .replaceAll('{retry}', retry)
     .replaceAll('{again}', 'run the same start-render command again')
     .replaceAll('{worker}', worker);

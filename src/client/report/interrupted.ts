@@ -4,7 +4,7 @@
  * split's frame count and the frames completed since.
  */
 import { defaultPayloadConverter, type WorkflowHandle } from '@temporalio/client';
-import { FrameSet, chunkRange, type IndexResult, type RenderRequest, type SplitResult, type StylizeFrameInput } from '../../workflows/contract';
+import { FrameSet, chunkRange, type IndexResult, type RenderRequest, type StylizeFrameInput } from '../../workflows/contract';
 import type { RenderState } from '../../workflows/ledger';
 
 type Payload = Parameters<typeof defaultPayloadConverter.fromPayload>[0];
@@ -42,7 +42,6 @@ export async function interruptedProgress(handle: WorkflowHandle): Promise<Inter
     if (!completed) continue;
     const type = typeOf.get(Number(completed.scheduledEventId));
     if (type === 'stylizeFrame') done++;
-    if (type === 'splitVideo') total = decode<SplitResult>(completed.result?.payloads?.[0])?.frameCount ?? total;
     if (type === 'indexVideo') total = decode<IndexResult>(completed.result?.payloads?.[0])?.split.frameCount ?? total;
     // Frames of chunks an earlier run encoded count as done.
     if (type === 'indexVideo' && request?.chunks) done += reusedFrames(decode<IndexResult>(completed.result?.payloads?.[0]), request.chunks.frames);

@@ -1,6 +1,5 @@
 import { defaultPayloadConverter, type WorkflowHandle } from '@temporalio/client';
 import { progressQuery, type FrameHeartbeat, type RenderProgress } from '../../workflows/contract';
-import { failedFramesOf } from '../../workflows/frame-set';
 
 export interface Snapshot {
   progress: RenderProgress;
@@ -46,7 +45,7 @@ export function formatProgressLine(snap: Snapshot, width = 24): string {
   else if (p.paused) parts.push('paused (npm run resume)');
   for (const f of snap.live) parts.push(`frame ${f.frame} step ${f.step}/${f.totalSteps}`);
   if (p.chunks && p.chunks.total > 1) parts.push(`chunk ${Math.min(p.chunks.encoded + 1, p.chunks.total)}/${p.chunks.total} (${p.chunks.encoded} encoded)`);
-  const failed = failedFramesOf(p).count;
+  const failed = p.failedFrames.count;
   if (failed) parts.push(`${failed} failed`);
   if (p.meanSecondsPerFrame !== null) parts.push(`${p.meanSecondsPerFrame.toFixed(1)} s/frame`);
   if (secondsLeft !== null && p.phase === 'styling') parts.push(`ETA ${formatDuration(secondsLeft)}`);

@@ -4,7 +4,7 @@
  * still the video it assembled — re-assembling it from the kept frames when it is missing or has
  * been replaced, instead of reporting a video that is not there.
  */
-import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../../cli-common/errors';
@@ -13,7 +13,6 @@ import { renderPaths } from '../../common/render-paths';
 import { TASK_QUEUES, type RenderRequest, type RenderResult } from '../../workflows/contract';
 import type { renderVideo } from '../../workflows/render';
 import { ownerOfOutput, writeOutputRecord } from './output-records';
-import { legacyIdOf } from './render-options';
 
 /** What start-render did about a finished render's output, said in one line before the summary. */
 export interface Restored {
@@ -31,8 +30,7 @@ const replaceHint = 'pass --overwrite (or -y) to replace it, or choose another -
 export async function checkOutputFree(request: RenderRequest, workDir: string, overwrite: boolean | undefined): Promise<void> {
   const owner = await ownerOfOutput(workDir, request.output);
   if (!owner.exists || overwrite) return;
-  const ours = [request.renderId, await legacyIdOf(request)];
-  if (owner.renderId && ours.includes(owner.renderId)) return;
+  if (owner.renderId === request.renderId) return;
   if (owner.renderId) {
     throw new UsageError(`--output ${request.output} already exists: it is the video of another render (${owner.renderId}); ${replaceHint}`);
   }
@@ -47,22 +45,6 @@ async function finishedHere(request: RenderRequest): Promise<boolean> {
     return finished.output === request.output && finished.fingerprint === undefined;
   } catch {
     return false;
-  }
-}
-
-/**
- * The id this render has on the server: the current one, or the one an earlier release gave it
- * when a render under that id is running or finished (so it is not started a second time).
- */
-export async function idOnServer(client: Client, request: RenderRequest): Promise<string> {
-  const legacy = await legacyIdOf(request);
-  if (legacy === request.renderId) return legacy;
-  try {
-    const status = (await client.workflow.getHandle(legacy).describe()).status.name;
-    return status === 'RUNNING' || status === 'COMPLETED' ? legacy : request.renderId;
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return request.renderId;
-    throw err;
   }
 }
 

@@ -125,14 +125,6 @@ export function renderIdFor(files: RenderFileSet & { output: string }, settings:
 }
 
 /**
- * The id releases before 0.2 derived, with the epochs in it: start-render attaches to a render
- * started under such an id rather than starting the same render a second time.
- */
-export function legacyRenderIdFor(files: RenderFileSet & { output: string }, settings: StyleSettings): Promise<string> {
-  return readableId(files, settings, { output: files.output });
-}
-
-/**
  * Renders with this key — the same video, style and settings, whatever the output — can share their
  * stylized frames (shared-frames.ts). It was the work directory's name before that became the id.
  */
@@ -170,9 +162,4 @@ export async function buildRenderRequest(flags: RenderFlags): Promise<RenderRequ
   const workDir = flags.workDir ? resolve(flags.workDir) : defaultWorkDir();
   // The work directory is named by the render id, so what `status` and `list` show is what is on disk.
   return { renderId, ...files, renderDir: join(workDir, 'renders', renderId), settings, limits, chunks };
-}
-
-/** The id an earlier release gave this request (see legacyRenderIdFor). */
-export function legacyIdOf(request: RenderRequest): Promise<string> {
-  return legacyRenderIdFor(request, request.settings);
 }

@@ -88,6 +88,50 @@ async function listen(server: ReturnType<typeof createServer>, host: string, por
   return attempt(0);
 }
 
+/** What the request routing serves from: the server's pages and assets, and how it reads a render. */
+interface Site {
+  commands: CommandServerOptions;
+  source: WatchSource;
+  pages: { list: string; render: string };
+  scripts: Record<string, { type: string; body: string }>;
+  pageData(id: string): Promise<unknown>;
+  sendPage(res: ServerResponse, html: string, id?: string): Promise<void>;
+  sendRenderFile(req: IncomingMessage, res: ServerResponse, id: string, kind: string, name: string): Promise<void>;
+}
+
+/** POST /api/renders/<id>/<action>: a steering command's button. */
+async function postAction(site: Site, req: IncomingMessage, res: ServerResponse, parts: string[]): Promise<void> {
+  if (parts[0] !== 'api' || parts[1] !== 'renders' || parts.length !== 4 || !RENDER_ID.test(parts[2]) || !isAction(parts[3])) return json(res, 404, { error: 'no such action' });
+  try {
+    return json(res, 200, { lines: await runAction(parts[3], parts[2], await readBody(req), site.commands) });
+  } catch (err) {
+    return json(res, err instanceof UsageError ? 409 : 500, { error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+/** An authorised request: the pages, their assets, their JSON, a render's files and the buttons. */
+async function route(site: Site, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const id = parts[1];
+  if (id !== undefined && ['renders', 'files'].includes(parts[0]) && !RENDER_ID.test(id)) return json(res, 400, { error: 'not a render id' });
+  if (req.method === 'POST') return postAction(site, req, res, parts);
+  if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'GET or POST only' });
+  if (parts.length === 0) return site.sendPage(res, site.pages.list);
+  if (parts[0] === 'renders' && parts.length === 2) return site.sendPage(res, site.pages.render, id);
+  if (parts[0] === 'assets' && parts.length === 2 && site.scripts[parts[1]]) {
+    const { type, body } = site.scripts[parts[1]];
+    res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-cache' }).end(body);
+    return;
+  }
+  if (parts[0] === 'api' && parts[1] === 'renders' && parts.length === 2) {
+    const { client, served } = await site.source();
+    return json(res, 200, { served, renders: await renderList(client, served) });
+  }
+  if (parts[0] === 'api' && parts[1] === 'renders' && parts.length === 3 && RENDER_ID.test(parts[2])) return json(res, 200, await site.pageData(parts[2]));
+  if (parts[0] === 'files' && parts.length === 4) return site.sendRenderFile(req, res, id, parts[2], parts[3]);
+  json(res, 404, { error: 'not found' });
+}
+
 export async function startWatchServer(opts: WatchServerOptions): Promise<WatchServer> {
   const host = opts.host ?? '127.0.0.1';
   const access = await readWatchAccess(opts.workDir);
@@ -125,35 +169,6 @@ export async function startWatchServer(opts: WatchServerOptions): Promise<WatchS
     json(res, 404, { error: 'no such file' });
   }
 
-  async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-    const id = parts[1];
-    if (id !== undefined && ['renders', 'files'].includes(parts[0]) && !RENDER_ID.test(id)) return json(res, 400, { error: 'not a render id' });
-    if (req.method === 'POST') {
-      if (parts[0] !== 'api' || parts[1] !== 'renders' || parts.length !== 4 || !RENDER_ID.test(parts[2]) || !isAction(parts[3])) return json(res, 404, { error: 'no such action' });
-      try {
-        return json(res, 200, { lines: await runAction(parts[3], parts[2], await readBody(req), opts.commands) });
-      } catch (err) {
-        return json(res, err instanceof UsageError ? 409 : 500, { error: err instanceof Error ? err.message : String(err) });
-      }
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'GET or POST only' });
-    if (parts.length === 0) return sendPage(res, pages.list);
-    if (parts[0] === 'renders' && parts.length === 2) return sendPage(res, pages.render, id);
-    if (parts[0] === 'assets' && parts.length === 2 && scripts[parts[1]]) {
-      const { type, body } = scripts[parts[1]];
-      res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-cache' }).end(body);
-      return;
-    }
-    if (parts[0] === 'api' && parts[1] === 'renders' && parts.length === 2) {
-      const { client, served } = await opts.source();
-      return json(res, 200, { served, renders: await renderList(client, served) });
-    }
-    if (parts[0] === 'api' && parts[1] === 'renders' && parts.length === 3 && RENDER_ID.test(parts[2])) return json(res, 200, await pageData(parts[2]));
-    if (parts[0] === 'files' && parts.length === 4) return sendRenderFile(req, res, id, parts[2], parts[3]);
-    json(res, 404, { error: 'not found' });
-  }
-
   const server = createServer((req, res) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -166,7 +181,7 @@ export async function startWatchServer(opts: WatchServerOptions): Promise<WatchS
       res.writeHead(303, { Location: `${url.pathname}${url.search}` }).end();
       return;
     }
-    route(req, res, url).catch((err: unknown) => {
+    route({ commands: opts.commands, source: opts.source, pages, scripts, pageData, sendPage, sendRenderFile }, req, res, url).catch((err: unknown) => {
       if (!res.headersSent) json(res, 502, { error: err instanceof Error ? err.message.split('\n')[0] : String(err) });
       else res.destroy();
     });

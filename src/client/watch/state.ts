@@ -10,7 +10,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { framePath, thumbnailPaths, type FrameView } from '../../media';
 import { renderPaths } from '../../common/render-paths';
 import type { RenderProgress } from '../../workflows/contract';
-import { failedFramesOf, formatRanges, skippedFramesOf } from '../../workflows/frame-set';
+import { formatRanges } from '../../workflows/frame-set';
 import { liveState, oneLineReason } from '../report/attention';
 import { listRenders, type ListedRender } from '../commands/list';
 import { settle, type Ending } from '../report/ending';
@@ -103,7 +103,7 @@ function chunkCells(p: RenderProgress): RenderPage['chunks'] {
   for (const chunk of view.open) cells[chunk.index] = open[chunk.phase];
   const chunkOf = (frame: number) => Math.floor((frame - 1) / view.framesPerChunk);
   for (const [first, last] of view.skipped.ranges) for (let c = chunkOf(first); c <= chunkOf(last); c++) cells[c] = 'skipped';
-  for (const [first, last] of failedFramesOf(p).ranges) for (let c = chunkOf(first); c <= chunkOf(last); c++) cells[c] = 'failed';
+  for (const [first, last] of p.failedFrames.ranges) for (let c = chunkOf(first); c <= chunkOf(last); c++) cells[c] = 'failed';
   const counts: Partial<Record<ChunkCell, number>> = {};
   for (const cell of cells) counts[cell] = (counts[cell] ?? 0) + 1;
   return { cells, framesPerChunk: view.framesPerChunk, counts };
@@ -111,12 +111,12 @@ function chunkCells(p: RenderProgress): RenderPage['chunks'] {
 
 function failedOf(p: RenderProgress | undefined): RenderPage['failed'] {
   if (!p) return { count: 0, ranges: '', groups: [] };
-  const failed = failedFramesOf(p);
+  const failed = p.failedFrames;
   return { count: failed.count, ranges: formatRanges(failed), groups: failed.errors.map((g) => ({ count: g.count, reason: oneLineReason(g.error), sample: g.sample })) };
 }
 
 function fromProgress(id: string, state: string, served: boolean, p: RenderProgress): RenderPage {
-  const skipped = skippedFramesOf({ skipped: p.chunks?.skipped });
+  const skipped = p.chunks?.skipped ?? { count: 0, ranges: [], rangesOmitted: 0 };
   return {
     id,
     state,
