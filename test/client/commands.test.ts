@@ -277,7 +277,7 @@ describe('steering commands (real server, real workers)', () => {
   });
 
   test('the progress line shows a paused or cancelling render', () => {
-    const p = { phase: 'styling', total: 10, done: 4, failed: [], backends: ['wasm'], meanSecondsPerFrame: 2, etaSeconds: 12, paused: true, cancelling: false } as unknown as RenderProgress;
+    const p = { phase: 'styling', total: 10, done: 4, failedFrames: { count: 0, ranges: [], rangesOmitted: 0, errors: [] }, backends: ['wasm'], meanSecondsPerFrame: 2, etaSeconds: 12, paused: true, cancelling: false } as unknown as RenderProgress;
     assert.match(formatProgressLine({ progress: p, live: [] }), /4\/10 frames · paused \(npm run resume\) · 2\.0 s\/frame · ETA 12s · wasm/);
     assert.match(formatProgressLine({ progress: { ...p, cancelling: true, etaSeconds: null }, live: [] }), /cancelling: letting frames in flight finish/);
     const chunks = { total: 4, encoded: 1, framesPerChunk: 3, sequential: false, open: [], skipped: { count: 0, ranges: [], rangesOmitted: 0 }, segmentsDir: '/s' };
