@@ -481,7 +481,7 @@ function changesOf(images: RgbImage[]): RgbImage[] {
 }
 
 /** Rows of equally sized images into one image, 2-px white gaps. */
-function stripOf(rows: RgbImage[][]): RgbImage {
+export function stripOf(rows: RgbImage[][]): RgbImage {
   const { width, height } = rows[0][0];
   const gap = 2;
   const W = rows[0].length * (width + gap) - gap;

@@ -32,7 +32,7 @@ import type { RgbImage } from '../src/media/types';
 import { createStyleRuntime } from '../src/worker/engine';
 import { TINY_VGG_WIDTHS, VGG19_WIDTHS, writeVggH5 } from '../test/helpers/tiny-vgg';
 import { cachedRun, runKey, weightsKey } from './run-cache';
-import { lossTerms, type Terms } from './coherence';
+import { lossTerms, stripOf, type Terms } from './coherence';
 
 const { values: args } = parseArgs({
   options: {
@@ -232,21 +232,6 @@ async function main() {
   const rows = [frames, baseRun.styled, changes(baseRun.styled), run.styled, changes(run.styled)];
   if (args.strip) await writePng(args.strip, stripOf(rows.map((row) => row.slice(Math.max(0, frameCount - 4)))));
   engine.dispose();
-}
-
-/** Rows of equally sized images into one image, 2-px white gaps. */
-function stripOf(rows: RgbImage[][]): RgbImage {
-  const { width, height } = rows[0][0];
-  const gap = 2;
-  const W = rows[0].length * (width + gap) - gap;
-  const H = rows.length * (height + gap) - gap;
-  const data = new Float32Array(W * H * 3).fill(1);
-  rows.forEach((row, r) =>
-    row.forEach((img, c) => {
-      for (let y = 0; y < height; y++) data.set(img.data.subarray(y * width * 3, (y + 1) * width * 3), ((r * (height + gap) + y) * W + c * (width + gap)) * 3);
-    }),
-  );
-  return { width: W, height: H, data };
 }
 
 main().then(
