@@ -472,7 +472,7 @@ const STRIP_FRAMES = 4;
 const CHANGE_GAIN = 4;
 
 /** |frame t − frame t−1| × CHANGE_GAIN per channel (black for frame 1): flicker made visible. */
-function changesOf(images: RgbImage[]): RgbImage[] {
+export function changesOf(images: RgbImage[]): RgbImage[] {
   return images.map((img, t) => {
     const data = new Float32Array(img.data.length);
     if (t > 0) for (let i = 0; i < data.length; i++) data[i] = Math.min(1, CHANGE_GAIN * Math.abs(img.data[i] - images[t - 1].data[i]));

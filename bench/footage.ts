@@ -32,7 +32,7 @@ import type { RgbImage } from '../src/media/types';
 import { createStyleRuntime } from '../src/worker/engine';
 import { TINY_VGG_WIDTHS, VGG19_WIDTHS, writeVggH5 } from '../test/helpers/tiny-vgg';
 import { cachedRun, runKey, weightsKey } from './run-cache';
-import { lossTerms, stripOf, type Terms } from './coherence';
+import { changesOf, lossTerms, stripOf, type Terms } from './coherence';
 
 const { values: args } = parseArgs({
   options: {
@@ -228,8 +228,7 @@ async function main() {
   console.log(`content-init's style/content per frame ÷ its frame 1's: ${baseTerms.map((t) => `${(t.style / baseTerms[0].style).toFixed(2)}/${(t.content / baseTerms[0].content).toFixed(2)}`).join(' ')}`);
   console.log(`style/content per frame ÷ frame 1's: ${terms.map((t) => `${(t.style / terms[0].style).toFixed(2)}/${(t.content / terms[0].content).toFixed(2)}`).join(' ')}`);
   // Rows: input; content-init; its change from the previous frame ×4; the coherent chain; its change ×4 (the last 4 frames).
-  const changes = (images: RgbImage[]) => images.map((img, t) => ({ ...img, data: img.data.map((v, i) => (t === 0 ? 0 : Math.min(1, 4 * Math.abs(v - images[t - 1].data[i])))) }));
-  const rows = [frames, baseRun.styled, changes(baseRun.styled), run.styled, changes(run.styled)];
+  const rows = [frames, baseRun.styled, changesOf(baseRun.styled), run.styled, changesOf(run.styled)];
   if (args.strip) await writePng(args.strip, stripOf(rows.map((row) => row.slice(Math.max(0, frameCount - 4)))));
   engine.dispose();
 }
