@@ -1,8 +1,8 @@
 /**
  * `npx tsx bench/footage.ts --clip /usr/share/doc/opencv-doc/examples/data/vtest.avi
  *   --style /usr/share/doc/opencv-doc/examples/data/starry_night.jpg --net sinusoidal|he-narrow|he-full
- *   --size 96 --frames 6 --epochs 2 --steps-per-epoch 25 [--later-epochs N] [--temporal-weight α] [--stop-tolerance t]
- *   [--run-up 3] [--backend node] [--strip strip.png] [--fresh]`
+ *   [--start seconds] --size 96 --frames 6 --epochs 2 --steps-per-epoch 25 [--later-epochs N] [--temporal-weight α] [--stop-tolerance t]
+ *   [--run-up 3] [--backend node] [--strip strip.png] [--fresh] [--trace-terms]`
  *
  * The coherent default (a render's --init prev-warped: run-up, warm frames with the relative
  * temporal weight and the stop rule, exactly as src/activities/style.ts chains them) against the
@@ -19,7 +19,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { temporalGuide, type GuideOptions, PHOTOMETRIC_THRESHOLD, STILL_THRESHOLD, type TemporalGuide } from '../src/engine/flow';
 import { caffePreprocess, gramMatrix, styleContentLoss } from '../src/engine/losses';
@@ -41,6 +41,8 @@ const { values: args } = parseArgs({
     net: { type: 'string', default: 'he-narrow' },
     size: { type: 'string', default: '96' },
     frames: { type: 'string', default: '6' },
+    /** Seconds into the clip where the frames start (ffmpeg's input seek). */
+    start: { type: 'string', default: '0' },
     epochs: { type: 'string', default: '2' },
     'steps-per-epoch': { type: 'string', default: '25' },
     'later-epochs': { type: 'string' },
@@ -51,6 +53,7 @@ const { values: args } = parseArgs({
     backend: { type: 'string', default: 'node' },
     strip: { type: 'string' },
     fresh: { type: 'boolean', default: false },
+    'trace-terms': { type: 'boolean', default: false },
     work: { type: 'string', default: '/tmp/coherence/footage' },
   },
 });
@@ -89,11 +92,12 @@ async function weightsFile(net: string, dir: string): Promise<string> {
 }
 
 /** The clip's first `frames` frames, `size` px on the long side (even sides), as ffmpeg scales them. */
-async function clipFrames(clip: string, size: number, frames: number, dir: string): Promise<RgbImage[]> {
-  const out = join(dir, `frames-${size}-${frames}`);
+async function clipFrames(clip: string, start: number, size: number, frames: number, dir: string): Promise<RgbImage[]> {
+  // Keyed by the clip's file name and start too: several windows share the work directory.
+  const out = join(dir, `frames-${basename(clip, extname(clip))}-${start}-${size}-${frames}`);
   if (!existsSync(join(out, 'done'))) {
     await mkdir(out, { recursive: true });
-    execFileSync(ffmpegPaths().ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', '-i', clip, '-frames:v', String(frames), '-vf', `scale=${size}:-2:flags=area`, join(out, 'f_%04d.png')]);
+    execFileSync(ffmpegPaths().ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', '-ss', String(start), '-i', clip, '-frames:v', String(frames), '-vf', `scale=${size}:-2:flags=area`, join(out, 'f_%04d.png')]);
     execFileSync('touch', [join(out, 'done')]);
   }
   const names = (await readdir(out)).filter((n) => n.endsWith('.png')).sort();
@@ -108,6 +112,10 @@ interface Run {
   steps: number[];
 }
 
+/** The chain start's loss terms, set when --trace-terms asks for each warm frame's terms. */
+const chainStart: { terms?: Terms } = {};
+const xRef: { terms?: Terms } = {};
+
 /** One warm frame as the activity runs it: the guide, the relative weight, the stop rule. */
 async function warmFrame(engine: StyleEngine, settings: StyleSettings, targets: StyleTargets, prevContent: RgbImage, content: RgbImage, prevStyled: RgbImage, target: number) {
   const guide = await temporalGuide(prevContent, content, prevStyled);
@@ -118,9 +126,16 @@ async function warmFrame(engine: StyleEngine, settings: StyleSettings, targets: 
     settings: later,
     init: guide.warped,
     temporal: { warped: guide.warped, mask: guide.mask, weight: temporalWeightFor(settings, target) },
-    stop: stopRuleFor(settings, target, guide.mask, totalSteps(later)),
+    stop: { ...stopRuleFor(settings, target, guide.mask, totalSteps(later))!, ...(process.env.X_TERMS && { styleTarget: xRef.terms!.style, contentTarget: xRef.terms!.content }) },
     onStep: process.env.FOOTAGE_TRACE ? ({ step, loss }) => void (step % 5 === 1 && process.stdout.write(`${step}:${(loss / target).toFixed(2)} `)) : undefined,
   });
+  if (chainStart.terms) {
+    // --trace-terms: where each warm frame starts and ends, as shares of its chain start's style and content loss.
+    const [from, to] = [lossTerms(engine, guide.warped, content, targets, settings), lossTerms(engine, r.image, content, targets, settings)];
+    const { style, content: c } = chainStart.terms;
+    const distrusted = 1 - guide.mask.reduce((a, b) => a + b, 0) / guide.mask.length;
+    console.log(`style/content ÷ chain start's: init ${(from.style / style).toFixed(2)}/${(from.content / c).toFixed(2)} -> ${r.steps} steps ${(to.style / style).toFixed(2)}/${(to.content / c).toFixed(2)} (distrusted ${(100 * distrusted).toFixed(1)} %)`);
+  }
   if (process.env.FOOTAGE_TRACE) console.log(`| ${r.steps} steps, style + content ${(r.styleContentLoss / target).toFixed(2)} × target`);
   return { image: as8bit(r.image), steps: r.steps };
 }
@@ -131,6 +146,8 @@ async function coherentRun(engine: StyleEngine, frames: RgbImage[], targets: Sty
   // The chain's target and loss scale: its first optimisation's final style + content loss (a render's chain start records it).
   const sc = (t: Terms) => t.style + t.content + t.tv;
   const target = sc(baseTerms[from]);
+  if (args['trace-terms']) chainStart.terms = baseTerms[from];
+  xRef.terms = baseTerms[from];
   let reached = base.styled[from];
   let steps = base.steps[from];
   for (let t = from - 1; t >= 0; t--) {
@@ -193,7 +210,7 @@ async function main() {
     ...(args['later-learning-rate'] && { laterLearningRate: Number(args['later-learning-rate']) }),
     ...(args['run-up'] && { runUp: Number(args['run-up']) }),
   };
-  const frames = await clipFrames(args.clip!, size, frameCount, args.work!);
+  const frames = await clipFrames(args.clip!, Number(args.start), size, frameCount, args.work!);
   const style = await readImage(args.style!, { longSide: size });
   const targets = await engine.styleTargets(`footage-${size}`, base.styleLayers, async () => [{ image: style, weight: 1 }]);
 
