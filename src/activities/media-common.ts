@@ -44,7 +44,8 @@ export function isDiskFull(err: unknown): boolean {
 }
 
 const MB = 1024 * 1024;
-const megabytes = (bytes: number) => `${(bytes / MB).toFixed(bytes < 10 * MB ? 1 : 0)} MB`;
+/** Whole kB below 100 kB (a small frame's need would read "0.0 MB"), else MB. */
+const megabytes = (bytes: number) => (bytes < 100 * 1024 ? `${Math.ceil(bytes / 1024)} kB` : `${(bytes / MB).toFixed(bytes < 10 * MB ? 1 : 0)} MB`);
 
 /** Bytes free to this process on the filesystem holding `dir` (its nearest existing ancestor). */
 async function freeBytes(dir: string): Promise<number | undefined> {

@@ -79,7 +79,7 @@ describe('a full disk names how much the render needs, and nothing is lost', () 
     assert.equal(full.code, 1, full.stdout + full.stderr);
     const line = full.stderr.match(/render (\S+) failed: (DiskFull: no space left on the disk of .*)/);
     assert.ok(line, full.stdout + full.stderr);
-    assert.match(line[2], new RegExp(`no space left on the disk of ${work}/renders/\\S+ \\(0\\.\\d MB free\\): chunk 1 \\(24 frames of 320×240, content and stylized PNGs; .*\\) needs about \\d+(\\.\\d)? MB`));
+    assert.match(line[2], new RegExp(`no space left on the disk of ${work}/renders/\\S+ \\((0\\.\\d MB|\\d+ kB) free\\): chunk 1 \\(24 frames of 320×240, content and stylized PNGs; .*\\) needs about \\d+(\\.\\d)? MB`));
     assert.match(full.stderr, /fix: free the space the message names/);
     const json = JSON.parse((await runCli(['status', line[1], '--address', address, '--json'])).stdout);
     assert.equal(json.failure.type, FAILURE_TYPES.diskFull);
