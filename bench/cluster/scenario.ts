@@ -9,17 +9,17 @@
  * it is killed. The other worker meanwhile finishes the frames before K, so the kill always lands
  * mid-frame, with a checkpoint, after some frames are done, however fast or slow the machine is.
  */
-import { Client, Connection, defaultPayloadConverter } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import { Client, Connection } from '@temporalio/client';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { renderPaths } from '../../src/common/render-paths';
 import { framePath } from '../../src/media';
-import { progressQuery, type FrameHeartbeat, type RenderProgress, type RenderResult } from '../../src/workflows/contract';
+import { progressQuery, type RenderProgress, type RenderResult } from '../../src/workflows/contract';
 import { makeClip, makeStyleImage, probeStreams } from '../../test/helpers/media-fixtures';
 import { startCli, type Proc } from '../../test/helpers/processes';
+import { frameHolder } from '../../test/helpers/steering';
 import { writeVggH5 } from '../../test/helpers/tiny-vgg';
 import { GiveUp, pollUntil } from './sys';
 
@@ -62,24 +62,6 @@ function startWorker(args: string[], env: Record<string, string> = {}): Proc {
 /** The identity the SDK gives a worker that names none (pid@host): what the server records for its tasks. */
 function sdkIdentity(proc: Proc): string {
   return `${proc.child.pid}@${hostname()}`;
-}
-
-/**
- * Who computes `frame` right now, on attempt 1, and its last heartbeat: a started stylize activity
- * whose heartbeat (the first is sent as the frame starts) names the frame.
- */
-function holderOf(
-  description: temporal.api.workflowservice.v1.IDescribeWorkflowExecutionResponse,
-  frame: number,
-): { identity: string; beat: FrameHeartbeat } | undefined {
-  for (const a of description.pendingActivities ?? []) {
-    const started = a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
-    const payload = a.heartbeatDetails?.payloads?.[0];
-    if (!started || a.attempt !== 1 || !a.lastWorkerIdentity || !payload) continue;
-    const beat = defaultPayloadConverter.fromPayload<FrameHeartbeat>(payload);
-    if (beat?.frame === frame) return { identity: a.lastWorkerIdentity, beat };
-  }
-  return undefined;
 }
 
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
@@ -135,7 +117,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
         }
         const progress: RenderProgress = await handle.query(progressQuery);
         if (progress.done < frame - 1) return undefined;
-        const held = holderOf((await handle.describe()).raw, frame);
+        const held = frameHolder((await handle.describe()).raw, frame);
         if (held?.beat.step !== STALL_STEP) return undefined;
         const victim = styleWorkers.find((w) => w.identity === held.identity);
         if (!victim) throw new GiveUp(`frame ${frame} is held by ${held.identity}, not by one of this scenario's style workers`);
