@@ -96,11 +96,13 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<void> 
       stepsPerEpoch: opts.stepsPerEpoch,
       heartbeatTimeout: 6,
       backend: opts.backend,
+      restartServer: () => server!.restart('SIGKILL'),
+      restartPostgres: () => pg!.restart(),
       log,
     });
     printReport(report, { bin, pgSeconds, schemaSeconds, serverSeconds, nsSeconds, totalSeconds: since(t0), pg, opts });
   } catch (err) {
-    if (server && !interrupted) console.error(`temporal server log (last lines):\n${server.proc.output().split('\n').slice(-20).join('\n')}`);
+    if (server && !interrupted) console.error(`temporal server log (last lines):\n${server.output().split('\n').slice(-20).join('\n')}`);
     if (opts.keep) console.error(`kept ${dir}`);
     throw err;
   } finally {
@@ -115,23 +117,29 @@ function printReport(
   m: { bin: TemporalBinaries; pgSeconds: number; schemaSeconds: number; serverSeconds: number; nsSeconds: number; totalSeconds: number; pg: Postgres; opts: ClusterBenchOptions },
 ) {
   const o = m.opts;
-  const s = r.stats;
+  const k = r.kill;
+  const u = r.outage;
   console.log(`build: ${m.bin.built ? `${m.bin.seconds.toFixed(0)} s cold (go build of ./cmd/server and ./cmd/tools/sql)` : `cached, ${m.bin.seconds.toFixed(2)} s`}`);
   console.log(
     `start: postgresql ${m.pg.version} ${m.pgSeconds.toFixed(1)} s, schema (2 databases) ${m.schemaSeconds.toFixed(1)} s, ` +
       `temporal server to SERVING ${m.serverSeconds.toFixed(1)} s, namespace ${m.nsSeconds.toFixed(1)} s, workers ${r.workerStartSeconds.toFixed(1)} s`,
   );
+  console.log(`reference: ${r.frames} frames (${o.size} px, ${o.epochs}×${o.stepsPerEpoch} steps, ${o.backend}) undisturbed in ${r.referenceSeconds.toFixed(1)} s`);
   console.log(
-    `render: ${r.frames} frames (${o.size} px, ${o.epochs}×${o.stepsPerEpoch} steps, ${o.backend}) in ${r.renderSeconds.toFixed(1)} s, ` +
-      `${(r.renderSeconds / r.frames).toFixed(2)} s/frame with the kill and its 6 s heartbeat timeout`,
+    `kill: ${r.frames} frames in ${k.renderSeconds.toFixed(1)} s (${(k.renderSeconds / r.frames).toFixed(2)} s/frame with the kill and its 6 s heartbeat timeout); ` +
+      `${k.killed.name} SIGKILLed ${k.killedAfterSeconds.toFixed(1)} s in, holding frame ${k.killed.frame}, ${k.killed.doneBefore} frames done; ` +
+      `frame ${k.killed.frame} finished on attempt ${k.killedFrame.attempt}, ` +
+      (k.killedFrame.resumedFromStep > 0 ? `resumed from its checkpoint at step ${k.killedFrame.resumedFromStep}` : 'started over (no checkpoint used)'),
   );
+  console.log(`kill stats: computed ${k.stats.computed}, retried ${k.stats.retried}, resumed ${k.stats.resumed}, failures ${k.stats.failures}`);
+  console.log(`kill video: ${k.video.frames} frames decoded, ${k.video.durationSeconds.toFixed(3)} s (expected ${k.video.expectedSeconds.toFixed(3)} s), audio ${k.video.audio}`);
   console.log(
-    `kill: ${r.killed.name} (${r.killed.identity}) SIGKILLed ${r.killedAfterSeconds.toFixed(1)} s in, holding frame ${r.killed.frame}, ` +
-      `${r.killed.doneBefore} frames done; frame ${r.killed.frame} finished on attempt ${r.killedFrame.attempt}, ` +
-      (r.killedFrame.resumedFromStep > 0 ? `resumed from its checkpoint at step ${r.killedFrame.resumedFromStep}` : 'started over (no checkpoint used)'),
+    `outage: ${u.frames} frames in ${u.renderSeconds.toFixed(1)} s, frame 3 held by ${u.holder} (${u.doneBefore} frames done) through: ` +
+      `temporal server SIGKILL → SERVING ${u.serverAwaySeconds.toFixed(1)} s (+${u.serverAnswerSeconds.toFixed(1)} s to the first answered query), ` +
+      `postgresql immediate restart ${u.postgresAwaySeconds.toFixed(1)} s (+${u.postgresAnswerSeconds.toFixed(1)} s); ` +
+      `held frame finished on attempt ${u.heldFrameAttempt}; retried ${u.stats.retried}, failures ${u.stats.failures}; workers and start-render survived`,
   );
-  console.log(`stats: computed ${s.computed}, retried ${s.retried}, resumed ${s.resumed}, failures ${s.failures}`);
-  console.log(`video: ${r.video.frames} frames decoded, ${r.video.durationSeconds.toFixed(3)} s (expected ${r.video.expectedSeconds.toFixed(3)} s), audio ${r.video.audio}`);
+  console.log(`identical: all ${r.frames} stylized PNGs of the killed and the outage renders byte-identical to the undisturbed render's`);
   const flags = `--cluster-frames ${o.frames} --cluster-size ${o.size} --cluster-epochs ${o.epochs} --cluster-steps ${o.stepsPerEpoch} --cluster-backend ${o.backend}`;
   console.log(`total: ${m.totalSeconds.toFixed(1)} s   npm run bench -- --only cluster ${flags}`);
 }
