@@ -32,6 +32,10 @@ export interface OutageReport {
   /** The attempt that finished the held frame (1: it stayed with its worker through both outages). */
   heldFrameAttempt: number | null;
   stats: RenderResult['stats'];
+  /** Frames finished on a later attempt (e.g. one whose completion was lost while the server was down). */
+  retriedFrames: number[];
+  /** What start-render said while the server was away and when it was back. */
+  clientLines: string[];
 }
 
 /** Seconds until a query on the render is answered again. */
@@ -57,6 +61,10 @@ export async function renderThroughOutages(c: Cluster): Promise<{ result: Render
   const { result, seconds } = await finishRender(r);
 
   const problems = checkComplete(result, c.o.frames);
+  // Down longer than the SDK retries a call, the server is ridden out by start-render's own reconnect, which says so.
+  const said = r.proc.output();
+  const reconnected = /does not answer \(/.test(said) && /answers again after \d+ s/.test(said);
+  if (c.o.expectReconnect && !reconnected) problems.push(`start-render did not say it waited for the server and saw it back:\n${said}`);
   const gone = [c.media, ...c.styleWorkers.map((w) => w.proc)].filter((p) => p.child.exitCode !== null || p.child.signalCode !== null);
   if (gone.length) problems.push(`${gone.length} worker(s) exited during the outages:\n${gone.map((p) => p.output().slice(-2000)).join('\n')}`);
   const note = result.notable.find((n) => n.frame === STALLED_FRAME);
@@ -74,6 +82,8 @@ export async function renderThroughOutages(c: Cluster): Promise<{ result: Render
       postgresAwaySeconds,
       postgresAnswerSeconds,
       heldFrameAttempt: note?.attempt ?? 1,
+      retriedFrames: result.notable.filter((n) => (n.attempt ?? 1) > 1).map((n) => n.frame),
+      clientLines: said.split('\n').filter((l) => /does not answer|answers again/.test(l)),
       stats: result.stats,
     },
   };

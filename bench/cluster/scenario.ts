@@ -41,6 +41,8 @@ export interface ScenarioOptions {
   backend: string;
   /** Crashes the Temporal server and starts it again (same ports and database); seconds until it serves. */
   restartServer(): Promise<number>;
+  /** The server stays down longer than the SDK retries a call: start-render must say it waits, then that it is back. */
+  expectReconnect: boolean;
   /** Restarts PostgreSQL with an immediate shutdown; seconds until it accepts connections. */
   restartPostgres(): Promise<number>;
   log: (line: string) => void;

@@ -141,10 +141,11 @@ export interface TemporalServer {
   /** Everything every server process printed, restarts included. */
   output(): string;
   /**
-   * Stops the process with `signal` (SIGKILL: a crash), starts it again with the same configuration
-   * (ports, databases) and waits until it answers SERVING; resolves with the seconds it was away.
+   * Stops the process with `signal` (SIGKILL: a crash), leaves it down `downSeconds` (the length of
+   * the outage, as a slow restart or an upgrade would have it), starts it again with the same
+   * configuration (ports, databases) and waits until it answers SERVING; resolves with the seconds it was away.
    */
-  restart(signal: NodeJS.Signals): Promise<number>;
+  restart(signal: NodeJS.Signals, downSeconds?: number): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -202,9 +203,10 @@ export async function startTemporalServer(bin: TemporalBinaries, pg: Postgres, d
     logFile,
     proc: launch(),
     output: () => earlier + server.proc.output(),
-    async restart(signal) {
+    async restart(signal, downSeconds = 0) {
       const t0 = performance.now();
       await endProcess(server.proc, signal);
+      await new Promise((r) => setTimeout(r, downSeconds * 1000));
       earlier += `${server.proc.output()}\n--- stopped with ${signal}, started again ---\n`;
       server.proc = launch();
       await untilServing(server.proc, address);

@@ -10,6 +10,7 @@ import { formatRanges } from '../../workflows/frame-set';
 import { TASK_QUEUES, workersSignal, type RenderRequest, type RenderResult } from '../../workflows/contract';
 import type { StyleSettings } from '../../engine/settings';
 import { describeIdle, idleQueues, queuesOf } from '../server/pollers';
+import { whileServerAway } from '../server/reconnect';
 import type { renderVideo } from '../../workflows/render';
 import { defaultLocalWorkers, spawnLocalStyleWorkers, type LocalWorkers } from '../server/local-workers';
 import { embeddedIdentity } from '../../cli-common/identity';
@@ -178,7 +179,9 @@ export async function followRender(
   workers?: WorkerWatch,
 ): Promise<RenderResult> {
   let finished = false;
-  const result = handle.result().finally(() => (finished = true));
+  // A server that is away for a while (restarted, upgraded) is waited for, not taken as the render's end.
+  const away = { server: where.address ? `the Temporal server at ${where.address}` : 'the embedded Temporal server', say: (line: string) => io.out(line), followUp: commandHint('status', handle.workflowId, where) };
+  const result = whileServerAway(() => handle.result(), () => handle.describe(), away).finally(() => (finished = true));
   // Handled from now on: the render may fail while this loop awaits something else (the caller reads it).
   result.catch(() => undefined);
   let lastPrinted = '';
