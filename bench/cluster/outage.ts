@@ -8,7 +8,7 @@
 import { writeFile } from 'node:fs/promises';
 import { progressQuery, type RenderResult } from '../../src/workflows/contract';
 import { frameHolder } from '../../test/helpers/steering';
-import { checkComplete, finishRender, launchRender, probeVideo, STALL_STEP, STALLED_FRAME, waitForStall, type Cluster, type RunningRender } from './scenario';
+import { checkComplete, finishRender, launchRender, probeVideo, STALL_STEP, STALLED_FRAME, waitForStall, type Cluster, type RunningRender } from './renders';
 import { pollUntil } from './sys';
 
 /**
