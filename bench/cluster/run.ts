@@ -147,7 +147,7 @@ function printReport(
     `outage: ${u.frames} frames in ${u.renderSeconds.toFixed(1)} s, frame 3 held by ${u.holder} (${u.doneBefore} frames done) through: ` +
       `temporal server SIGKILL → SERVING ${u.serverAwaySeconds.toFixed(1)} s (+${u.serverAnswerSeconds.toFixed(1)} s to the first answered query), ` +
       `postgresql immediate restart ${u.postgresAwaySeconds.toFixed(1)} s (+${u.postgresAnswerSeconds.toFixed(1)} s); ` +
-      `held frame finished on attempt ${u.heldFrameAttempt}; retried ${u.stats.retried}${u.retriedFrames.length ? ` (frames ${u.retriedFrames.join(', ')})` : ''}, failures ${u.stats.failures}; workers and start-render survived`,
+      `held frame finished on attempt ${u.heldFrameAttempt}; retried ${u.stats.retried}${u.retriedFrames.length ? ` (frame${u.retriedFrames.length > 1 ? 's' : ''} ${u.retriedFrames.join(', ')})` : ''}, failures ${u.stats.failures}; workers and start-render survived`,
   );
   for (const line of u.clientLines) console.log(`outage, start-render said: ${line}`);
   console.log(`identical: all ${r.frames} stylized PNGs of the killed and the outage renders byte-identical to the undisturbed render's`);
