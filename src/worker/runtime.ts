@@ -28,7 +28,7 @@ export function logToFile(path: string, onScreen?: (line: string) => void): void
   if (onScreen) screen = onScreen;
 }
 
-/** An entry as one line (its meta, an error's stack included, may span more), as the SDK's DefaultLogger writes it. */
+/** An entry as the SDK's DefaultLogger writes it: time, level, message, then its meta (an error's stack spans lines). */
 function lineOf(entry: LogEntry, inspect: InspectOptions): string {
   const at = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
   const meta = entry.meta === undefined ? '' : ` ${formatWithOptions(inspect, entry.meta)}`;
