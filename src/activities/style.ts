@@ -9,7 +9,7 @@ import { isOutOfMemory } from '../engine/oom';
 import { decodeGuide, encodeGuide, temporalGuide, type TemporalGuide } from '../engine/flow';
 import type { RgbImage } from '../media/types';
 import { transferOriginalColors } from '../engine/color';
-import { describeSettingProblem, InvalidSettingsError, stopRuleFor, styleBlendWeightsFor, styleLongSide, temporalWeightFor, type SettingProblem, type StyleSettings } from '../engine/settings';
+import { InvalidSettingsError, stopRuleFor, styleBlendWeightsFor, styleLongSide, temporalWeightFor, type SettingProblem, type StyleSettings } from '../engine/settings';
 import type { OptimisationCheckpoint, StylizeResult } from '../engine/stylize';
 import { framePath, MediaInputError, readImage, resizeImage, writePng } from '../media';
 import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
@@ -209,7 +209,7 @@ class FrameBeats {
       this.warnedSlowSteps = true;
       this.ctx.warn(
         `frame ${this.beat.frame}: one step took ${(stepMs / 1000).toFixed(1)} s, over a third of the ${this.timeoutMs / 1000} s heartbeat timeout; ` +
-          'raise --heartbeat-timeout or lower --size, or the frame may be retried as if its worker had died',
+          'raise {heartbeatTimeoutSeconds} or lower {size}, or the frame may be retried as if its worker had died',
       );
     }
     this.beat = { ...this.beat, step, loss };
@@ -249,7 +249,7 @@ async function blendedStyleTargets(engine: StyleEngine, styles: readonly string[
       key: 'styleBlendWeights',
       message: `{styleBlendWeights} has ${weights.length} weights for ${styles.length} style images; give one weight per style image`,
     };
-    throw new InvalidSettingsError(describeSettingProblem(problem), problem);
+    throw new InvalidSettingsError(problem.message, problem);
   }
   const longSide = styleLongSide(settings, settings.size);
   const key = sha256(JSON.stringify({ styles: hashes.map((hash, i) => [hash, longSide, weights[i]]), layers: settings.styleLayers }));
@@ -399,7 +399,7 @@ async function attemptFailure(err: unknown, a: Attempt, ooms: number): Promise<u
       fail(
         `out of memory at ${plan.workSize} px (${(err as Error).message.split('\n')[0]})`,
         // Shown while attempts remain and again once they are spent (needs-attention): true in both.
-        'Out-of-memory attempts are retried with backoff, at reduced size after repeated failures; if a frame keeps failing, lower --size.',
+        'Out-of-memory attempts are retried with backoff, at reduced size after repeated failures; if a frame keeps failing, lower {size}.',
       ),
       FAILURE_TYPES.outOfMemory,
     );
@@ -427,7 +427,7 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       }
       if (!engine) {
         throw ApplicationFailure.nonRetryable(
-          `frame ${frame}: this worker runs --engine copy and cannot stylize; start workers without --engine copy for this render`,
+          `frame ${frame}: this worker runs {engine} copy and cannot stylize; start workers without {engine} copy for this render`,
           FAILURE_TYPES.invalidSettings,
         );
       }
