@@ -179,9 +179,10 @@ export async function followRender(
   workers?: WorkerWatch,
 ): Promise<RenderResult> {
   let finished = false;
-  // A server that is away for a while (restarted, upgraded) is waited for, not taken as the render's end.
-  const away = { server: where.address ? `the Temporal server at ${where.address}` : 'the embedded Temporal server', say: (line: string) => io.out(line), followUp: commandHint('status', handle.workflowId, where) };
-  const result = whileServerAway(() => handle.result(), () => handle.describe(), away).finally(() => (finished = true));
+  // A cluster's server that is away for a while (restarted, upgraded) is waited for, not taken as the
+  // render's end. A work directory's own server going away means its start-render stopped: said at once.
+  const away = { server: `the Temporal server at ${where.address}`, say: (line: string) => io.out(line), followUp: commandHint('status', handle.workflowId, where) };
+  const result = (where.address ? whileServerAway(() => handle.result(), () => handle.describe(), away) : handle.result()).finally(() => (finished = true));
   // Handled from now on: the render may fail while this loop awaits something else (the caller reads it).
   result.catch(() => undefined);
   let lastPrinted = '';

@@ -26,14 +26,13 @@ export type StatusOptions = RenderRefOptions & { json?: boolean; refreshSeconds?
 export async function statusCommand(id: string | undefined, opts: StatusOptions, io: Io): Promise<number> {
   checkRenderRef(id, opts);
   return withClient(opts, (client, session) => {
-    // A server away for a moment (a restart) is waited for, saying so on stderr (stdout may be JSON).
+    const once = () => statusOnce(client, session, id, opts, io);
+    // A cluster's server away for a moment (a restart) is waited for, saying so on stderr (stdout may
+    // be JSON). A work directory's own server going away means its start-render stopped: said at once.
+    if (!opts.address) return once();
     const where = hintTarget(opts);
-    const away = {
-      server: where.address ? `the Temporal server at ${where.address}` : 'the Temporal server',
-      say: (line: string) => io.err(line),
-      followUp: commandHint('status', id ?? '<render id>', where),
-    };
-    return whileServerAway(() => statusOnce(client, session, id, opts, io), () => client.workflowService.getSystemInfo({}), away);
+    const away = { server: `the Temporal server at ${opts.address}`, say: (line: string) => io.err(line), followUp: commandHint('status', id ?? '<render id>', where) };
+    return whileServerAway(once, () => client.workflowService.getSystemInfo({}), away);
   });
 }
 
