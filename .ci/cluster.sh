@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The real-cluster scenario (bench/cluster): docker-compose.yml's PostgreSQL + Temporal server
-# without Docker, a render through the real CLI with a media worker and two style workers in
-# separate processes, one SIGKILLed mid-frame.
+# without Docker, renders through the real CLI with a media worker and two style workers in
+# separate processes: undisturbed; one style worker SIGKILLed mid-frame; a frame held in flight
+# while the Temporal server is SIGKILLed (down 30 s) and started again and PostgreSQL is restarted.
+# Every stylized frame must be byte-identical to the undisturbed render's.
 #
 #   bash .ci/cluster.sh          (as root on Debian, or a user with sudo)
 #
@@ -9,7 +11,7 @@
 # default cluster or service Debian would otherwise create: the bench starts its own, throwaway).
 # The Temporal server is built once from its Go module (needs Go on PATH; ~8.5 minutes) and cached
 # per version in ~/.cache/starry-render/temporal-server/ (STARRY_CACHE_DIR moves it); later runs
-# reuse it and take about half a minute.
+# reuse it and take about two minutes (30 s of it the server kept down on purpose).
 #
 # Nothing is left running, whatever happens: the bench runs in its own process group and
 # temporary directory; on its exit (or a timeout, or this script being stopped) the group is
@@ -18,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# Generous: a cold build is ~8.5 minutes and a warm run ~30 s; past this something hangs.
+# Generous: a cold build is ~8.5 minutes and a warm run ~2 minutes; past this something hangs.
 CLUSTER_TIMEOUT_S=${CLUSTER_TIMEOUT_S:-2400}
 
 log() { echo "cluster: $*" >&2; }

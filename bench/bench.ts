@@ -47,9 +47,10 @@
  * the losses agree.
  *
  * `cluster` (bench/cluster/run.ts; --cluster-frames 8 --cluster-size 64 --cluster-epochs 3 --cluster-steps 12
- * --cluster-backend wasm --cluster-keep): docker-compose.yml's PostgreSQL + Temporal server without
- * Docker (the server built once from its Go module, then cached), a render through them with two
- * style worker processes, one SIGKILLed mid-frame. Not in the default set: the first run builds Go.
+ * --cluster-backend wasm --cluster-server-down 30 --cluster-keep): docker-compose.yml's PostgreSQL + Temporal server without
+ * Docker (the server built once from its Go module, then cached), renders through them with two
+ * style worker processes: undisturbed, one worker SIGKILLed mid-frame, and a frame held through a
+ * server crash and a PostgreSQL restart, frames byte-identical. Not in the default set: the first run builds Go.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';

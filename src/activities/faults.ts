@@ -6,12 +6,16 @@
  *   kill@K:S  the worker process kills itself with SIGKILL when frame K reaches step S on attempt 1
  *   kill@K:S#A  … on attempt A
  *   stall@K:S  frame K stops at step S on attempt 1 until the activity is cancelled (e.g. the worker
- *              is shutting down), to observe a frame in flight. It keeps heartbeating meanwhile: a
- *              stalled frame is one held by a live worker, never one the server times out and
- *              hands to another, so a test can take its time to act on it (stop or kill its worker).
+ *              is shutting down) or the file STARRY_STALL_RELEASE names exists, to observe a frame
+ *              in flight. It keeps heartbeating meanwhile: a stalled frame is one held by a live
+ *              worker, never one the server times out and hands to another, so a test can take its
+ *              time to act on it (stop or kill its worker, restart the server, fill the disk) and
+ *              then let it go on by creating the release file.
  *
  * Several faults are separated by commas, e.g. STARRY_FAULTS="kill@2:5,kill@4:3,oom@3*2".
  */
+import { existsSync } from 'node:fs';
+
 export interface FaultPlan {
   /**
    * After each optimisation step; throws, kills or stalls when a fault matches. `heartbeat` is
@@ -28,22 +32,23 @@ export const NO_FAULTS: FaultPlan = { onStep() {} };
 type StepFault = { frame: number; step: number; attempt: number };
 const matches = (f: StepFault, frame: number, step: number, attempt: number) => f.frame === frame && f.step === step && f.attempt === attempt;
 
-function untilAborted(signal: AbortSignal, heartbeat: () => void): Promise<void> {
+/** Until `signal` aborts or the `release` file exists (looked for at every heartbeat), heartbeating meanwhile. */
+function untilReleased(signal: AbortSignal, heartbeat: () => void, release: string | undefined): Promise<void> {
+  const released = () => release !== undefined && existsSync(release);
   return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const beating = setInterval(heartbeat, STALL_HEARTBEAT_MS);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearInterval(beating);
-        resolve();
-      },
-      { once: true },
-    );
+    if (signal.aborted || released()) return resolve();
+    const end = () => {
+      clearInterval(beating);
+      signal.removeEventListener('abort', end);
+      resolve();
+    };
+    const beating = setInterval(() => (released() ? end() : heartbeat()), STALL_HEARTBEAT_MS);
+    signal.addEventListener('abort', end, { once: true });
   });
 }
 
-export function parseFaults(spec: string | undefined): FaultPlan {
+/** The faults `spec` names; a stall also ends once the file `release` exists (STARRY_STALL_RELEASE). */
+export function parseFaults(spec: string | undefined, release?: string): FaultPlan {
   if (!spec?.trim()) return NO_FAULTS;
   const ooms = new Map<number, number>();
   const kills: StepFault[] = [];
@@ -60,7 +65,7 @@ export function parseFaults(spec: string | undefined): FaultPlan {
   return {
     async onStep(frame, attempt, step, signal, heartbeat = () => {}) {
       if (kills.some((k) => matches(k, frame, step, attempt))) process.kill(process.pid, 'SIGKILL');
-      if (stalls.some((k) => matches(k, frame, step, attempt))) await untilAborted(signal, heartbeat);
+      if (stalls.some((k) => matches(k, frame, step, attempt))) await untilReleased(signal, heartbeat, release);
       const left = ooms.get(frame) ?? 0;
       if (left > 0 && step === 1) {
         ooms.set(frame, left - 1);

@@ -1,6 +1,6 @@
 /** What the index, extract, encode and join activities share: heartbeats while ffmpeg runs, input errors, the probe. */
 import { ApplicationFailure } from '@temporalio/common';
-import { DEFAULT_SETTINGS, describeSettingProblem } from '../engine/settings';
+import { DEFAULT_SETTINGS } from '../engine/settings';
 import { frameSizeFor } from '../engine/frame-size';
 import { MediaInputError, probeVideo, type VideoInfo } from '../media';
 import type { Size } from '../media/geometry';
@@ -33,7 +33,7 @@ export function nonRetryable(err: unknown): never {
 export async function probeForRender(input: string, size: number, layers?: string[]): Promise<{ info: VideoInfo; frame: Size }> {
   const info = await probeVideo(input).catch(nonRetryable);
   const { frame, problem } = frameSizeFor(info.displayWidth, info.displayHeight, size, layers ?? [...DEFAULT_SETTINGS.contentLayers, ...DEFAULT_SETTINGS.styleLayers]);
-  if (problem) throw ApplicationFailure.nonRetryable(describeSettingProblem(problem), FAILURE_TYPES.invalidSettings);
+  if (problem) throw ApplicationFailure.nonRetryable(problem.message, FAILURE_TYPES.invalidSettings);
   return { info, frame };
 }
 
@@ -44,7 +44,8 @@ export function isDiskFull(err: unknown): boolean {
 }
 
 const MB = 1024 * 1024;
-const megabytes = (bytes: number) => `${(bytes / MB).toFixed(bytes < 10 * MB ? 1 : 0)} MB`;
+/** Whole kB below 100 kB (a small frame's need would read "0.0 MB"), else MB. */
+const megabytes = (bytes: number) => (bytes < 100 * 1024 ? `${Math.ceil(bytes / 1024)} kB` : `${(bytes / MB).toFixed(bytes < 10 * MB ? 1 : 0)} MB`);
 
 /** Bytes free to this process on the filesystem holding `dir` (its nearest existing ancestor). */
 async function freeBytes(dir: string): Promise<number | undefined> {

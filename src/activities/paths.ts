@@ -56,7 +56,7 @@ export function checkRenderDir(policy: PathPolicy, renderDir: unknown): string {
   }
   const resolved = resolve(renderDir);
   if (!inside(policy.workRoot, resolved, false)) {
-    refuse('render directory', renderDir, `render directories must lie inside the worker's work root ${resolve(policy.workRoot)} (--work-root, STARRY_WORK_ROOT)`);
+    refuse('render directory', renderDir, `render directories must lie inside the worker's work root ${resolve(policy.workRoot)} ({workRoot}, STARRY_WORK_ROOT)`);
   }
   return resolved;
 }
@@ -67,7 +67,7 @@ export function checkOutput(policy: PathPolicy, output: unknown): string {
   const resolved = resolve(output);
   const roots = [policy.workRoot, ...policy.outputRoots];
   if (!roots.some((root) => inside(root, resolved, false))) {
-    refuse('output', output, `outputs must lie inside ${roots.map((r) => resolve(r)).join(' or ')} (--output-root, STARRY_OUTPUT_ROOT)`);
+    refuse('output', output, `outputs must lie inside ${roots.map((r) => resolve(r)).join(' or ')} ({outputRoot}, STARRY_OUTPUT_ROOT)`);
   }
   return resolved;
 }

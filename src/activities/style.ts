@@ -9,7 +9,7 @@ import { isOutOfMemory } from '../engine/oom';
 import { decodeGuide, encodeGuide, temporalGuide, type TemporalGuide } from '../engine/flow';
 import type { RgbImage } from '../media/types';
 import { transferOriginalColors } from '../engine/color';
-import { describeSettingProblem, InvalidSettingsError, stopRuleFor, styleBlendWeightsFor, styleLongSide, temporalWeightFor, type SettingProblem, type StyleSettings } from '../engine/settings';
+import { InvalidSettingsError, stopRuleFor, styleBlendWeightsFor, styleLongSide, temporalWeightFor, type SettingProblem, type StyleSettings } from '../engine/settings';
 import type { OptimisationCheckpoint, StylizeResult } from '../engine/stylize';
 import { framePath, MediaInputError, readImage, resizeImage, writePng } from '../media';
 import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
@@ -81,10 +81,34 @@ async function readJson<T>(path: string): Promise<T | undefined> {
   }
 }
 
-/** `err`, or a DiskFull failure in its place when the disk is full: a frame's stylized PNG and checkpoint are each about its content PNG's size. */
-async function frameDiskFull(err: unknown, renderDir: string, frame: number, content: string): Promise<unknown> {
+/** `err`, or a DiskFull failure in its place when the disk is full, saying how much the rest of the render needs. */
+async function frameDiskFull(err: unknown, input: Pick<StylizeFrameInput, 'renderDir' | 'frame' | 'frameCount' | 'chunk' | 'lead'>): Promise<unknown> {
   if (!isDiskFull(err)) return err;
-  return diskFullFailure(renderDir, async () => ({ bytes: 2 * (await stat(content)).size, what: `frame ${frame} (its stylized PNG and checkpoint)` }));
+  return diskFullFailure(input.renderDir, () => renderNeed(input));
+}
+
+/**
+ * What the frames from this one on that have no stylized PNG yet take: each a PNG about its content
+ * PNG's size, and one checkpoint at a time (the one on disk, or Adam's three float32 arrays per pixel).
+ */
+async function renderNeed(input: Pick<StylizeFrameInput, 'renderDir' | 'frame' | 'frameCount' | 'chunk' | 'lead'>): Promise<{ bytes: number; what: string }> {
+  const files = frameFiles(input.renderDir, input.frame, input);
+  const png = (await stat(files.content)).size;
+  const checkpoint = await stat(files.checkpoint).then(
+    (s) => s.size,
+    async () => 36 * (await pngPixels(files.content)),
+  );
+  let left = 0;
+  for (let k = input.frame; k <= Math.max(input.frame, input.frameCount); k++) if (!existsSync(frameFiles(input.renderDir, k, input).styled)) left++;
+  left = Math.max(left, 1);
+  const frames = left === 1 ? `frame ${input.frame}` : `${left} frames from frame ${input.frame} on`;
+  return { bytes: left * png + checkpoint, what: `the rest of the render (${frames} to stylize: a PNG each and one checkpoint at a time)` };
+}
+
+/** Width × height from a PNG's header (its IHDR chunk, bytes 16–23). */
+async function pngPixels(path: string): Promise<number> {
+  const head = (await readFile(path)).subarray(16, 24);
+  return head.readUInt32BE(0) * head.readUInt32BE(4);
 }
 
 /**
@@ -185,7 +209,7 @@ class FrameBeats {
       this.warnedSlowSteps = true;
       this.ctx.warn(
         `frame ${this.beat.frame}: one step took ${(stepMs / 1000).toFixed(1)} s, over a third of the ${this.timeoutMs / 1000} s heartbeat timeout; ` +
-          'raise --heartbeat-timeout or lower --size, or the frame may be retried as if its worker had died',
+          'raise {heartbeatTimeoutSeconds} or lower {size}, or the frame may be retried as if its worker had died',
       );
     }
     this.beat = { ...this.beat, step, loss };
@@ -225,7 +249,7 @@ async function blendedStyleTargets(engine: StyleEngine, styles: readonly string[
       key: 'styleBlendWeights',
       message: `{styleBlendWeights} has ${weights.length} weights for ${styles.length} style images; give one weight per style image`,
     };
-    throw new InvalidSettingsError(describeSettingProblem(problem), problem);
+    throw new InvalidSettingsError(problem.message, problem);
   }
   const longSide = styleLongSide(settings, settings.size);
   const key = sha256(JSON.stringify({ styles: hashes.map((hash, i) => [hash, longSide, weights[i]]), layers: settings.styleLayers }));
@@ -375,7 +399,7 @@ async function attemptFailure(err: unknown, a: Attempt, ooms: number): Promise<u
       fail(
         `out of memory at ${plan.workSize} px (${(err as Error).message.split('\n')[0]})`,
         // Shown while attempts remain and again once they are spent (needs-attention): true in both.
-        'Out-of-memory attempts are retried with backoff, at reduced size after repeated failures; if a frame keeps failing, lower --size.',
+        'Out-of-memory attempts are retried with backoff, at reduced size after repeated failures; if a frame keeps failing, lower {size}.',
       ),
       FAILURE_TYPES.outOfMemory,
     );
@@ -383,7 +407,7 @@ async function attemptFailure(err: unknown, a: Attempt, ooms: number): Promise<u
   if (err instanceof InvalidSettingsError) {
     return ApplicationFailure.nonRetryable(fail('invalid settings', err.message), FAILURE_TYPES.invalidSettings);
   }
-  return frameDiskFull(err, input.renderDir, input.frame, files.content);
+  return frameDiskFull(err, input);
 }
 
 export function createStyleActivities({ engine, weightsId = '', faults = NO_FAULTS, paths }: StyleActivityDeps) {
@@ -398,12 +422,12 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       const attempt = ctx.attempt;
       if (settings.engine === 'copy') {
         return copyFrame(input, attempt, started).catch(async (err: unknown) => {
-          throw await frameDiskFull(err, input.renderDir, frame, frameFiles(input.renderDir, frame, input).content);
+          throw await frameDiskFull(err, input);
         });
       }
       if (!engine) {
         throw ApplicationFailure.nonRetryable(
-          `frame ${frame}: this worker runs --engine copy and cannot stylize; start workers without --engine copy for this render`,
+          `frame ${frame}: this worker runs {engine} copy and cannot stylize; start workers without {engine} copy for this render`,
           FAILURE_TYPES.invalidSettings,
         );
       }

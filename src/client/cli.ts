@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { installRuntime } from '../worker/runtime';
 import { consoleIo, type Io } from '../cli-common/io';
 import { exitCodeFor } from './exit-codes';
+import { withFlags } from './setup/render-option-values';
 import * as startRender from './commands/start-render';
 import * as preview from './commands/preview';
 import * as worker from './commands/worker';
@@ -23,7 +24,15 @@ import * as doctor from './commands/doctor';
 
 const COMMANDS = [startRender, preview, worker, status, setEpochs, pause, resume, cancel, retryFailed, skipFailed, list, ui, clean, doctor];
 
-const io: Io = consoleIo();
+/**
+ * Every line the command line prints names settings by their flags: messages from the layers below
+ * name them by key (`Give {input} a video`), whichever command passes them on.
+ */
+function readableIo(io: Io): Io {
+  return { out: (line) => io.out(withFlags(line)), status: (line) => io.status(withFlags(line)), err: (line) => io.err(withFlags(line)) };
+}
+
+const io: Io = readableIo(consoleIo());
 
 /** The whole command line; exported so tests can read each command's --help without a process. */
 export const program = new Command('starry')
@@ -34,7 +43,7 @@ for (const command of COMMANDS) command.register(program, io);
 
 if (require.main === module) {
   // The command line always ends with process.exit, so core's log can be forwarded (see runtime.ts).
-  installRuntime(undefined, { forwardCoreLogs: true });
+  installRuntime(undefined, { forwardCoreLogs: true, readable: withFlags });
   void program.parseAsync(process.argv).then(
     () => process.exit(process.exitCode ?? 0),
     (err: unknown) => {

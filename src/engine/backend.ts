@@ -69,7 +69,7 @@ export function parseBackendChoice(value: string | undefined): BackendChoice | '
   if (v === 'auto' || v === '') return 'auto';
   if ((BACKEND_PREFERENCE as readonly string[]).includes(v)) return v as BackendChoice;
   throw new BackendUnavailableError(
-    `unknown backend "${value}": use one of auto, ${BACKEND_PREFERENCE.join(', ')} (--backend or STARRY_BACKEND)`,
+    `unknown backend "${value}": use one of auto, ${BACKEND_PREFERENCE.join(', ')} ({backend} or STARRY_BACKEND)`,
   );
 }
 
@@ -114,7 +114,7 @@ export async function selectBackend(preference: BackendChoice | 'auto' = 'auto')
     }
   }
   throw new BackendUnavailableError(
-    `no usable tfjs backend (${skipped.join('; ')}). ` + (auto ? 'Reinstall dependencies with npm ci.' : 'Pick another with --backend.'),
+    `no usable tfjs backend (${skipped.join('; ')}). ` + (auto ? 'Reinstall dependencies with npm ci.' : 'Pick another with {backend}.'),
   );
 }
 

@@ -1,5 +1,5 @@
 import type { RgbImage } from '../media/types';
-import { DEFAULT_SETTINGS, describeSettingProblem, InvalidSettingsError, type SettingProblem } from './settings';
+import { DEFAULT_SETTINGS, InvalidSettingsError, type SettingProblem } from './settings';
 import { selectBackend, type BackendChoice, type BackendSelection } from './backend';
 import { deepestLayer, minimumSideFor } from './vgg19-architecture';
 import {
@@ -133,6 +133,6 @@ function checkImageSize(image: RgbImage, layers: readonly string[], what: string
       key: 'size',
       message: `${what} is ${image.width}×${image.height}, but VGG19 layers down to ${deepestLayer(layers)} need at least ${min} pixels on each side; raise {size}${what.startsWith('style') ? ' or {styleScale}' : ''}`,
     };
-    throw new InvalidSettingsError(describeSettingProblem(problem), problem);
+    throw new InvalidSettingsError(problem.message, problem);
   }
 }

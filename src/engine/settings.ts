@@ -232,16 +232,13 @@ export class InvalidSettingsError extends Error {
 
 /**
  * A setting that cannot work, said without naming a command-line flag: `message` writes each setting
- * as `{key}` (`{size} 16 makes …`). The command line names them by their flags (option-table.ts);
- * this layer and the ones below it by their keys.
+ * as `{key}` (`{size} 16 makes …`), and so does the InvalidSettingsError made of it. The command line
+ * names them by their flags where a person reads them (common/setting-names.ts); this layer and the
+ * ones below it by their keys.
  */
 export interface SettingProblem {
   key: keyof StyleSettings;
   message: string;
-}
-
-export function describeSettingProblem(p: SettingProblem, nameOf: (key: string) => string = (key) => key): string {
-  return p.message.replace(/\{(\w+)\}/g, (_, key: string) => nameOf(key));
 }
 
 export const MIN_SIZE = 16;

@@ -37,7 +37,7 @@ export interface WeightsFile {
 export async function ensureVggWeights(opts: EnsureWeightsOptions = {}): Promise<WeightsFile> {
   if (opts.weightsPath) {
     if (!existsSync(opts.weightsPath)) {
-      throw new WeightsError(`--weights "${opts.weightsPath}" does not exist; give the path of ${VGG19_NOTOP.fileName}`);
+      throw new WeightsError(`{weights} "${opts.weightsPath}" does not exist; give the path of ${VGG19_NOTOP.fileName}`);
     }
     return { path: opts.weightsPath, md5: await md5File(opts.weightsPath) };
   }
@@ -64,7 +64,7 @@ export async function ensureVggWeights(opts: EnsureWeightsOptions = {}): Promise
     await rm(temp, { force: true });
     throw new Error(
       `could not get the VGG19 weights: ${(err as Error).message}. Offline? Download ${source.url} ` +
-        `on a machine with internet and put it at ${target} (or pass --weights PATH).`,
+        `on a machine with internet and put it at ${target} (or pass {weights} PATH).`,
     );
   }
 }

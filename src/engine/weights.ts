@@ -99,6 +99,6 @@ async function hasHdf5Signature(path: string): Promise<boolean> {
 function notVgg(path: string, why: string): WeightsError {
   return new WeightsError(
     `"${path}" is not a VGG19 weights file: ${why}. Use Keras' vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 ` +
-      `(or leave out --weights to download it).`,
+      `(or leave out {weights} to download it).`,
   );
 }

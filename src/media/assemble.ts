@@ -73,7 +73,7 @@ export function containerFor(output: string): Container {
   const container = CONTAINERS[ext];
   if (!container) {
     throw new MediaInputError(
-      `Cannot write "${output}": unsupported extension "${ext || '(none)'}". Give --output a file name ending in ${Object.keys(CONTAINERS).join(', ')}.`,
+      `Cannot write "${output}": unsupported extension "${ext || '(none)'}". Give {output} a file name ending in ${Object.keys(CONTAINERS).join(', ')}.`,
     );
   }
   return container;
@@ -206,7 +206,7 @@ export interface StreamSource {
 export async function streamSource(audioFrom: string | undefined, output: string, container: Container, ffmpeg: FfmpegFactory): Promise<StreamSource | undefined> {
   if (!audioFrom) return undefined;
   if (path.resolve(audioFrom) === path.resolve(output)) {
-    throw new MediaInputError(`--output "${output}" is the input video itself; choose another file name.`);
+    throw new MediaInputError(`{output} "${output}" is the input video itself; choose another file name.`);
   }
   const info = await probeVideo(audioFrom, ffmpeg);
   return {
@@ -362,7 +362,7 @@ export async function assembleVideo(opts: AssembleOptions, ffmpeg: FfmpegFactory
   rateText(opts.frameRate);
   const framesDir = path.resolve(opts.framesDir);
   if (opts.audioFrom && path.resolve(opts.audioFrom) === output) {
-    throw new MediaInputError(`--output "${opts.output}" is the input video itself; choose another file name.`);
+    throw new MediaInputError(`{output} "${opts.output}" is the input video itself; choose another file name.`);
   }
   if (!(Number.isInteger(opts.frameCount) && opts.frameCount > 0)) throw new RangeError(`frameCount must be at least 1 (got ${opts.frameCount})`);
   await checkFrames(framesDir, 1, opts.frameCount);

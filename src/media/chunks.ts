@@ -55,7 +55,7 @@ export interface IndexOptions {
 export async function indexFrames(opts: IndexOptions, ffmpeg: FfmpegFactory = ffmpegFactory()): Promise<FrameTimestamps> {
   const input = path.resolve(opts.input);
   const stat = await fs.stat(input).catch(() => undefined);
-  if (!stat?.isFile()) throw new MediaInputError(`"${opts.input}" does not exist or is not a file. Give --input a video such as an .mp4 or .mov.`);
+  if (!stat?.isFile()) throw new MediaInputError(`"${opts.input}" does not exist or is not a file. Give {input} a video such as an .mp4 or .mov.`);
   const scratch = await fs.mkdtemp(path.join(tmpdir(), 'starry-index-'));
   try {
     const crc = path.join(scratch, 'pts.framecrc');
@@ -64,7 +64,7 @@ export async function indexFrames(opts: IndexOptions, ffmpeg: FfmpegFactory = ff
     command.output(crc);
     await runFfmpeg(command, `indexing the frames of "${opts.input}"`, opts.signal);
     const timestamps = parseFramecrc(await fs.readFile(crc, 'utf8'));
-    if (timestamps.pts.length === 0) throw new MediaInputError(`"${opts.input}" decoded to no frames. Give --input a video with at least one picture.`);
+    if (timestamps.pts.length === 0) throw new MediaInputError(`"${opts.input}" decoded to no frames. Give {input} a video with at least one picture.`);
     return timestamps;
   } finally {
     await fs.rm(scratch, { recursive: true, force: true });

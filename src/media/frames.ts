@@ -148,7 +148,7 @@ export async function extractFrames(opts: ExtractOptions, ffmpeg: FfmpegFactory 
     await runFfmpeg(command, `extracting frames from "${opts.input}"`, opts.signal);
 
     const frames = await listFrameCount(work);
-    if (frames === 0) throw new MediaInputError(`"${opts.input}" decoded to no frames. Give --input a video with at least one picture.`);
+    if (frames === 0) throw new MediaInputError(`"${opts.input}" decoded to no frames. Give {input} a video with at least one picture.`);
     await checkImagesComplete(work, 1, frames);
     const timestamps = parseFramecrc(await fs.readFile(crc, 'utf8'));
     if (timestamps.pts.length !== frames) {
@@ -170,7 +170,7 @@ export async function describeRequest(inputArg: string, width: number, height: n
   }
   const input = path.resolve(inputArg);
   const stat = await fs.stat(input).catch(() => undefined);
-  if (!stat?.isFile()) throw new MediaInputError(`"${inputArg}" does not exist or is not a file. Give --input a video such as an .mp4 or .mov.`);
+  if (!stat?.isFile()) throw new MediaInputError(`"${inputArg}" does not exist or is not a file. Give {input} a video such as an .mp4 or .mov.`);
   return { layout: LAYOUT, input, inputSize: stat.size, inputMtimeMs: stat.mtimeMs, width, height };
 }
 

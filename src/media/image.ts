@@ -12,7 +12,7 @@ export interface ReadImageOptions {
   hint?: string;
 }
 
-const STYLE_HINT = 'Give --style a JPEG or PNG image.';
+const STYLE_HINT = 'Give {style} a JPEG or PNG image.';
 
 /**
  * The file's bytes. Reading them ourselves tells "cannot read the file" (an fs error, with its

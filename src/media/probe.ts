@@ -8,7 +8,7 @@ import type { FrameRate, VideoInfo } from './types';
 
 export { MediaInputError } from './errors';
 
-const INPUT_HINT = 'Give --input a video such as an .mp4 or .mov.';
+const INPUT_HINT = 'Give {input} a video such as an .mp4 or .mov.';
 
 function gcd(a: number, b: number): number {
   while (b !== 0) [a, b] = [b, a % b];

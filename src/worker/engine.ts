@@ -29,7 +29,10 @@ export async function createStyleRuntime(opts: StyleRuntimeOptions): Promise<Sty
   await checkWeightsComplete(weights.path);
   const engine = await StyleEngine.create({ weightsPath: weights.path, backend });
   opts.log?.(describeSelection(engine.backend) + (engine.stepMode === 'graph' ? '; each step runs as one TensorFlow graph' : ''));
-  const faults = parseFaults(opts.faults ?? process.env.STARRY_FAULTS);
-  if (faults !== NO_FAULTS) opts.log?.(`FAULT INJECTION ON (testing only): STARRY_FAULTS=${opts.faults ?? process.env.STARRY_FAULTS}`);
+  const release = process.env.STARRY_STALL_RELEASE || undefined;
+  const faults = parseFaults(opts.faults ?? process.env.STARRY_FAULTS, release);
+  if (faults !== NO_FAULTS) {
+    opts.log?.(`FAULT INJECTION ON (testing only): STARRY_FAULTS=${opts.faults ?? process.env.STARRY_FAULTS}${release ? `, stalls end once ${release} exists` : ''}`);
+  }
   return { engine, weightsId: weights.md5, faults };
 }

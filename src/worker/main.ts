@@ -10,6 +10,7 @@ import { mkdirSync } from 'node:fs';
 import type { PathPolicy } from '../activities/paths';
 import { DEFAULT_CONCURRENCY, createWorkers, parseQueues, runWorkers } from './workers';
 import { connectWhenReachable } from './wait-for-server';
+import { WORKER_FLAGS } from './flags';
 
 /** The `worker` command's flags, as commander hands them over. */
 export interface WorkerCommandOptions extends Partial<ServerOptions> {
@@ -49,7 +50,7 @@ export function workerPathPolicy(
 
 export function parseEngine(value: string | undefined): EngineName {
   const engine = (value ?? 'vgg19') as EngineName;
-  if (!ENGINES.includes(engine)) throw new UsageError(`--engine must be one of ${ENGINES.join(', ')} (got "${value}")`);
+  if (!ENGINES.includes(engine)) throw new UsageError(`${WORKER_FLAGS.engine} must be one of ${ENGINES.join(', ')} (got "${value}")`);
   return engine;
 }
 
@@ -64,7 +65,7 @@ export async function runWorkerCommand(opts: WorkerCommandOptions, io: Io): Prom
     if (!process.connected) onParentGone();
   }
   const queues = parseQueues(opts.queues);
-  const styleConcurrency = wholeFlag(opts.styleConcurrency, '--style-concurrency', DEFAULT_CONCURRENCY.style);
+  const styleConcurrency = wholeFlag(opts.styleConcurrency, WORKER_FLAGS.styleConcurrency, DEFAULT_CONCURRENCY.style);
   const mediaConcurrency = wholeFlag(opts.mediaConcurrency, '--media-concurrency', DEFAULT_CONCURRENCY.media);
   const namespace = opts.namespace ?? DEFAULT_NAMESPACE;
   const engine = parseEngine(opts.engine);

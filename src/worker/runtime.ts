@@ -1,7 +1,7 @@
 import { DefaultLogger, Runtime, makeTelemetryFilterString, type LogEntry, type LogLevel } from '@temporalio/worker';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { formatWithOptions } from 'node:util';
+import { formatWithOptions, type InspectOptions } from 'node:util';
 
 let installed = false;
 
@@ -28,11 +28,16 @@ export function logToFile(path: string, onScreen?: (line: string) => void): void
   if (onScreen) screen = onScreen;
 }
 
-function writeToFile(path: string, entry: LogEntry): void {
+/** An entry as the SDK's DefaultLogger writes it: time, level, message, then its meta (an error's stack spans lines). */
+function lineOf(entry: LogEntry, inspect: InspectOptions): string {
   const at = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
-  const meta = entry.meta === undefined ? '' : ` ${formatWithOptions({ colors: false, depth: 6, breakLength: Infinity }, entry.meta)}`;
+  const meta = entry.meta === undefined ? '' : ` ${formatWithOptions(inspect, entry.meta)}`;
+  return `${at} [${entry.level}] ${entry.message}${meta}`;
+}
+
+function writeToFile(path: string, line: string): void {
   try {
-    appendFileSync(path, `${at} [${entry.level}] ${entry.message}${meta}\n`);
+    appendFileSync(path, `${line}\n`);
   } catch {
     // A log that cannot be written must not stop a render.
   }
@@ -41,22 +46,24 @@ function writeToFile(path: string, entry: LogEntry): void {
 /**
  * Installs the SDK runtime with a quieter logger (worker state changes at INFO would bury the
  * progress line). Must run before the first connection or worker; later calls do nothing.
+ * `readable` turns a logged text into what a person reads: activities name settings by key
+ * (`{size}`), and the command line, which owns the flags, names them by flag.
  */
 export function installRuntime(
   level: LogLevel = (process.env.STARRY_LOG_LEVEL as LogLevel | undefined) ?? 'WARN',
-  opts: { forwardCoreLogs?: boolean } = {},
+  opts: { forwardCoreLogs?: boolean; readable?: (text: string) => string } = {},
 ): void {
   if (installed) return;
   installed = true;
-  const print = new DefaultLogger(level);
+  const readable = opts.readable ?? ((text: string) => text);
   const severity = SEVERITIES.indexOf(level);
   const logger = new DefaultLogger(level, (entry: LogEntry) => {
     if (EXPECTED.some((p) => p.test(entry.message))) return;
-    if (!logFile) return print.log(entry.level, entry.message, entry.meta);
+    if (!logFile) return void process.stderr.write(`${readable(lineOf(entry, {}))}\n`);
     if (SEVERITIES.indexOf(entry.level) < severity) return;
-    writeToFile(logFile, entry);
+    writeToFile(logFile, readable(lineOf(entry, { colors: false, depth: 6, breakLength: Infinity })));
     if (entry.meta?.sdkComponent === 'activity' && SEVERITIES.indexOf(entry.level) >= SEVERITIES.indexOf('WARN')) {
-      screen(`warning: ${entry.message.split('\n')[0]} (details in ${logFile})`);
+      screen(`warning: ${readable(entry.message.split('\n')[0])} (details in ${logFile})`);
     }
   });
   // With forwardCoreLogs, core's own warnings (e.g. retrying calls to a dev server that is stopping)

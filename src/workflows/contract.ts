@@ -368,22 +368,25 @@ export const FAILURE_TYPES = Object.freeze({
 
 export const RENDER_CANCELLED = FAILURE_TYPES.renderCancelled;
 
+/** The placeholders in a fix that stand for a command, not a setting (see FAILURE_FIXES). */
+export const FIX_COMMANDS: readonly string[] = Object.freeze(['retry', 'again', 'worker']);
+
 /**
  * What a person does about each failure: shown beside the type and message by start-render, status
  * and status --json. Keyed like FAILURE_TYPES, so a new type cannot ship without its fix. `{retry}`
  * (retry-failed for a frame waiting in needs-attention; start-render again for a render that
- * failed), `{again}` and `{worker}` stand for the exact commands (with this render's id and flags);
- * any other `{key}` is a render setting, named by its flag where the client shows it (option table).
- * The worker's own flags (--output-root, --style-concurrency) are written out.
+ * failed), `{again}` and `{worker}` stand for the exact commands (FIX_COMMANDS, with this render's
+ * id and flags); any other `{key}` is a render setting or a worker's own setting, named by its flag
+ * where the client shows it (the option table, the worker's flags).
  */
 export const FAILURE_FIXES: Readonly<Record<keyof typeof FAILURE_TYPES, string>> = Object.freeze({
   mediaInput: 'give {input} a readable video (ffprobe must list a video stream); once the file is repaired: {retry}',
   invalidSettings: 'change the setting the message names (e.g. a larger {size}), then run start-render again with it',
-  outOfMemory: 'frames ran out of memory even at reduced size: try a smaller {size}, fewer --style-concurrency, or a machine with more memory; then {retry}',
+  outOfMemory: 'frames ran out of memory even at reduced size: try a smaller {size}, fewer {styleConcurrency}, or a machine with more memory; then {retry}',
   missingFrame: 'a stylized frame was deleted before it was encoded: {again} (finished frames are reused, the missing one is rendered again)',
   renderCancelled: 'cancelled on request; the finished frames are kept: {again} to resume',
   pathNotAllowed:
-    "the workers write only inside their roots: start them with --output-root set to the output's directory (or {workDir}/--work-root for the work directory), or choose an {output} inside the roots the message lists; then {again}",
+    "the workers write only inside their roots: start them with {outputRoot} set to the output's directory (or {workDir}/{workRoot} for the work directory), or choose an {output} inside the roots the message lists; then {again}",
   diskFull:
     'free the space the message names on that disk (npm run clean deletes finished renders), or use a {workDir} on a larger disk, or fewer {frames}/{open}; then {retry} (nothing finished is lost)',
 });

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseFaults, NO_FAULTS, STALL_HEARTBEAT_MS } from '../../src/activities/faults';
@@ -67,6 +67,27 @@ test('a stalled frame heartbeats until its activity is cancelled, and only its o
   await stalled;
   t.mock.timers.tick(STALL_HEARTBEAT_MS * 3);
   assert.equal(beats, 3, 'no heartbeats after the cancellation');
+});
+
+test('a stalled frame also goes on once its release file exists, and one that exists already does not stall it', async (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  const { dir, cleanup } = await tempDir('starry-stall-release');
+  t.after(cleanup);
+  const release = join(dir, 'release');
+  const plan = parseFaults('stall@3:5', release);
+  const signal = new AbortController().signal;
+  let beats = 0;
+  let ended = false;
+  const stalled = Promise.resolve(plan.onStep(3, 1, 5, signal, () => beats++)).then(() => (ended = true));
+  t.mock.timers.tick(STALL_HEARTBEAT_MS * 2);
+  await Promise.resolve();
+  assert.equal(ended, false, 'stalled while the release file is missing');
+  assert.equal(beats, 2);
+  await writeFile(release, '');
+  t.mock.timers.tick(STALL_HEARTBEAT_MS);
+  await stalled;
+  assert.equal(beats, 2, 'the tick that finds the file releases instead of heartbeating');
+  assert.equal(await plan.onStep(3, 1, 5, signal, () => beats++), undefined, 'released at once when the file is there');
 });
 
 describe('stylizeFrame: which failures are retried', () => {

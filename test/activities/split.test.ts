@@ -42,7 +42,7 @@ describe('indexVideo', () => {
         err instanceof ApplicationFailure &&
         err.nonRetryable &&
         err.type === 'InvalidSettingsError' &&
-        /^size 16 makes 16×12 frames .* at least 16 pixels .* use size 20 or more$/.test(err.message),
+        /^\{size\} 16 makes 16×12 frames .* at least 16 pixels .* use \{size\} 20 or more$/.test(err.message),
     );
     assert.equal(existsSync(renderDir), false);
   });

@@ -76,6 +76,14 @@ describe('bad input', () => {
     assert.equal(existsSync(good.output), false);
   });
 
+  test('a file that is not a video: the media layer names {input}, the command line prints --input', async () => {
+    const r = await cli(['start-render', '-i', join(dir, 'text.mp4'), '-s', good.style, '-o', good.output]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^error: ".*text\.mp4" is not a readable video file \(ffprobe: .+\)\. Give --input a video such as an \.mp4 or \.mov\.$/m);
+    assert.doesNotMatch(r.stderr, /\{[a-z][A-Za-z]*\}/);
+    assert.equal(existsSync(good.output), false);
+  });
+
   test('a --size too small for the video exits 2 with the size that works, before anything starts', async () => {
     const r = await cli(['start-render', '-i', join(dir, 'wide.mp4'), '-s', good.style, '-o', good.output, '--size', '16']);
     assert.equal(r.code, 2);

@@ -49,6 +49,7 @@ describe('needs-attention, as the user sees it (real processes)', () => {
     await render.waitFor(/or keep them unstylized: .*\n/);
     const notice = render.output().slice(render.output().indexOf(`render ${renderId} needs attention`));
     assert.match(notice, /\n {2}frame 2: OutOfMemory: out of memory at 32 px \(OOM when allocating tensor \(injected by STARRY_FAULTS for frame 2\)\)\. Out-of-memory attempts are retried with backoff, at reduced size after repeated failures; if a frame keeps failing, lower --size\.$/m);
+    assert.doesNotMatch(notice, /\{[a-z][A-Za-z]*\}/, 'settings are named by flag, not by key');
     assert.ok(notice.includes(`\n  render them again:       ${retry}\n`), notice);
     assert.ok(notice.includes(`\n  or keep them unstylized: ${skip}\n`), notice);
 
@@ -83,5 +84,8 @@ describe('needs-attention, as the user sees it (real processes)', () => {
     const log = readFileSync(join(workDir, 'worker.log'), 'utf8');
     assert.match(log, /Activity failed/);
     assert.match(log, STACK);
+    // The worker log names settings by flag too: the activity's "lower {size}" reads "lower --size".
+    assert.match(log, /lower --size\./);
+    assert.doesNotMatch(log, /\{size\}/);
   });
 });

@@ -9,6 +9,7 @@ import { VGG19_CONV_NAMES } from '../../src/engine/vgg19-architecture';
 import { readVggWeights, WeightsError } from '../../src/engine/weights';
 import { ensureVggWeights, VGG19_NOTOP } from '../../src/engine/weights-cache';
 import { tempDir } from '../helpers/media-fixtures';
+import { withFlags } from '../../src/client/setup/render-option-values';
 import { loadH5wasm, tinyVggKernel, writeVggH5 } from '../helpers/tiny-vgg';
 
 describe('VGG19 weights', () => {
@@ -86,7 +87,7 @@ describe('VGG19 weights', () => {
     }) as typeof fetch;
     await assert.rejects(
       ensureVggWeights({ cacheDir: join(dir, 'offline'), fetchImpl: offline }),
-      (e: Error) => e.message.includes('fetch failed') && e.message.includes(VGG19_NOTOP.url) && e.message.includes('--weights'),
+      (e: Error) => e.message.includes('fetch failed') && e.message.includes(VGG19_NOTOP.url) && withFlags(e.message).includes('(or pass --weights PATH)'),
     );
     assert.equal(existsSync(join(dir, 'offline', VGG19_NOTOP.fileName)), false);
   });

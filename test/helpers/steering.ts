@@ -4,9 +4,10 @@
  * bounded deadline instead of sleeping.
  */
 import { defaultPayloadConverter, type WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { progressQuery, type RenderProgress, type StylizeFrameInput } from '../../src/workflows/contract';
+import { progressQuery, type FrameHeartbeat, type RenderProgress, type StylizeFrameInput } from '../../src/workflows/contract';
 
 type Payload = Parameters<typeof defaultPayloadConverter.fromPayload>[0];
 
@@ -34,6 +35,25 @@ export async function waitFor<T>(read: () => Promise<T>, ok: (value: T) => boole
 /** Waits until the render's progress query satisfies `ok`. */
 export function waitForProgress(handle: WorkflowHandle, ok: (p: RenderProgress) => boolean, what: string, timeoutMs?: number) {
   return waitFor(() => handle.query(progressQuery), ok, what, timeoutMs);
+}
+
+/**
+ * Who computes `frame` right now, on attempt 1, and its last heartbeat: a started stylize activity
+ * whose heartbeat (the first is sent as the frame starts) names the frame. With a stall fault
+ * (STARRY_FAULTS=stall@K:S) a heartbeat at step S says the frame is held there.
+ */
+export function frameHolder(
+  description: temporal.api.workflowservice.v1.IDescribeWorkflowExecutionResponse,
+  frame: number,
+): { identity: string; beat: FrameHeartbeat } | undefined {
+  for (const a of description.pendingActivities ?? []) {
+    const started = a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+    const payload = a.heartbeatDetails?.payloads?.[0];
+    if (!started || a.attempt !== 1 || !a.lastWorkerIdentity || !payload) continue;
+    const beat = decode<FrameHeartbeat>(payload);
+    if (beat?.frame === frame) return { identity: a.lastWorkerIdentity, beat };
+  }
+  return undefined;
 }
 
 export interface FrameActivity {

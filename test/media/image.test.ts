@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { MediaInputError } from '../../src/media/errors';
 import { imageSize, readImage, writePng } from '../../src/media/image';
+import { withFlags } from '../../src/client/setup/render-option-values';
 import type { RgbImage } from '../../src/media/types';
 import { makeStyleImage, tempDir } from '../helpers/media-fixtures';
 
@@ -93,7 +94,7 @@ describe('image I/O', () => {
       await assert.rejects(readImage(file(name), { longSide: 64 }), (err: unknown) => {
         assert.ok(err instanceof MediaInputError);
         assert.ok(err.message.includes(file(name)), err.message);
-        assert.match(err.message, /Give --style a JPEG or PNG image/);
+        assert.match(withFlags(err.message), /Give --style a JPEG or PNG image/);
         return true;
       });
     }

@@ -6,6 +6,7 @@
 import { Command, Option } from 'commander';
 import { addRenderOptions } from '../setup/render-option-values';
 import { DEFAULT_NAMESPACE } from '../../cli-common/connection';
+import { WORKER_FLAGS } from '../../worker/flags';
 
 export function serverOptions(cmd: Command): Command {
   return cmd
@@ -18,9 +19,9 @@ export function serverOptions(cmd: Command): Command {
 
 export function engineOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--weights <file>', 'VGG19 notop .h5 weights; default: download once into the cache').env('STARRY_WEIGHTS'))
+    .addOption(new Option(`${WORKER_FLAGS.weights} <file>`, 'VGG19 notop .h5 weights; default: download once into the cache').env('STARRY_WEIGHTS'))
     .addOption(
-      new Option('--backend <name>', 'tfjs backend').choices(['auto', 'node-gpu', 'node', 'wasm', 'cpu']).env('STARRY_BACKEND').default('auto'),
+      new Option(`${WORKER_FLAGS.backend} <name>`, 'tfjs backend').choices(['auto', 'node-gpu', 'node', 'wasm', 'cpu']).env('STARRY_BACKEND').default('auto'),
     )
     .addOption(new Option('--cache-dir <dir>', 'where downloaded weights are kept').env('STARRY_CACHE_DIR'));
 }

@@ -10,6 +10,7 @@ import { formatRanges } from '../../workflows/frame-set';
 import { TASK_QUEUES, workersSignal, type RenderRequest, type RenderResult } from '../../workflows/contract';
 import type { StyleSettings } from '../../engine/settings';
 import { describeIdle, idleQueues, queuesOf } from '../server/pollers';
+import { whileServerAway } from '../server/reconnect';
 import type { renderVideo } from '../../workflows/render';
 import { defaultLocalWorkers, spawnLocalStyleWorkers, type LocalWorkers } from '../server/local-workers';
 import { embeddedIdentity } from '../../cli-common/identity';
@@ -178,7 +179,10 @@ export async function followRender(
   workers?: WorkerWatch,
 ): Promise<RenderResult> {
   let finished = false;
-  const result = handle.result().finally(() => (finished = true));
+  // A cluster's server that is away for a while (restarted, upgraded) is waited for, not taken as the
+  // render's end. A work directory's own server going away means its start-render stopped: said at once.
+  const away = { server: `the Temporal server at ${where.address}`, say: (line: string) => io.out(line), followUp: commandHint('status', handle.workflowId, where) };
+  const result = (where.address ? whileServerAway(() => handle.result(), () => handle.describe(), away) : handle.result()).finally(() => (finished = true));
   // Handled from now on: the render may fail while this loop awaits something else (the caller reads it).
   result.catch(() => undefined);
   let lastPrinted = '';

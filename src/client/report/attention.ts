@@ -2,6 +2,7 @@ import type { RenderProgress } from '../../workflows/contract';
 import { formatRanges } from '../../workflows/frame-set';
 import { commandHint, type HintTarget } from './hints';
 import { fixFor, typeOfFrameError } from './failure';
+import { withFlags } from '../setup/render-option-values';
 
 /** Reasons shown for a render in needs-attention; the rest are counted (status --json lists all). */
 const MAX_REASONS = 5;
@@ -14,9 +15,12 @@ export function liveState(p: Pick<RenderProgress, 'phase' | 'paused'>): 'needs-a
   return p.paused ? 'paused' : 'running';
 }
 
-/** The first line of an error, without the "frame N of M, attempt A:" prefix the frame list already gives. */
+/**
+ * The first line of an error, without the "frame N of M, attempt A:" prefix the frame list already
+ * gives, and with the settings it names by key named by their flags.
+ */
 export function oneLineReason(error: string, maxLength = 240): string {
-  const first = (error.split('\n').find((l) => l.trim() !== '') ?? error).trim();
+  const first = withFlags((error.split('\n').find((l) => l.trim() !== '') ?? error).trim());
   const reason = first.replace(/\bframe \d+(?: of \d+)?, attempt \d+: /, '');
   return reason.length > maxLength ? `${reason.slice(0, maxLength - 1)}…` : reason;
 }

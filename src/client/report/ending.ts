@@ -2,6 +2,7 @@ import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@t
 import { FAILURE_FIXES, RENDER_CANCELLED, type RenderProgress, type RenderResult } from '../../workflows/contract';
 import { describeFailureReport, explainFailure, type FailureReport } from './failure';
 import type { HintTarget } from './hints';
+import { withFlags } from '../setup/render-option-values';
 
 /** How a closed render ended, read from its result or its failure. */
 export type Ending =
@@ -19,7 +20,7 @@ export function endingFromError(err: unknown): Ending {
     if (name === 'CancelledFailure') return { state: 'canceled', message: cause?.message || 'cancelled' };
     if (name === 'TerminatedFailure') return { state: 'terminated', message: cause?.message || 'terminated' };
     if (name === 'TimeoutFailure') return { state: 'timed out', message: cause?.message || 'timed out' };
-    return { state: 'failed', message: cause?.message ?? err.message };
+    return { state: 'failed', message: withFlags(cause?.message ?? err.message) };
   }
   throw err;
 }

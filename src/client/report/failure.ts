@@ -6,7 +6,7 @@
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { FAILURE_FIXES, FAILURE_TYPES, TIMEOUT_FAILURE_TYPES, TIMEOUT_FIXES } from '../../workflows/contract';
-import { flagOf } from '../setup/render-option-values';
+import { withFlags } from '../setup/render-option-values';
 import { commandHint, type HintTarget } from './hints';
 
 /** A failure as start-render, status and status --json show it. */
@@ -37,14 +37,11 @@ export function fixFor(type: string, renderId: string, where: HintTarget, failed
   return fillCommands(text, renderId, where, failed);
 }
 
-/** The placeholders for commands; every other `{key}` in a fix is a render setting, named by its flag. */
-const COMMANDS = new Set(['retry', 'again', 'worker']);
-
+/** A fix with its settings named by their flags and its commands (FIX_COMMANDS) written out. */
 function fillCommands(text: string, renderId: string, where: HintTarget, failed: 'frame' | 'render'): string {
   const worker = `npm run worker -- ${where.address ? `--address ${where.address} ` : ''}--queues media,style`;
   const retry = failed === 'frame' ? commandHint('retry-failed', renderId, where) : 'run the same start-render command again';
-  return text
-    .replace(/\{(\w+)\}/g, (whole, key: string) => (COMMANDS.has(key) ? whole : flagOf(key)))
+  return withFlags(text)
     .replaceAll('{retry}', retry)
     .replaceAll('{again}', 'run the same start-render command again')
     .replaceAll('{worker}', worker);
@@ -75,7 +72,8 @@ export function failureOf(err: unknown, renderId: string, where: HintTarget): Fa
   const { type, message } = typeAndMessage(inner ?? err);
   return {
     type,
-    message,
+    // The workers name settings by key ({input}); the person reading this knows them by flag.
+    message: withFlags(message),
     ...(activity?.activityType ? { activity: activity.activityType } : {}),
     fix: fixFor(type, renderId, where, 'render') ?? unknownFix(where),
   };

@@ -5,7 +5,7 @@
  * render's identity. The command line's flags and --help, README's option table, the parsing and
  * validation of a command line, and the canonical settings object are all made from this table
  * (render-option-values.ts); no other code defines an option, and messages that name one get its
- * flag from here (flagOf).
+ * flag from here (flagOf; withFlags for the layers below, whose messages name it by key: `{size}`).
  *
  * To add an option: add its entry here (identity 'unless-default', so every existing render keeps its
  * id), read it where it takes effect, test it, and run `npm run readme-options`.

@@ -6,6 +6,8 @@ import { Option, type Command } from 'commander';
 import { DEFAULT_SETTINGS, type StyleSettings } from '../../engine/settings';
 import type { ChunkOptions } from '../../workflows/chunks';
 import type { RenderLimits } from '../../workflows/contract';
+import { nameSettings } from '../../common/setting-names';
+import { workerFlagOf } from '../../worker/flags';
 import { RENDER_OPTIONS, type OptionValues, type RenderOption } from './option-table';
 
 /** The flags that name a render's files, besides the table's options. */
@@ -23,12 +25,23 @@ export function flagAttribute(o: Pick<RenderOption, 'flag'>): string {
     .replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-/** The flag that sets a settings, limits or chunks field (or a file): how messages name it. */
-export function flagOf(key: string): string {
+/** The flag a key stands for: a render option, a file, or one of the worker's own flags; undefined for any other key. */
+export function flagNamed(key: string): string | undefined {
   const option = RENDER_OPTIONS.find((o) => o.key === key);
   if (option) return longFlag(option);
-  if (FILE_FLAGS[key]) return FILE_FLAGS[key];
-  throw new Error(`no flag sets "${key}"`);
+  return Object.hasOwn(FILE_FLAGS, key) ? FILE_FLAGS[key] : workerFlagOf(key);
+}
+
+/** The flag that sets a settings, limits or chunks field (or a file, or a worker setting): how messages name it. */
+export function flagOf(key: string): string {
+  const flag = flagNamed(key);
+  if (!flag) throw new Error(`no flag sets "${key}"`);
+  return flag;
+}
+
+/** A message from any layer as a person reads it: each setting it names by key (`{size}`) named by its flag. */
+export function withFlags(text: string): string {
+  return nameSettings(text, flagNamed);
 }
 
 /** A check's message with its flag in front and every `{key}` in it named by its flag. */

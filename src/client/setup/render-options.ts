@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileSha256 } from '../../common/hash';
-import { describeSettingProblem, styleLongSide, type StyleSettings } from '../../engine/settings';
+import { styleLongSide, type StyleSettings } from '../../engine/settings';
 import type { ChunkOptions } from '../../workflows/chunks';
 import { deepestLayer, minimumSideFor } from '../../engine/vgg19-architecture';
 import { frameSizeFor } from '../../engine/frame-size';
 import { MediaInputError, probeVideo, readImage, type VideoInfo } from '../../media';
 import type { RenderLimits, RenderRequest } from '../../workflows/contract';
-import { canonicalSettings, flagOf, optionValues, problemText, requestParts, withoutSteerable, type OptionFlags } from './render-option-values';
+import { canonicalSettings, optionValues, problemText, requestParts, withFlags, withoutSteerable, type OptionFlags } from './render-option-values';
 import { UsageError } from '../../cli-common/errors';
 
 export const OUTPUT_EXTENSIONS = ['.mp4', '.mov', '.mkv'];
@@ -81,7 +81,7 @@ export async function checkRenderFiles(
     for (const style of styles) await readImage(style, { longSide: 16 });
     return { input, style: styles[0], ...(styles.length > 1 ? { styles } : {}), output, info };
   } catch (err) {
-    if (err instanceof MediaInputError) throw new UsageError(err.message);
+    if (err instanceof MediaInputError) throw new UsageError(withFlags(err.message));
     throw err;
   }
 }
@@ -156,7 +156,7 @@ export async function buildRenderRequest(flags: RenderFlags): Promise<RenderRequ
   const { info, ...files } = await checkRenderFiles(flags);
   // The split checks this too (for any client); here it fails before a server or workflow exists.
   const { problem } = frameSizeFor(info.displayWidth, info.displayHeight, settings.size, [...settings.contentLayers, ...settings.styleLayers]);
-  if (problem) throw new UsageError(describeSettingProblem(problem, flagOf));
+  if (problem) throw new UsageError(withFlags(problem.message));
   if (settings.engine !== 'copy') await checkStyleSizes(files.styles ?? [files.style], styleFlags(flags), settings);
   const renderId = await renderIdFor(files, settings);
   const workDir = flags.workDir ? resolve(flags.workDir) : defaultWorkDir();
