@@ -1,7 +1,7 @@
 /**
  * `npx tsx bench/footage.ts --clip /usr/share/doc/opencv-doc/examples/data/vtest.avi
  *   --style /usr/share/doc/opencv-doc/examples/data/starry_night.jpg --net sinusoidal|he-narrow|he-full
- *   [--start seconds] --size 96 --frames 6 --epochs 2 --steps-per-epoch 25 [--later-epochs N] [--temporal-weight α] [--stop-tolerance t]
+ *   [--start seconds] --size 96 --frames 6 --epochs 2 --steps-per-epoch 25 [--later-epochs N] [--temporal-weight α] [--stop-tolerance t] [--stop-on terms|sum]
  *   [--run-up 3] [--backend node] [--strip strip.png] [--fresh] [--trace-terms]`
  *
  * The coherent default (a render's --init prev-warped: run-up, warm frames with the relative
@@ -23,7 +23,7 @@ import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { temporalGuide, type GuideOptions, PHOTOMETRIC_THRESHOLD, STILL_THRESHOLD, type TemporalGuide } from '../src/engine/flow';
 import { caffePreprocess, gramMatrix, styleContentLoss } from '../src/engine/losses';
-import { DEFAULT_RUN_UP, DEFAULT_SETTINGS, DEFAULT_STOP_TOLERANCE, defaultLaterEpochs, laterSettings, stopRuleFor, temporalWeightFor, type StyleSettings } from '../src/engine/settings';
+import { DEFAULT_RUN_UP, DEFAULT_SETTINGS, DEFAULT_STOP_ON, DEFAULT_STOP_TOLERANCE, type StopOn, type StyleContentTerms, defaultLaterEpochs, laterSettings, stopRuleFor, temporalWeightFor, type StyleSettings } from '../src/engine/settings';
 import { imageToTensor, totalSteps, type StyleTargets } from '../src/engine/stylize';
 import type { StyleEngine } from '../src/engine/engine';
 import { tf } from '../src/engine/tf';
@@ -48,6 +48,7 @@ const { values: args } = parseArgs({
     'later-epochs': { type: 'string' },
     'temporal-weight': { type: 'string' },
     'stop-tolerance': { type: 'string' },
+    'stop-on': { type: 'string', default: DEFAULT_STOP_ON },
     'run-up': { type: 'string' },
     'later-learning-rate': { type: 'string' },
     backend: { type: 'string', default: 'node' },
@@ -112,12 +113,17 @@ interface Run {
   steps: number[];
 }
 
+/** A chain's target as a render's chain start records it: its style + content + tv, and the style and content apart. */
+interface ChainTarget {
+  total: number;
+  terms: StyleContentTerms;
+}
+
 /** The chain start's loss terms, set when --trace-terms asks for each warm frame's terms. */
 const chainStart: { terms?: Terms } = {};
-const xRef: { terms?: Terms } = {};
 
 /** One warm frame as the activity runs it: the guide, the relative weight, the stop rule. */
-async function warmFrame(engine: StyleEngine, settings: StyleSettings, targets: StyleTargets, prevContent: RgbImage, content: RgbImage, prevStyled: RgbImage, target: number) {
+async function warmFrame(engine: StyleEngine, settings: StyleSettings, targets: StyleTargets, prevContent: RgbImage, content: RgbImage, prevStyled: RgbImage, target: ChainTarget) {
   const guide = await temporalGuide(prevContent, content, prevStyled);
   const later = laterSettings(settings);
   const r = await engine.stylize({
@@ -125,9 +131,9 @@ async function warmFrame(engine: StyleEngine, settings: StyleSettings, targets: 
     targets,
     settings: later,
     init: guide.warped,
-    temporal: { warped: guide.warped, mask: guide.mask, weight: temporalWeightFor(settings, target) },
-    stop: { ...stopRuleFor(settings, target, guide.mask, totalSteps(later))!, ...(process.env.X_TERMS && { styleTarget: xRef.terms!.style, contentTarget: xRef.terms!.content }) },
-    onStep: process.env.FOOTAGE_TRACE ? ({ step, loss }) => void (step % 5 === 1 && process.stdout.write(`${step}:${(loss / target).toFixed(2)} `)) : undefined,
+    temporal: { warped: guide.warped, mask: guide.mask, weight: temporalWeightFor(settings, target.total) },
+    stop: stopRuleFor(settings, target.total, guide.mask, totalSteps(later), target.terms),
+    onStep: process.env.FOOTAGE_TRACE ? ({ step, loss }) => void (step % 5 === 1 && process.stdout.write(`${step}:${(loss / target.total).toFixed(2)} `)) : undefined,
   });
   if (chainStart.terms) {
     // --trace-terms: where each warm frame starts and ends, as shares of its chain start's style and content loss.
@@ -136,7 +142,7 @@ async function warmFrame(engine: StyleEngine, settings: StyleSettings, targets: 
     const distrusted = 1 - guide.mask.reduce((a, b) => a + b, 0) / guide.mask.length;
     console.log(`style/content ÷ chain start's: init ${(from.style / style).toFixed(2)}/${(from.content / c).toFixed(2)} -> ${r.steps} steps ${(to.style / style).toFixed(2)}/${(to.content / c).toFixed(2)} (distrusted ${(100 * distrusted).toFixed(1)} %)`);
   }
-  if (process.env.FOOTAGE_TRACE) console.log(`| ${r.steps} steps, style + content ${(r.styleContentLoss / target).toFixed(2)} × target`);
+  if (process.env.FOOTAGE_TRACE) console.log(`| ${r.steps} steps, style + content ${(r.styleContentLoss / target.total).toFixed(2)} × target`);
   return { image: as8bit(r.image), steps: r.steps };
 }
 
@@ -145,9 +151,8 @@ async function coherentRun(engine: StyleEngine, frames: RgbImage[], targets: Sty
   const from = Math.min(settings.runUp ?? DEFAULT_RUN_UP, frames.length - 1);
   // The chain's target and loss scale: its first optimisation's final style + content loss (a render's chain start records it).
   const sc = (t: Terms) => t.style + t.content + t.tv;
-  const target = sc(baseTerms[from]);
+  const target: ChainTarget = { total: sc(baseTerms[from]), terms: { style: baseTerms[from].style, content: baseTerms[from].content } };
   if (args['trace-terms']) chainStart.terms = baseTerms[from];
-  xRef.terms = baseTerms[from];
   let reached = base.styled[from];
   let steps = base.steps[from];
   for (let t = from - 1; t >= 0; t--) {
@@ -207,6 +212,7 @@ async function main() {
     laterEpochs: args['later-epochs'] ? Number(args['later-epochs']) : defaultLaterEpochs(epochs),
     ...(args['temporal-weight'] && { temporalWeight: Number(args['temporal-weight']) }),
     stopTolerance: args['stop-tolerance'] ? Number(args['stop-tolerance']) : DEFAULT_STOP_TOLERANCE,
+    stopOn: args['stop-on'] as StopOn,
     ...(args['later-learning-rate'] && { laterLearningRate: Number(args['later-learning-rate']) }),
     ...(args['run-up'] && { runUp: Number(args['run-up']) }),
   };

@@ -4,11 +4,13 @@ import { writeFileAtomic } from '../common/atomic';
 import { sha256 } from '../common/hash';
 import { renderPaths } from '../common/render-paths';
 import { readImage, writePng } from '../media';
+import type { StyleContentTerms } from '../engine/settings';
 import type { RgbImage } from '../media/types';
 
 /** What a resumed run-up continues with besides the image (the stop rule's): the chain's target, and the steps taken so far. */
 export interface RunUpState {
   target?: number;
+  targetTerms?: StyleContentTerms;
   steps?: number;
 }
 
@@ -54,7 +56,7 @@ export class RunUpResults {
     const sidecar = await readFile(files.sidecar, 'utf8').then((text) => JSON.parse(text) as { fingerprint?: string } & RunUpState, () => undefined);
     if (sidecar?.fingerprint !== this.fingerprintOf(frame)) return undefined;
     const styled = await readImage(files.png).catch(() => undefined);
-    return styled && { styled, target: sidecar.target, steps: sidecar.steps };
+    return styled && { styled, target: sidecar.target, targetTerms: sidecar.targetTerms, steps: sidecar.steps };
   }
 
   /**

@@ -9,7 +9,7 @@ import { isOutOfMemory } from '../engine/oom';
 import { decodeGuide, encodeGuide, temporalGuide, type TemporalGuide } from '../engine/flow';
 import type { RgbImage } from '../media/types';
 import { transferOriginalColors } from '../engine/color';
-import { InvalidSettingsError, stopRuleFor, styleBlendWeightsFor, styleLongSide, temporalWeightFor, type SettingProblem, type StyleSettings } from '../engine/settings';
+import { InvalidSettingsError, stopRuleFor, styleBlendWeightsFor, styleLongSide, temporalWeightFor, type SettingProblem, type StyleContentTerms, type StyleSettings } from '../engine/settings';
 import type { OptimisationCheckpoint, StylizeResult } from '../engine/stylize';
 import { framePath, MediaInputError, readImage, resizeImage, writePng } from '../media';
 import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
@@ -52,6 +52,13 @@ interface FrameSidecar {
    */
   styleContentLoss?: number;
   target?: number;
+  /** The chain start's style and content loss apart (settings.stopOn `terms`); absent in earlier releases' chains. */
+  targetTerms?: StyleContentTerms;
+}
+
+/** The chain's target a frame works to: its predecessor's when it has one on disk, else its run-up's (or none yet). */
+function chainTargetOf(warmFrom: { target?: number; targetTerms?: StyleContentTerms } | undefined, runUp: { target?: number; targetTerms?: StyleContentTerms }) {
+  return warmFrom?.target !== undefined ? { target: warmFrom.target, targetTerms: warmFrom.targetTerms } : runUp;
 }
 
 /**
@@ -150,15 +157,16 @@ type FrameFiles = ReturnType<typeof frameFiles>;
  * The warm-start candidate's files (frame-plan.ts warmStartCandidate), if its result and content are
  * on disk; with the stop rule (settings.stopTolerance) also its chain's target, without which it is none.
  */
-async function warmStartFrom(input: StylizeFrameInput): Promise<(FrameFiles & { target?: number }) | undefined> {
+async function warmStartFrom(input: StylizeFrameInput): Promise<(FrameFiles & { target?: number; targetTerms?: StyleContentTerms }) | undefined> {
   const previous = warmStartCandidate(input);
   if (!previous) return undefined;
   const prev = frameFiles(input.renderDir, checkFrame(previous.frame), { chunk: input.chunk, lead: previous.lead });
   if (!existsSync(prev.styled) || !existsSync(prev.content)) return undefined;
   if (input.settings.stopTolerance === undefined) return prev;
   // The stop rule needs the chain's target: a predecessor without one (copied, or an earlier release's) starts a chain.
-  const target = (await readJson<FrameSidecar>(prev.sidecar))?.target;
-  return target !== undefined && Number.isFinite(target) && target > 0 ? { ...prev, target } : undefined;
+  const sidecar = await readJson<FrameSidecar>(prev.sidecar);
+  const target = sidecar?.target;
+  return target !== undefined && Number.isFinite(target) && target > 0 ? { ...prev, target, targetTerms: sidecar?.targetTerms } : undefined;
 }
 
 /** Content frame `frame` of the input's chunk (or of the render, unchunked). */
@@ -286,6 +294,7 @@ interface Attempt {
   resumeFrom?: OptimisationCheckpoint;
   /** The stop rule's chain target on entry: the predecessor's, or a finished run-up's; absent when a stage from content sets it. */
   target?: number;
+  targetTerms?: StyleContentTerms;
   /** Steps the finished run-up frames took (kept with their results); absent when none is finished. */
   runUpSteps?: number;
 }
@@ -295,6 +304,7 @@ interface StagesRun {
   result: StylizeResult;
   image: RgbImage;
   target?: number;
+  targetTerms?: StyleContentTerms;
   /** Steps this frame's stages took, across attempts (with the stop rule, fewer than planned). */
   stepsRun: number;
   /** Coherent mode with the stop rule: the sidecar records stepsRun, styleContentLoss and target. */
@@ -310,7 +320,7 @@ async function resumeState(input: StylizeFrameInput, files: FrameFiles, plan: At
   const previous = finished && { content: await readContent(contentPath(input, finished.frame), finished.frame, attempt), styled: finished.styled };
   const next = firstStage(plan, finished?.frame);
   const resumeFrom = await resumePoint(files.checkpoint, plan.stages[next].trajectory, plan.stages[next].steps);
-  return { next, previous, resumeFrom, target: finished?.target, steps: finished?.steps };
+  return { next, previous, resumeFrom, target: finished?.target, targetTerms: finished?.targetTerms, steps: finished?.steps };
 }
 
 /** Runs the attempt's stages from `next`; returns the last optimisation's result, the frame's image, the chain's target and the steps taken. */
@@ -325,6 +335,7 @@ async function runStages(a: Attempt, beats: FrameBeats): Promise<StagesRun> {
   const stopping = settings.stopTolerance !== undefined && settings.init === 'prev-warped';
   // The chain's target: inherited, or set by the first optimisation from content (kept with the run-up's results).
   let target = a.target;
+  let targetTerms = a.targetTerms;
   // Steps this frame's stages took: a finished run-up's from its results, a checkpoint's own.
   let stepsRun = (a.runUpSteps ?? plan.stages[a.next].offset) + (a.resumeFrom?.step ?? 0);
   for (const stage of plan.stages.slice(a.next)) {
@@ -339,7 +350,7 @@ async function runStages(a: Attempt, beats: FrameBeats): Promise<StagesRun> {
       resumeFrom: stage === plan.stages[a.next] ? a.resumeFrom : undefined,
       init: guide?.warped,
       temporal: guide && { warped: guide.warped, mask: guide.mask, weight: temporalWeightFor(settings, target ?? NaN) },
-      stop: guide && target !== undefined ? stopRuleFor(settings, target, guide.mask, stage.steps) : undefined,
+      stop: guide && target !== undefined ? stopRuleFor(settings, target, guide.mask, stage.steps, targetTerms) : undefined,
       measureStyleContent: stopping && !stage.warm,
       checkpointEvery: input.checkpointEvery,
       signal: ctx.cancellationSignal,
@@ -351,22 +362,22 @@ async function runStages(a: Attempt, beats: FrameBeats): Promise<StagesRun> {
     });
     stepsRun += result.steps - (stage === plan.stages[a.next] ? (a.resumeFrom?.step ?? 0) : 0);
     // A chain's first optimisation from content sets the chain's target and loss scale.
-    if (!stage.warm && stopping) target = result.styleContentLoss;
+    if (!stage.warm && stopping) ({ styleContentLoss: target, styleContentTerms: targetTerms } = result);
     const stylized = plan.reducedSize ? await resizeImage(result.image, full.width, full.height) : result.image;
     // After the optimisation, so checkpoints hold its own image and a resumed frame ends the same.
     const image = settings.originalColors ? transferOriginalColors(stylized, stage.isRunUp ? stageContent : full) : stylized;
     if (stage.isRunUp) {
-      previous = { content: stageContent, styled: await a.runUpResults!.write(stage.frame, image, { target, steps: stepsRun }) };
+      previous = { content: stageContent, styled: await a.runUpResults!.write(stage.frame, image, { target, targetTerms, steps: stepsRun }) };
       await rm(files.checkpoint, { force: true });
     }
     last = { result, image };
   }
   if (!last) throw new Error(`frame ${frame}: its plan has no stage to run`);
-  return { ...last, target, stepsRun, stopping };
+  return { ...last, target, targetTerms, stepsRun, stopping };
 }
 
 /** Writes the finished frame and its sidecar, then removes what only a retry of it would have used. */
-async function keepFrame(a: Attempt, { result, image, target, stepsRun, stopping }: StagesRun): Promise<FrameSidecar> {
+async function keepFrame(a: Attempt, { result, image, target, targetTerms, stepsRun, stopping }: StagesRun): Promise<FrameSidecar> {
   const { files, input, plan } = a;
   await mkdir(dirname(files.styled), { recursive: true });
   await writePng(files.styled, image);
@@ -377,7 +388,7 @@ async function keepFrame(a: Attempt, { result, image, target, stepsRun, stopping
     steps: stopping ? stepsRun : plan.steps,
     backend: a.engine.backend.name,
     degraded: plan.reducedSize !== undefined,
-    ...(stopping && { styleContentLoss: result.styleContentLoss, target }),
+    ...(stopping && { styleContentLoss: result.styleContentLoss, target, ...(targetTerms && { targetTerms }) }),
   };
   await writeFileAtomic(files.sidecar, JSON.stringify(sidecar));
   await rm(files.checkpoint, { force: true });
@@ -452,9 +463,9 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       const guide = plan.guided ? await temporalGuideFor(input, warmFrom!, full) : undefined;
       // Made whenever the frame has a run-up, also when degraded: its results are deleted at the end.
       const runUpResults = identity.runUp.length > 0 ? new RunUpResults(input.renderDir, input.chunk!, frame, identity.fingerprint) : undefined;
-      const { target, steps: runUpSteps, ...resume } = await resumeState(input, files, plan, runUpResults, attempt);
+      const { target, targetTerms, steps: runUpSteps, ...resume } = await resumeState(input, files, plan, runUpResults, attempt);
       // The chain's target: inherited, or set by the first optimisation from content (kept with the run-up's results).
-      const a: Attempt = { ctx, engine, input, files, styles, styleHashes, identity, plan, full, guide, runUpResults, ...resume, target: warmFrom?.target ?? target, runUpSteps };
+      const a: Attempt = { ctx, engine, input, files, styles, styleHashes, identity, plan, full, guide, runUpResults, ...resume, ...chainTargetOf(warmFrom, { target, targetTerms }), runUpSteps };
       const resumedFromStep = plan.stages[resume.next].offset + (resume.resumeFrom?.step ?? 0);
       const beats = new FrameBeats(ctx, faults, {
         frame,

@@ -46,6 +46,13 @@ export interface StyleSettings {
    */
   stopTolerance?: number;
   /**
+   * When a warm frame is back at its chain's first frame (stopRuleFor): `sum` (absent), its style +
+   * content loss at the chain start's; `terms`, its style loss and its content loss each. The sum lets
+   * a long chain slide toward less content; the terms hold it, but a frame whose one term cannot get
+   * back runs to its ceiling, and so may the identical frames after it (docs/coherence.md).
+   */
+  stopOn?: StopOn;
+  /**
    * Adam's learning rate on warm-started frames; absent: `learningRate` × LATER_LEARNING_RATE_SHARE
    * with stopTolerance, `learningRate` without (earlier releases). A fresh
    * Adam's first steps move every pixel by about the learning rate whatever the gradient's size, so
@@ -148,6 +155,17 @@ export function temporalWeightFor(s: Pick<StyleSettings, 'temporalWeight' | 'sto
 export const DEFAULT_STOP_TOLERANCE = 1e-3;
 /** Steps over which the tolerance compares the loss. */
 export const STOP_WINDOW = 10;
+
+/** What a warm frame's loss must be back at (StyleSettings.stopOn); the sum unless a render asks for the terms. */
+export type StopOn = 'sum' | 'terms';
+export const STOP_ON: readonly StopOn[] = ['sum', 'terms'];
+export const DEFAULT_STOP_ON: StopOn = 'sum';
+
+/** A chain start's style and content loss (weighted, as in the frame's loss): what `stopOn: terms` holds each frame to. */
+export interface StyleContentTerms {
+  style: number;
+  content: number;
+}
 /**
  * A warm frame runs at least this × its untrusted share of its ceiling: 10 % of its pixels
  * distrusted (disoccluded, changed) earns the whole ceiling. The global loss can sit below the
@@ -157,16 +175,18 @@ export const STOP_WINDOW = 10;
 export const UNTRUSTED_GAIN = 10;
 
 /**
- * The stop rule of a warm frame (stylize.ts StopRule) whose chain's first frame ended at `target`,
- * with temporal mask `mask` (1 = trusted) and `ceiling` steps; undefined for earlier releases'
- * settings (no stopTolerance), which run every step.
+ * The stop rule of a warm frame (stylize.ts StopRule) whose chain's first frame ended at `target`
+ * (style + content + tv) and `terms`, with temporal mask `mask` (1 = trusted) and `ceiling` steps;
+ * undefined for earlier releases' settings (no stopTolerance), which run every step.
  */
-export function stopRuleFor(s: Pick<StyleSettings, 'stopTolerance'>, target: number, mask: Float32Array, ceiling: number) {
+export function stopRuleFor(s: Pick<StyleSettings, 'stopTolerance' | 'stopOn'>, target: number, mask: Float32Array, ceiling: number, terms?: StyleContentTerms) {
   if (s.stopTolerance === undefined) return undefined;
   let untrusted = 0;
   for (const m of mask) untrusted += 1 - m;
   const share = untrusted / Math.max(1, mask.length);
-  return { target, tolerance: s.stopTolerance, window: STOP_WINDOW, minSteps: Math.min(ceiling, Math.ceil(ceiling * share * UNTRUSTED_GAIN)) };
+  const minSteps = Math.min(ceiling, Math.ceil(ceiling * share * UNTRUSTED_GAIN));
+  // A chain whose start recorded no terms (started by an earlier release) keeps to the sum.
+  return { target, tolerance: s.stopTolerance, window: STOP_WINDOW, minSteps, ...(s.stopOn === 'terms' && terms && { terms }) };
 }
 
 /** The settings a warm-started frame runs: its later epochs, and with the stop rule its own learning rate. */

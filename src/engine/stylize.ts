@@ -2,7 +2,7 @@ import type { RgbImage } from '../media/types';
 import { adamUpdate, type AdamMoments } from './adam';
 import { Lbfgs, LBFGS_HISTORY, type LbfgsArrays } from './lbfgs';
 import { caffePreprocess, gramMatrix, styleContentLoss, temporalLoss } from './losses';
-import { totalSteps, type StyleSettings } from './settings';
+import { totalSteps, type StyleContentTerms, type StyleSettings } from './settings';
 import { tf } from './tf';
 import { StepGraph, type FrameStep } from './step-graph';
 import type { Vgg19 } from './vgg19';
@@ -104,6 +104,8 @@ export interface TemporalConstraint {
 export interface StopRule {
   /** Done once style + content + tv is at most target × (1 + tolerance): the chain's first frame's. */
   target: number;
+  /** With these, the style loss and the content loss must each be back at the chain start's too (settings.stopOn `terms`). */
+  terms?: StyleContentTerms;
   /** Done once the loss fell by less than tolerance × itself over the last `window` steps (artistic-videos' -tol_loss_relative). */
   tolerance: number;
   window: number;
@@ -147,6 +149,8 @@ export interface StylizeResult {
   loss: number;
   /** Style + content + tv of the returned image (with a stop rule or measureStyleContent; otherwise NaN). */
   styleContentLoss: number;
+  /** Its style and content loss apart (with measureStyleContent): a chain start's, for its warm frames' stop rule. */
+  styleContentTerms?: StyleContentTerms;
   /** Updates made: the settings' steps, or fewer when the stop rule ended the frame. */
   steps: number;
   resumedFromStep: number;
@@ -172,7 +176,7 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
   checkResume(req, lbfgs);
   checkGuides(req);
 
-  const { contentTargets, temporal, lossOf, dispose } = frameLoss(model, req);
+  const { contentTargets, temporal, lossOf, termsOf, dispose } = frameLoss(model, req);
   const valueAndGrad = tf.valueAndGrad(lossOf);
   const graph =
     req.graph && StepGraph.supports({ styleLayers: targets.layers, contentLayers: settings.contentLayers })
@@ -184,7 +188,7 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
   // Style + content + tv of the image the stop rule stopped at (NaN until it stops).
   const measured = { styleContent: NaN };
   const recent = [...(req.resumeFrom?.recent ?? [])];
-  const gate = req.stop && stopGate(req.stop, optimiser, temporal, recent, measured);
+  const gate = req.stop && stopGate(req.stop, optimiser, temporal, recent, measured, termsOf);
   let checkpointedStep = optimiser.step;
   const checkpoint = async () => {
     const c = await optimiser.checkpoint();
@@ -216,6 +220,7 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
       image: { width: content.width, height: content.height, data: Float32Array.from(data) },
       loss: lastLoss,
       styleContentLoss: measured.styleContent,
+      ...(req.measureStyleContent && { styleContentTerms: termsOf(image) }),
       steps: optimiser.step,
       resumedFromStep: resume?.step ?? 0,
     };
@@ -258,11 +263,19 @@ function frameLoss(model: Vgg19, req: StylizeRequest) {
     // Without a temporal constraint the loss is the seed's, op for op (and so bit for bit).
     return temporal ? (tf.add(total, tf.mul(temporalLoss(image, temporal.warped, temporal.mask), temporal.weight)) as tf.Scalar) : total;
   };
+  // The style and content loss apart, with the settings' weights: one more forward pass, asked for
+  // only at a chain's start and where a warm frame's sum is already back at its target.
+  const termsOf = (image: tf.Tensor4D): StyleContentTerms =>
+    tf.tidy(() => {
+      const f = model.extract(caffePreprocess(image), allLayers);
+      const t = styleContentLoss(styleLayers.map((l) => gramMatrix(f[l])), targets.grams, contentLayers.map((l) => f[l]), contentTargets, image, settings);
+      return { style: t.style.dataSync()[0], content: t.content.dataSync()[0] };
+    });
   const dispose = () => {
     tf.dispose(contentTargets);
     if (temporal) tf.dispose([temporal.warped, temporal.mask]);
   };
-  return { contentTargets, temporal, lossOf, dispose };
+  return { contentTargets, temporal, lossOf, termsOf, dispose };
 }
 
 /** What the stop rule says before an update (stopDecision). */
@@ -291,11 +304,12 @@ function stopGate(
   temporal: { warped: tf.Tensor4D; mask: tf.Tensor4D; weight: number } | undefined,
   recent: number[],
   measured: { styleContent: number },
+  termsOf: (image: tf.Tensor4D) => StyleContentTerms,
 ): Gate {
   return (loss, image) => {
     const lossNow = loss.dataSync()[0];
     measured.styleContent = temporal ? lossNow - temporal.weight * temporalValue(image, temporal) : lossNow;
-    const decision = stopDecision(rule, optimiser.step, measured.styleContent, lossNow, recent);
+    const decision = stopDecision(rule, optimiser.step, measured.styleContent, lossNow, recent, () => termsOf(image));
     if (decision !== 'stop') {
       recent.push(lossNow);
       if (recent.length > rule.window) recent.shift();
@@ -417,10 +431,20 @@ function temporalValue(image: tf.Tensor4D, temporal: { warped: tf.Tensor4D; mask
  * The stop rule before update `step + 1`: `stop` at the target, or when the loss changed by less than
  * the tolerance over the window (`recent` holds the losses before the last `window` updates, oldest
  * first); before the minimum steps, `untrusted` (update only the distrusted pixels) at the target and
- * `all` above it.
+ * `all` above it. With `rule.terms`, the target is reached when the sum is and `termsNow()` (asked
+ * only then) has the style and the content loss each at most the chain start's.
  */
-export function stopDecision(rule: StopRule, step: number, styleContent: number, loss: number, recent: readonly number[]): 'stop' | 'untrusted' | 'all' {
-  const atTarget = styleContent <= rule.target * (1 + rule.tolerance);
+export function stopDecision(
+  rule: StopRule,
+  step: number,
+  styleContent: number,
+  loss: number,
+  recent: readonly number[],
+  termsNow?: () => StyleContentTerms,
+): 'stop' | 'untrusted' | 'all' {
+  const within = (value: number, target: number) => value <= target * (1 + rule.tolerance);
+  const termsAt = (t: StyleContentTerms, target: StyleContentTerms) => within(t.style, target.style) && within(t.content, target.content);
+  const atTarget = within(styleContent, rule.target) && (!rule.terms || !termsNow || termsAt(termsNow(), rule.terms));
   if (step < rule.minSteps) return atTarget ? 'untrusted' : 'all';
   if (atTarget) return 'stop';
   return recent.length === rule.window && Math.abs(recent[0] - loss) <= rule.tolerance * Math.abs(loss) ? 'stop' : 'all';

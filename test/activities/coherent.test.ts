@@ -152,7 +152,8 @@ describe('stylizeFrame, coherent mode (real engine)', () => {
  * frames are done at once, their steps in the sidecar and the record; a resumed frame stops at the same step.
  */
 describe('stylizeFrame, coherent mode with the stop rule (real engine)', () => {
-  const STOPPING: StyleSettings = { ...SETTINGS, temporalWeight: 1e3, stopTolerance: 1e-3, laterEpochs: 2 };
+  // stopOn terms: the chain start records its terms too, and the still frames still cost nothing.
+  const STOPPING: StyleSettings = { ...SETTINGS, temporalWeight: 1e3, stopTolerance: 1e-3, stopOn: 'terms', laterEpochs: 2 };
   let root: string;
   let cleanup: () => Promise<void>;
   let engine: StyleEngine;
@@ -198,10 +199,14 @@ describe('stylizeFrame, coherent mode with the stop rule (real engine)', () => {
     const firstSidecar = await sidecarOf(1);
     assert.equal(first.steps, SETTINGS.epochs * SETTINGS.stepsPerEpoch);
     assert.ok(firstSidecar.target > 0 && firstSidecar.target === firstSidecar.styleContentLoss, "the chain's first frame sets its target");
+    // And its terms apart (stopOn terms); tv weighs 0 here, so they add up to the target (float32: 1e-5 relative is ample for one addition).
+    const { style: s0, content: c0 } = firstSidecar.targetTerms;
+    assert.ok(s0 > 0 && c0 > 0 && Math.abs(s0 + c0 - firstSidecar.target) <= 1e-5 * firstSidecar.target, JSON.stringify(firstSidecar.targetTerms));
     const second = await run({ ...input(2, 1), settings: { ...STOPPING, runUp: 0 } });
     assert.equal(second.steps, 0);
     assert.equal((await sidecarOf(2)).steps, 0);
     assert.equal((await sidecarOf(2)).target, firstSidecar.target, 'the target is inherited');
+    assert.deepEqual((await sidecarOf(2)).targetTerms, firstSidecar.targetTerms, 'and its terms');
     assert.ok((await readFile(styledFile(2))).equals(await readFile(styledFile(1))), 'the same PNG bits');
   });
 

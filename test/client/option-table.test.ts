@@ -68,8 +68,8 @@ test('every problem is reported at once, each naming its flag', () => {
 });
 
 test('the coherent mode\'s options without it: one message naming them all, from the table', () => {
-  refused({ laterEpochs: '2' }, '--temporal-weight, --later-epochs, --run-up and --stop-tolerance apply to --init prev-warped only; add --init prev-warped or leave them out');
-  refused({ init: 'content', temporalWeight: '1' }, '--temporal-weight, --later-epochs, --run-up and --stop-tolerance apply to --init prev-warped only; add --init prev-warped or leave them out');
+  refused({ laterEpochs: '2' }, '--temporal-weight, --later-epochs, --run-up, --stop-tolerance and --stop-on apply to --init prev-warped only; add --init prev-warped or leave them out');
+  refused({ init: 'content', temporalWeight: '1' }, '--temporal-weight, --later-epochs, --run-up, --stop-tolerance and --stop-on apply to --init prev-warped only; add --init prev-warped or leave them out');
 });
 
 test('--style-blend-weights: one positive number per --style', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { normaliseBlendWeights, styleLongSide } from '../../src/engine/settings';
+import { normaliseBlendWeights, stopRuleFor, styleLongSide } from '../../src/engine/settings';
 
 test('the style image is read at size × scale on its long side', () => {
   assert.equal(styleLongSide({}, 512), 512);
@@ -13,4 +13,16 @@ test('blend weights are normalised to sum 1; equal weights are the default and s
   assert.deepEqual(normaliseBlendWeights([30, 70]), normaliseBlendWeights([3, 7]), 'the same blend, however written');
   assert.equal(normaliseBlendWeights([2, 2, 2]), undefined);
   assert.equal(normaliseBlendWeights([5]), undefined);
+});
+
+test("a warm frame's stop rule holds each term only where the render says terms and its chain start recorded them", () => {
+  const mask = new Float32Array(100).fill(1);
+  const terms = { style: 8, content: 2 };
+  assert.deepEqual(stopRuleFor({ stopTolerance: 1e-3, stopOn: 'terms' }, 10, mask, 20, terms)?.terms, terms);
+  // A render of the release before stopOn (absent), one that asks for the sum, and a chain an earlier release started (no terms): the sum.
+  assert.equal(stopRuleFor({ stopTolerance: 1e-3 }, 10, mask, 20, terms)?.terms, undefined);
+  assert.equal(stopRuleFor({ stopTolerance: 1e-3, stopOn: 'sum' }, 10, mask, 20, terms)?.terms, undefined);
+  assert.equal(stopRuleFor({ stopTolerance: 1e-3, stopOn: 'terms' }, 10, mask, 20)?.terms, undefined);
+  // Renders of the releases before the stop rule run every step.
+  assert.equal(stopRuleFor({ stopOn: 'terms' }, 10, mask, 20, terms), undefined);
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { StyleEngine } from '../../src/engine/engine';
 import { DEFAULT_SETTINGS, InvalidSettingsError, type StyleSettings } from '../../src/engine/settings';
-import type { OptimisationCheckpoint, StopRule, TemporalConstraint } from '../../src/engine/stylize';
+import { stopDecision, type OptimisationCheckpoint, type StopRule, type TemporalConstraint } from '../../src/engine/stylize';
 import type { RgbImage } from '../../src/media/types';
 import { engineBackends } from '../helpers/backends';
 import { tempDir } from '../helpers/media-fixtures';
@@ -232,6 +232,36 @@ for (const backend of engineBackends()) describe(`stylize on ${backend}`, () => 
       }
       assert.equal(movedTrusted, 0, 'trusted pixels keep their bits: steps at the target do not drift the look');
       assert.ok(movedPatch > 0, 'the distrusted patch was optimised');
+    });
+
+    test('with terms: a chain start reports its style and content apart, and a warm frame whose sum is back but whose content is not runs on', async () => {
+      const first = await engine.stylize({ content: frame(1), targets: await targets(), settings, measureStyleContent: true });
+      const terms = first.styleContentTerms!;
+      assert.ok(terms.style > 0 && terms.content > 0, 'both terms measured');
+      // The seed's tv weight is 0 here, so the terms add up to the sum (float32, two reductions: relative 1e-5 is ample).
+      assert.ok(Math.abs(terms.style + terms.content - first.styleContentLoss) <= 1e-5 * first.styleContentLoss);
+      // The identical frame still costs 0 steps: both terms are at the chain start's.
+      const same = await engine.stylize({ content: frame(1), targets: await targets(), settings, init: first.image, temporal: allTrusted(first.image), stop: { ...rule(first.styleContentLoss), terms } });
+      assert.equal(same.steps, 0);
+      // A target whose sum is met but whose content share is far below this image's: the sum alone stops at once, the terms do not.
+      const skewed = { style: terms.style + terms.content * 0.9, content: terms.content * 0.1 };
+      const bySum = await engine.stylize({ content: frame(1), targets: await targets(), settings, init: first.image, temporal: allTrusted(first.image), stop: rule(first.styleContentLoss) });
+      const byTerms = await engine.stylize({ content: frame(1), targets: await targets(), settings, init: first.image, temporal: allTrusted(first.image), stop: { ...rule(first.styleContentLoss), terms: skewed } });
+      assert.equal(bySum.steps, 0);
+      assert.ok(byTerms.steps > 0, 'the content term is above its target: the frame is not done');
+    });
+
+    test('stopDecision: with terms, the target needs the sum and each term; the terms are asked for only when the sum is there', () => {
+      const r: StopRule = { target: 10, tolerance: 0, window: 3, minSteps: 0, terms: { style: 8, content: 2 } };
+      let asked = 0;
+      const termsNow = (t: { style: number; content: number }) => () => (asked++, t);
+      assert.equal(stopDecision(r, 0, 11, 11, [], termsNow({ style: 8, content: 3 })), 'all');
+      assert.equal(asked, 0, 'above the sum: no terms measured');
+      assert.equal(stopDecision(r, 0, 10, 10, [], termsNow({ style: 7, content: 3 })), 'all', 'sum at target, content above its own');
+      assert.equal(stopDecision(r, 0, 10, 10, [], termsNow({ style: 8, content: 2 })), 'stop');
+      assert.equal(stopDecision({ ...r, terms: undefined }, 0, 10, 10, [], termsNow({ style: 7, content: 3 })), 'stop', 'without terms: the sum');
+      assert.equal(stopDecision({ ...r, minSteps: 2 }, 0, 10, 10, [], termsNow({ style: 7, content: 3 })), 'all', 'before the minimum steps, not at target: every pixel');
+      assert.equal(stopDecision({ ...r, minSteps: 2 }, 0, 10, 10, [], termsNow({ style: 8, content: 2 })), 'untrusted');
     });
 
     test('resumes bit for bit from any checkpoint: the stop decision depends on checkpointed state only', async () => {

@@ -16,6 +16,8 @@ import {
   defaultLaterEpochs,
   DEFAULT_RELATIVE_TEMPORAL_WEIGHT,
   DEFAULT_STOP_TOLERANCE,
+  DEFAULT_STOP_ON,
+  STOP_ON,
   ENGINES,
   INIT_MODES,
   MAX_SIZE,
@@ -268,6 +270,19 @@ export const RENDER_OPTIONS: readonly RenderOption[] = [
     // Present in every coherent render of this release, at its default too: it marks the stop rule and
     // the relative --temporal-weight, so renders of earlier releases (without it) keep their meaning and ids.
     identity: 'always',
+  },
+  {
+    key: 'stopOn',
+    flag: '--stop-on <rule>',
+    help: `prev-warped: what a warm frame's loss must be back at to stop: sum (its style + content loss, at its chain start's) or terms (each of the two: holds a long chain's content, at more steps) (default ${DEFAULT_STOP_ON})`,
+    type: 'choice',
+    choices: STOP_ON,
+    default: DEFAULT_STOP_ON,
+    onlyWith: COHERENT,
+    into: 'settings',
+    readBy: 'activities',
+    // Absent at the sum, so every earlier coherent render keeps its id and computes as it did.
+    identity: 'unless-default',
   },
   {
     key: 'frames',
