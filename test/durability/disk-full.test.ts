@@ -38,33 +38,52 @@ async function frameHashes(video: string): Promise<string> {
   return stdout.split('\n').filter((l) => l && !l.startsWith('#')).join('\n');
 }
 
+/**
+ * A small tmpfs under a temporary directory, with a dev server whose own files stay off it; `skip`
+ * says why when this machine cannot mount one (not root). Call in before() and teardown in after().
+ */
+function smallDisk(name: string, size: string) {
+  const state: { root: string; disk: string; server?: EmbeddedServer; skip?: string } = { root: '', disk: '' };
+  let mounted = false;
+  let cleanup: (() => Promise<void>) | undefined;
+  return {
+    state,
+    async setUp() {
+      let root: string;
+      ({ dir: root, cleanup } = await tempDir(name));
+      state.root = root;
+      state.disk = join(root, 'disk');
+      await mkdir(state.disk);
+      try {
+        await run('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', state.disk]);
+        mounted = true;
+      } catch (err) {
+        state.skip = `cannot mount a tmpfs here (needs root): ${(err as Error).message.split('\n')[0]}`;
+        return;
+      }
+      state.server = await startEmbeddedServer(join(root, 'cluster'), process.env, { owner: { role: 'render', label: `the ${name} test cluster` } });
+    },
+    async tearDown() {
+      stopAllProcesses();
+      await state.server?.stop();
+      if (mounted) await run('umount', [state.disk]);
+      await cleanup?.();
+    },
+  };
+}
+
 describe('a full disk names how much the render needs, and nothing is lost', () => {
   let root: string;
-  let cleanup: () => Promise<void>;
   let disk: string;
-  let mounted = false;
   let server: EmbeddedServer;
   let skip: string | undefined;
-
+  const small = smallDisk('starry-disk-full', DISK);
   before(async () => {
-    ({ dir: root, cleanup } = await tempDir('starry-disk-full'));
-    disk = join(root, 'disk');
-    await mkdir(disk);
-    try {
-      await run('mount', ['-t', 'tmpfs', '-o', `size=${DISK}`, 'tmpfs', disk]);
-      mounted = true;
-    } catch (err) {
-      skip = `cannot mount a tmpfs here (needs root): ${(err as Error).message.split('\n')[0]}`;
-      return;
-    }
-    server = await startEmbeddedServer(join(root, 'cluster'), process.env, { owner: { role: 'render', label: 'the disk-full test cluster' } });
+    await small.setUp();
+    ({ root, disk, skip } = small.state);
+    server = small.state.server!;
   });
-  after(async () => {
-    stopAllProcesses();
-    await server?.stop();
-    if (mounted) await run('umount', [disk]);
-    await cleanup?.();
-  });
+  after(() => small.tearDown());
 
   test('DiskFull on a full work directory; the same command finishes once space is freed, identical to an undisturbed run', async (t) => {
     if (skip) return t.skip(skip);
@@ -129,32 +148,16 @@ describe('the disk fills while frames are written: DiskFull, retry-failed once s
   /** Frame 3 is held at its first step (STARRY_FAULTS=stall@3:1) while the disk is filled under it. */
   const HELD = 3;
   let root: string;
-  let cleanup: () => Promise<void>;
   let disk: string;
-  let mounted = false;
   let server: EmbeddedServer;
   let skip: string | undefined;
-
+  const small = smallDisk('starry-disk-fills', '16m');
   before(async () => {
-    ({ dir: root, cleanup } = await tempDir('starry-disk-fills'));
-    disk = join(root, 'disk');
-    await mkdir(disk);
-    try {
-      await run('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', disk]);
-      mounted = true;
-    } catch (err) {
-      skip = `cannot mount a tmpfs here (needs root): ${(err as Error).message.split('\n')[0]}`;
-      return;
-    }
-    // The server's own files stay off the disk that fills.
-    server = await startEmbeddedServer(join(root, 'cluster'), process.env, { owner: { role: 'render', label: 'the disk-fills test cluster' } });
+    await small.setUp();
+    ({ root, disk, skip } = small.state);
+    server = small.state.server!;
   });
-  after(async () => {
-    stopAllProcesses();
-    await server?.stop();
-    if (mounted) await run('umount', [disk]);
-    await cleanup?.();
-  });
+  after(() => small.tearDown());
 
   test('frame 3 meets a full disk: one DiskFull line with the directory, the free space and what the rest needs; the named retry-failed finishes it identical to an undisturbed run', async (t) => {
     if (skip) return t.skip(skip);
