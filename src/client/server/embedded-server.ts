@@ -264,15 +264,18 @@ async function startDevServer(cli: string, dbDir: string, port: number, uiPort: 
   const log = await open(logPath, 'a');
   const logStart = (await log.stat()).size;
   let child: ChildProcess;
+  let exited: Promise<void>;
   try {
     child = spawn(cli, devServerArgs(dbDir, port, uiPort), { stdio: ['ignore', log.fd, log.fd] });
+    // Listened for before anything awaits: a server that exits at once may do so while the log
+    // closes, and an 'exit' nobody listened for is gone (the wait would then run its whole window).
+    exited = new Promise<void>((res) => {
+      child.once('exit', () => res());
+      child.once('error', () => res());
+    });
   } finally {
     await log.close();
   }
-  const exited = new Promise<void>((res) => {
-    child.once('exit', () => res());
-    child.once('error', () => res());
-  });
   const address = `127.0.0.1:${port}`;
   const seconds = Number(env.STARRY_SERVER_START_SECONDS) > 0 ? Number(env.STARRY_SERVER_START_SECONDS) : SERVER_START_SECONDS;
   const up = await waitUntilServing(address, exited, seconds);
