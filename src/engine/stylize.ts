@@ -212,15 +212,18 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
     }
     const image = optimiser.image;
     const data = (await image.data()) as Float32Array;
+    // A chain start's terms, for its warm frames' stop rule: one forward pass, which also gives its sum.
+    const terms = req.measureStyleContent ? termsOf(image) : undefined;
     if ((req.stop || req.measureStyleContent) && Number.isNaN(measured.styleContent)) {
       // Ran to the ceiling: the loss of the final image, for the chain's next frame's target.
-      measured.styleContent = tf.tidy(() => lossOf(image).dataSync()[0]) - (temporal ? temporal.weight * temporalValue(image, temporal) : 0);
+      measured.styleContent =
+        terms && !temporal ? terms.total : tf.tidy(() => lossOf(image).dataSync()[0]) - (temporal ? temporal.weight * temporalValue(image, temporal) : 0);
     }
     return {
       image: { width: content.width, height: content.height, data: Float32Array.from(data) },
       loss: lastLoss,
       styleContentLoss: measured.styleContent,
-      ...(req.measureStyleContent && { styleContentTerms: termsOf(image) }),
+      ...(terms && { styleContentTerms: { style: terms.style, content: terms.content } }),
       steps: optimiser.step,
       resumedFromStep: resume?.step ?? 0,
     };
@@ -250,26 +253,22 @@ function frameLoss(model: Vgg19, req: StylizeRequest) {
     mask: tf.tensor4d(req.temporal.mask, [1, content.height, content.width, 1]),
     weight: req.temporal.weight,
   };
-  const lossOf = (image: tf.Tensor4D) => {
+  // The seed's style, content and tv terms of `image` (tensors; the caller tidies).
+  const seedTerms = (image: tf.Tensor4D) => {
     const f = model.extract(caffePreprocess(image), allLayers);
-    const total = styleContentLoss(
-      styleLayers.map((l) => gramMatrix(f[l])),
-      targets.grams,
-      contentLayers.map((l) => f[l]),
-      contentTargets,
-      image,
-      settings,
-    ).total;
+    return styleContentLoss(styleLayers.map((l) => gramMatrix(f[l])), targets.grams, contentLayers.map((l) => f[l]), contentTargets, image, settings);
+  };
+  const lossOf = (image: tf.Tensor4D) => {
+    const { total } = seedTerms(image);
     // Without a temporal constraint the loss is the seed's, op for op (and so bit for bit).
     return temporal ? (tf.add(total, tf.mul(temporalLoss(image, temporal.warped, temporal.mask), temporal.weight)) as tf.Scalar) : total;
   };
-  // The style and content loss apart, with the settings' weights: one more forward pass, asked for
-  // only at a chain's start and where a warm frame's sum is already back at its target.
-  const termsOf = (image: tf.Tensor4D): StyleContentTerms =>
+  // The terms as numbers: a chain start's, and a warm frame's where its sum is already back at its
+  // target (stopOn terms). `total` is lossOf's without the temporal term, bit for bit.
+  const termsOf = (image: tf.Tensor4D): StyleContentTerms & { total: number } =>
     tf.tidy(() => {
-      const f = model.extract(caffePreprocess(image), allLayers);
-      const t = styleContentLoss(styleLayers.map((l) => gramMatrix(f[l])), targets.grams, contentLayers.map((l) => f[l]), contentTargets, image, settings);
-      return { style: t.style.dataSync()[0], content: t.content.dataSync()[0] };
+      const t = seedTerms(image);
+      return { style: t.style.dataSync()[0], content: t.content.dataSync()[0], total: t.total.dataSync()[0] };
     });
   const dispose = () => {
     tf.dispose(contentTargets);
