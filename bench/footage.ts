@@ -23,7 +23,7 @@ import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { temporalGuide, type GuideOptions, PHOTOMETRIC_THRESHOLD, STILL_THRESHOLD, type TemporalGuide } from '../src/engine/flow';
 import { caffePreprocess, gramMatrix, styleContentLoss } from '../src/engine/losses';
-import { DEFAULT_RUN_UP, DEFAULT_SETTINGS, DEFAULT_STOP_ON, DEFAULT_STOP_TOLERANCE, type StopOn, type StyleContentTerms, defaultLaterEpochs, laterSettings, stopRuleFor, temporalWeightFor, type StyleSettings } from '../src/engine/settings';
+import { DEFAULT_RUN_UP, DEFAULT_SETTINGS, DEFAULT_STOP_ON, DEFAULT_STOP_TOLERANCE, type ChainTarget, type StopOn, defaultLaterEpochs, laterSettings, stopRuleFor, temporalWeightFor, type StyleSettings } from '../src/engine/settings';
 import { imageToTensor, totalSteps, type StyleTargets } from '../src/engine/stylize';
 import type { StyleEngine } from '../src/engine/engine';
 import { tf } from '../src/engine/tf';
@@ -113,15 +113,6 @@ interface Run {
   steps: number[];
 }
 
-/** A chain's target as a render's chain start records it: its style + content + tv, and the style and content apart. */
-interface ChainTarget {
-  total: number;
-  terms: StyleContentTerms;
-}
-
-/** The chain start's loss terms, set when --trace-terms asks for each warm frame's terms. */
-const chainStart: { terms?: Terms } = {};
-
 /** One warm frame as the activity runs it: the guide, the relative weight, the stop rule. */
 async function warmFrame(engine: StyleEngine, settings: StyleSettings, targets: StyleTargets, prevContent: RgbImage, content: RgbImage, prevStyled: RgbImage, target: ChainTarget) {
   const guide = await temporalGuide(prevContent, content, prevStyled);
@@ -131,18 +122,18 @@ async function warmFrame(engine: StyleEngine, settings: StyleSettings, targets: 
     targets,
     settings: later,
     init: guide.warped,
-    temporal: { warped: guide.warped, mask: guide.mask, weight: temporalWeightFor(settings, target.total) },
-    stop: stopRuleFor(settings, target.total, guide.mask, totalSteps(later), target.terms),
-    onStep: process.env.FOOTAGE_TRACE ? ({ step, loss }) => void (step % 5 === 1 && process.stdout.write(`${step}:${(loss / target.total).toFixed(2)} `)) : undefined,
+    temporal: { warped: guide.warped, mask: guide.mask, weight: temporalWeightFor(settings, target.loss) },
+    stop: stopRuleFor(settings, target, guide.mask, totalSteps(later)),
+    onStep: process.env.FOOTAGE_TRACE ? ({ step, loss }) => void (step % 5 === 1 && process.stdout.write(`${step}:${(loss / target.loss).toFixed(2)} `)) : undefined,
   });
-  if (chainStart.terms) {
-    // --trace-terms: where each warm frame starts and ends, as shares of its chain start's style and content loss.
+  if (args['trace-terms']) {
+    // Where each warm frame starts and ends, as shares of its chain start's style and content loss.
     const [from, to] = [lossTerms(engine, guide.warped, content, targets, settings), lossTerms(engine, r.image, content, targets, settings)];
-    const { style, content: c } = chainStart.terms;
+    const { style, content: c } = target.terms!;
     const distrusted = 1 - guide.mask.reduce((a, b) => a + b, 0) / guide.mask.length;
     console.log(`style/content ÷ chain start's: init ${(from.style / style).toFixed(2)}/${(from.content / c).toFixed(2)} -> ${r.steps} steps ${(to.style / style).toFixed(2)}/${(to.content / c).toFixed(2)} (distrusted ${(100 * distrusted).toFixed(1)} %)`);
   }
-  if (process.env.FOOTAGE_TRACE) console.log(`| ${r.steps} steps, style + content ${(r.styleContentLoss / target.total).toFixed(2)} × target`);
+  if (process.env.FOOTAGE_TRACE) console.log(`| ${r.steps} steps, style + content ${(r.styleContentLoss / target.loss).toFixed(2)} × target`);
   return { image: as8bit(r.image), steps: r.steps };
 }
 
@@ -151,8 +142,7 @@ async function coherentRun(engine: StyleEngine, frames: RgbImage[], targets: Sty
   const from = Math.min(settings.runUp ?? DEFAULT_RUN_UP, frames.length - 1);
   // The chain's target and loss scale: its first optimisation's final style + content loss (a render's chain start records it).
   const sc = (t: Terms) => t.style + t.content + t.tv;
-  const target: ChainTarget = { total: sc(baseTerms[from]), terms: { style: baseTerms[from].style, content: baseTerms[from].content } };
-  if (args['trace-terms']) chainStart.terms = baseTerms[from];
+  const target: ChainTarget = { loss: sc(baseTerms[from]), terms: { style: baseTerms[from].style, content: baseTerms[from].content } };
   let reached = base.styled[from];
   let steps = base.steps[from];
   for (let t = from - 1; t >= 0; t--) {

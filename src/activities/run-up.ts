@@ -4,13 +4,13 @@ import { writeFileAtomic } from '../common/atomic';
 import { sha256 } from '../common/hash';
 import { renderPaths } from '../common/render-paths';
 import { readImage, writePng } from '../media';
-import type { StyleContentTerms } from '../engine/settings';
+import type { ChainTarget } from '../engine/settings';
+import { chainTargetFields, chainTargetFrom, type ChainTargetFields } from './chain-target';
 import type { RgbImage } from '../media/types';
 
 /** What a resumed run-up continues with besides the image (the stop rule's): the chain's target, and the steps taken so far. */
 export interface RunUpState {
-  target?: number;
-  targetTerms?: StyleContentTerms;
+  chain?: ChainTarget;
   steps?: number;
 }
 
@@ -53,10 +53,10 @@ export class RunUpResults {
   /** The result of run-up frame `frame`, read back as the next frame will use it; undefined if not done. */
   private async read(frame: number): Promise<({ styled: RgbImage } & RunUpState) | undefined> {
     const files = this.files(frame);
-    const sidecar = await readFile(files.sidecar, 'utf8').then((text) => JSON.parse(text) as { fingerprint?: string } & RunUpState, () => undefined);
+    const sidecar = await readFile(files.sidecar, 'utf8').then((text) => JSON.parse(text) as { fingerprint?: string; steps?: number } & ChainTargetFields, () => undefined);
     if (sidecar?.fingerprint !== this.fingerprintOf(frame)) return undefined;
     const styled = await readImage(files.png).catch(() => undefined);
-    return styled && { styled, target: sidecar.target, targetTerms: sidecar.targetTerms, steps: sidecar.steps };
+    return styled && { styled, chain: chainTargetFrom(sidecar), steps: sidecar.steps };
   }
 
   /**
@@ -67,7 +67,7 @@ export class RunUpResults {
     const files = this.files(frame);
     await mkdir(this.dir, { recursive: true });
     await writePng(files.png, image);
-    await writeFileAtomic(files.sidecar, JSON.stringify({ fingerprint: this.fingerprintOf(frame), ...state }));
+    await writeFileAtomic(files.sidecar, JSON.stringify({ fingerprint: this.fingerprintOf(frame), ...chainTargetFields(state.chain), steps: state.steps }));
     return readImage(files.png);
   }
 

@@ -9,7 +9,7 @@ import { isOutOfMemory } from '../engine/oom';
 import { decodeGuide, encodeGuide, temporalGuide, type TemporalGuide } from '../engine/flow';
 import type { RgbImage } from '../media/types';
 import { transferOriginalColors } from '../engine/color';
-import { InvalidSettingsError, stopRuleFor, styleBlendWeightsFor, styleLongSide, temporalWeightFor, type SettingProblem, type StyleContentTerms, type StyleSettings } from '../engine/settings';
+import { InvalidSettingsError, stopRuleFor, styleBlendWeightsFor, styleLongSide, temporalWeightFor, type ChainTarget, type SettingProblem, type StyleSettings } from '../engine/settings';
 import type { OptimisationCheckpoint, StylizeResult } from '../engine/stylize';
 import { framePath, MediaInputError, readImage, resizeImage, writePng } from '../media';
 import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
@@ -21,6 +21,7 @@ import { RunUpResults } from './run-up';
 import { frameFingerprint } from './fingerprint';
 import { firstStage, frameIdentity, planAttempt, warmStartCandidate, type AttemptPlan, type FrameIdentity } from './frame-plan';
 import { diskFullFailure, isDiskFull } from './media-common';
+import { chainTargetFields, chainTargetFrom, type ChainTargetFields } from './chain-target';
 import { checkChunk, checkFrame, checkRenderDir, renderPaths, type PathPolicy } from './paths';
 
 export interface StyleActivityDeps {
@@ -37,7 +38,7 @@ export interface StyleActivityDeps {
 /** The backend name a frame passed through by the copy engine reports. */
 export const COPY_BACKEND = 'copy (not stylized)';
 
-interface FrameSidecar {
+interface FrameSidecar extends ChainTargetFields {
   fingerprint: string;
   loss: number;
   steps: number;
@@ -46,19 +47,17 @@ interface FrameSidecar {
   /** False for a frame the copy engine passed through. */
   stylized?: boolean;
   /**
-   * Coherent renders with the stop rule: the style + content loss of this frame's result, and its
-   * chain's target (the chain's first optimisation's final one), which the next frame inherits as
-   * its target and loss scale (settings.ts stopRuleFor, temporalWeightFor).
+   * Coherent renders with the stop rule: the style + content loss of this frame's result. Beside it
+   * (ChainTargetFields) its chain's target, the chain's first optimisation's final loss, which the
+   * next frame inherits as its target and loss scale (settings.ts stopRuleFor, temporalWeightFor).
    */
   styleContentLoss?: number;
-  target?: number;
-  /** The chain start's style and content loss apart (settings.stopOn `terms`); absent in earlier releases' chains. */
-  targetTerms?: StyleContentTerms;
 }
 
-/** The chain's target a frame works to: its predecessor's when it has one on disk, else its run-up's (or none yet). */
-function chainTargetOf(warmFrom: { target?: number; targetTerms?: StyleContentTerms } | undefined, runUp: { target?: number; targetTerms?: StyleContentTerms }) {
-  return warmFrom?.target !== undefined ? { target: warmFrom.target, targetTerms: warmFrom.targetTerms } : runUp;
+/** Width × height from a PNG's header (its IHDR chunk, bytes 16–23). */
+async function pngPixels(path: string): Promise<number> {
+  const head = (await readFile(path)).subarray(16, 24);
+  return head.readUInt32BE(0) * head.readUInt32BE(4);
 }
 
 /**
@@ -112,12 +111,6 @@ async function renderNeed(input: Pick<StylizeFrameInput, 'renderDir' | 'frame' |
   return { bytes: left * png + checkpoint, what: `the rest of the render (${frames} to stylize: a PNG each and one checkpoint at a time)` };
 }
 
-/** Width × height from a PNG's header (its IHDR chunk, bytes 16–23). */
-async function pngPixels(path: string): Promise<number> {
-  const head = (await readFile(path)).subarray(16, 24);
-  return head.readUInt32BE(0) * head.readUInt32BE(4);
-}
-
 /**
  * The copy engine: the frame passes through unstylized, with a sidecar whose fingerprint (settings
  * with `engine: 'copy'`) no stylized frame shares, so it is never reused as one or mistaken for one.
@@ -157,16 +150,15 @@ type FrameFiles = ReturnType<typeof frameFiles>;
  * The warm-start candidate's files (frame-plan.ts warmStartCandidate), if its result and content are
  * on disk; with the stop rule (settings.stopTolerance) also its chain's target, without which it is none.
  */
-async function warmStartFrom(input: StylizeFrameInput): Promise<(FrameFiles & { target?: number; targetTerms?: StyleContentTerms }) | undefined> {
+async function warmStartFrom(input: StylizeFrameInput): Promise<(FrameFiles & { chain?: ChainTarget }) | undefined> {
   const previous = warmStartCandidate(input);
   if (!previous) return undefined;
   const prev = frameFiles(input.renderDir, checkFrame(previous.frame), { chunk: input.chunk, lead: previous.lead });
   if (!existsSync(prev.styled) || !existsSync(prev.content)) return undefined;
   if (input.settings.stopTolerance === undefined) return prev;
   // The stop rule needs the chain's target: a predecessor without one (copied, or an earlier release's) starts a chain.
-  const sidecar = await readJson<FrameSidecar>(prev.sidecar);
-  const target = sidecar?.target;
-  return target !== undefined && Number.isFinite(target) && target > 0 ? { ...prev, target, targetTerms: sidecar?.targetTerms } : undefined;
+  const chain = chainTargetFrom(await readJson<FrameSidecar>(prev.sidecar));
+  return chain && { ...prev, chain };
 }
 
 /** Content frame `frame` of the input's chunk (or of the render, unchunked). */
@@ -293,8 +285,7 @@ interface Attempt {
   previous?: StagePrevious;
   resumeFrom?: OptimisationCheckpoint;
   /** The stop rule's chain target on entry: the predecessor's, or a finished run-up's; absent when a stage from content sets it. */
-  target?: number;
-  targetTerms?: StyleContentTerms;
+  chain?: ChainTarget;
   /** Steps the finished run-up frames took (kept with their results); absent when none is finished. */
   runUpSteps?: number;
 }
@@ -303,8 +294,7 @@ interface Attempt {
 interface StagesRun {
   result: StylizeResult;
   image: RgbImage;
-  target?: number;
-  targetTerms?: StyleContentTerms;
+  chain?: ChainTarget;
   /** Steps this frame's stages took, across attempts (with the stop rule, fewer than planned). */
   stepsRun: number;
   /** Coherent mode with the stop rule: the sidecar records stepsRun, styleContentLoss and target. */
@@ -320,7 +310,7 @@ async function resumeState(input: StylizeFrameInput, files: FrameFiles, plan: At
   const previous = finished && { content: await readContent(contentPath(input, finished.frame), finished.frame, attempt), styled: finished.styled };
   const next = firstStage(plan, finished?.frame);
   const resumeFrom = await resumePoint(files.checkpoint, plan.stages[next].trajectory, plan.stages[next].steps);
-  return { next, previous, resumeFrom, target: finished?.target, targetTerms: finished?.targetTerms, steps: finished?.steps };
+  return { next, previous, resumeFrom, chain: finished?.chain, steps: finished?.steps };
 }
 
 /** Runs the attempt's stages from `next`; returns the last optimisation's result, the frame's image, the chain's target and the steps taken. */
@@ -334,8 +324,7 @@ async function runStages(a: Attempt, beats: FrameBeats): Promise<StagesRun> {
   let last: { result: StylizeResult; image: RgbImage } | undefined;
   const stopping = settings.stopTolerance !== undefined && settings.init === 'prev-warped';
   // The chain's target: inherited, or set by the first optimisation from content (kept with the run-up's results).
-  let target = a.target;
-  let targetTerms = a.targetTerms;
+  let chain = a.chain;
   // Steps this frame's stages took: a finished run-up's from its results, a checkpoint's own.
   let stepsRun = (a.runUpSteps ?? plan.stages[a.next].offset) + (a.resumeFrom?.step ?? 0);
   for (const stage of plan.stages.slice(a.next)) {
@@ -349,8 +338,8 @@ async function runStages(a: Attempt, beats: FrameBeats): Promise<StagesRun> {
       // Only the first stage to run can have a checkpoint: each finished run-up frame deletes its own.
       resumeFrom: stage === plan.stages[a.next] ? a.resumeFrom : undefined,
       init: guide?.warped,
-      temporal: guide && { warped: guide.warped, mask: guide.mask, weight: temporalWeightFor(settings, target ?? NaN) },
-      stop: guide && target !== undefined ? stopRuleFor(settings, target, guide.mask, stage.steps, targetTerms) : undefined,
+      temporal: guide && { warped: guide.warped, mask: guide.mask, weight: temporalWeightFor(settings, chain?.loss ?? NaN) },
+      stop: guide && chain ? stopRuleFor(settings, chain, guide.mask, stage.steps) : undefined,
       measureStyleContent: stopping && !stage.warm,
       checkpointEvery: input.checkpointEvery,
       signal: ctx.cancellationSignal,
@@ -362,22 +351,22 @@ async function runStages(a: Attempt, beats: FrameBeats): Promise<StagesRun> {
     });
     stepsRun += result.steps - (stage === plan.stages[a.next] ? (a.resumeFrom?.step ?? 0) : 0);
     // A chain's first optimisation from content sets the chain's target and loss scale.
-    if (!stage.warm && stopping) ({ styleContentLoss: target, styleContentTerms: targetTerms } = result);
+    if (!stage.warm && stopping) chain = { loss: result.styleContentLoss, ...(result.styleContentTerms && { terms: result.styleContentTerms }) };
     const stylized = plan.reducedSize ? await resizeImage(result.image, full.width, full.height) : result.image;
     // After the optimisation, so checkpoints hold its own image and a resumed frame ends the same.
     const image = settings.originalColors ? transferOriginalColors(stylized, stage.isRunUp ? stageContent : full) : stylized;
     if (stage.isRunUp) {
-      previous = { content: stageContent, styled: await a.runUpResults!.write(stage.frame, image, { target, targetTerms, steps: stepsRun }) };
+      previous = { content: stageContent, styled: await a.runUpResults!.write(stage.frame, image, { chain, steps: stepsRun }) };
       await rm(files.checkpoint, { force: true });
     }
     last = { result, image };
   }
   if (!last) throw new Error(`frame ${frame}: its plan has no stage to run`);
-  return { ...last, target, targetTerms, stepsRun, stopping };
+  return { ...last, chain, stepsRun, stopping };
 }
 
 /** Writes the finished frame and its sidecar, then removes what only a retry of it would have used. */
-async function keepFrame(a: Attempt, { result, image, target, targetTerms, stepsRun, stopping }: StagesRun): Promise<FrameSidecar> {
+async function keepFrame(a: Attempt, { result, image, chain, stepsRun, stopping }: StagesRun): Promise<FrameSidecar> {
   const { files, input, plan } = a;
   await mkdir(dirname(files.styled), { recursive: true });
   await writePng(files.styled, image);
@@ -388,7 +377,7 @@ async function keepFrame(a: Attempt, { result, image, target, targetTerms, steps
     steps: stopping ? stepsRun : plan.steps,
     backend: a.engine.backend.name,
     degraded: plan.reducedSize !== undefined,
-    ...(stopping && { styleContentLoss: result.styleContentLoss, target, ...(targetTerms && { targetTerms }) }),
+    ...(stopping && { styleContentLoss: result.styleContentLoss, ...chainTargetFields(chain) }),
   };
   await writeFileAtomic(files.sidecar, JSON.stringify(sidecar));
   await rm(files.checkpoint, { force: true });
@@ -463,9 +452,9 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       const guide = plan.guided ? await temporalGuideFor(input, warmFrom!, full) : undefined;
       // Made whenever the frame has a run-up, also when degraded: its results are deleted at the end.
       const runUpResults = identity.runUp.length > 0 ? new RunUpResults(input.renderDir, input.chunk!, frame, identity.fingerprint) : undefined;
-      const { target, targetTerms, steps: runUpSteps, ...resume } = await resumeState(input, files, plan, runUpResults, attempt);
-      // The chain's target: inherited, or set by the first optimisation from content (kept with the run-up's results).
-      const a: Attempt = { ctx, engine, input, files, styles, styleHashes, identity, plan, full, guide, runUpResults, ...resume, ...chainTargetOf(warmFrom, { target, targetTerms }), runUpSteps };
+      const { chain, steps: runUpSteps, ...resume } = await resumeState(input, files, plan, runUpResults, attempt);
+      // The chain's target: the predecessor's, or a finished run-up's, or set by the first optimisation from content.
+      const a: Attempt = { ctx, engine, input, files, styles, styleHashes, identity, plan, full, guide, runUpResults, ...resume, chain: warmFrom?.chain ?? chain, runUpSteps };
       const resumedFromStep = plan.stages[resume.next].offset + (resume.resumeFrom?.step ?? 0);
       const beats = new FrameBeats(ctx, faults, {
         frame,

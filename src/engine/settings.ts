@@ -166,6 +166,15 @@ export interface StyleContentTerms {
   style: number;
   content: number;
 }
+
+/**
+ * What a chain's warm frames work back to: its start's style + content + tv loss (also the temporal
+ * weight's scale), and its style and content apart (absent in chains an earlier release started).
+ */
+export interface ChainTarget {
+  loss: number;
+  terms?: StyleContentTerms;
+}
 /**
  * A warm frame runs at least this × its untrusted share of its ceiling: 10 % of its pixels
  * distrusted (disoccluded, changed) earns the whole ceiling. The global loss can sit below the
@@ -175,11 +184,11 @@ export interface StyleContentTerms {
 export const UNTRUSTED_GAIN = 10;
 
 /**
- * The stop rule of a warm frame (stylize.ts StopRule) whose chain's first frame ended at `target`
- * (style + content + tv) and `terms`, with temporal mask `mask` (1 = trusted) and `ceiling` steps;
- * undefined for earlier releases' settings (no stopTolerance), which run every step.
+ * The stop rule of a warm frame (stylize.ts StopRule) of a chain with target `chain`, with temporal
+ * mask `mask` (1 = trusted) and `ceiling` steps; undefined for earlier releases' settings (no
+ * stopTolerance), which run every step.
  */
-export function stopRuleFor(s: Pick<StyleSettings, 'stopTolerance' | 'stopOn'>, target: number, mask: Float32Array, ceiling: number, terms?: StyleContentTerms) {
+export function stopRuleFor(s: Pick<StyleSettings, 'stopTolerance' | 'stopOn'>, { loss: target, terms }: ChainTarget, mask: Float32Array, ceiling: number) {
   if (s.stopTolerance === undefined) return undefined;
   let untrusted = 0;
   for (const m of mask) untrusted += 1 - m;

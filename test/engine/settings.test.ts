@@ -18,11 +18,11 @@ test('blend weights are normalised to sum 1; equal weights are the default and s
 test("a warm frame's stop rule holds each term only where the render says terms and its chain start recorded them", () => {
   const mask = new Float32Array(100).fill(1);
   const terms = { style: 8, content: 2 };
-  assert.deepEqual(stopRuleFor({ stopTolerance: 1e-3, stopOn: 'terms' }, 10, mask, 20, terms)?.terms, terms);
+  assert.deepEqual(stopRuleFor({ stopTolerance: 1e-3, stopOn: 'terms' }, { loss: 10, terms }, mask, 20)?.terms, terms);
   // A render of the release before stopOn (absent), one that asks for the sum, and a chain an earlier release started (no terms): the sum.
-  assert.equal(stopRuleFor({ stopTolerance: 1e-3 }, 10, mask, 20, terms)?.terms, undefined);
-  assert.equal(stopRuleFor({ stopTolerance: 1e-3, stopOn: 'sum' }, 10, mask, 20, terms)?.terms, undefined);
-  assert.equal(stopRuleFor({ stopTolerance: 1e-3, stopOn: 'terms' }, 10, mask, 20)?.terms, undefined);
+  assert.equal(stopRuleFor({ stopTolerance: 1e-3 }, { loss: 10, terms }, mask, 20)?.terms, undefined);
+  assert.equal(stopRuleFor({ stopTolerance: 1e-3, stopOn: 'sum' }, { loss: 10, terms }, mask, 20)?.terms, undefined);
+  assert.equal(stopRuleFor({ stopTolerance: 1e-3, stopOn: 'terms' }, { loss: 10 }, mask, 20)?.terms, undefined);
   // Renders of the releases before the stop rule run every step.
-  assert.equal(stopRuleFor({ stopOn: 'terms' }, 10, mask, 20, terms), undefined);
+  assert.equal(stopRuleFor({ stopOn: 'terms' }, { loss: 10, terms }, mask, 20), undefined);
 });
