@@ -11,7 +11,7 @@ import type { RgbImage } from '../media/types';
 import { transferOriginalColors } from '../engine/color';
 import { InvalidSettingsError, stopRuleFor, styleBlendWeightsFor, styleLongSide, temporalWeightFor, type ChainTarget, type SettingProblem, type StyleSettings } from '../engine/settings';
 import type { OptimisationCheckpoint, StylizeResult } from '../engine/stylize';
-import { framePath, MediaInputError, readImage, resizeImage, writePng } from '../media';
+import { framePath, imageSize, MediaInputError, readImage, resizeImage, writePng } from '../media';
 import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { writeFrameView } from './frame-view';
@@ -52,12 +52,6 @@ interface FrameSidecar extends ChainTargetFields {
    * next frame inherits as its target and loss scale (settings.ts stopRuleFor, temporalWeightFor).
    */
   styleContentLoss?: number;
-}
-
-/** Width × height from a PNG's header (its IHDR chunk, bytes 16–23). */
-async function pngPixels(path: string): Promise<number> {
-  const head = (await readFile(path)).subarray(16, 24);
-  return head.readUInt32BE(0) * head.readUInt32BE(4);
 }
 
 /**
@@ -102,7 +96,10 @@ async function renderNeed(input: Pick<StylizeFrameInput, 'renderDir' | 'frame' |
   const png = (await stat(files.content)).size;
   const checkpoint = await stat(files.checkpoint).then(
     (s) => s.size,
-    async () => 36 * (await pngPixels(files.content)),
+    async () => {
+      const { width, height } = await imageSize(files.content);
+      return 36 * width * height;
+    },
   );
   let left = 0;
   for (let k = input.frame; k <= Math.max(input.frame, input.frameCount); k++) if (!existsSync(frameFiles(input.renderDir, k, input).styled)) left++;
