@@ -39,53 +39,43 @@ async function frameHashes(video: string): Promise<string> {
 }
 
 /**
- * A small tmpfs under a temporary directory, with a dev server whose own files stay off it; `skip`
- * says why when this machine cannot mount one (not root). Call in before() and teardown in after().
+ * A small tmpfs under a temporary directory, with a dev server whose own files stay off it, set up
+ * before the calling describe's tests and torn down after them; `skip` says why when this machine
+ * cannot mount one (not root).
  */
 function smallDisk(name: string, size: string) {
-  const state: { root: string; disk: string; server?: EmbeddedServer; skip?: string } = { root: '', disk: '' };
+  const state: { root: string; disk: string; server: EmbeddedServer; skip?: string } = { root: '', disk: '', server: undefined as unknown as EmbeddedServer };
   let mounted = false;
   let cleanup: (() => Promise<void>) | undefined;
-  return {
-    state,
-    async setUp() {
-      let root: string;
-      ({ dir: root, cleanup } = await tempDir(name));
-      state.root = root;
-      state.disk = join(root, 'disk');
-      await mkdir(state.disk);
-      try {
-        await run('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', state.disk]);
-        mounted = true;
-      } catch (err) {
-        state.skip = `cannot mount a tmpfs here (needs root): ${(err as Error).message.split('\n')[0]}`;
-        return;
-      }
-      state.server = await startEmbeddedServer(join(root, 'cluster'), process.env, { owner: { role: 'render', label: `the ${name} test cluster` } });
-    },
-    async tearDown() {
-      stopAllProcesses();
-      await state.server?.stop();
-      if (mounted) await run('umount', [state.disk]);
-      await cleanup?.();
-    },
-  };
+  before(async () => {
+    let root: string;
+    ({ dir: root, cleanup } = await tempDir(name));
+    state.root = root;
+    state.disk = join(root, 'disk');
+    await mkdir(state.disk);
+    try {
+      await run('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', state.disk]);
+      mounted = true;
+    } catch (err) {
+      state.skip = `cannot mount a tmpfs here (needs root): ${(err as Error).message.split('\n')[0]}`;
+      return;
+    }
+    state.server = await startEmbeddedServer(join(root, 'cluster'), process.env, { owner: { role: 'render', label: `the ${name} test cluster` } });
+  });
+  after(async () => {
+    stopAllProcesses();
+    await state.server?.stop();
+    if (mounted) await run('umount', [state.disk]);
+    await cleanup?.();
+  });
+  return state;
 }
 
 describe('a full disk names how much the render needs, and nothing is lost', () => {
-  let root: string;
-  let disk: string;
-  let server: EmbeddedServer;
-  let skip: string | undefined;
   const small = smallDisk('starry-disk-full', DISK);
-  before(async () => {
-    await small.setUp();
-    ({ root, disk, skip } = small.state);
-    server = small.state.server!;
-  });
-  after(() => small.tearDown());
 
   test('DiskFull on a full work directory; the same command finishes once space is freed, identical to an undisturbed run', async (t) => {
+    const { root, disk, server, skip } = small;
     if (skip) return t.skip(skip);
     const work = join(disk, 'work');
     const address = server.address;
@@ -147,19 +137,10 @@ describe('the disk fills while frames are written: DiskFull, retry-failed once s
   const FRAMES = 5;
   /** Frame 3 is held at its first step (STARRY_FAULTS=stall@3:1) while the disk is filled under it. */
   const HELD = 3;
-  let root: string;
-  let disk: string;
-  let server: EmbeddedServer;
-  let skip: string | undefined;
   const small = smallDisk('starry-disk-fills', '16m');
-  before(async () => {
-    await small.setUp();
-    ({ root, disk, skip } = small.state);
-    server = small.state.server!;
-  });
-  after(() => small.tearDown());
 
   test('frame 3 meets a full disk: one DiskFull line with the directory, the free space and what the rest needs; the named retry-failed finishes it identical to an undisturbed run', async (t) => {
+    const { root, disk, server, skip } = small;
     if (skip) return t.skip(skip);
     const work = join(disk, 'work');
     const release = join(root, 'release');
