@@ -2,6 +2,7 @@
  * `npx tsx bench/footage.ts --clip /usr/share/doc/opencv-doc/examples/data/vtest.avi
  *   --style /usr/share/doc/opencv-doc/examples/data/starry_night.jpg --net sinusoidal|he-narrow|he-full
  *   [--start seconds] --size 96 --frames 6 --epochs 2 --steps-per-epoch 25 [--later-epochs N] [--temporal-weight α] [--stop-tolerance t] [--stop-on terms|sum]
+ *   [--later-optimizer lbfgs|adam] [--later-learning-rate x]
  *   [--run-up 3] [--backend node] [--strip strip.png] [--fresh] [--trace-terms]`
  *
  * The coherent default (a render's --init prev-warped: run-up, warm frames with the relative
@@ -23,7 +24,7 @@ import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { temporalGuide, type GuideOptions, PHOTOMETRIC_THRESHOLD, STILL_THRESHOLD, type TemporalGuide } from '../src/engine/flow';
 import { caffePreprocess, gramMatrix, styleContentLoss } from '../src/engine/losses';
-import { DEFAULT_RUN_UP, DEFAULT_SETTINGS, DEFAULT_STOP_ON, DEFAULT_STOP_TOLERANCE, type ChainTarget, type StopOn, defaultLaterEpochs, laterSettings, stopRuleFor, temporalWeightFor, type StyleSettings } from '../src/engine/settings';
+import { DEFAULT_LATER_OPTIMIZER, DEFAULT_RUN_UP, DEFAULT_SETTINGS, type OptimizerName, DEFAULT_STOP_ON, DEFAULT_STOP_TOLERANCE, type ChainTarget, type StopOn, defaultLaterEpochs, laterSettings, stopRuleFor, temporalWeightFor, type StyleSettings } from '../src/engine/settings';
 import { imageToTensor, totalSteps, type StyleTargets } from '../src/engine/stylize';
 import type { StyleEngine } from '../src/engine/engine';
 import { tf } from '../src/engine/tf';
@@ -51,6 +52,7 @@ const { values: args } = parseArgs({
     'stop-on': { type: 'string', default: DEFAULT_STOP_ON },
     'run-up': { type: 'string' },
     'later-learning-rate': { type: 'string' },
+    'later-optimizer': { type: 'string', default: DEFAULT_LATER_OPTIMIZER },
     backend: { type: 'string', default: 'node' },
     strip: { type: 'string' },
     fresh: { type: 'boolean', default: false },
@@ -203,6 +205,7 @@ async function main() {
     ...(args['temporal-weight'] && { temporalWeight: Number(args['temporal-weight']) }),
     stopTolerance: args['stop-tolerance'] ? Number(args['stop-tolerance']) : DEFAULT_STOP_TOLERANCE,
     stopOn: args['stop-on'] as StopOn,
+    laterOptimizer: args['later-optimizer'] as OptimizerName,
     ...(args['later-learning-rate'] && { laterLearningRate: Number(args['later-learning-rate']) }),
     ...(args['run-up'] && { runUp: Number(args['run-up']) }),
   };

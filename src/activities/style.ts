@@ -6,10 +6,11 @@ import { tempPathFor, writeFileAtomic } from '../common/atomic';
 import { fileSha256, sha256 } from '../common/hash';
 import type { StyleEngine } from '../engine/engine';
 import { isOutOfMemory } from '../engine/oom';
+import { LBFGS_HISTORY } from '../engine/lbfgs';
 import { decodeGuide, encodeGuide, temporalGuide, type TemporalGuide } from '../engine/flow';
 import type { RgbImage } from '../media/types';
 import { transferOriginalColors } from '../engine/color';
-import { InvalidSettingsError, stopRuleFor, styleBlendWeightsFor, styleLongSide, temporalWeightFor, type ChainTarget, type SettingProblem, type StyleSettings } from '../engine/settings';
+import { InvalidSettingsError, laterSettings, stopRuleFor, styleBlendWeightsFor, styleLongSide, temporalWeightFor, type ChainTarget, type SettingProblem, type StyleSettings } from '../engine/settings';
 import type { OptimisationCheckpoint, StylizeResult } from '../engine/stylize';
 import { framePath, imageSize, MediaInputError, readImage, resizeImage, writePng } from '../media';
 import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
@@ -82,23 +83,28 @@ async function readJson<T>(path: string): Promise<T | undefined> {
 }
 
 /** `err`, or a DiskFull failure in its place when the disk is full, saying how much the rest of the render needs. */
-async function frameDiskFull(err: unknown, input: Pick<StylizeFrameInput, 'renderDir' | 'frame' | 'frameCount' | 'chunk' | 'lead'>): Promise<unknown> {
+async function frameDiskFull(err: unknown, input: Pick<StylizeFrameInput, 'renderDir' | 'frame' | 'frameCount' | 'chunk' | 'lead' | 'settings'>): Promise<unknown> {
   if (!isDiskFull(err)) return err;
   return diskFullFailure(input.renderDir, () => renderNeed(input));
 }
 
+/** Float32 images a checkpoint holds: Adam's image and two moments, or L-BFGS's image, last point (image, gradient, direction) and curvature pairs. */
+const checkpointImages = (s: StyleSettings) => (s.optimizer === 'lbfgs' ? 4 + 2 * LBFGS_HISTORY : 3);
+
 /**
  * What the frames from this one on that have no stylized PNG yet take: each a PNG about its content
- * PNG's size, and one checkpoint at a time (the one on disk, or Adam's three float32 arrays per pixel).
+ * PNG's size, and one checkpoint at a time (the one on disk, or the larger of a first and a warm
+ * frame's optimiser's: checkpointImages RGB float32 images).
  */
-async function renderNeed(input: Pick<StylizeFrameInput, 'renderDir' | 'frame' | 'frameCount' | 'chunk' | 'lead'>): Promise<{ bytes: number; what: string }> {
+async function renderNeed(input: Pick<StylizeFrameInput, 'renderDir' | 'frame' | 'frameCount' | 'chunk' | 'lead' | 'settings'>): Promise<{ bytes: number; what: string }> {
   const files = frameFiles(input.renderDir, input.frame, input);
   const png = (await stat(files.content)).size;
   const checkpoint = await stat(files.checkpoint).then(
     (s) => s.size,
     async () => {
       const { width, height } = await imageSize(files.content);
-      return 36 * width * height;
+      const optimisers = [input.settings, ...(input.settings.init === 'prev-warped' ? [laterSettings(input.settings)] : [])];
+      return 12 * width * height * Math.max(...optimisers.map(checkpointImages));
     },
   );
   let left = 0;

@@ -59,6 +59,15 @@ export interface StyleSettings {
    * the seed's 0.02 shakes a warm start that is already near its optimum (docs/coherence.md).
    */
   laterLearningRate?: number;
+  /**
+   * What optimises a warm-started frame (prev-warped): `lbfgs` in coherent renders of this release
+   * (DEFAULT_LATER_OPTIMIZER), or `adam` at laterLearningRate. Absent (renders of earlier releases):
+   * `optimizer`, as they ran. L-BFGS's first step is 1/‖g‖₁ long and a step that raises the loss is
+   * taken back, so a warm start only ever improves; a fresh Adam's first steps move every pixel by
+   * about its learning rate whatever the gradient, which at the seed's 250 steps leaves most warm
+   * frames at their ceiling and far above their target (docs/coherence.md).
+   */
+  laterOptimizer?: OptimizerName;
   /** Epochs of a frame that starts from the warped previous result; absent means `epochs` (prev-warped only). */
   laterEpochs?: number;
   /**
@@ -201,8 +210,11 @@ export function stopRuleFor(s: Pick<StyleSettings, 'stopTolerance' | 'stopOn'>, 
 /** The settings a warm-started frame runs: its later epochs, and with the stop rule its own learning rate. */
 export function laterSettings(s: StyleSettings): StyleSettings {
   const learningRate = s.laterLearningRate ?? (s.stopTolerance === undefined ? s.learningRate : s.learningRate * LATER_LEARNING_RATE_SHARE);
-  return { ...s, epochs: s.laterEpochs ?? s.epochs, learningRate };
+  return { ...s, epochs: s.laterEpochs ?? s.epochs, learningRate, ...(s.laterOptimizer && { optimizer: s.laterOptimizer }) };
 }
+
+/** What optimises a coherent render's warm frames unless given (settings.laterOptimizer): measured in docs/coherence.md. */
+export const DEFAULT_LATER_OPTIMIZER: OptimizerName = 'lbfgs';
 
 /** Epochs of a warm-started frame unless given: a third of the first frame's, rounded up. */
 export function defaultLaterEpochs(epochs: number): number {

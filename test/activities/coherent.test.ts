@@ -151,9 +151,10 @@ describe('stylizeFrame, coherent mode (real engine)', () => {
  * The stop rule (settings.stopTolerance, this release's coherent renders): a still scene's warm
  * frames are done at once, their steps in the sidecar and the record; a resumed frame stops at the same step.
  */
-describe('stylizeFrame, coherent mode with the stop rule (real engine)', () => {
+// Warm frames by L-BFGS (this release's coherent renders) and by Adam (earlier releases', absent).
+for (const laterOptimizer of ['lbfgs', undefined] as const) describe(`stylizeFrame, coherent mode with the stop rule, warm frames by ${laterOptimizer ?? 'adam'} (real engine)`, () => {
   // stopOn terms: the chain start records its terms too, and the still frames still cost nothing.
-  const STOPPING: StyleSettings = { ...SETTINGS, temporalWeight: 1e3, stopTolerance: 1e-3, stopOn: 'terms', laterEpochs: 2 };
+  const STOPPING: StyleSettings = { ...SETTINGS, temporalWeight: 1e3, stopTolerance: 1e-3, stopOn: 'terms', laterEpochs: 2, ...(laterOptimizer && { laterOptimizer }) };
   let root: string;
   let cleanup: () => Promise<void>;
   let engine: StyleEngine;
@@ -223,6 +224,9 @@ describe('stylizeFrame, coherent mode with the stop rule (real engine)', () => {
       },
     });
     await assert.rejects(run({ ...input(3, 2), settings }, 1, dying), /worker lost/);
+    // The checkpoint's header line says whose state follows (checkpoint.ts).
+    const header = JSON.parse((await readFile(join(renderPaths(renderDir).checkpoints, 'frame_000003.ckpt'))).toString('latin1').split('\n')[0]);
+    assert.equal('lbfgs' in header, laterOptimizer === 'lbfgs', "the warm frame's checkpoint is its optimiser's");
     const resumed = await run({ ...input(3, 2), settings }, 2);
     assert.equal(resumed.resumedFromStep, 1, 'resumed from the checkpoint of step 1');
     assert.equal(resumed.steps, whole.steps);

@@ -45,7 +45,7 @@ test('--run-up: absent at its default (ids of earlier coherent renders stay), pr
   assert.equal(coherent({ runUp: '5' }).runUp, 5);
   const refused = (flags: Parameters<typeof parseSettings>[0], message: RegExp) =>
     assert.throws(() => parseSettings(flags), (e: Error) => e.name === 'UsageError' && message.test(e.message));
-  refused({ runUp: '2' }, /--temporal-weight, --later-epochs, --run-up, --stop-tolerance and --stop-on apply to --init prev-warped only; add --init prev-warped or leave them out/);
+  refused({ runUp: '2' }, /--temporal-weight, --later-epochs, --later-optimizer, --run-up, --stop-tolerance and --stop-on apply to --init prev-warped only; add --init prev-warped or leave them out/);
   refused({ init: 'prev-warped', runUp: '1.5' }, /--run-up must be a whole number of frames from 0 \(got 1\.5\)/);
   refused({ init: 'prev-warped', runUp: '-1' }, /--run-up must be a whole number of frames from 0 \(got -1\)/);
 });

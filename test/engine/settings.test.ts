@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { normaliseBlendWeights, stopRuleFor, styleLongSide } from '../../src/engine/settings';
+import { DEFAULT_SETTINGS, laterSettings, normaliseBlendWeights, stopRuleFor, styleLongSide } from '../../src/engine/settings';
 
 test('the style image is read at size × scale on its long side', () => {
   assert.equal(styleLongSide({}, 512), 512);
@@ -25,4 +25,14 @@ test("a warm frame's stop rule holds each term only where the render says terms 
   assert.equal(stopRuleFor({ stopTolerance: 1e-3, stopOn: 'terms' }, { loss: 10 }, mask, 20)?.terms, undefined);
   // Renders of the releases before the stop rule run every step.
   assert.equal(stopRuleFor({ stopOn: 'terms' }, { loss: 10, terms }, mask, 20), undefined);
+});
+
+test("a warm frame runs laterOptimizer; a coherent render without it (an earlier release's) runs optimizer, as it did", () => {
+  const coherent = { ...DEFAULT_SETTINGS, init: 'prev-warped' as const, stopTolerance: 1e-3 };
+  assert.equal(laterSettings({ ...coherent, laterOptimizer: 'lbfgs' }).optimizer, 'lbfgs');
+  assert.equal(laterSettings({ ...coherent, optimizer: 'lbfgs', laterOptimizer: 'adam' }).optimizer, 'adam');
+  assert.equal(laterSettings(coherent).optimizer, undefined, 'Adam, as the seed (absent)');
+  assert.equal(laterSettings({ ...coherent, optimizer: 'lbfgs' }).optimizer, 'lbfgs');
+  // Adam's warm learning rate is a quarter of the first frames' either way (L-BFGS has none).
+  assert.equal(laterSettings({ ...coherent, laterOptimizer: 'adam' }).learningRate, coherent.learningRate / 4);
 });

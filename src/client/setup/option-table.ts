@@ -17,6 +17,7 @@ import {
   DEFAULT_RELATIVE_TEMPORAL_WEIGHT,
   DEFAULT_STOP_TOLERANCE,
   DEFAULT_STOP_ON,
+  DEFAULT_LATER_OPTIMIZER,
   STOP_ON,
   ENGINES,
   INIT_MODES,
@@ -243,6 +244,20 @@ export const RENDER_OPTIONS: readonly RenderOption[] = [
     onlyWith: COHERENT,
     into: 'settings',
     readBy: 'activities',
+    identity: 'always',
+  },
+  {
+    key: 'laterOptimizer',
+    flag: '--later-optimizer <name>',
+    help: `prev-warped: what optimises frames that start from the previous one: lbfgs (every step lowers the loss, so a warm start only improves) or adam (at a quarter of --learning-rate) (default ${DEFAULT_LATER_OPTIMIZER})`,
+    type: 'choice',
+    choices: OPTIMIZERS,
+    default: DEFAULT_LATER_OPTIMIZER,
+    onlyWith: COHERENT,
+    into: 'settings',
+    readBy: 'activities',
+    // Present in every coherent render of this release, at its default too: coherent renders of
+    // earlier releases (without it) ran their warm frames with --optimizer, and resume that way.
     identity: 'always',
   },
   {
