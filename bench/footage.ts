@@ -15,7 +15,9 @@
  * Prints one table row: still-pixel change and warping error as ratios to content-init's, frames
  * 2..N's style and content loss against frame 1's (the worst of each), the clip's steps as a share
  * of the seed's (frames × epochs × steps), and the frames whose style + content loss is worse than
- * content-init's final loss for that frame. content-init's run is cached (bench/run-cache.ts).
+ * content-init's final loss for that frame; below it, per frame lines and the drift against content-init:
+ * the largest change of frames 2..N's style (content) loss ÷ content-init's for the same frame from
+ * frame 1's, so that what the content does to both cancels. content-init's run is cached (bench/run-cache.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -227,7 +229,7 @@ async function main() {
   const terms = frames.map((f, t) => lossTerms(engine, run.styled[t], f, targets, base));
 
   const [cb, cr] = [await coherenceOf(frames, baseRun.styled), await coherenceOf(frames, run.styled)];
-  const worst = (xs: Terms[], k: 'style' | 'content') => Math.max(...xs.slice(1).map((x) => Math.abs(x[k] / xs[0][k] - 1)));
+  const worst = (xs: Pick<Terms, 'style' | 'content'>[], k: 'style' | 'content') => Math.max(...xs.slice(1).map((x) => Math.abs(x[k] / xs[0][k] - 1)));
   const sc = (t: Terms) => t.style + t.content + t.tv;
   const worse = terms.map((t, i) => sc(t) / sc(baseTerms[i])).filter((r) => r > 1);
   const steps = run.steps.reduce((a, b) => a + b, 0);
@@ -242,6 +244,9 @@ async function main() {
   console.log(`style + content per frame ÷ content-init's: ${terms.map((t, i) => (sc(t) / sc(baseTerms[i])).toFixed(2)).join(' ')}`);
   console.log(`style/content per frame ÷ content-init's: ${terms.map((t, i) => `${(t.style / baseTerms[i].style).toFixed(2)}/${(t.content / baseTerms[i].content).toFixed(2)}`).join(' ')}`);
   console.log(`content-init's style/content per frame ÷ its frame 1's: ${baseTerms.map((t) => `${(t.style / baseTerms[0].style).toFixed(2)}/${(t.content / baseTerms[0].content).toFixed(2)}`).join(' ')}`);
+  // The look against content-init's: how far frames 2..N's terms ÷ content-init's for the same frame move from frame 1's (content changes cancel).
+  const relative = terms.map((t, i) => ({ style: t.style / baseTerms[i].style, content: t.content / baseTerms[i].content }));
+  console.log(`drift against content-init (style / content): ${(100 * worst(relative, 'style')).toFixed(1)} % / ${(100 * worst(relative, 'content')).toFixed(1)} %`);
   console.log(`style/content per frame ÷ frame 1's: ${terms.map((t) => `${(t.style / terms[0].style).toFixed(2)}/${(t.content / terms[0].content).toFixed(2)}`).join(' ')}`);
   // Rows: input; content-init; its change from the previous frame ×4; the coherent chain; its change ×4 (the last 4 frames).
   const rows = [frames, baseRun.styled, changesOf(baseRun.styled), run.styled, changesOf(run.styled)];

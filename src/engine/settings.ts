@@ -207,7 +207,7 @@ export function stopRuleFor(s: Pick<StyleSettings, 'stopTolerance' | 'stopOn'>, 
   return { target, tolerance: s.stopTolerance, window: STOP_WINDOW, minSteps, ...(s.stopOn === 'terms' && terms && { terms }) };
 }
 
-/** The settings a warm-started frame runs: its later epochs, and with the stop rule its own learning rate. */
+/** The settings a warm-started frame runs: its later epochs, its optimiser (laterOptimizer), and with the stop rule its own learning rate. */
 export function laterSettings(s: StyleSettings): StyleSettings {
   const learningRate = s.laterLearningRate ?? (s.stopTolerance === undefined ? s.learningRate : s.learningRate * LATER_LEARNING_RATE_SHARE);
   return { ...s, epochs: s.laterEpochs ?? s.epochs, learningRate, ...(s.laterOptimizer && { optimizer: s.laterOptimizer }) };
