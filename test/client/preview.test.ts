@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { sheetLayout } from '../../src/client/report/contact-sheet';
-import { projectRenderSeconds } from '../../src/client/commands/preview';
+import { describePreview, projectRenderSeconds } from '../../src/client/commands/preview';
 import { buildRenderRequest } from '../../src/client/setup/render-options';
 import { DEFAULT_SETTINGS } from '../../src/engine/settings';
 import { framePath } from '../../src/media';
@@ -21,6 +21,13 @@ import { runCli } from '../helpers/processes';
 
 
 const cli = runCli;
+
+test("a coherent render's projection is a bound: warm frames stop early, the projection counts their ceiling", () => {
+  const outcome = { sheet: 's.png', frames: [1], frameCount: 10, renderId: 'r', renderDir: 'd', secondsPerFrame: 2, projectedSeconds: 60, workers: 1, reused: 0, backend: 'node' };
+  const whole = (coherent: boolean) => describePreview({ ...outcome, coherent }).find((l) => l.includes('the whole video'))!;
+  assert.match(whole(true), /the whole video: at most 1m00s for its 10 frames .*stops once it is back at the chain.s loss/);
+  assert.match(whole(false), /the whole video: about /);
+});
 
 test('the projection: independent frames share the workers; coherent ones run again in order, chains in parallel', () => {
   const chunks = { frames: 300, open: 3, overlap: 4, keepFrames: false };

@@ -51,7 +51,8 @@ export interface PreviewOutcome {
  * among the workers. Coherent ones (`--init prev-warped`): every frame again (they start from their
  * predecessors, which a preview's frames do not), each chunk's chain one frame at a time — its
  * first frame every epoch plus its run-up's later epochs, every other frame and lead-in the later
- * epochs — with as many chains at once as workers and open chunks allow.
+ * epochs, its ceiling (the stop rule ends most sooner: a bound, not an estimate) — with as many
+ * chains at once as workers and open chunks allow.
  */
 export function projectRenderSeconds(
   secondsPerFrame: number,
@@ -170,8 +171,8 @@ export function describePreview(p: PreviewOutcome): string[] {
     const others = p.frameCount - p.frames.length;
     lines.push(
       p.coherent
-        ? `  the whole video: about ${formatDuration(p.projectedSeconds!)} for its ${p.frameCount} frame${p.frameCount === 1 ? '' : 's'} with ${workers}` +
-            ` (prev-warped: start-render renders every frame in order, from its predecessor, with the later epochs after a chain's first: render ${p.renderId})`
+        ? `  the whole video: at most ${formatDuration(p.projectedSeconds!)} for its ${p.frameCount} frame${p.frameCount === 1 ? '' : 's'} with ${workers}` +
+            ` (prev-warped: start-render renders every frame in order, from its predecessor; a frame after a chain's first stops once it is back at the chain's loss, within the later epochs, which this counts: render ${p.renderId})`
         : `  the whole video: about ${formatDuration(p.projectedSeconds!)} for the other ${others} frame${others === 1 ? '' : 's'} with ${workers}` +
             ` (start-render with the same flags reuses these ${p.frames.length}: render ${p.renderId})`,
     );
