@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../common/atomic';
-import type { LbfgsArrays } from '../engine/lbfgs';
+import { LBFGS_HISTORY, type LbfgsArrays } from '../engine/lbfgs';
+import type { OptimizerName } from '../engine/settings';
 import type { OptimisationCheckpoint } from '../engine/stylize';
 
 /**
@@ -23,6 +24,16 @@ function lbfgsArrays(s: LbfgsArrays): Float32Array[] {
   const b = s.base;
   const base = b ? [b.image, b.grad, b.loss, b.direction, b.t] : [];
   return [s.hdiag, ...base, ...s.pairs.flatMap((p) => [p.s, p.y, p.rho])];
+}
+
+/**
+ * About how many bytes a frame's checkpoint takes before one is written (the disk estimate), from
+ * the layout below: Adam's image and two moments, or L-BFGS's image, last point (image, gradient,
+ * direction) and `history` curvature pairs (s, y) — RGB float32 images; the scalars are left out.
+ */
+export function checkpointBytes(optimizer: OptimizerName | undefined, width: number, height: number, history = LBFGS_HISTORY): number {
+  const images = optimizer === 'lbfgs' ? 1 + 3 + 2 * history : 3;
+  return images * 3 * Float32Array.BYTES_PER_ELEMENT * width * height;
 }
 
 export async function writeCheckpoint(path: string, fingerprint: string, c: OptimisationCheckpoint): Promise<void> {

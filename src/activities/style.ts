@@ -6,7 +6,6 @@ import { tempPathFor, writeFileAtomic } from '../common/atomic';
 import { fileSha256, sha256 } from '../common/hash';
 import type { StyleEngine } from '../engine/engine';
 import { isOutOfMemory } from '../engine/oom';
-import { LBFGS_HISTORY } from '../engine/lbfgs';
 import { decodeGuide, encodeGuide, temporalGuide, type TemporalGuide } from '../engine/flow';
 import type { RgbImage } from '../media/types';
 import { transferOriginalColors } from '../engine/color';
@@ -14,7 +13,7 @@ import { InvalidSettingsError, laterSettings, stopRuleFor, styleBlendWeightsFor,
 import type { OptimisationCheckpoint, StylizeResult } from '../engine/stylize';
 import { framePath, imageSize, MediaInputError, readImage, resizeImage, writePng } from '../media';
 import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
-import { readCheckpoint, writeCheckpoint } from './checkpoint';
+import { checkpointBytes, readCheckpoint, writeCheckpoint } from './checkpoint';
 import { writeFrameView } from './frame-view';
 import { NO_FAULTS, type FaultPlan } from './faults';
 import { activityScope, type ActivityScope } from './scope';
@@ -88,13 +87,10 @@ async function frameDiskFull(err: unknown, input: Pick<StylizeFrameInput, 'rende
   return diskFullFailure(input.renderDir, () => renderNeed(input));
 }
 
-/** Float32 images a checkpoint holds: Adam's image and two moments, or L-BFGS's image, last point (image, gradient, direction) and curvature pairs. */
-const checkpointImages = (s: StyleSettings) => (s.optimizer === 'lbfgs' ? 4 + 2 * LBFGS_HISTORY : 3);
-
 /**
  * What the frames from this one on that have no stylized PNG yet take: each a PNG about its content
  * PNG's size, and one checkpoint at a time (the one on disk, or the larger of a first and a warm
- * frame's optimiser's: checkpointImages RGB float32 images).
+ * frame's optimiser's: checkpointBytes).
  */
 async function renderNeed(input: Pick<StylizeFrameInput, 'renderDir' | 'frame' | 'frameCount' | 'chunk' | 'lead' | 'settings'>): Promise<{ bytes: number; what: string }> {
   const files = frameFiles(input.renderDir, input.frame, input);
@@ -104,7 +100,7 @@ async function renderNeed(input: Pick<StylizeFrameInput, 'renderDir' | 'frame' |
     async () => {
       const { width, height } = await imageSize(files.content);
       const optimisers = [input.settings, ...(input.settings.init === 'prev-warped' ? [laterSettings(input.settings)] : [])];
-      return 12 * width * height * Math.max(...optimisers.map(checkpointImages));
+      return Math.max(...optimisers.map((s) => checkpointBytes(s.optimizer, width, height)));
     },
   );
   let left = 0;
