@@ -63,7 +63,8 @@ export interface StyleSettings {
    * What optimises a warm-started frame (prev-warped): `lbfgs` in coherent renders of this release
    * (DEFAULT_LATER_OPTIMIZER), or `adam` at laterLearningRate. Absent (renders of earlier releases):
    * `optimizer`, as they ran. L-BFGS's first step is 1/‖g‖₁ long and a step that raises the loss is
-   * taken back, so a warm start only ever improves; a fresh Adam's first steps move every pixel by
+   * taken back (except a frame's last step at its ceiling, which is not evaluated before it ends);
+   * a fresh Adam's first steps move every pixel by
    * about its learning rate whatever the gradient, which at the seed's 250 steps leaves most warm
    * frames at their ceiling and far above their target (docs/coherence.md).
    */

@@ -249,7 +249,7 @@ export const RENDER_OPTIONS: readonly RenderOption[] = [
   {
     key: 'laterOptimizer',
     flag: '--later-optimizer <name>',
-    help: `prev-warped: what optimises frames that start from the previous one: lbfgs (every step lowers the loss, so a warm start only improves) or adam (at a quarter of --learning-rate) (default ${DEFAULT_LATER_OPTIMIZER})`,
+    help: `prev-warped: what optimises frames that start from the previous one: lbfgs (a tiny first step, and a step that raises the loss is taken back) or adam (at a quarter of --learning-rate) (default ${DEFAULT_LATER_OPTIMIZER})`,
     type: 'choice',
     choices: OPTIMIZERS,
     default: DEFAULT_LATER_OPTIMIZER,
