@@ -118,7 +118,7 @@ interface Run {
 }
 
 /** One warm frame as the activity runs it: the guide, the relative weight, the stop rule. */
-async function warmFrame(engine: StyleEngine, settings: StyleSettings, targets: StyleTargets, prevContent: RgbImage, content: RgbImage, prevStyled: RgbImage, target: ChainTarget) {
+async function warmFrame(engine: StyleEngine, settings: StyleSettings, targets: StyleTargets, prevContent: RgbImage, content: RgbImage, prevStyled: RgbImage, target: ChainTarget, settled: number) {
   const guide = await temporalGuide(prevContent, content, prevStyled);
   const later = laterSettings(settings);
   const r = await engine.stylize({
@@ -127,7 +127,7 @@ async function warmFrame(engine: StyleEngine, settings: StyleSettings, targets: 
     settings: later,
     init: guide.warped,
     temporal: { warped: guide.warped, mask: guide.mask, weight: temporalWeightFor(settings, target.loss) },
-    stop: stopRuleFor(settings, target, guide.mask, totalSteps(later)),
+    stop: stopRuleFor(settings, target, guide.mask, totalSteps(later), settled),
     onStep: process.env.FOOTAGE_TRACE ? ({ step, loss }) => void (step % 5 === 1 && process.stdout.write(`${step}:${(loss / target.loss).toFixed(2)} `)) : undefined,
   });
   if (args['trace-terms']) {
@@ -138,7 +138,9 @@ async function warmFrame(engine: StyleEngine, settings: StyleSettings, targets: 
     console.log(`style/content ÷ chain start's: init ${(from.style / style).toFixed(2)}/${(from.content / c).toFixed(2)} -> ${r.steps} steps ${(to.style / style).toFixed(2)}/${(to.content / c).toFixed(2)} (distrusted ${(100 * distrusted).toFixed(1)} %)`);
   }
   if (process.env.FOOTAGE_TRACE) console.log(`| ${r.steps} steps, style + content ${(r.styleContentLoss / target.loss).toFixed(2)} × target`);
-  return { image: as8bit(r.image), steps: r.steps };
+  const image = as8bit(r.image);
+  // As the activity keeps it: the stored image's loss, which an identical next frame starts at.
+  return { image, steps: r.steps, settled: engine.measureStyleContent({ content, image, targets, settings: later }) };
 }
 
 /** The coherent chain: frame 1 reached through the run-up from frame 1 + runUp's content-init result, then frames 2..N warm. */
@@ -149,16 +151,20 @@ async function coherentRun(engine: StyleEngine, frames: RgbImage[], targets: Sty
   const target: ChainTarget = { loss: sc(baseTerms[from]), terms: { style: baseTerms[from].style, content: baseTerms[from].content } };
   let reached = base.styled[from];
   let steps = base.steps[from];
+  // Each frame's predecessor's loss as stored (stopRuleFor's settled), as the activity passes it on.
+  let settled = engine.measureStyleContent({ content: frames[from], image: reached, targets, settings });
   for (let t = from - 1; t >= 0; t--) {
-    const r = await warmFrame(engine, settings, targets, frames[t + 1], frames[t], reached, target);
+    const r = await warmFrame(engine, settings, targets, frames[t + 1], frames[t], reached, target, settled);
     reached = r.image;
     steps += r.steps;
+    settled = r.settled;
   }
   const run: Run = { styled: [reached], steps: [steps] };
   for (let t = 1; t < frames.length; t++) {
-    const r = await warmFrame(engine, settings, targets, frames[t - 1], frames[t], run.styled[t - 1], target);
+    const r = await warmFrame(engine, settings, targets, frames[t - 1], frames[t], run.styled[t - 1], target, settled);
     run.styled.push(r.image);
     run.steps.push(r.steps);
+    settled = r.settled;
   }
   return run;
 }

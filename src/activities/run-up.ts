@@ -8,10 +8,14 @@ import type { ChainTarget } from '../engine/settings';
 import { chainTargetFields, chainTargetFrom, type ChainTargetFields } from './chain-target';
 import type { RgbImage } from '../media/types';
 
-/** What a resumed run-up continues with besides the image (the stop rule's): the chain's target, and the steps taken so far. */
+/**
+ * What a resumed run-up continues with besides the image (the stop rule's): the chain's target, the
+ * steps taken so far, and the style + content + tv of its result as stored (the next frame's `settled`).
+ */
 export interface RunUpState {
   chain?: ChainTarget;
   steps?: number;
+  settled?: number;
 }
 
 /**
@@ -53,22 +57,25 @@ export class RunUpResults {
   /** The result of run-up frame `frame`, read back as the next frame will use it; undefined if not done. */
   private async read(frame: number): Promise<({ styled: RgbImage } & RunUpState) | undefined> {
     const files = this.files(frame);
-    const sidecar = await readFile(files.sidecar, 'utf8').then((text) => JSON.parse(text) as { fingerprint?: string; steps?: number } & ChainTargetFields, () => undefined);
+    const sidecar = await readFile(files.sidecar, 'utf8').then((text) => JSON.parse(text) as { fingerprint?: string; steps?: number; storedLoss?: number } & ChainTargetFields, () => undefined);
     if (sidecar?.fingerprint !== this.fingerprintOf(frame)) return undefined;
     const styled = await readImage(files.png).catch(() => undefined);
-    return styled && { styled, chain: chainTargetFrom(sidecar), steps: sidecar.steps };
+    return styled && { styled, chain: chainTargetFrom(sidecar), steps: sidecar.steps, settled: sidecar.storedLoss };
   }
 
   /**
    * Keeps a finished run-up frame and returns it as read back: the next frame starts from the PNG's
    * 8-bit values whether or not the attempt dies in between, so a resumed run-up ends the same.
+   * `score`, when given, measures the image as read back (the next frame's `settled`), kept with it.
    */
-  async write(frame: number, image: RgbImage, state: RunUpState = {}): Promise<RgbImage> {
+  async write(frame: number, image: RgbImage, state: Omit<RunUpState, 'settled'> = {}, score?: (stored: RgbImage) => number): Promise<{ styled: RgbImage; settled?: number }> {
     const files = this.files(frame);
     await mkdir(this.dir, { recursive: true });
     await writePng(files.png, image);
-    await writeFileAtomic(files.sidecar, JSON.stringify({ fingerprint: this.fingerprintOf(frame), ...chainTargetFields(state.chain), steps: state.steps }));
-    return readImage(files.png);
+    const styled = await readImage(files.png);
+    const settled = score?.(styled);
+    await writeFileAtomic(files.sidecar, JSON.stringify({ fingerprint: this.fingerprintOf(frame), ...chainTargetFields(state.chain), steps: state.steps, storedLoss: settled }));
+    return { styled, settled };
   }
 
   async remove(): Promise<void> {

@@ -52,6 +52,12 @@ interface FrameSidecar extends ChainTargetFields {
    * next frame inherits as its target and loss scale (settings.ts stopRuleFor, temporalWeightFor).
    */
   styleContentLoss?: number;
+  /**
+   * The same of the result as stored (8-bit, with original colours if asked), which an identical next
+   * frame starts from: its stop rule's `settled` (settings.ts stopRuleFor). Renders whose warm frames
+   * name their optimiser (laterOptimizer) only, at the frame's own size.
+   */
+  storedLoss?: number;
 }
 
 /**
@@ -149,15 +155,17 @@ type FrameFiles = ReturnType<typeof frameFiles>;
  * The warm-start candidate's files (frame-plan.ts warmStartCandidate), if its result and content are
  * on disk; with the stop rule (settings.stopTolerance) also its chain's target, without which it is none.
  */
-async function warmStartFrom(input: StylizeFrameInput): Promise<(FrameFiles & { chain?: ChainTarget }) | undefined> {
+async function warmStartFrom(input: StylizeFrameInput): Promise<(FrameFiles & { chain?: ChainTarget; settled?: number }) | undefined> {
   const previous = warmStartCandidate(input);
   if (!previous) return undefined;
   const prev = frameFiles(input.renderDir, checkFrame(previous.frame), { chunk: input.chunk, lead: previous.lead });
   if (!existsSync(prev.styled) || !existsSync(prev.content)) return undefined;
   if (input.settings.stopTolerance === undefined) return prev;
   // The stop rule needs the chain's target: a predecessor without one (copied, or an earlier release's) starts a chain.
-  const chain = chainTargetFrom(await readJson<FrameSidecar>(prev.sidecar));
-  return chain && { ...prev, chain };
+  const sidecar = await readJson<FrameSidecar>(prev.sidecar);
+  const chain = chainTargetFrom(sidecar);
+  // Its result's loss as stored, for the stop rule's `settled` (absent at a reduced size).
+  return chain && { ...prev, chain, settled: sidecar!.storedLoss };
 }
 
 /** Content frame `frame` of the input's chunk (or of the render, unchunked). */
@@ -287,6 +295,8 @@ interface Attempt {
   chain?: ChainTarget;
   /** Steps the finished run-up frames took (kept with their results); absent when none is finished. */
   runUpSteps?: number;
+  /** The final style + content loss of the frame the next stage starts from (stopRuleFor's `settled`): the predecessor's, or a finished run-up frame's. */
+  settled?: number;
 }
 
 /** What an attempt's stages ran to: the last optimisation, the frame's image, the chain's target and every stage's steps. */
@@ -298,6 +308,8 @@ interface StagesRun {
   stepsRun: number;
   /** Coherent mode with the stop rule: the sidecar records stepsRun, styleContentLoss and target. */
   stopping: boolean;
+  /** Scores the result as stored, for the sidecar's storedLoss; absent where the stop rule has no `settled`. */
+  scoreStored?: (stored: RgbImage, content: RgbImage) => number;
 }
 
 /**
@@ -309,7 +321,7 @@ async function resumeState(input: StylizeFrameInput, files: FrameFiles, plan: At
   const previous = finished && { content: await readContent(contentPath(input, finished.frame), finished.frame, attempt), styled: finished.styled };
   const next = firstStage(plan, finished?.frame);
   const resumeFrom = await resumePoint(files.checkpoint, plan.stages[next].trajectory, plan.stages[next].steps);
-  return { next, previous, resumeFrom, chain: finished?.chain, steps: finished?.steps };
+  return { next, previous, resumeFrom, chain: finished?.chain, steps: finished?.steps, settled: finished?.settled };
 }
 
 /** Runs the attempt's stages from `next`; returns the last optimisation's result, the frame's image, the chain's target and the steps taken. */
@@ -324,6 +336,13 @@ async function runStages(a: Attempt, beats: FrameBeats): Promise<StagesRun> {
   const stopping = settings.stopTolerance !== undefined && settings.init === 'prev-warped';
   // The chain's target: inherited, or set by the first optimisation from content (kept with the run-up's results).
   let chain = a.chain;
+  // What the stage to run is compared with before its first step (stopRuleFor's `settled`): its predecessor's result's loss as stored.
+  let settled = a.settled;
+  // Measured where stopRuleFor uses it: renders whose warm frames name their optimiser, at the frame's own size.
+  const scoreStored =
+    stopping && settings.laterOptimizer !== undefined && !plan.reducedSize
+      ? (stored: RgbImage, stageContent: RgbImage) => a.engine.measureStyleContent({ content: stageContent, image: stored, targets, settings: { ...settings, size: plan.workSize } })
+      : undefined;
   // Steps this frame's stages took: a finished run-up's from its results, a checkpoint's own.
   let stepsRun = (a.runUpSteps ?? plan.stages[a.next].offset) + (a.resumeFrom?.step ?? 0);
   for (const stage of plan.stages.slice(a.next)) {
@@ -338,7 +357,7 @@ async function runStages(a: Attempt, beats: FrameBeats): Promise<StagesRun> {
       resumeFrom: stage === plan.stages[a.next] ? a.resumeFrom : undefined,
       init: guide?.warped,
       temporal: guide && { warped: guide.warped, mask: guide.mask, weight: temporalWeightFor(settings, chain?.loss ?? NaN) },
-      stop: guide && chain ? stopRuleFor(settings, chain, guide.mask, stage.steps) : undefined,
+      stop: guide && chain ? stopRuleFor(settings, chain, guide.mask, stage.steps, settled) : undefined,
       measureStyleContent: stopping && !stage.warm,
       checkpointEvery: input.checkpointEvery,
       signal: ctx.cancellationSignal,
@@ -355,20 +374,24 @@ async function runStages(a: Attempt, beats: FrameBeats): Promise<StagesRun> {
     // After the optimisation, so checkpoints hold its own image and a resumed frame ends the same.
     const image = settings.originalColors ? transferOriginalColors(stylized, stage.isRunUp ? stageContent : full) : stylized;
     if (stage.isRunUp) {
-      previous = { content: stageContent, styled: await a.runUpResults!.write(stage.frame, image, { chain, steps: stepsRun }) };
+      const kept = await a.runUpResults!.write(stage.frame, image, { chain, steps: stepsRun }, scoreStored && ((stored) => scoreStored(stored, stageContent)));
+      previous = { content: stageContent, styled: kept.styled };
+      settled = kept.settled;
       await rm(files.checkpoint, { force: true });
     }
     last = { result, image };
   }
   if (!last) throw new Error(`frame ${frame}: its plan has no stage to run`);
-  return { ...last, chain, stepsRun, stopping };
+  return { ...last, chain, stepsRun, stopping, scoreStored };
 }
 
 /** Writes the finished frame and its sidecar, then removes what only a retry of it would have used. */
-async function keepFrame(a: Attempt, { result, image, chain, stepsRun, stopping }: StagesRun): Promise<FrameSidecar> {
+async function keepFrame(a: Attempt, { result, image, chain, stepsRun, stopping, scoreStored }: StagesRun): Promise<FrameSidecar> {
   const { files, input, plan } = a;
   await mkdir(dirname(files.styled), { recursive: true });
   await writePng(files.styled, image);
+  // Scored as the next frame reads it back.
+  const storedLoss = scoreStored?.(await readImage(files.styled), a.full);
   const sidecar: FrameSidecar = {
     fingerprint: a.identity.fingerprint,
     loss: result.loss,
@@ -377,6 +400,7 @@ async function keepFrame(a: Attempt, { result, image, chain, stepsRun, stopping 
     backend: a.engine.backend.name,
     degraded: plan.reducedSize !== undefined,
     ...(stopping && { styleContentLoss: result.styleContentLoss, ...chainTargetFields(chain) }),
+    ...(storedLoss !== undefined && { storedLoss }),
   };
   await writeFileAtomic(files.sidecar, JSON.stringify(sidecar));
   await rm(files.checkpoint, { force: true });
@@ -451,9 +475,9 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       const guide = plan.guided ? await temporalGuideFor(input, warmFrom!, full) : undefined;
       // Made whenever the frame has a run-up, also when degraded: its results are deleted at the end.
       const runUpResults = identity.runUp.length > 0 ? new RunUpResults(input.renderDir, input.chunk!, frame, identity.fingerprint) : undefined;
-      const { chain, steps: runUpSteps, ...resume } = await resumeState(input, files, plan, runUpResults, attempt);
+      const { chain, steps: runUpSteps, settled, ...resume } = await resumeState(input, files, plan, runUpResults, attempt);
       // The chain's target: the predecessor's, or a finished run-up's, or set by the first optimisation from content.
-      const a: Attempt = { ctx, engine, input, files, styles, styleHashes, identity, plan, full, guide, runUpResults, ...resume, chain: warmFrom?.chain ?? chain, runUpSteps };
+      const a: Attempt = { ctx, engine, input, files, styles, styleHashes, identity, plan, full, guide, runUpResults, ...resume, chain: warmFrom?.chain ?? chain, runUpSteps, settled: warmFrom?.settled ?? settled };
       const resumedFromStep = plan.stages[resume.next].offset + (resume.resumeFrom?.step ?? 0);
       const beats = new FrameBeats(ctx, faults, {
         frame,

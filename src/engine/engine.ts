@@ -5,7 +5,9 @@ import { deepestLayer, minimumSideFor } from './vgg19-architecture';
 import {
   computeBlendedStyleTargets,
   computeStyleTargets,
+  measureStyleContent,
   stylize,
+  type StyleContentRequest,
   type StyleTargets,
   type StylizeRequest,
   type StylizeResult,
@@ -111,6 +113,12 @@ export class StyleEngine {
   async stylize(req: StylizeRequest): Promise<StylizeResult> {
     checkImageSize(req.content, [...req.settings.contentLayers, ...req.targets.layers], 'frame');
     return stylize(this.model, { ...req, graph: this.graph });
+  }
+
+  /** The seed's style + content + tv of an image as a frame of `content` (stylize.ts measureStyleContent). */
+  measureStyleContent(req: StyleContentRequest): number {
+    checkImageSize(req.content, [...req.settings.contentLayers, ...req.targets.layers], 'frame');
+    return measureStyleContent(this.model, req);
   }
 
   /** Live tensors on the backend; constant between frames when nothing leaks. */

@@ -127,6 +127,15 @@ export class Lbfgs {
   }
 
   /**
+   * The last accepted point (a copy), if `loss` — that of the point the last update stepped to — is
+   * above its loss or not a number, as update's test would have found on the next step; else undefined.
+   */
+  acceptedAbove(loss: number): tf.Tensor | undefined {
+    const base = this.state.base;
+    return base && !(loss <= base.loss.dataSync()[0]) ? tf.clone(base.image) : undefined;
+  }
+
+  /**
    * The loss rose (or is not a number): the step overshot. Torch takes fixed steps and trusts the
    * loss to behave; with the synthetic networks here it does not (a loss of 2e3 went to 3e6 in ten
    * fixed steps), so the image goes back to the last accepted point and tries half the step — one

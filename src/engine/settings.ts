@@ -196,16 +196,18 @@ export const UNTRUSTED_GAIN = 10;
 /**
  * The stop rule of a warm frame (stylize.ts StopRule) of a chain with target `chain`, with temporal
  * mask `mask` (1 = trusted) and `ceiling` steps; undefined for earlier releases' settings (no
- * stopTolerance), which run every step.
+ * stopTolerance), which run every step. `settled`, the style + content + tv of its predecessor's
+ * result as stored (what the frame starts from), counts only in renders that name their warm frames'
+ * optimiser (laterOptimizer): those of earlier releases resume as they ran.
  */
-export function stopRuleFor(s: Pick<StyleSettings, 'stopTolerance' | 'stopOn'>, { loss: target, terms }: ChainTarget, mask: Float32Array, ceiling: number) {
+export function stopRuleFor(s: Pick<StyleSettings, 'stopTolerance' | 'stopOn' | 'laterOptimizer'>, { loss: target, terms }: ChainTarget, mask: Float32Array, ceiling: number, settled?: number) {
   if (s.stopTolerance === undefined) return undefined;
   let untrusted = 0;
   for (const m of mask) untrusted += 1 - m;
   const share = untrusted / Math.max(1, mask.length);
   const minSteps = Math.min(ceiling, Math.ceil(ceiling * share * UNTRUSTED_GAIN));
   // A chain whose start recorded no terms (started by an earlier release) keeps to the sum.
-  return { target, tolerance: s.stopTolerance, window: STOP_WINDOW, minSteps, ...(s.stopOn === 'terms' && terms && { terms }) };
+  return { target, tolerance: s.stopTolerance, window: STOP_WINDOW, minSteps, ...(s.stopOn === 'terms' && terms && { terms }), ...(s.laterOptimizer !== undefined && settled !== undefined && Number.isFinite(settled) && { settled }) };
 }
 
 /** The settings a warm-started frame runs: its later epochs, its optimiser (laterOptimizer), and with the stop rule its own learning rate. */

@@ -114,6 +114,14 @@ export interface StopRule {
    * Those taken at the target update only the pixels the temporal mask distrusts.
    */
   minSteps: number;
+  /**
+   * The style + content + tv of its predecessor's result as stored (8-bit: the image this frame
+   * starts from, not the float one optimised). A frame that starts no higher, with no distrusted
+   * pixel to earn steps (minSteps 0), has nothing to recover and stops before its first step: an
+   * identical frame keeps its predecessor's bits also where the predecessor ran to its ceiling above
+   * the target, where its repeats would otherwise go on optimising, frame after frame.
+   */
+  settled?: number;
 }
 
 export interface StylizeRequest {
@@ -195,6 +203,7 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
     checkpointedStep = c.step;
     await req.onCheckpoint!({ ...c, ...(req.stop && { recent: [...recent] }) });
   };
+  let stopped = false;
   try {
     while (optimiser.step < steps) {
       if (req.signal?.aborted) {
@@ -202,14 +211,17 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
         if (req.onCheckpoint && optimiser.step > checkpointedStep) await checkpoint();
         req.signal.throwIfAborted();
       }
-      const { loss, stopped } = optimiser.advance(gate);
-      lastLoss = (await loss.data())[0];
-      loss.dispose();
+      const advanced = optimiser.advance(gate);
+      lastLoss = (await advanced.loss.data())[0];
+      advanced.loss.dispose();
+      stopped = advanced.stopped;
       if (stopped) break;
       await req.onStep?.({ step: optimiser.step, totalSteps: steps, loss: lastLoss });
       if (req.onCheckpoint && optimiser.step % checkpointEvery === 0 && optimiser.step < steps) await checkpoint();
       await yieldToEventLoop();
     }
+    // At the ceiling, the last update is a step nobody scored yet.
+    if (!stopped) optimiser.settle(lossOf);
     const image = optimiser.image;
     const data = (await image.data()) as Float32Array;
     // A chain start's terms, for its warm frames' stop rule: one forward pass, which also gives its sum.
@@ -234,11 +246,34 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
   }
 }
 
+/** What measureStyleContent scores: `image` against the frame `content`, with the style `targets` and the settings' weights. */
+export interface StyleContentRequest {
+  content: RgbImage;
+  image: RgbImage;
+  targets: StyleTargets;
+  settings: StyleSettings;
+}
+
+/**
+ * The seed's style + content + tv of `image` as a frame of `content` (one forward pass): a coherent
+ * frame's result as stored, 8-bit, which is what the next frame starts from (stopRuleFor's `settled`).
+ */
+export function measureStyleContent(model: Vgg19, req: StyleContentRequest): number {
+  const { termsOf, dispose } = frameLoss(model, { content: req.content, targets: req.targets, settings: req.settings });
+  const image = imageToTensor(req.image);
+  try {
+    return termsOf(image).total;
+  } finally {
+    image.dispose();
+    dispose();
+  }
+}
+
 /**
  * A frame's loss: its content targets and temporal constraint, tensors kept across steps (`dispose`
  * frees them), and `lossOf` an image.
  */
-function frameLoss(model: Vgg19, req: StylizeRequest) {
+function frameLoss(model: Vgg19, req: Pick<StylizeRequest, 'content' | 'targets' | 'settings' | 'temporal'>) {
   const { content, targets, settings } = req;
   const contentLayers = settings.contentLayers;
   const styleLayers = targets.layers;
@@ -326,6 +361,8 @@ interface Optimiser {
   readonly step: number;
   readonly image: tf.Tensor4D;
   advance(gate?: Gate): { loss: tf.Scalar; stopped: boolean };
+  /** After the last step at the ceiling: the image the frame ends with (L-BFGS may take the last step back). */
+  settle(lossOf: (image: tf.Tensor4D) => tf.Scalar): void;
   checkpoint(): Promise<OptimisationCheckpoint>;
   dispose(): void;
 }
@@ -373,6 +410,8 @@ function adamOptimiser(req: StylizeRequest, size: Shape, valueAndGrad: ValueAndG
       moments = { step: moments.step + 1, m, v };
       return { loss, stopped: false };
     },
+    // The seed's Adam ends on its last update, as Keras does.
+    settle() {},
     async checkpoint() {
       const [img, m, v] = await Promise.all([image.data(), moments.m.data(), moments.v.data()]);
       return { step: moments.step, image: img as Float32Array, m: m as Float32Array, v: v as Float32Array };
@@ -411,6 +450,13 @@ function lbfgsOptimiser(req: StylizeRequest, size: Shape, valueAndGrad: ValueAnd
       image = next;
       return { loss, stopped: false };
     },
+    settle(lossOf) {
+      // A last step that raised the loss would have been taken back by the next: take it back here.
+      const kept = lbfgs.acceptedAbove(tf.tidy(() => lossOf(image).dataSync()[0]));
+      if (!kept) return;
+      image.dispose();
+      image = kept as tf.Tensor4D;
+    },
     async checkpoint() {
       return { step: lbfgs.step, image: Float32Array.from((await image.data()) as Float32Array), lbfgs: await lbfgs.arrays() };
     },
@@ -430,7 +476,7 @@ function temporalValue(image: tf.Tensor4D, temporal: { warped: tf.Tensor4D; mask
  * The stop rule before update `step + 1`: `stop` at the target, or when the loss changed by less than
  * the tolerance over the window (`recent` holds the losses before the last `window` updates, oldest
  * first); before the minimum steps, `untrusted` (update only the distrusted pixels) at the target and
- * `all` above it. With `rule.terms`, the target is reached when the sum is and `termsNow()` (asked
+ * `all` above it; before the first step, also `stop` when the start is no higher than `rule.settled`. With `rule.terms`, the target is reached when the sum is and `termsNow()` (asked
  * only then) has the style and the content loss each at most the chain start's.
  */
 export function stopDecision(
@@ -445,7 +491,7 @@ export function stopDecision(
   const termsAt = (t: StyleContentTerms, target: StyleContentTerms) => within(t.style, target.style) && within(t.content, target.content);
   const atTarget = within(styleContent, rule.target) && (!rule.terms || !termsNow || termsAt(termsNow(), rule.terms));
   if (step < rule.minSteps) return atTarget ? 'untrusted' : 'all';
-  if (atTarget) return 'stop';
+  if (atTarget || (step === 0 && rule.settled !== undefined && within(styleContent, rule.settled))) return 'stop';
   return recent.length === rule.window && Math.abs(recent[0] - loss) <= rule.tolerance * Math.abs(loss) ? 'stop' : 'all';
 }
 

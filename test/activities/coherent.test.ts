@@ -232,4 +232,22 @@ for (const laterOptimizer of ['lbfgs', undefined] as const) describe(`stylizeFra
     assert.equal(resumed.steps, whole.steps);
     assert.ok((await readFile(styledFile(3))).equals(bits), 'the same bits');
   });
+
+  test('an identical frame after one that ran to its ceiling short of the target costs 0 steps too, and keeps its bits', async () => {
+    const settings = { ...STOPPING, runUp: 0 };
+    // Frame 3 (the square moved) ran to its ceiling: what a repeat of it inherits.
+    const third = await sidecarOf(3);
+    assert.equal(third.steps, STOPPING.laterEpochs! * STOPPING.stepsPerEpoch);
+    if (!laterOptimizer) {
+      // A coherent render of the release before (no laterOptimizer) keeps to its rule: nothing is scored for it.
+      assert.equal(third.storedLoss, undefined);
+      return;
+    }
+    // The PNG as stored scores differently from the float image optimised (8 bits on a tiny network), and the repeat starts from the PNG.
+    assert.ok(third.storedLoss > 0 && third.storedLoss !== third.styleContentLoss, JSON.stringify(third));
+    const fourth = await run({ ...input(4, 3), settings });
+    assert.equal(fourth.steps, 0, 'nothing to recover: it starts where frame 3 ended');
+    assert.ok((await readFile(styledFile(4))).equals(await readFile(styledFile(3))), 'the same PNG bits');
+    assert.equal((await sidecarOf(4)).storedLoss, third.storedLoss, 'and scores the same');
+  });
 });

@@ -100,6 +100,22 @@ for (const backend of engineBackends()) describe(`stylize --optimizer lbfgs on $
     assert.ok(a.loss < losses[0] / 10, `loss ${losses[0]} → ${a.loss}`);
   });
 
+  test('at its ceiling, ends no higher than the best point it scored: a last step that raised the loss is taken back', async () => {
+    // Every ceiling from 1 to 16 steps: the last step is the one no later step scores.
+    let takenBack = 0;
+    for (let stepsPerEpoch = 1; stepsPerEpoch <= 16; stepsPerEpoch++) {
+      const losses: number[] = [];
+      const run = { ...settings, epochs: 1, stepsPerEpoch };
+      const r = await engine.stylize({ content: frame(1), targets: await targets(), settings: run, onStep: (p) => void losses.push(p.loss) });
+      const final = engine.measureStyleContent({ content: frame(1), image: r.image, targets: await targets(), settings: run });
+      // The step losses come from the same ops on the same images; a relative 1e-6 covers a backend scoring the same image in another order.
+      assert.ok(final <= Math.min(...losses) * (1 + 1e-6), `${stepsPerEpoch} steps: ends at ${final}, scored ${losses.join(', ')}`);
+      // Accepted points' losses only fall, so the lowest scored is the last accepted point's: ended there, the last step was taken back.
+      if (Math.abs(final - Math.min(...losses)) <= 1e-6 * final) takenBack++;
+    }
+    assert.ok(takenBack > 0, 'some ceiling fell on a step that raised the loss (else this test shows nothing)');
+  });
+
   test('resuming from a checkpoint file gives the uninterrupted result bit for bit', async () => {
     // The default history, and 2 pairs: full at the checkpoints, so the resumed run evicts pairs it read.
     for (const lbfgsHistory of [undefined, 2]) {

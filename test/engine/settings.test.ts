@@ -36,3 +36,12 @@ test("a warm frame runs laterOptimizer; a coherent render without it (an earlier
   // Adam's warm learning rate is a quarter of the first frames' either way (L-BFGS has none).
   assert.equal(laterSettings({ ...coherent, laterOptimizer: 'adam' }).learningRate, coherent.learningRate / 4);
 });
+
+test("a warm frame's stop rule knows its predecessor's final loss (settled) in renders of this release only", () => {
+  const mask = new Float32Array(100).fill(1);
+  assert.equal(stopRuleFor({ stopTolerance: 1e-3, laterOptimizer: 'lbfgs' }, { loss: 10 }, mask, 20, 12)?.settled, 12);
+  assert.equal(stopRuleFor({ stopTolerance: 1e-3, laterOptimizer: 'adam' }, { loss: 10 }, mask, 20, 12)?.settled, 12);
+  // A coherent render of the release before (no laterOptimizer) resumes as it ran.
+  assert.equal(stopRuleFor({ stopTolerance: 1e-3 }, { loss: 10 }, mask, 20, 12)?.settled, undefined);
+  assert.equal(stopRuleFor({ stopTolerance: 1e-3, laterOptimizer: 'lbfgs' }, { loss: 10 }, mask, 20, NaN)?.settled, undefined, 'a predecessor that recorded none');
+});

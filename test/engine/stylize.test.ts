@@ -208,6 +208,24 @@ for (const backend of engineBackends()) describe(`stylize on ${backend}`, () => 
       assert.notDeepEqual(unstopped.image.data, first.image.data);
     });
 
+    test("measureStyleContent scores an image as stylize scores its result, and a start at that score with nothing distrusted stops at once", async () => {
+      const first = await engine.stylize({ content: frame(1), targets: await targets(), settings, measureStyleContent: true });
+      // The same ops on the same image: the same float32 bits.
+      assert.equal(engine.measureStyleContent({ content: frame(1), image: first.image, targets: await targets(), settings }), first.styleContentLoss);
+      // An 8-bit copy scores otherwise; a start from it with that score as `settled` and an unreachable target stops before its first step.
+      const stored = { ...first.image, data: Float32Array.from(first.image.data, (v) => Math.round(v * 255) / 255) };
+      const settled = engine.measureStyleContent({ content: frame(1), image: stored, targets: await targets(), settings });
+      assert.notEqual(settled, first.styleContentLoss);
+      const again = await engine.stylize({ content: frame(1), targets: await targets(), settings, init: stored, temporal: allTrusted(stored), stop: { ...rule(settled / 1e6), settled } });
+      assert.equal(again.steps, 0);
+      assert.deepEqual(again.image.data, stored.data);
+      const unsettled = await engine.stylize({ content: frame(1), targets: await targets(), settings, init: stored, temporal: allTrusted(stored), stop: rule(settled / 1e6) });
+      assert.ok(unsettled.steps > 0, 'without it, the unreachable target runs it on');
+      const before = engine.tensorCount();
+      engine.measureStyleContent({ content: frame(1), image: stored, targets: await targets(), settings });
+      assert.equal(engine.tensorCount(), before, 'and leaves no tensors');
+    });
+
     test('a frame above its target runs until it is there or stops changing, within the ceiling', async () => {
       const first = await engine.stylize({ content: frame(1), targets: await targets(), settings, measureStyleContent: true });
       // Frame 2 starts from its own content, far above frame 1's loss: the ceiling or the tolerance ends it, not the target.
@@ -262,6 +280,15 @@ for (const backend of engineBackends()) describe(`stylize on ${backend}`, () => 
       assert.equal(stopDecision({ ...r, terms: undefined }, 0, 10, 10, [], termsNow({ style: 7, content: 3 })), 'stop', 'without terms: the sum');
       assert.equal(stopDecision({ ...r, minSteps: 2 }, 0, 10, 10, [], termsNow({ style: 7, content: 3 })), 'all', 'before the minimum steps, not at target: every pixel');
       assert.equal(stopDecision({ ...r, minSteps: 2 }, 0, 10, 10, [], termsNow({ style: 8, content: 2 })), 'untrusted');
+    });
+
+    test("stopDecision: a start no higher than its predecessor's end (settled), with nothing distrusted, stops before its first step", () => {
+      const r: StopRule = { target: 10, tolerance: 1e-3, window: 3, minSteps: 0, settled: 12 };
+      assert.equal(stopDecision(r, 0, 12, 12, []), 'stop', 'above the target, but where its predecessor ended');
+      assert.equal(stopDecision(r, 0, 12.5, 12.5, []), 'all', 'higher than its predecessor ended: something to recover');
+      assert.equal(stopDecision(r, 1, 12, 12, [12.5]), 'all', 'only before the first step: once running, the target');
+      assert.equal(stopDecision({ ...r, minSteps: 2 }, 0, 12, 12, []), 'all', 'distrusted pixels earn their steps first');
+      assert.equal(stopDecision({ ...r, settled: undefined }, 0, 12, 12, []), 'all', 'without it, the target');
     });
 
     test('resumes bit for bit from any checkpoint: the stop decision depends on checkpointed state only', async () => {
