@@ -295,7 +295,7 @@ interface Attempt {
   chain?: ChainTarget;
   /** Steps the finished run-up frames took (kept with their results); absent when none is finished. */
   runUpSteps?: number;
-  /** The final style + content loss of the frame the next stage starts from (stopRuleFor's `settled`): the predecessor's, or a finished run-up frame's. */
+  /** The style + content + tv, as stored, of the result the next stage starts from (stopRuleFor's `settled`): the predecessor's, or a finished run-up frame's. */
   settled?: number;
 }
 
