@@ -152,7 +152,7 @@ async function coherentRun(engine: StyleEngine, frames: RgbImage[], targets: Sty
   let reached = base.styled[from];
   let steps = base.steps[from];
   // Each frame's predecessor's loss as stored (stopRuleFor's settled), as the activity passes it on.
-  let settled = engine.measureStyleContent({ content: frames[from], image: reached, targets, settings });
+  let settled = engine.measureStyleContent({ content: frames[from], image: reached, targets, settings: laterSettings(settings) });
   for (let t = from - 1; t >= 0; t--) {
     const r = await warmFrame(engine, settings, targets, frames[t + 1], frames[t], reached, target, settled);
     reached = r.image;

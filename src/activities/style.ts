@@ -9,7 +9,7 @@ import { isOutOfMemory } from '../engine/oom';
 import { decodeGuide, encodeGuide, temporalGuide, type TemporalGuide } from '../engine/flow';
 import type { RgbImage } from '../media/types';
 import { transferOriginalColors } from '../engine/color';
-import { InvalidSettingsError, laterSettings, stopRuleFor, styleBlendWeightsFor, styleLongSide, temporalWeightFor, type ChainTarget, type SettingProblem, type StyleSettings } from '../engine/settings';
+import { InvalidSettingsError, laterSettings, stopRuleFor, usesSettled, styleBlendWeightsFor, styleLongSide, temporalWeightFor, type ChainTarget, type SettingProblem, type StyleSettings } from '../engine/settings';
 import type { OptimisationCheckpoint, StylizeResult } from '../engine/stylize';
 import { framePath, imageSize, MediaInputError, readImage, resizeImage, writePng } from '../media';
 import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
@@ -338,9 +338,9 @@ async function runStages(a: Attempt, beats: FrameBeats): Promise<StagesRun> {
   let chain = a.chain;
   // What the stage to run is compared with before its first step (stopRuleFor's `settled`): its predecessor's result's loss as stored.
   let settled = a.settled;
-  // Measured where stopRuleFor uses it: renders whose warm frames name their optimiser, at the frame's own size.
+  // Measured where stopRuleFor uses it (usesSettled), at the frame's own size.
   const scoreStored =
-    stopping && settings.laterOptimizer !== undefined && !plan.reducedSize
+    stopping && usesSettled(settings) && !plan.reducedSize
       ? (stored: RgbImage, stageContent: RgbImage) => a.engine.measureStyleContent({ content: stageContent, image: stored, targets, settings: { ...settings, size: plan.workSize } })
       : undefined;
   // Steps this frame's stages took: a finished run-up's from its results, a checkpoint's own.

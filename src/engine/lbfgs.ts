@@ -127,12 +127,13 @@ export class Lbfgs {
   }
 
   /**
-   * The last accepted point (a copy), if `loss` — that of the point the last update stepped to — is
-   * above its loss or not a number, as update's test would have found on the next step; else undefined.
+   * The last accepted point (a copy) and its loss, if `loss` — that of the point the last update
+   * stepped to — is above it or not a number, as update's test would find on the next step; else undefined.
    */
-  acceptedAbove(loss: number): tf.Tensor | undefined {
+  acceptedAbove(loss: number): { image: tf.Tensor; loss: number } | undefined {
     const base = this.state.base;
-    return base && !(loss <= base.loss.dataSync()[0]) ? tf.clone(base.image) : undefined;
+    const accepted = base?.loss.dataSync()[0];
+    return base && !(loss <= accepted!) ? { image: tf.clone(base.image), loss: accepted! } : undefined;
   }
 
   /**

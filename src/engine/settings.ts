@@ -63,7 +63,7 @@ export interface StyleSettings {
    * What optimises a warm-started frame (prev-warped): `lbfgs` in coherent renders of this release
    * (DEFAULT_LATER_OPTIMIZER), or `adam` at laterLearningRate. Absent (renders of earlier releases):
    * `optimizer`, as they ran. L-BFGS's first step is 1/‖g‖₁ long and a step that raises the loss is
-   * taken back (except a frame's last step at its ceiling, which is not evaluated before it ends);
+   * taken back (the last step at a frame's ceiling too: stylize scores it before the frame ends);
    * a fresh Adam's first steps move every pixel by
    * about its learning rate whatever the gradient, which at the seed's 250 steps leaves most warm
    * frames at their ceiling and far above their target (docs/coherence.md).
@@ -194,11 +194,19 @@ export interface ChainTarget {
 export const UNTRUSTED_GAIN = 10;
 
 /**
+ * Whether a coherent render's frames keep their stored result's loss and its warm frames stop on it
+ * (stopRuleFor's `settled`): those that name their warm frames' optimiser (laterOptimizer); earlier
+ * releases' renders resume as they ran, and spend no forward pass on it.
+ */
+export function usesSettled(s: Pick<StyleSettings, 'stopTolerance' | 'laterOptimizer'>): boolean {
+  return s.stopTolerance !== undefined && s.laterOptimizer !== undefined;
+}
+
+/**
  * The stop rule of a warm frame (stylize.ts StopRule) of a chain with target `chain`, with temporal
  * mask `mask` (1 = trusted) and `ceiling` steps; undefined for earlier releases' settings (no
  * stopTolerance), which run every step. `settled`, the style + content + tv of its predecessor's
- * result as stored (what the frame starts from), counts only in renders that name their warm frames'
- * optimiser (laterOptimizer): those of earlier releases resume as they ran.
+ * result as stored (what the frame starts from), counts where usesSettled says so.
  */
 export function stopRuleFor(s: Pick<StyleSettings, 'stopTolerance' | 'stopOn' | 'laterOptimizer'>, { loss: target, terms }: ChainTarget, mask: Float32Array, ceiling: number, settled?: number) {
   if (s.stopTolerance === undefined) return undefined;
@@ -207,7 +215,7 @@ export function stopRuleFor(s: Pick<StyleSettings, 'stopTolerance' | 'stopOn' | 
   const share = untrusted / Math.max(1, mask.length);
   const minSteps = Math.min(ceiling, Math.ceil(ceiling * share * UNTRUSTED_GAIN));
   // A chain whose start recorded no terms (started by an earlier release) keeps to the sum.
-  return { target, tolerance: s.stopTolerance, window: STOP_WINDOW, minSteps, ...(s.stopOn === 'terms' && terms && { terms }), ...(s.laterOptimizer !== undefined && settled !== undefined && Number.isFinite(settled) && { settled }) };
+  return { target, tolerance: s.stopTolerance, window: STOP_WINDOW, minSteps, ...(s.stopOn === 'terms' && terms && { terms }), ...(usesSettled(s) && settled !== undefined && Number.isFinite(settled) && { settled }) };
 }
 
 /** The settings a warm-started frame runs: its later epochs, its optimiser (laterOptimizer), and with the stop rule its own learning rate. */

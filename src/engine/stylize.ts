@@ -220,8 +220,8 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
       if (req.onCheckpoint && optimiser.step % checkpointEvery === 0 && optimiser.step < steps) await checkpoint();
       await yieldToEventLoop();
     }
-    // At the ceiling, the last update is a step nobody scored yet.
-    if (!stopped) optimiser.settle(lossOf);
+    // At the ceiling, the last update is a step nobody scored yet; L-BFGS scores it, and the score serves below.
+    const endLoss = stopped ? undefined : optimiser.settle(lossOf);
     const image = optimiser.image;
     const data = (await image.data()) as Float32Array;
     // A chain start's terms, for its warm frames' stop rule: one forward pass, which also gives its sum.
@@ -229,7 +229,7 @@ export async function stylize(model: Vgg19, req: StylizeRequest): Promise<Styliz
     if ((req.stop || req.measureStyleContent) && Number.isNaN(measured.styleContent)) {
       // Ran to the ceiling: the loss of the final image, for the chain's next frame's target.
       measured.styleContent =
-        terms && !temporal ? terms.total : tf.tidy(() => lossOf(image).dataSync()[0]) - (temporal ? temporal.weight * temporalValue(image, temporal) : 0);
+        terms && !temporal ? terms.total : (endLoss ?? tf.tidy(() => lossOf(image).dataSync()[0])) - (temporal ? temporal.weight * temporalValue(image, temporal) : 0);
     }
     return {
       image: { width: content.width, height: content.height, data: Float32Array.from(data) },
@@ -361,8 +361,11 @@ interface Optimiser {
   readonly step: number;
   readonly image: tf.Tensor4D;
   advance(gate?: Gate): { loss: tf.Scalar; stopped: boolean };
-  /** After the last step at the ceiling: the image the frame ends with (L-BFGS may take the last step back). */
-  settle(lossOf: (image: tf.Tensor4D) => tf.Scalar): void;
+  /**
+   * After the last step at the ceiling: the image the frame ends with (L-BFGS may take the last step
+   * back), and its loss where settling scored it (L-BFGS), else undefined.
+   */
+  settle(lossOf: (image: tf.Tensor4D) => tf.Scalar): number | undefined;
   checkpoint(): Promise<OptimisationCheckpoint>;
   dispose(): void;
 }
@@ -411,7 +414,7 @@ function adamOptimiser(req: StylizeRequest, size: Shape, valueAndGrad: ValueAndG
       return { loss, stopped: false };
     },
     // The seed's Adam ends on its last update, as Keras does.
-    settle() {},
+    settle: () => undefined,
     async checkpoint() {
       const [img, m, v] = await Promise.all([image.data(), moments.m.data(), moments.v.data()]);
       return { step: moments.step, image: img as Float32Array, m: m as Float32Array, v: v as Float32Array };
@@ -452,10 +455,12 @@ function lbfgsOptimiser(req: StylizeRequest, size: Shape, valueAndGrad: ValueAnd
     },
     settle(lossOf) {
       // A last step that raised the loss would have been taken back by the next: take it back here.
-      const kept = lbfgs.acceptedAbove(tf.tidy(() => lossOf(image).dataSync()[0]));
-      if (!kept) return;
+      const trial = tf.tidy(() => lossOf(image).dataSync()[0]);
+      const kept = lbfgs.acceptedAbove(trial);
+      if (!kept) return trial;
       image.dispose();
-      image = kept as tf.Tensor4D;
+      image = kept.image as tf.Tensor4D;
+      return kept.loss;
     },
     async checkpoint() {
       return { step: lbfgs.step, image: Float32Array.from((await image.data()) as Float32Array), lbfgs: await lbfgs.arrays() };
@@ -476,8 +481,9 @@ function temporalValue(image: tf.Tensor4D, temporal: { warped: tf.Tensor4D; mask
  * The stop rule before update `step + 1`: `stop` at the target, or when the loss changed by less than
  * the tolerance over the window (`recent` holds the losses before the last `window` updates, oldest
  * first); before the minimum steps, `untrusted` (update only the distrusted pixels) at the target and
- * `all` above it; before the first step, also `stop` when the start is no higher than `rule.settled`. With `rule.terms`, the target is reached when the sum is and `termsNow()` (asked
- * only then) has the style and the content loss each at most the chain start's.
+ * `all` above it; before the first step, also `stop` when the start is no higher than `rule.settled`.
+ * With `rule.terms`, the target is reached when the sum is and `termsNow()` (asked only then) has the
+ * style and the content loss each at most the chain start's.
  */
 export function stopDecision(
   rule: StopRule,
