@@ -3,7 +3,7 @@
  *   --style /usr/share/doc/opencv-doc/examples/data/starry_night.jpg --net sinusoidal|he-narrow|he-full
  *   [--start seconds] --size 96 --frames 6 --epochs 2 --steps-per-epoch 25 [--later-epochs N] [--temporal-weight α] [--stop-tolerance t] [--stop-on terms|sum]
  *   [--later-optimizer lbfgs|adam] [--later-learning-rate x]
- *   [--run-up 3] [--backend node] [--strip strip.png] [--fresh] [--trace-terms]`
+ *   [--run-up 3] [--backend node] [--strip strip.png] [--fresh] [--trace-terms] [--target-scale 1] [--photo-ratio]`
  *
  * The coherent default (a render's --init prev-warped: run-up, warm frames with the relative
  * temporal weight and the stop rule, exactly as src/activities/style.ts chains them) against the
@@ -59,6 +59,10 @@ const { values: args } = parseArgs({
     strip: { type: 'string' },
     fresh: { type: 'boolean', default: false },
     'trace-terms': { type: 'boolean', default: false },
+    /** An experiment: the warm frames' stop target × this (the chain start's loss × 1 is the product's). */
+    'target-scale': { type: 'string', default: '1' },
+    /** Print content-init's final loss ÷ the photo's own loss per frame, and stop (no coherent run). */
+    'photo-ratio': { type: 'boolean', default: false },
     work: { type: 'string', default: '/tmp/coherence/footage' },
   },
 });
@@ -127,7 +131,8 @@ async function warmFrame(engine: StyleEngine, settings: StyleSettings, targets: 
     settings: later,
     init: guide.warped,
     temporal: { warped: guide.warped, mask: guide.mask, weight: temporalWeightFor(settings, target.loss) },
-    stop: stopRuleFor(settings, target, guide.mask, totalSteps(later), settled),
+    // --target-scale moves the stop rule's target only; the temporal weight keeps the chain's scale.
+    stop: stopRuleFor(settings, { ...target, loss: target.loss * Number(args['target-scale']) }, guide.mask, totalSteps(later), settled),
     onStep: process.env.FOOTAGE_TRACE ? ({ step, loss }) => void (step % 5 === 1 && process.stdout.write(`${step}:${(loss / target.loss).toFixed(2)} `)) : undefined,
   });
   if (args['trace-terms']) {
@@ -229,6 +234,16 @@ async function main() {
   });
   const baseRun: Run = { styled: content.styled, steps: frames.map(() => totalSteps(base)) };
   const baseTerms = frames.map((f, t) => lossTerms(engine, baseRun.styled[t], f, targets, base));
+  if (args['photo-ratio']) {
+    // Would the photo's own loss predict content-init's, frame by frame (a per-frame target)? Only if this ratio holds still.
+    const sum = (t: Terms) => t.style + t.content + t.tv;
+    const ratio = frames.map((f, t) => sum(baseTerms[t]) / sum(lossTerms(engine, f, f, targets, base)));
+    const [low, high] = [Math.min(...ratio), Math.max(...ratio)];
+    console.log(`content-init's final loss ÷ the photo's own, per frame: ${ratio.map((x) => x.toFixed(3)).join(' ')}`);
+    console.log(`from ${low.toFixed(3)} to ${high.toFixed(3)}: spread ${(100 * (high / low - 1)).toFixed(1)} %`);
+    engine.dispose();
+    return;
+  }
   const started = performance.now();
   const run = await coherentRun(engine, frames, targets, settings, baseRun, baseTerms);
   const seconds = (performance.now() - started) / 1000;
