@@ -18,7 +18,7 @@ import { connectClient, DEFAULT_NAMESPACE } from '../../src/cli-common/connectio
 import { readServerFile } from '../../src/client/server/embedded-server';
 import { progressQuery } from '../../src/workflows/contract';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
-import { startCli, stopAllProcesses } from '../helpers/processes';
+import { startCli, stopAllProcesses, whileRunning } from '../helpers/processes';
 import { waitFor } from '../helpers/steering';
 
 const CHROMIUM = process.env.STARRY_CHROMIUM ?? '/usr/bin/chromium';
@@ -166,10 +166,12 @@ describe('the watch page in a real browser', { skip: existsSync(CHROMIUM) ? fals
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       await page.goto(listUrl);
       const row = page.locator('#renders tbody tr', { hasText: id });
-      await row.locator('.badge', { hasText: 'done' }).waitFor({ timeout: 60_000 });
+      // ui answers the page and starts the work directory's server: if it ends (its server could not
+      // start, say), the page only shows errors, so fail at once with what ui printed.
+      await whileRunning(ui, 'the list to show the render done', row.locator('.badge', { hasText: 'done' }).waitFor({ timeout: 60_000 }));
       await shot(page, 'watch-list.png');
       await row.getByRole('link').click();
-      await page.locator('#state', { hasText: 'done' }).waitFor({ timeout: 60_000 });
+      await whileRunning(ui, "the render's page to show it done", page.locator('#state', { hasText: 'done' }).waitFor({ timeout: 60_000 }));
       const video = page.locator('#video');
       await video.evaluate((v) => {
         const element = v as unknown as { muted: boolean; play(): Promise<void> };

@@ -61,6 +61,26 @@ export function startProcess(command: string, args: string[], env: Record<string
   };
 }
 
+/**
+ * `wait`, unless `proc` exits first: then it fails at once with how the process ended and what it
+ * printed (a server process that died leaves its page waiting for answers that never come).
+ */
+export async function whileRunning<T>(proc: Proc, what: string, wait: Promise<T>): Promise<T> {
+  let settled = false;
+  const ended = proc.exited.then(({ code, signal }) => {
+    if (!settled) throw new Error(`the process exited (${code ?? signal}) while waiting for ${what}:\n${proc.output()}`);
+  });
+  try {
+    return await Promise.race([wait, ended.then(() => wait)]);
+  } catch (err) {
+    // A timeout says what the process printed meanwhile.
+    if (err instanceof Error && !/^the process exited/.test(err.message)) err.message += `\n${what}: the process printed:\n${proc.output()}`;
+    throw err;
+  } finally {
+    settled = true;
+  }
+}
+
 /** `starry <args>` as a real process (node + tsx, as npm run does). */
 export function startCli(args: string[], env: Record<string, string | undefined> = {}): Proc {
   return startProcess(process.execPath, ['--import', 'tsx', CLI, ...args], env);

@@ -114,8 +114,11 @@ export interface InspectServer {
 
 /**
  * The work directory's dev server for `status`, `list` and `ui` when no start-render runs. The CLI
- * is run as a child whose output is discarded, so nothing but the command's own answer reaches
- * stdout (`list --json` stays JSON); without a local CLI, the SDK's download is used as start-render does.
+ * runs as a child in its own process group, its output appended to the work directory's
+ * `server.log`, so nothing but the command's own answer reaches stdout (`list --json` stays JSON).
+ * It starts as start-render's server does (startOnFreePorts): a port taken between our pick and the
+ * server's bind is given up for others; `ui` used to end there, leaving its open page with nothing
+ * to answer it. Without a local CLI, the SDK's download is used as start-render does.
  */
 export async function startInspectServer(workDir: string, role: 'inspect' | 'ui', env: NodeJS.ProcessEnv = process.env): Promise<InspectServer> {
   const cli = findTemporalCli(env);
@@ -124,23 +127,17 @@ export async function startInspectServer(workDir: string, role: 'inspect' | 'ui'
     return { client: server.env.client, address: server.address, uiUrl: server.uiUrl, stop: server.stop };
   }
   const { workRoot, dbDir, owner } = await lockWorkDir(workDir, { owner: { role } });
-  let child: ChildProcess | undefined;
+  let child: DevServerChild | undefined;
   try {
     await stopOrphanedServers(join(dbDir, 'dev.sqlite'));
-    const [port, uiPort] = [await freePort(), await freePort()];
     // Own process group: a Ctrl-C meant for this command reaches the server only through stop().
-    child = spawn(
-      cli,
-      ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--db-filename', join(dbDir, 'dev.sqlite'), '--log-level', 'error'],
-      { stdio: 'ignore', detached: true },
-    );
-    const exited = new Promise<void>((res) => child!.once('exit', () => res()));
+    const { started, port, uiPort } = await startOnFreePorts((p, u) => startDevServer(cli, dbDir, p, u, env, { detached: true }));
+    child = started;
     const address = `127.0.0.1:${port}`;
-    const client = await connectWhenUp(address, exited);
+    const client = new Client({ connection: await Connection.connect({ address }), namespace: 'default' });
     const uiUrl = `http://127.0.0.1:${uiPort}`;
     const advert = serverFilePath(workRoot);
     await writeFileAtomic(advert, JSON.stringify({ address, uiUrl, pid: process.pid, ...owner }));
-    const running = child;
     let stopped: Promise<void> | undefined;
     return {
       client,
@@ -150,34 +147,14 @@ export async function startInspectServer(workDir: string, role: 'inspect' | 'ui'
         (stopped ??= (async () => {
           await rm(advert, { force: true });
           await client.connection.close().catch(() => undefined);
-          running.kill('SIGTERM');
-          await exited;
+          await started.stop('SIGTERM');
           await unlock(dbDir);
         })()),
     };
   } catch (err) {
-    child?.kill('SIGKILL');
+    await child?.stop('SIGKILL');
     await unlock(dbDir);
     throw err;
-  }
-}
-
-async function connectWhenUp(address: string, exited: Promise<void>): Promise<Client> {
-  let gone = false;
-  void exited.then(() => (gone = true));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      const connection = await Connection.connect({ address, connectTimeout: '1s' });
-      // Connected is not yet serving: ask for the namespace the commands use.
-      const client = new Client({ connection, namespace: 'default' });
-      await connection.workflowService.describeNamespace({ namespace: 'default' });
-      return client;
-    } catch (err) {
-      if (gone) throw new Error(`the Temporal dev server for this work directory exited at start (${address})`);
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
   }
 }
 
@@ -195,7 +172,8 @@ export class ServerStartError extends UsageError {
 
 async function startLocked(workRoot: string, dbDir: string, env: NodeJS.ProcessEnv, owner: Omit<ServerHolder, 'pid'>): Promise<EmbeddedServer> {
   await stopOrphanedServers(join(dbDir, 'dev.sqlite'));
-  const { started, port, uiPort } = await startOnFreePorts(findTemporalCli(env), dbDir, env);
+  const cli = findTemporalCli(env);
+  const { started, port, uiPort } = await startOnFreePorts((p, u) => (cli ? startSdkServer(cli, dbDir, p, u, env) : startDownloadedServer(dbDir, p, u)));
   const address = `127.0.0.1:${port}`;
   const uiUrl = `http://127.0.0.1:${uiPort}`;
   // Lets `status`, `set-epochs` and friends find this server without being told its port.
@@ -223,16 +201,16 @@ async function startLocked(workRoot: string, dbDir: string, env: NodeJS.ProcessE
 const PORT_TAKEN_ATTEMPTS = 3;
 
 /**
- * Free ports are picked here and bound by the server a moment later: another process may take one
- * in between (seen with several renders and tests starting servers at once), so a server that exits
- * because its address is in use is started again on other ports.
+ * Free ports are picked here and bound by the server a moment later: another process (or the server
+ * itself, picking its other ports the same way) may take one in between (seen with several renders
+ * and tests starting servers at once), so a server that exits because its address is in use is
+ * started again on other ports. Every server of a work directory starts through here.
  */
-async function startOnFreePorts(cli: string | undefined, dbDir: string, env: NodeJS.ProcessEnv) {
+async function startOnFreePorts<T>(start: (port: number, uiPort: number) => Promise<T>): Promise<{ started: T; port: number; uiPort: number }> {
   for (let attempt = 1; ; attempt++) {
     const [port, uiPort] = [await freePort(), await freePort()];
     try {
-      const started = cli ? await startDevServer(cli, dbDir, port, uiPort, env) : await startDownloadedServer(dbDir, port, uiPort);
-      return { started, port, uiPort };
+      return { started: await start(port, uiPort), port, uiPort };
     } catch (e) {
       const portTaken = e instanceof ServerStartError && /address already in use/.test(e.message);
       if (!portTaken || attempt >= PORT_TAKEN_ATTEMPTS) throw e;
@@ -254,19 +232,25 @@ function devServerArgs(dbDir: string, port: number, uiPort: number): string[] {
   ];
 }
 
+/** Our `temporal` CLI dev server, serving. */
+interface DevServerChild {
+  /** Sends `signal` to the server and waits until it has exited. */
+  stop(signal: NodeJS.Signals): Promise<void>;
+}
+
 /**
  * Runs the `temporal` CLI's dev server as our child, its output appended to `server.log` in the
  * work directory (not our output), and waits up to STARRY_SERVER_START_SECONDS (default
- * SERVER_START_SECONDS) for it to answer; then the SDK's test environment connects to it.
+ * SERVER_START_SECONDS) for it to answer.
  */
-async function startDevServer(cli: string, dbDir: string, port: number, uiPort: number, env: NodeJS.ProcessEnv) {
+async function startDevServer(cli: string, dbDir: string, port: number, uiPort: number, env: NodeJS.ProcessEnv, opts: { detached?: boolean } = {}): Promise<DevServerChild> {
   const logPath = join(dbDir, 'server.log');
   const log = await open(logPath, 'a');
   const logStart = (await log.stat()).size;
   let child: ChildProcess;
   let exited: Promise<void>;
   try {
-    child = spawn(cli, devServerArgs(dbDir, port, uiPort), { stdio: ['ignore', log.fd, log.fd] });
+    child = spawn(cli, devServerArgs(dbDir, port, uiPort), { stdio: ['ignore', log.fd, log.fd], detached: opts.detached ?? false });
     // Listened for before anything awaits: a server that exits at once may do so while the log
     // closes, and an 'exit' nobody listened for is gone (the wait would then run its whole window).
     exited = new Promise<void>((res) => {
@@ -284,16 +268,26 @@ async function startDevServer(cli: string, dbDir: string, port: number, uiPort: 
     await exited;
     throw new ServerStartError(serverStartMessage(up, seconds, await lastLogLine(logPath, logStart), logPath));
   }
-  const testEnv = await TestWorkflowEnvironment.createFromExistingServer({ address });
   return {
-    env: testEnv,
-    // As the SDK stops its own: SIGKILL, at once (SQLite keeps the database consistent), so
-    // this process's shutdown takes no longer than it did.
-    stopProcess: async () => {
-      child.kill('SIGKILL');
+    stop: async (signal) => {
+      child.kill(signal);
       await exited;
     },
   };
+}
+
+/** start-render's server: the CLI's dev server with the SDK's test environment connected to it. */
+async function startSdkServer(cli: string, dbDir: string, port: number, uiPort: number, env: NodeJS.ProcessEnv) {
+  const child = await startDevServer(cli, dbDir, port, uiPort, env);
+  try {
+    const testEnv = await TestWorkflowEnvironment.createFromExistingServer({ address: `127.0.0.1:${port}` });
+    // As the SDK stops its own: SIGKILL, at once (SQLite keeps the database consistent), so
+    // this process's shutdown takes no longer than it did.
+    return { env: testEnv, stopProcess: () => child.stop('SIGKILL') };
+  } catch (err) {
+    await child.stop('SIGKILL');
+    throw err;
+  }
 }
 
 /** One line: why the server did not start (its log's last line) and what to do. */
