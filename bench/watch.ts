@@ -18,7 +18,7 @@ export interface PageLoad {
 }
 
 export async function openWatchPage(client: Client, workDir: string, renderId: string, everyMs = 1000) {
-  const watch = await startWatchServer({ workDir, source: async () => ({ client, served: true }), commands: { workDir } });
+  const watch = await startWatchServer({ workDir, source: (read) => read({ client, served: true }), commands: { workDir } });
   const url = new URL(watch.pageUrl(renderId));
   const base = url.origin;
   const cookie = `starry_watch_${url.port}=${url.searchParams.get('token')}`;

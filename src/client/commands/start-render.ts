@@ -387,7 +387,7 @@ export async function startRender(opts: StartRenderOptions, io: Io): Promise<Sta
       io.out(`${localCount} style workers on this machine (${style!.engine.backend.name} computes on one core each)`);
     }
     const embedded = server;
-    watch = await startWatchServer({ workDir, source: async () => ({ client: embedded.env.client, served: true }), commands: { workDir } });
+    watch = await startWatchServer({ workDir, source: (read) => read({ client: embedded.env.client, served: true }), commands: { workDir } });
     const watchUrl = watch.pageUrl(request.renderId);
     const handle = await startOrAttach(server.env.client, request, { ...memo, backend: style ? style.engine.backend.name : 'copy (not stylized)' }, watchUrl);
     const handedOver = await failAttemptsOfDeadWorkers(server.env.client, handle);

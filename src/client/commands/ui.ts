@@ -61,7 +61,7 @@ export async function uiCommand(opts: { workDir?: string }, io: Io, until: Promi
     await serveUntilStopped(workDir, dbDir, io, () => stopping);
   } finally {
     await watch.close();
-    await source.close();
+    source.close();
   }
 }
 

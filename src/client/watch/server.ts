@@ -19,8 +19,11 @@ import { isAction, runAction } from './actions';
 import { sendFile } from './files';
 import { FrameViews, renderList, renderPage } from './state';
 
-/** Where the page reads renders from: a client, and whether workers serve them (buttons work only then). */
-export type WatchSource = () => Promise<{ client: Client; served: boolean }>;
+/**
+ * Where the page reads renders from: runs `read` with a client, and whether workers serve the
+ * renders (buttons work only then). The client stays open until `read` has finished.
+ */
+export type WatchSource = <T>(read: (from: { client: Client; served: boolean }) => Promise<T>) => Promise<T>;
 
 export interface WatchServerOptions {
   workDir: string;
@@ -124,8 +127,7 @@ async function route(site: Site, req: IncomingMessage, res: ServerResponse, url:
     return;
   }
   if (parts[0] === 'api' && parts[1] === 'renders' && parts.length === 2) {
-    const { client, served } = await site.source();
-    return json(res, 200, { served, renders: await renderList(client, served) });
+    return json(res, 200, await site.source(async ({ client, served }) => ({ served, renders: await renderList(client, served) })));
   }
   if (parts[0] === 'api' && parts[1] === 'renders' && parts.length === 3 && RENDER_ID.test(parts[2])) return json(res, 200, await site.pageData(parts[2]));
   if (parts[0] === 'files' && parts.length === 4) return site.sendRenderFile(req, res, id, parts[2], parts[3]);
@@ -148,8 +150,7 @@ export async function startWatchServer(opts: WatchServerOptions): Promise<WatchS
   const fileUrl = (id: string, kind: string, name: string) => `/files/${encodeURIComponent(id)}/${kind}/${name}`;
 
   async function pageData(id: string) {
-    const { client, served } = await opts.source();
-    const { page, renderDir, video } = await renderPage(client, served, id, opts.workDir, views, fileUrl);
+    const { page, renderDir, video } = await opts.source(({ client, served }) => renderPage(client, served, id, opts.workDir, views, fileUrl));
     dirs.set(id, { renderDir, video });
     return page;
   }
@@ -202,21 +203,55 @@ export async function startWatchServer(opts: WatchServerOptions): Promise<WatchS
   };
 }
 
+/** A connection to one advertised address, and the requests using it now. */
+interface HeldClient {
+  address: string;
+  client: Promise<Client>;
+  users: number;
+  /** No longer advertised: closed once its last request is done. */
+  stale: boolean;
+}
+
+function closeWhenUnused(held: HeldClient): void {
+  if (held.stale && held.users === 0) void held.client.then((c) => c.connection.close()).catch(() => undefined);
+}
+
 /**
  * For `npm run ui`: whatever server the work directory advertises now — the UI's own, or a
- * start-render's while one runs (its workers serve the renders then) — one connection per address.
+ * start-render's while one runs (its workers serve the renders then) — one connection per address,
+ * made once however many requests ask for it at the same moment. When the server changes hands, the
+ * old connection is closed only once the requests still using it are done: one closed under a call
+ * the SDK was retrying (its server had just stopped) threw from a timer and ended the process.
  */
-export function advertisedSource(workDir: string): WatchSource & { close(): Promise<void> } {
-  let current: { address: string; client: Client } | undefined;
-  const source = async () => {
+export function advertisedSource(workDir: string): WatchSource & { close(): void } {
+  let current: HeldClient | undefined;
+  const source = async <T>(read: (from: { client: Client; served: boolean }) => Promise<T>): Promise<T> => {
     const advert = await readServerFile(workDir);
     if (!advert) throw new Error('the work directory’s server is changing hands; the page retries');
     if (current?.address !== advert.address) {
-      const stale = current;
-      current = { address: advert.address, client: await connectClient({ address: advert.address, namespace: DEFAULT_NAMESPACE }) };
-      void stale?.client.connection.close().catch(() => undefined);
+      if (current) {
+        current.stale = true;
+        closeWhenUnused(current);
+      }
+      const made: HeldClient = { address: advert.address, client: connectClient({ address: advert.address, namespace: DEFAULT_NAMESPACE }), users: 0, stale: false };
+      // A connection that could not be made is tried again by the next request.
+      void made.client.catch(() => (current === made ? (current = undefined) : undefined));
+      current = made;
     }
-    return { client: current.client, served: advert.role === undefined || advert.role === 'render' };
+    const held = current;
+    held.users++;
+    try {
+      return await read({ client: await held.client, served: advert.role === undefined || advert.role === 'render' });
+    } finally {
+      held.users--;
+      closeWhenUnused(held);
+    }
   };
-  return Object.assign(source, { close: async () => void (await current?.client.connection.close().catch(() => undefined)) });
+  return Object.assign(source, {
+    close: () => {
+      if (!current) return;
+      current.stale = true;
+      closeWhenUnused(current);
+    },
+  });
 }
