@@ -3,7 +3,7 @@
  *   --style /usr/share/doc/opencv-doc/examples/data/starry_night.jpg --net sinusoidal|he-narrow|he-full
  *   [--start seconds] --size 96 --frames 6 --epochs 2 --steps-per-epoch 25 [--later-epochs N] [--temporal-weight α] [--stop-tolerance t] [--stop-on terms|sum]
  *   [--later-optimizer lbfgs|adam] [--later-learning-rate x]
- *   [--run-up 3] [--backend node] [--strip strip.png] [--fresh] [--trace-terms] [--target-scale 1] [--photo-ratio]`
+ *   [--run-up 3] [--scene-cut 0.5] [--splice other.avi] [--backend node] [--strip strip.png] [--fresh] [--trace-terms] [--target-scale 1] [--photo-ratio]`
  *
  * The coherent default (a render's --init prev-warped: run-up, warm frames with the relative
  * temporal weight and the stop rule, exactly as src/activities/style.ts chains them) against the
@@ -26,7 +26,7 @@ import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { temporalGuide, type GuideOptions, PHOTOMETRIC_THRESHOLD, STILL_THRESHOLD, type TemporalGuide } from '../src/engine/flow';
 import { caffePreprocess, gramMatrix, styleContentLoss } from '../src/engine/losses';
-import { DEFAULT_LATER_OPTIMIZER, DEFAULT_RUN_UP, DEFAULT_SETTINGS, type OptimizerName, DEFAULT_STOP_ON, DEFAULT_STOP_TOLERANCE, type ChainTarget, type StopOn, defaultLaterEpochs, laterSettings, stopRuleFor, temporalWeightFor, type StyleSettings } from '../src/engine/settings';
+import { DEFAULT_LATER_OPTIMIZER, DEFAULT_RUN_UP, DEFAULT_SCENE_CUT, DEFAULT_SETTINGS, isSceneCut, type OptimizerName, DEFAULT_STOP_ON, DEFAULT_STOP_TOLERANCE, type ChainTarget, type StopOn, defaultLaterEpochs, laterSettings, stopRuleFor, temporalWeightFor, type StyleSettings } from '../src/engine/settings';
 import { imageToTensor, totalSteps, type StyleTargets } from '../src/engine/stylize';
 import type { StyleEngine } from '../src/engine/engine';
 import { tf } from '../src/engine/tf';
@@ -61,6 +61,9 @@ const { values: args } = parseArgs({
     'trace-terms': { type: 'boolean', default: false },
     /** An experiment: the warm frames' stop target × this (the chain start's loss × 1 is the product's). */
     'target-scale': { type: 'string', default: '1' },
+    /** Another clip whose first frames make the second half of the frames (scaled to the first's frame size): a scene cut. */
+    splice: { type: 'string' },
+    'scene-cut': { type: 'string', default: String(DEFAULT_SCENE_CUT) },
     /** Print content-init's final loss ÷ the photo's own loss per frame, and stop (no coherent run). */
     'photo-ratio': { type: 'boolean', default: false },
     work: { type: 'string', default: '/tmp/coherence/footage' },
@@ -101,12 +104,12 @@ async function weightsFile(net: string, dir: string): Promise<string> {
 }
 
 /** The clip's first `frames` frames, `size` px on the long side (even sides), as ffmpeg scales them. */
-async function clipFrames(clip: string, start: number, size: number, frames: number, dir: string): Promise<RgbImage[]> {
+async function clipFrames(clip: string, start: number, size: number, frames: number, dir: string, fit?: RgbImage): Promise<RgbImage[]> {
   // Keyed by the clip's file name and start too: several windows share the work directory.
-  const out = join(dir, `frames-${basename(clip, extname(clip))}-${start}-${size}-${frames}`);
+  const out = join(dir, `frames-${basename(clip, extname(clip))}-${start}-${size}-${frames}${fit ? `-${fit.width}x${fit.height}` : ''}`);
   if (!existsSync(join(out, 'done'))) {
     await mkdir(out, { recursive: true });
-    execFileSync(ffmpegPaths().ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', '-ss', String(start), '-i', clip, '-frames:v', String(frames), '-vf', `scale=${size}:-2:flags=area`, join(out, 'f_%04d.png')]);
+    execFileSync(ffmpegPaths().ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', '-ss', String(start), '-i', clip, '-frames:v', String(frames), '-vf', fit ? `scale=${fit.width}:${fit.height}:flags=area` : `scale=${size}:-2:flags=area`, join(out, 'f_%04d.png')]);
     execFileSync('touch', [join(out, 'done')]);
   }
   const names = (await readdir(out)).filter((n) => n.endsWith('.png')).sort();
@@ -122,8 +125,7 @@ interface Run {
 }
 
 /** One warm frame as the activity runs it: the guide, the relative weight, the stop rule. */
-async function warmFrame(engine: StyleEngine, settings: StyleSettings, targets: StyleTargets, prevContent: RgbImage, content: RgbImage, prevStyled: RgbImage, target: ChainTarget, settled: number) {
-  const guide = await temporalGuide(prevContent, content, prevStyled);
+async function warmFrame(engine: StyleEngine, settings: StyleSettings, targets: StyleTargets, guide: TemporalGuide, content: RgbImage, target: ChainTarget, settled: number) {
   const later = laterSettings(settings);
   const r = await engine.stylize({
     content,
@@ -148,28 +150,48 @@ async function warmFrame(engine: StyleEngine, settings: StyleSettings, targets: 
   return { image, steps: r.steps, settled: engine.measureStyleContent({ content, image, targets, settings: later }) };
 }
 
-/** The coherent chain: frame 1 reached through the run-up from frame 1 + runUp's content-init result, then frames 2..N warm. */
-async function coherentRun(engine: StyleEngine, frames: RgbImage[], targets: StyleTargets, settings: StyleSettings, base: Run, baseTerms: Terms[]): Promise<Run> {
-  const from = Math.min(settings.runUp ?? DEFAULT_RUN_UP, frames.length - 1);
-  // The chain's target and loss scale: its first optimisation's final style + content loss (a render's chain start records it).
+interface CoherentRun extends Run {
+  /** The frames (0-based) where a chain starts: 0, and each scene cut (settings.sceneCut). */
+  chainStarts: number[];
+}
+
+/**
+ * The coherent chain as a render's chunk runs it: frame 1 reached through the run-up from frame
+ * 1 + runUp's content-init result, frames 2..N warm, and at a scene cut a new chain reached the
+ * same way from the cut frame's own run-up (style.ts notAtSceneCut).
+ */
+async function coherentRun(engine: StyleEngine, frames: RgbImage[], targets: StyleTargets, settings: StyleSettings, base: Run, baseTerms: Terms[]): Promise<CoherentRun> {
   const sc = (t: Terms) => t.style + t.content + t.tv;
-  const target: ChainTarget = { loss: sc(baseTerms[from]), terms: { style: baseTerms[from].style, content: baseTerms[from].content } };
-  let reached = base.styled[from];
-  let steps = base.steps[from];
-  // Each frame's predecessor's loss as stored (stopRuleFor's settled), as the activity passes it on.
-  let settled = engine.measureStyleContent({ content: frames[from], image: reached, targets, settings: laterSettings(settings) });
-  for (let t = from - 1; t >= 0; t--) {
-    const r = await warmFrame(engine, settings, targets, frames[t + 1], frames[t], reached, target, settled);
-    reached = r.image;
-    steps += r.steps;
-    settled = r.settled;
-  }
-  const run: Run = { styled: [reached], steps: [steps] };
+  const chainStart = async (first: number) => {
+    const from = Math.min(first + (settings.runUp ?? DEFAULT_RUN_UP), frames.length - 1);
+    // The chain's target and loss scale: its first optimisation's final style + content loss (a render's chain start records it).
+    const target: ChainTarget = { loss: sc(baseTerms[from]), terms: { style: baseTerms[from].style, content: baseTerms[from].content } };
+    let image = base.styled[from];
+    let steps = base.steps[from];
+    // Each frame's predecessor's loss as stored (stopRuleFor's settled), as the activity passes it on.
+    let settled = engine.measureStyleContent({ content: frames[from], image, targets, settings: laterSettings(settings) });
+    for (let t = from - 1; t >= first; t--) {
+      const r = await warmFrame(engine, settings, targets, await temporalGuide(frames[t + 1], frames[t], image), frames[t], target, settled);
+      ({ image, settled } = r);
+      steps += r.steps;
+    }
+    return { image, steps, target, settled };
+  };
+  let chain = await chainStart(0);
+  const run: CoherentRun = { styled: [chain.image], steps: [chain.steps], chainStarts: [0] };
   for (let t = 1; t < frames.length; t++) {
-    const r = await warmFrame(engine, settings, targets, frames[t - 1], frames[t], run.styled[t - 1], target, settled);
+    const guide = await temporalGuide(frames[t - 1], frames[t], run.styled[t - 1]);
+    if (isSceneCut(settings, guide.mask)) {
+      chain = await chainStart(t);
+      run.styled.push(chain.image);
+      run.steps.push(chain.steps);
+      run.chainStarts.push(t);
+      continue;
+    }
+    const r = await warmFrame(engine, settings, targets, guide, frames[t], chain.target, chain.settled);
     run.styled.push(r.image);
     run.steps.push(r.steps);
-    settled = r.settled;
+    chain = { ...chain, settled: r.settled };
   }
   return run;
 }
@@ -221,8 +243,15 @@ async function main() {
     laterOptimizer: args['later-optimizer'] as OptimizerName,
     ...(args['later-learning-rate'] && { laterLearningRate: Number(args['later-learning-rate']) }),
     ...(args['run-up'] && { runUp: Number(args['run-up']) }),
+    sceneCut: Number(args['scene-cut']),
   };
   const frames = await clipFrames(args.clip!, Number(args.start), size, frameCount, args.work!);
+  if (args.splice) {
+    // The cut: from the middle on, the other clip's first frames at this clip's frame size.
+    const cut = Math.ceil(frameCount / 2);
+    const other = await clipFrames(args.splice, 0, size, frameCount - cut, args.work!, frames[0]);
+    frames.splice(cut, frameCount - cut, ...other);
+  }
   const style = await readImage(args.style!, { longSide: size });
   const targets = await engine.styleTargets(`footage-${size}`, base.styleLayers, async () => [{ image: style, weight: 1 }]);
 
@@ -261,6 +290,7 @@ async function main() {
       `${(100 * worst(terms, 'style')).toFixed(1)} % / ${(100 * worst(terms, 'content')).toFixed(1)} % | ${(100 * worst(baseTerms, 'style')).toFixed(1)} % / ${(100 * worst(baseTerms, 'content')).toFixed(1)} % | ` +
       `${steps} / ${seed} (${(steps / seed).toFixed(3)}) | ${worse.length === 0 ? 'none' : `${worse.length} (worst ×${Math.max(...worse).toFixed(3)})`} | ${seconds.toFixed(0)} s |`,
   );
+  if (run.chainStarts.length > 1) console.log(`chains start at frames ${run.chainStarts.map((t) => t + 1).join(', ')} (each with its run-up in its steps)`);
   console.log(`steps per frame (frame 1 with its run-up): ${run.steps.join(' ')}; loss scale ${sc(baseTerms[Math.min(settings.runUp ?? DEFAULT_RUN_UP, frameCount - 1)]).toExponential(3)}; content-init ${content.fromCache ? 'cached' : 'computed'}`);
   console.log(`style + content per frame ÷ content-init's: ${terms.map((t, i) => (sc(t) / sc(baseTerms[i])).toFixed(2)).join(' ')}`);
   console.log(`style/content per frame ÷ content-init's: ${terms.map((t, i) => `${(t.style / baseTerms[i].style).toFixed(2)}/${(t.content / baseTerms[i].content).toFixed(2)}`).join(' ')}`);

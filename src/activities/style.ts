@@ -9,7 +9,7 @@ import { isOutOfMemory } from '../engine/oom';
 import { decodeGuide, encodeGuide, temporalGuide, type TemporalGuide } from '../engine/flow';
 import type { RgbImage } from '../media/types';
 import { transferOriginalColors } from '../engine/color';
-import { InvalidSettingsError, laterSettings, stopRuleFor, usesSettled, styleBlendWeightsFor, styleLongSide, temporalWeightFor, type ChainTarget, type SettingProblem, type StyleSettings } from '../engine/settings';
+import { InvalidSettingsError, isSceneCut, laterSettings, stopRuleFor, usesSettled, styleBlendWeightsFor, styleLongSide, temporalWeightFor, type ChainTarget, type SettingProblem, type StyleSettings } from '../engine/settings';
 import type { OptimisationCheckpoint, StylizeResult } from '../engine/stylize';
 import { framePath, imageSize, MediaInputError, readImage, resizeImage, writePng } from '../media';
 import { DEFAULT_DEGRADE_AFTER_OOMS, FAILURE_TYPES, type FrameHeartbeat, type FrameRecord, type StylizeFrameInput } from '../workflows/contract';
@@ -166,6 +166,19 @@ async function warmStartFrom(input: StylizeFrameInput): Promise<(FrameFiles & { 
   const chain = chainTargetFrom(sidecar);
   // Its result's loss as stored, for the stop rule's `settled` (absent at a reduced size).
   return chain && { ...prev, chain, settled: sidecar!.storedLoss };
+}
+
+/**
+ * The warm start, unless the frame is a scene cut (settings.sceneCut: its guide trusts too little of
+ * the flow), which starts a new chain from its content. The guide computed to tell is the one a warm
+ * frame uses (kept for it); a cut's is removed, as it will not be.
+ */
+async function notAtSceneCut<T extends FrameFiles>(input: StylizeFrameInput, warmFrom: T | undefined, content: () => Promise<RgbImage>): Promise<T | undefined> {
+  if (!warmFrom || !input.settings.sceneCut) return warmFrom;
+  const guide = await temporalGuideFor(input, warmFrom, await content());
+  if (!isSceneCut(input.settings, guide.mask)) return warmFrom;
+  await rm(guidePath(input, input.chunk!), { force: true });
+  return undefined;
 }
 
 /** Content frame `frame` of the input's chunk (or of the render, unchunked). */
@@ -405,7 +418,8 @@ async function keepFrame(a: Attempt, { result, image, chain, stepsRun, stopping,
   await writeFileAtomic(files.sidecar, JSON.stringify(sidecar));
   await rm(files.checkpoint, { force: true });
   // Kept only for a retry of this frame; at 2.4 MB a frame they would outgrow the chunk's PNGs.
-  if (a.guide) await rm(guidePath(input, input.chunk!), { force: true });
+  // Also a degraded frame's, which a scene-cut test computed (notAtSceneCut) but the frame did not use.
+  if (a.guide || (input.settings.sceneCut && input.chunk !== undefined)) await rm(guidePath(input, input.chunk!), { force: true });
   await a.runUpResults?.remove();
   return sidecar;
 }
@@ -457,13 +471,15 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       const files = frameFiles(input.renderDir, frame, input);
       const styles = input.styles ?? [input.style];
       const styleHashes = await Promise.all(styles.map((path) => fileSha256(path)));
-      const warmFrom = await warmStartFrom(input);
+      const warmFrom = await notAtSceneCut(input, await warmStartFrom(input), () => readContent(files.content, frame, attempt));
       const hasContent = (f: number) => existsSync(contentPath(input, f));
       const identity = frameIdentity(input, { styleHashes, weightsId, previousOnDisk: warmFrom !== undefined, hasContent });
       const base = { frame, backend: engine.backend.name, attempt };
 
       const done = await readJson<FrameSidecar>(files.sidecar);
       if (done?.fingerprint === identity.fingerprint && existsSync(files.styled)) {
+        // The guide the scene-cut test computed, which nothing will use.
+        if (input.settings.sceneCut && input.chunk !== undefined) await rm(guidePath(input, input.chunk), { force: true });
         return { ...base, reused: true, seconds: 0, loss: done.loss, steps: done.steps, resumedFromStep: 0, degraded: done.degraded };
       }
 

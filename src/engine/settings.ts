@@ -79,6 +79,14 @@ export interface StyleSettings {
    */
   runUp?: number;
   /**
+   * A warm frame whose temporal guide trusts the flow on less than this share of its pixels is a
+   * scene cut: it starts a new chain from its content (through its run-up), as a chunk's first
+   * frame does, instead of running the warm ceiling from a guide that holds nothing of the previous
+   * shot (prev-warped only). Present in every coherent render of this release (DEFAULT_SCENE_CUT;
+   * 0: never); absent in earlier releases' renders, which resume as they ran.
+   */
+  sceneCut?: number;
+  /**
    * The options below are absent at their defaults, so renders of earlier releases keep their ids
    * and fingerprints.
    *
@@ -243,6 +251,23 @@ export function defaultLaterEpochs(epochs: number): number {
  * chain: about 1% of a 300-frame chunk.
  */
 export const DEFAULT_RUN_UP = 3;
+
+/**
+ * settings.sceneCut unless given: a frame whose flow is trusted on less than half its pixels. Within
+ * a shot the guide distrusts at most a fifth of a frame on the bench's three clips at 96 px (vtest's
+ * walkers 3.8 %, Megamind's pan 7.8 %, a hand entering tree's picture 20.3 %: docs/coherence.md);
+ * across a cut it trusts next to nothing, since the warped previous shot fails the photometric test
+ * almost everywhere.
+ */
+export const DEFAULT_SCENE_CUT = 0.5;
+
+/** Whether a warm frame with temporal mask `mask` (1 = trusted) is a scene cut, and so starts a new chain (settings.sceneCut). */
+export function isSceneCut(s: Pick<StyleSettings, 'sceneCut'>, mask: Float32Array): boolean {
+  if (!s.sceneCut) return false;
+  let trusted = 0;
+  for (const m of mask) trusted += m;
+  return trusted < s.sceneCut * mask.length;
+}
 
 /** Optimisation steps a frame runs with these settings. */
 export function totalSteps(settings: Pick<StyleSettings, 'epochs' | 'stepsPerEpoch'>): number {

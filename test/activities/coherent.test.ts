@@ -251,3 +251,81 @@ for (const laterOptimizer of ['lbfgs', undefined] as const) describe(`stylizeFra
     assert.equal((await sidecarOf(4)).storedLoss, third.storedLoss, 'and scores the same');
   });
 });
+
+/**
+ * A scene cut (settings.sceneCut, this release's coherent renders): the frame after it starts a new
+ * chain from its content, as a chunk's first frame does, where a warm start would run its whole
+ * ceiling from a guide that holds nothing of the previous shot.
+ */
+describe('stylizeFrame, coherent mode across a scene cut (real engine)', () => {
+  const CUTTING: StyleSettings = { ...SETTINGS, temporalWeight: 1e3, stopTolerance: 1e-3, laterOptimizer: 'lbfgs', laterEpochs: 2, runUp: 0, sceneCut: 0.5 };
+  const FULL = CUTTING.epochs * CUTTING.stepsPerEpoch;
+  let root: string;
+  let cleanup: () => Promise<void>;
+  let engine: StyleEngine;
+  let renderDir: string;
+  let style: string;
+  const activity = () => createStyleActivities({ engine, weightsId: 'w', paths: { workRoot: join(root, 'work'), outputRoots: [] } });
+  const styledFile = (frame: number) => framePath(renderPaths(renderDir).styled, frame);
+  const guideFile = (frame: number) => join(renderPaths(renderDir).chunk(0).flow, `frame_${String(frame).padStart(6, '0')}.guide`);
+  const forget = async (frame: number) => {
+    await rm(styledFile(frame));
+    await rm(styledFile(frame).replace(/\.png$/, '.json'));
+  };
+  const input = (frame: number, previous?: number, settings = CUTTING): StylizeFrameInput => ({
+    renderDir,
+    style,
+    frame,
+    frameCount: 3,
+    settings,
+    chunk: 0,
+    checkpointEvery: 1,
+    ...(previous !== undefined && { previous: { frame: previous, lead: false } }),
+  });
+  const run = (i: StylizeFrameInput): Promise<FrameRecord> =>
+    new MockActivityEnvironment({ attempt: 1 }, { logger: new DefaultLogger('ERROR') }).run(activity().stylizeFrame, i);
+
+  before(async () => {
+    ({ dir: root, cleanup } = await tempDir('starry-coherent-cut'));
+    const weights = join(root, 'vgg.h5');
+    await writeVggH5(weights);
+    engine = await StyleEngine.create({ weightsPath: weights, backend: 'cpu', warmUp: false });
+    renderDir = join(root, 'work', 'renders', 'r');
+    const frames = renderPaths(renderDir).chunk(0).frames;
+    await mkdir(frames, { recursive: true });
+    await mkdir(renderPaths(renderDir).styled, { recursive: true });
+    // Frames 1 and 2: one shot, the square 3 px further right; frame 3, another shot (the second's negative).
+    const shot = movingSquare(48, 36, 13, 10, 12).image;
+    await writePng(framePath(frames, 1), movingSquare(48, 36, 10, 10, 12).image);
+    await writePng(framePath(frames, 2), shot);
+    await writePng(framePath(frames, 3), { ...shot, data: shot.data.map((v) => 1 - v) });
+    style = join(root, 'style.png');
+    await writePng(style, movingSquare(40, 40, 5, 5, 20).image);
+  });
+  after(async () => {
+    engine?.dispose();
+    await cleanup?.();
+  });
+
+  test("within a shot a frame starts warm; after a cut it is what a chain's first frame makes: the seed's steps, the same bits, reused as one", async () => {
+    assert.equal((await run(input(1))).steps, FULL);
+    const warm = await run(input(2, 1));
+    assert.ok(warm.steps < FULL, `frame 2 started warm (${warm.steps} steps)`);
+
+    const cut = await run(input(3, 2));
+    assert.equal(cut.steps, FULL, 'the frame after the cut ran from its content');
+    assert.equal(existsSync(guideFile(3)), false, "the cut's guide is not kept");
+    const bits = await readFile(styledFile(3));
+    // Its fingerprint is a chain start's: the frame asked for without a predecessor is this result.
+    assert.equal((await run(input(3))).reused, true);
+    await forget(3);
+    await run(input(3));
+    assert.deepEqual(await readFile(styledFile(3)), bits, 'a chain start from the same content gives the same bits');
+
+    // Without the rule (a render of an earlier release) the same frame starts warm from the other shot's guide.
+    await forget(3);
+    const across = await run(input(3, 2, { ...CUTTING, sceneCut: undefined }));
+    assert.ok(across.steps < FULL, `across the cut warm (${across.steps} steps)`);
+    assert.notDeepEqual(await readFile(styledFile(3)), bits);
+  });
+});

@@ -45,8 +45,9 @@ test('the table is well formed: one entry per key and flag, identity only for se
 test("only options older than the table are in every id at their default: a new option must be 'unless-default'", () => {
   const always = RENDER_OPTIONS.filter((o) => o.identity === 'always').map((o) => o.key);
   // stopTolerance: in every coherent render of its release, to mark the stop rule and the relative temporal weight;
-  // laterOptimizer: in every coherent render of its release, because earlier ones (without it) ran warm frames with --optimizer (option-table.ts).
-  assert.deepEqual(always, ['stepsPerEpoch', 'styleWeight', 'contentWeight', 'tvWeight', 'learningRate', 'size', 'temporalWeight', 'laterEpochs', 'laterOptimizer', 'stopTolerance']);
+  // laterOptimizer: in every coherent render of its release, because earlier ones (without it) ran warm frames with --optimizer (option-table.ts);
+  // sceneCut: likewise, because earlier ones (without it) ran warm across a scene cut.
+  assert.deepEqual(always, ['stepsPerEpoch', 'styleWeight', 'contentWeight', 'tvWeight', 'learningRate', 'size', 'temporalWeight', 'laterEpochs', 'laterOptimizer', 'sceneCut', 'stopTolerance']);
 });
 
 test('at their defaults the options leave the settings exactly the fields they always were', () => {
@@ -69,8 +70,8 @@ test('every problem is reported at once, each naming its flag', () => {
 });
 
 test('the coherent mode\'s options without it: one message naming them all, from the table', () => {
-  refused({ laterEpochs: '2' }, '--temporal-weight, --later-epochs, --later-optimizer, --run-up, --stop-tolerance and --stop-on apply to --init prev-warped only; add --init prev-warped or leave them out');
-  refused({ init: 'content', temporalWeight: '1' }, '--temporal-weight, --later-epochs, --later-optimizer, --run-up, --stop-tolerance and --stop-on apply to --init prev-warped only; add --init prev-warped or leave them out');
+  refused({ laterEpochs: '2' }, '--temporal-weight, --later-epochs, --later-optimizer, --run-up, --scene-cut, --stop-tolerance and --stop-on apply to --init prev-warped only; add --init prev-warped or leave them out');
+  refused({ init: 'content', temporalWeight: '1' }, '--temporal-weight, --later-epochs, --later-optimizer, --run-up, --scene-cut, --stop-tolerance and --stop-on apply to --init prev-warped only; add --init prev-warped or leave them out');
 });
 
 test('--style-blend-weights: one positive number per --style', () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildRenderRequest, parseSettings } from '../../src/client/setup/render-options';
 import { fileSha256, sha256 } from '../../src/common/hash';
-import { DEFAULT_RELATIVE_TEMPORAL_WEIGHT, DEFAULT_RUN_UP, DEFAULT_SETTINGS, DEFAULT_STOP_TOLERANCE } from '../../src/engine/settings';
+import { DEFAULT_RELATIVE_TEMPORAL_WEIGHT, DEFAULT_RUN_UP, DEFAULT_SCENE_CUT, DEFAULT_SETTINGS, DEFAULT_STOP_TOLERANCE } from '../../src/engine/settings';
 import { makeClip, makeStyleImage, tempDir } from '../helpers/media-fixtures';
 
 test('without the new flags the settings are exactly the fields they always were', () => {
@@ -45,9 +45,22 @@ test('--run-up: absent at its default (ids of earlier coherent renders stay), pr
   assert.equal(coherent({ runUp: '5' }).runUp, 5);
   const refused = (flags: Parameters<typeof parseSettings>[0], message: RegExp) =>
     assert.throws(() => parseSettings(flags), (e: Error) => e.name === 'UsageError' && message.test(e.message));
-  refused({ runUp: '2' }, /--temporal-weight, --later-epochs, --later-optimizer, --run-up, --stop-tolerance and --stop-on apply to --init prev-warped only; add --init prev-warped or leave them out/);
+  refused({ runUp: '2' }, /--temporal-weight, --later-epochs, --later-optimizer, --run-up, --scene-cut, --stop-tolerance and --stop-on apply to --init prev-warped only; add --init prev-warped or leave them out/);
   refused({ init: 'prev-warped', runUp: '1.5' }, /--run-up must be a whole number of frames from 0 \(got 1\.5\)/);
   refused({ init: 'prev-warped', runUp: '-1' }, /--run-up must be a whole number of frames from 0 \(got -1\)/);
+});
+
+test('--scene-cut: in every coherent render at its default too (earlier ones ran warm across a cut), prev-warped only, a share from 0 to 1', () => {
+  const coherent = (flags: Parameters<typeof parseSettings>[0]) => parseSettings({ init: 'prev-warped', ...flags }).settings;
+  assert.equal(coherent({}).sceneCut, DEFAULT_SCENE_CUT);
+  assert.equal(coherent({ sceneCut: '0' }).sceneCut, 0);
+  assert.equal(coherent({ sceneCut: '0.25' }).sceneCut, 0.25);
+  assert.equal('sceneCut' in parseSettings({}).settings, false, 'content init has no chain to cut');
+  const refused = (flags: Parameters<typeof parseSettings>[0], message: RegExp) =>
+    assert.throws(() => parseSettings(flags), (e: Error) => e.name === 'UsageError' && message.test(e.message));
+  refused({ sceneCut: '0.5' }, /--scene-cut, --stop-tolerance and --stop-on apply to --init prev-warped only/);
+  refused({ init: 'prev-warped', sceneCut: '1.5' }, /--scene-cut must be a share from 0 to 1 \(got 1\.5\)/);
+  refused({ init: 'prev-warped', sceneCut: '-0.1' }, /--scene-cut must be a share from 0 to 1 \(got -0\.1\)/);
 });
 
 test('bad weights and scales are usage errors naming the flag', () => {

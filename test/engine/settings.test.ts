@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_SETTINGS, laterSettings, normaliseBlendWeights, stopRuleFor, styleLongSide } from '../../src/engine/settings';
+import { DEFAULT_SCENE_CUT, DEFAULT_SETTINGS, isSceneCut, laterSettings, normaliseBlendWeights, stopRuleFor, styleLongSide } from '../../src/engine/settings';
 
 test('the style image is read at size × scale on its long side', () => {
   assert.equal(styleLongSide({}, 512), 512);
@@ -44,4 +44,13 @@ test("a warm frame's stop rule knows its predecessor's final loss (settled) in r
   // A coherent render of the release before (no laterOptimizer) resumes as it ran.
   assert.equal(stopRuleFor({ stopTolerance: 1e-3 }, { loss: 10 }, mask, 20, 12)?.settled, undefined);
   assert.equal(stopRuleFor({ stopTolerance: 1e-3, laterOptimizer: 'lbfgs' }, { loss: 10 }, mask, 20, NaN)?.settled, undefined, 'a predecessor that recorded none');
+});
+
+test('a warm frame is a scene cut when its flow is trusted on less than sceneCut of its pixels; never without it (0, or an earlier release)', () => {
+  const mask = (trusted: number, of = 10) => Float32Array.from({ length: of }, (_, i) => (i < trusted ? 1 : 0));
+  assert.equal(isSceneCut({ sceneCut: 0.5 }, mask(4)), true);
+  assert.equal(isSceneCut({ sceneCut: 0.5 }, mask(5)), false, 'half trusted is no cut');
+  assert.equal(isSceneCut({ sceneCut: DEFAULT_SCENE_CUT }, mask(0)), true);
+  assert.equal(isSceneCut({ sceneCut: 0 }, mask(0)), false);
+  assert.equal(isSceneCut({}, mask(0)), false);
 });

@@ -12,6 +12,7 @@
  */
 import {
   DEFAULT_RUN_UP,
+  DEFAULT_SCENE_CUT,
   DEFAULT_SETTINGS,
   defaultLaterEpochs,
   DEFAULT_RELATIVE_TEMPORAL_WEIGHT,
@@ -271,6 +272,20 @@ export const RENDER_OPTIONS: readonly RenderOption[] = [
     into: 'settings',
     readBy: 'activities',
     identity: 'unless-default',
+  },
+  {
+    key: 'sceneCut',
+    flag: '--scene-cut <share>',
+    help: `prev-warped: a frame whose flow is trusted on less than this share of its pixels is a scene cut and starts a new chain from its content, as a chunk's first frame does (default ${DEFAULT_SCENE_CUT}; 0: never)`,
+    type: 'number',
+    default: DEFAULT_SCENE_CUT,
+    check: (v: number) => (v >= 0 && v <= 1 ? undefined : `must be a share from 0 to 1 (got ${v})`),
+    onlyWith: COHERENT,
+    into: 'settings',
+    readBy: 'activities',
+    // Present in every coherent render of this release, at its default too: coherent renders of
+    // earlier releases (without it) ran warm across a cut, and resume that way.
+    identity: 'always',
   },
   {
     key: 'stopTolerance',
