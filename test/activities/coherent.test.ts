@@ -19,12 +19,46 @@ import { encodeGuide, temporalGuide } from '../../src/engine/flow';
 import { DEFAULT_SETTINGS, type StyleSettings } from '../../src/engine/settings';
 import { framePath, readImage, writePng } from '../../src/media';
 import type { FaultPlan } from '../../src/activities/faults';
+import type { RgbImage } from '../../src/media/types';
 import type { FrameRecord, StylizeFrameInput } from '../../src/workflows/contract';
 import { tempDir } from '../helpers/media-fixtures';
 import { movingSquare } from '../helpers/moving-scenes';
 import { writeVggH5 } from '../helpers/tiny-vgg';
 
 const SETTINGS: StyleSettings = { ...DEFAULT_SETTINGS, size: 48, epochs: 3, stepsPerEpoch: 2, init: 'prev-warped', temporalWeight: 1e4, laterEpochs: 1 };
+
+/**
+ * A render directory of one chunk whose content frames 1, 2, … are `frames`, the style picture, and
+ * the tests' narrow generated network on the cpu backend.
+ */
+async function coherentFixture(name: string, frames: RgbImage[]) {
+  const { dir: root, cleanup } = await tempDir(name);
+  const weights = join(root, 'vgg.h5');
+  await writeVggH5(weights);
+  const engine = await StyleEngine.create({ weightsPath: weights, backend: 'cpu', warmUp: false });
+  const renderDir = join(root, 'work', 'renders', 'r');
+  const framesDir = renderPaths(renderDir).chunk(0).frames;
+  await mkdir(framesDir, { recursive: true });
+  await mkdir(renderPaths(renderDir).styled, { recursive: true });
+  for (const [i, image] of frames.entries()) await writePng(framePath(framesDir, i + 1), image);
+  const style = join(root, 'style.png');
+  await writePng(style, movingSquare(40, 40, 5, 5, 20).image);
+  return { root, cleanup, engine, renderDir, style };
+}
+
+/** The activity's input for `frame` of chunk 0 of `at`'s render, after frame `previous` when given. */
+function frameInput(at: { renderDir: string; style: string }, frame: number, settings: StyleSettings, frameCount: number, previous?: number): StylizeFrameInput {
+  return {
+    renderDir: at.renderDir,
+    style: at.style,
+    frame,
+    frameCount,
+    settings,
+    chunk: 0,
+    checkpointEvery: 1,
+    ...(previous !== undefined && { previous: { frame: previous, lead: false } }),
+  };
+}
 
 describe('stylizeFrame, coherent mode (real engine)', () => {
   let root: string;
@@ -38,17 +72,8 @@ describe('stylizeFrame, coherent mode (real engine)', () => {
   const styledFile = (frame: number) => framePath(renderPaths(renderDir).styled, frame);
 
   before(async () => {
-    ({ dir: root, cleanup } = await tempDir('starry-coherent'));
-    const weights = join(root, 'vgg.h5');
-    await writeVggH5(weights);
-    engine = await StyleEngine.create({ weightsPath: weights, backend: 'cpu', warmUp: false });
-    renderDir = join(root, 'work', 'renders', 'r');
-    await mkdir(chunk().frames, { recursive: true });
-    await mkdir(renderPaths(renderDir).styled, { recursive: true });
     // The square moves 3 px right a frame.
-    for (const frame of [1, 2, 3]) await writePng(framePath(chunk().frames, frame), movingSquare(48, 36, 7 + 3 * frame, 10, 12).image);
-    style = join(root, 'style.png');
-    await writePng(style, movingSquare(40, 40, 5, 5, 20).image);
+    ({ root, cleanup, engine, renderDir, style } = await coherentFixture('starry-coherent', [1, 2, 3].map((frame) => movingSquare(48, 36, 7 + 3 * frame, 10, 12).image)));
     activity = activityWith();
   });
   const activityWith = (faults?: FaultPlan) => createStyleActivities({ engine, weightsId: 'w', faults, paths: { workRoot: join(root, 'work'), outputRoots: [] } });
@@ -57,16 +82,7 @@ describe('stylizeFrame, coherent mode (real engine)', () => {
     await cleanup?.();
   });
 
-  const input = (frame: number, previous?: number, settings = SETTINGS): StylizeFrameInput => ({
-    renderDir,
-    style,
-    frame,
-    frameCount: 3,
-    settings,
-    chunk: 0,
-    checkpointEvery: 1,
-    ...(previous !== undefined && { previous: { frame: previous, lead: false } }),
-  });
+  const input = (frame: number, previous?: number, settings = SETTINGS) => frameInput({ renderDir, style }, frame, settings, 3, previous);
   const run = (i: StylizeFrameInput, attempt = 1, use = activity): Promise<FrameRecord> =>
     new MockActivityEnvironment({ attempt }, { logger: new DefaultLogger('ERROR') }).run(use.stylizeFrame, i);
   /** Forgets a frame's result, so the next run computes it again. */
@@ -163,32 +179,13 @@ for (const laterOptimizer of ['lbfgs', undefined] as const) describe(`stylizeFra
   const activityWith = (faults?: FaultPlan) => createStyleActivities({ engine, weightsId: 'w', faults, paths: { workRoot: join(root, 'work'), outputRoots: [] } });
   const styledFile = (frame: number) => framePath(renderPaths(renderDir).styled, frame);
   const sidecarOf = async (frame: number) => JSON.parse(await readFile(styledFile(frame).replace(/\.png$/, '.json'), 'utf8'));
-  const input = (frame: number, previous?: number): StylizeFrameInput => ({
-    renderDir,
-    style,
-    frame,
-    frameCount: 4,
-    settings: STOPPING,
-    chunk: 0,
-    checkpointEvery: 1,
-    ...(previous !== undefined && { previous: { frame: previous, lead: false } }),
-  });
+  const input = (frame: number, previous?: number) => frameInput({ renderDir, style }, frame, STOPPING, 4, previous);
   const run = (i: StylizeFrameInput, attempt = 1, use = activityWith()): Promise<FrameRecord> =>
     new MockActivityEnvironment({ attempt }, { logger: new DefaultLogger('ERROR') }).run(use.stylizeFrame, i);
 
   before(async () => {
-    ({ dir: root, cleanup } = await tempDir('starry-coherent-stop'));
-    const weights = join(root, 'vgg.h5');
-    await writeVggH5(weights);
-    engine = await StyleEngine.create({ weightsPath: weights, backend: 'cpu', warmUp: false });
-    renderDir = join(root, 'work', 'renders', 'r');
-    const frames = renderPaths(renderDir).chunk(0).frames;
-    await mkdir(frames, { recursive: true });
-    await mkdir(renderPaths(renderDir).styled, { recursive: true });
     // Frames 1 and 2 are the same picture; the square has moved 6 px by frame 3 and 4.
-    for (const [frame, x] of [[1, 10], [2, 10], [3, 16], [4, 16]]) await writePng(framePath(frames, frame), movingSquare(48, 36, x, 10, 12).image);
-    style = join(root, 'style.png');
-    await writePng(style, movingSquare(40, 40, 5, 5, 20).image);
+    ({ root, cleanup, engine, renderDir, style } = await coherentFixture('starry-coherent-stop', [10, 10, 16, 16].map((x) => movingSquare(48, 36, x, 10, 12).image)));
   });
   after(async () => {
     engine?.dispose();
@@ -272,35 +269,15 @@ describe('stylizeFrame, coherent mode across a scene cut (real engine)', () => {
     await rm(styledFile(frame));
     await rm(styledFile(frame).replace(/\.png$/, '.json'));
   };
-  const input = (frame: number, previous?: number, settings = CUTTING): StylizeFrameInput => ({
-    renderDir,
-    style,
-    frame,
-    frameCount: 3,
-    settings,
-    chunk: 0,
-    checkpointEvery: 1,
-    ...(previous !== undefined && { previous: { frame: previous, lead: false } }),
-  });
+  const input = (frame: number, previous?: number, settings = CUTTING) => frameInput({ renderDir, style }, frame, settings, 3, previous);
   const run = (i: StylizeFrameInput): Promise<FrameRecord> =>
     new MockActivityEnvironment({ attempt: 1 }, { logger: new DefaultLogger('ERROR') }).run(activity().stylizeFrame, i);
 
   before(async () => {
-    ({ dir: root, cleanup } = await tempDir('starry-coherent-cut'));
-    const weights = join(root, 'vgg.h5');
-    await writeVggH5(weights);
-    engine = await StyleEngine.create({ weightsPath: weights, backend: 'cpu', warmUp: false });
-    renderDir = join(root, 'work', 'renders', 'r');
-    const frames = renderPaths(renderDir).chunk(0).frames;
-    await mkdir(frames, { recursive: true });
-    await mkdir(renderPaths(renderDir).styled, { recursive: true });
     // Frames 1 and 2: one shot, the square 3 px further right; frame 3, another shot (the second's negative).
     const shot = movingSquare(48, 36, 13, 10, 12).image;
-    await writePng(framePath(frames, 1), movingSquare(48, 36, 10, 10, 12).image);
-    await writePng(framePath(frames, 2), shot);
-    await writePng(framePath(frames, 3), { ...shot, data: shot.data.map((v) => 1 - v) });
-    style = join(root, 'style.png');
-    await writePng(style, movingSquare(40, 40, 5, 5, 20).image);
+    const frames = [movingSquare(48, 36, 10, 10, 12).image, shot, { ...shot, data: shot.data.map((v) => 1 - v) }];
+    ({ root, cleanup, engine, renderDir, style } = await coherentFixture('starry-coherent-cut', frames));
   });
   after(async () => {
     engine?.dispose();
