@@ -5,7 +5,8 @@
  *   oom@K*N   frame K fails with a (simulated) out-of-memory error on its first N tries in this process
  *   kill@K:S  the worker process kills itself with SIGKILL when frame K reaches step S on attempt 1
  *   kill@K:S#A  … on attempt A
- *   stall@K:S  frame K stops at step S on attempt 1 until the activity is cancelled (e.g. the worker
+ *   stall@K:S  frame K stops at step S on attempt 1 (a copy render's frame, which has no steps, at
+ *              step 0, before it is copied) until the activity is cancelled (e.g. the worker
  *              is shutting down) or the file STARRY_STALL_RELEASE names exists, to observe a frame
  *              in flight. It keeps heartbeating meanwhile: a stalled frame is one held by a live
  *              worker, never one the server times out and hands to another, so a test can take its

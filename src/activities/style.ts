@@ -120,8 +120,9 @@ async function renderNeed(input: Pick<StylizeFrameInput, 'renderDir' | 'frame' |
  * The copy engine: the frame passes through unstylized, with a sidecar whose fingerprint (settings
  * with `engine: 'copy'`) no stylized frame shares, so it is never reused as one or mistaken for one.
  */
-async function copyFrame(input: StylizeFrameInput, attempt: number, started: number): Promise<FrameRecord> {
+async function copyFrame(input: StylizeFrameInput, ctx: ActivityScope, faults: FaultPlan, started: number): Promise<FrameRecord> {
   const { frame } = input;
+  const attempt = ctx.attempt;
   const files = frameFiles(input.renderDir, frame, input);
   const fingerprint = frameFingerprint('unstylized', 'copy', input.settings);
   const base = { frame, backend: COPY_BACKEND, attempt, loss: 0, steps: 0, resumedFromStep: 0, degraded: false };
@@ -133,6 +134,8 @@ async function copyFrame(input: StylizeFrameInput, attempt: number, started: num
       FAILURE_TYPES.mediaInput,
     );
   }
+  // A copy frame has no optimisation steps: it is at step 0 until copied (a test's stall@K:0 holds it there).
+  await faults.onStep(frame, attempt, 0, ctx.cancellationSignal, () => ctx.heartbeat());
   await mkdir(dirname(files.styled), { recursive: true });
   const temp = tempPathFor(files.styled);
   await copyFile(files.content, temp);
@@ -458,7 +461,7 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       const { settings, frame } = input;
       const attempt = ctx.attempt;
       if (settings.engine === 'copy') {
-        return copyFrame(input, attempt, started).catch(async (err: unknown) => {
+        return copyFrame(input, ctx, faults, started).catch(async (err: unknown) => {
           throw await frameDiskFull(err, input);
         });
       }

@@ -1,7 +1,8 @@
 import type { BackendChoice } from '../engine/backend';
 import { StyleEngine } from '../engine/engine';
 import { describeSelection, parseBackendChoice } from '../engine/backend';
-import { NO_FAULTS, parseFaults, type FaultPlan } from '../activities/faults';
+import type { FaultPlan } from '../activities/faults';
+import { faultsFromEnv } from './faults-env';
 import { ensureVggWeights } from '../engine/weights-cache';
 import { checkWeightsComplete } from './hdf5-check';
 
@@ -29,10 +30,5 @@ export async function createStyleRuntime(opts: StyleRuntimeOptions): Promise<Sty
   await checkWeightsComplete(weights.path);
   const engine = await StyleEngine.create({ weightsPath: weights.path, backend });
   opts.log?.(describeSelection(engine.backend) + (engine.stepMode === 'graph' ? '; each step runs as one TensorFlow graph' : ''));
-  const release = process.env.STARRY_STALL_RELEASE || undefined;
-  const faults = parseFaults(opts.faults ?? process.env.STARRY_FAULTS, release);
-  if (faults !== NO_FAULTS) {
-    opts.log?.(`FAULT INJECTION ON (testing only): STARRY_FAULTS=${opts.faults ?? process.env.STARRY_FAULTS}${release ? `, stalls end once ${release} exists` : ''}`);
-  }
-  return { engine, weightsId: weights.md5, faults };
+  return { engine, weightsId: weights.md5, faults: faultsFromEnv(opts) };
 }

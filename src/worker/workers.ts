@@ -6,6 +6,7 @@ import type { PathPolicy } from '../activities/paths';
 import type { EngineName } from '../engine/settings';
 import { DEFAULT_NAMESPACE } from '../cli-common/connection';
 import type { StyleRuntime } from './engine';
+import { faultsFromEnv } from './faults-env';
 
 export type QueueName = keyof typeof TASK_QUEUES;
 
@@ -77,7 +78,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
           namespace,
           ...(setup.identity ? { identity: setup.identity } : {}),
           taskQueue: copy ? COPY_STYLE_QUEUE : TASK_QUEUES.style,
-          activities: createStyleActivities(copy ? { paths: setup.paths } : { ...setup.style!, paths: setup.paths }),
+          activities: createStyleActivities(copy ? { paths: setup.paths, faults: faultsFromEnv() } : { ...setup.style!, paths: setup.paths }),
           maxConcurrentActivityTaskExecutions: setup.styleConcurrency ?? DEFAULT_CONCURRENCY.style,
           // Heartbeats carry the step and loss shown by `status`; send them at least every few seconds.
           maxHeartbeatThrottleInterval: '2s',

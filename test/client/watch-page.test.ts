@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -22,7 +23,11 @@ import { startCli, stopAllProcesses, whileRunning } from '../helpers/processes';
 import { waitFor } from '../helpers/steering';
 
 const CHROMIUM = process.env.STARRY_CHROMIUM ?? '/usr/bin/chromium';
-/** Enough frames that the render is still styling when the page's first frame shows and Pause is clicked (seconds of margin even on a fast machine). */
+/**
+ * The clip's frames. The last is held (STARRY_FAULTS stall@FRAMES:0) until the page has been seen
+ * mid-render, so the render is still styling however slow the test and however fast the render;
+ * enough frames before it that segments are encoded and newer frames replace the first ones.
+ */
 const FRAMES = 800;
 const SHOTS = process.env.STARRY_WATCH_SCREENSHOTS;
 
@@ -73,9 +78,11 @@ describe('the watch page in a real browser', { skip: existsSync(CHROMIUM) ? fals
     const input = await makeClip({ path: join(root, 'clip.mp4'), width: 64, height: 48, rate: '25', frames: FRAMES });
     const style = await makeStyleImage(join(root, 'style.png'), 16, 16);
     const output = join(root, 'out.mp4');
+    // The render's last frame waits for this file: what the test sees mid-render cannot be the finished render.
+    const release = join(root, 'release-last-frame');
     const render = startCli(
       ['start-render', '-i', input, '-s', style, '-o', output, '--engine', 'copy', '--size', '64', '--chunk-frames', '50', '--window', '2'],
-      { STARRY_WORK_DIR: workDir },
+      { STARRY_WORK_DIR: workDir, STARRY_FAULTS: `stall@${FRAMES}:0`, STARRY_STALL_RELEASE: release },
     );
     const [, pageUrl, base, id, token] = await render.waitFor(/watch it: ((http:\/\/127\.0\.0\.1:\d+)\/renders\/(\S+)\?token=([0-9a-f]+))\n/);
     const port = new URL(base).port;
@@ -93,7 +100,7 @@ describe('the watch page in a real browser', { skip: existsSync(CHROMIUM) ? fals
       // One browser profile: the other origin's page below shares the page's cookie.
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
       const page = await context.newPage();
-      await page.goto(pageUrl);
+      await page.goto(pageUrl).catch((err: Error) => Promise.reject(new Error(`${err.message}\nstart-render's output:\n${render.output()}`)));
       // The token moved into a cookie: the address bar no longer shows it.
       assert.equal(new URL(page.url()).search, '');
       await page.locator('.frame').first().waitFor({ timeout: 120_000 });
@@ -154,6 +161,7 @@ describe('the watch page in a real browser', { skip: existsSync(CHROMIUM) ? fals
       assert.equal(await page.evaluate('window.notReloaded'), true);
       await shot(page, 'watch-rendering.png');
 
+      await writeFile(release, '');
       assert.equal((await render.exited).code, 0, render.output());
     } finally {
       await client.connection.close();
