@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,7 +13,7 @@ import type { StyleEngine } from '../../src/engine/engine';
 import { isOutOfMemory } from '../../src/engine/oom';
 import { DEFAULT_SETTINGS, InvalidSettingsError } from '../../src/engine/settings';
 import { framePath, writePng } from '../../src/media';
-import { FAILURE_TYPES } from '../../src/workflows/contract';
+import { FAILURE_TYPES, type FrameRecord, type StylizeFrameInput } from '../../src/workflows/contract';
 import { tempDir } from '../helpers/media-fixtures';
 
 test('out-of-memory errors of every backend are recognised, others are not', () => {
@@ -88,6 +89,31 @@ test('a stalled frame also goes on once its release file exists, and one that ex
   await stalled;
   assert.equal(beats, 2, 'the tick that finds the file releases instead of heartbeating');
   assert.equal(await plan.onStep(3, 1, 5, signal, () => beats++), undefined, 'released at once when the file is there');
+});
+
+// The timeout only bounds a regression (no stall, so no heartbeat to wait for): it fails instead of hanging.
+test('a copy frame stops at step 0 for a stall@K:0 fault, heartbeating, and is copied once released', { timeout: 60_000 }, async () => {
+  const { dir, cleanup } = await tempDir('starry-copy-stall');
+  try {
+    const release = join(dir, 'release');
+    const renderDir = join(dir, 'work', 'renders', 'copy');
+    await mkdir(join(renderDir, 'frames'), { recursive: true });
+    await writePng(framePath(join(renderDir, 'frames'), 1), { width: 4, height: 4, data: new Float32Array(4 * 4 * 3).fill(0.25) });
+    const { stylizeFrame } = createStyleActivities({ paths: { workRoot: join(dir, 'work'), outputRoots: [] }, faults: parseFaults('stall@1:0', release) });
+    const env = new MockActivityEnvironment({ attempt: 1 }, { logger: new DefaultLogger('ERROR') });
+    const heartbeat = new Promise<void>((resolve) => env.once('heartbeat', () => resolve()));
+    const input: StylizeFrameInput = { renderDir, style: join(dir, 'unused.png'), frame: 1, frameCount: 1, settings: { ...DEFAULT_SETTINGS, engine: 'copy' } };
+    const done = env.run(stylizeFrame, input);
+    // A copy frame heartbeats only while stalled: from here on it is held before its copy.
+    await heartbeat;
+    const styled = framePath(join(renderDir, 'styled'), 1);
+    assert.equal(existsSync(styled), false, 'held before the copy');
+    await writeFile(release, '');
+    assert.equal(((await done) as FrameRecord).steps, 0);
+    assert.equal(existsSync(styled), true);
+  } finally {
+    await cleanup();
+  }
 });
 
 describe('stylizeFrame: which failures are retried', () => {
