@@ -180,8 +180,13 @@ async function notAtSceneCut<T extends FrameFiles>(input: StylizeFrameInput, war
   if (!warmFrom || !input.settings.sceneCut) return warmFrom;
   const guide = await temporalGuideFor(input, warmFrom, await content());
   if (!isSceneCut(input.settings, guide.mask)) return warmFrom;
-  await rm(guidePath(input, input.chunk!), { force: true });
+  await dropGuide(input);
   return undefined;
+}
+
+/** Removes the frame's kept temporal guide, if any: once the frame is done, or known not to use it. */
+async function dropGuide(input: StylizeFrameInput): Promise<void> {
+  if (input.chunk !== undefined) await rm(guidePath(input, input.chunk), { force: true });
 }
 
 /** Content frame `frame` of the input's chunk (or of the render, unchunked). */
@@ -421,8 +426,8 @@ async function keepFrame(a: Attempt, { result, image, chain, stepsRun, stopping,
   await writeFileAtomic(files.sidecar, JSON.stringify(sidecar));
   await rm(files.checkpoint, { force: true });
   // Kept only for a retry of this frame; at 2.4 MB a frame they would outgrow the chunk's PNGs.
-  // Also a degraded frame's, which a scene-cut test computed (notAtSceneCut) but the frame did not use.
-  if (a.guide || (input.settings.sceneCut && input.chunk !== undefined)) await rm(guidePath(input, input.chunk!), { force: true });
+  // Also a degraded frame's, which the scene-cut test computed (notAtSceneCut) and the frame did not use.
+  await dropGuide(input);
   await a.runUpResults?.remove();
   return sidecar;
 }
@@ -474,7 +479,10 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       const files = frameFiles(input.renderDir, frame, input);
       const styles = input.styles ?? [input.style];
       const styleHashes = await Promise.all(styles.map((path) => fileSha256(path)));
-      const warmFrom = await notAtSceneCut(input, await warmStartFrom(input), () => readContent(files.content, frame, attempt));
+      // Read once, when first needed: by the scene-cut test, or by the attempt below (not by a reused frame).
+      let contentRead: Promise<RgbImage> | undefined;
+      const content = () => (contentRead ??= readContent(files.content, frame, attempt));
+      const warmFrom = await notAtSceneCut(input, await warmStartFrom(input), content);
       const hasContent = (f: number) => existsSync(contentPath(input, f));
       const identity = frameIdentity(input, { styleHashes, weightsId, previousOnDisk: warmFrom !== undefined, hasContent });
       const base = { frame, backend: engine.backend.name, attempt };
@@ -482,12 +490,12 @@ export function createStyleActivities({ engine, weightsId = '', faults = NO_FAUL
       const done = await readJson<FrameSidecar>(files.sidecar);
       if (done?.fingerprint === identity.fingerprint && existsSync(files.styled)) {
         // The guide the scene-cut test computed, which nothing will use.
-        if (input.settings.sceneCut && input.chunk !== undefined) await rm(guidePath(input, input.chunk), { force: true });
+        if (input.settings.sceneCut) await dropGuide(input);
         return { ...base, reused: true, seconds: 0, loss: done.loss, steps: done.steps, resumedFromStep: 0, degraded: done.degraded };
       }
 
       const ooms = (await readJson<{ count: number }>(files.oomLog))?.count ?? 0;
-      const full = await readContent(files.content, frame, attempt);
+      const full = await content();
       const degradeAfterOoms = input.degradeAfterOoms ?? DEFAULT_DEGRADE_AFTER_OOMS;
       const plan = planAttempt(settings, frame, identity, { ooms, degradeAfterOoms, width: full.width, height: full.height });
       // Coherent mode: start from the previous frame's result warped along the flow.
