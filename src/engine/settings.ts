@@ -218,9 +218,7 @@ export function usesSettled(s: Pick<StyleSettings, 'stopTolerance' | 'laterOptim
  */
 export function stopRuleFor(s: Pick<StyleSettings, 'stopTolerance' | 'stopOn' | 'laterOptimizer'>, { loss: target, terms }: ChainTarget, mask: Float32Array, ceiling: number, settled?: number) {
   if (s.stopTolerance === undefined) return undefined;
-  let untrusted = 0;
-  for (const m of mask) untrusted += 1 - m;
-  const share = untrusted / Math.max(1, mask.length);
+  const share = untrustedShare(mask);
   const minSteps = Math.min(ceiling, Math.ceil(ceiling * share * UNTRUSTED_GAIN));
   // A chain whose start recorded no terms (started by an earlier release) keeps to the sum.
   return { target, tolerance: s.stopTolerance, window: STOP_WINDOW, minSteps, ...(s.stopOn === 'terms' && terms && { terms }), ...(usesSettled(s) && settled !== undefined && Number.isFinite(settled) && { settled }) };
@@ -263,10 +261,14 @@ export const DEFAULT_SCENE_CUT = 0.5;
 
 /** Whether a warm frame with temporal mask `mask` (1 = trusted) is a scene cut, and so starts a new chain (settings.sceneCut). */
 export function isSceneCut(s: Pick<StyleSettings, 'sceneCut'>, mask: Float32Array): boolean {
-  if (!s.sceneCut) return false;
-  let trusted = 0;
-  for (const m of mask) trusted += m;
-  return trusted < s.sceneCut * mask.length;
+  return !!s.sceneCut && 1 - untrustedShare(mask) < s.sceneCut;
+}
+
+/** The share of a temporal mask's pixels it distrusts (mask 0; 1 = trusted), summed as the stop rule always has. */
+function untrustedShare(mask: Float32Array): number {
+  let untrusted = 0;
+  for (const m of mask) untrusted += 1 - m;
+  return untrusted / Math.max(1, mask.length);
 }
 
 /** Optimisation steps a frame runs with these settings. */
